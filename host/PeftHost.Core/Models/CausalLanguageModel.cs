@@ -1,0 +1,174 @@
+using PeftHost.Sdk;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PeftHost.Core.Models;
+
+/// <summary>
+/// A LLaMA-family causal language model under Hugging Face names: <c>model.*</c> and
+/// <c>lm_head</c>. Forward takes token ids, an optional padding mask and an optional KV cache,
+/// and honours the adapters' input-embedding and attention-prefix hooks.
+/// </summary>
+public sealed class CausalLanguageModel : HfModule
+{
+    private static readonly string[] UntiedChildren = ["lm_head"];
+    private nn.Module<Tensor, Tensor>? _lmHead;
+    private readonly RotaryEmbedding _rope;
+
+    /// <summary>Builds the model; weights are filled as <paramref name="factory"/> says.</summary>
+    public CausalLanguageModel(ModelConfig config, ParameterFactory factory) : base("LlamaForCausalLM")
+    {
+        Config = config;
+        Device = factory.Device;
+        Dtype = factory.Dtype;
+        Model = new LlamaModel(config, factory);
+        register_module("model", Model);
+        if (!config.TieWordEmbeddings)
+        {
+            _lmHead = factory.Linear(config.HiddenSize, config.VocabSize, bias: false);
+            register_module("lm_head", _lmHead);
+        }
+        _rope = new RotaryEmbedding(config, Device);
+    }
+
+    /// <summary>The model's config.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>Where the weights live.</summary>
+    public Device Device { get; private set; }
+
+    /// <summary>The dtype of the weights.</summary>
+    public ScalarType Dtype { get; private set; }
+
+    /// <summary>The decoder stack.</summary>
+    public LlamaModel Model { get; }
+
+    /// <summary>Adapter hooks and routing consulted by every forward pass.</summary>
+    public ModelHooks Hooks { get; } = new();
+
+    /// <summary>The output projection (null when tied to the embedding).</summary>
+    public nn.Module<Tensor, Tensor>? LmHead => _lmHead;
+
+    /// <inheritdoc />
+    public override IReadOnlyCollection<string> ReplaceableChildren => Config.TieWordEmbeddings ? [] : UntiedChildren;
+
+    /// <inheritdoc />
+    protected override void SetChild(string childName, nn.Module<Tensor, Tensor> module) => _lmHead = module;
+
+    /// <summary>
+    /// Next-token logits [B, T, vocab] (or [B, 1, vocab] with <paramref name="lastPositionOnly"/>).
+    /// </summary>
+    /// <param name="inputIds">Token ids [B, T] (int64).</param>
+    /// <param name="attentionMask">1 for real tokens, 0 for padding, over past and current tokens [B, past + T]; null when nothing is padded.</param>
+    /// <param name="cache">A KV cache to read and extend, for incremental decoding.</param>
+    /// <param name="lastPositionOnly">Project only the last position through lm_head (decoding).</param>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, bool lastPositionOnly = false)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = Model.EmbedTokens.forward(inputIds);
+        long batch = hidden.shape[0];
+        bool firstPass = cache is null || cache.Length == 0;
+
+        var embeddingHook = firstPass ? Hooks.ActiveInputEmbeddingHook() : null;
+        int virtualNow = 0;
+        if (embeddingHook is not null)
+        {
+            virtualNow = embeddingHook.VirtualTokenCount;
+            hidden = cat([embeddingHook.VirtualEmbeddings(batch).to(hidden.dtype), hidden], 1);
+        }
+        int virtualTotal = cache is null ? virtualNow : (firstPass ? virtualNow : cache.VirtualTokens);
+        if (attentionMask is not null && virtualTotal > 0)
+            attentionMask = cat([ones(batch, virtualTotal, attentionMask.dtype, attentionMask.device), attentionMask], 1);
+
+        var prefixProvider = Hooks.ActiveAttentionPrefix();
+        IAttentionPrefix? prefix = null;
+        int prefixLength;
+        if (cache is not null && !firstPass) prefixLength = cache.PrefixLength;
+        else if (prefixProvider is not null)
+        {
+            prefix = prefixProvider.Compute(batch);
+            prefixLength = prefixProvider.PrefixLength;
+        }
+        else prefixLength = 0;
+
+        try
+        {
+            long t = hidden.shape[1];
+            int seqPast = cache is null ? 0 : cache.Length - cache.PrefixLength;
+            var positions = PositionIds(attentionMask, seqPast, t, batch);
+            var (cos, sin) = _rope.Compute(positions, hidden.dtype);
+            var (mask, isCausal) = BuildMask(attentionMask, prefixLength, seqPast, t, batch);
+            var ctx = new AttentionContext
+            {
+                Cos = cos, Sin = sin, Mask = mask, IsCausal = isCausal, Cache = cache,
+                CacheOffset = cache is null ? 0 : (firstPass ? prefixLength : cache.Length),
+                Prefix = prefix,
+            };
+            foreach (var layer in Model.Layers)
+                hidden = layer.Forward(hidden, ctx);
+            hidden = Model.Norm.forward(hidden);
+
+            if (cache is not null)
+            {
+                if (firstPass) { cache.PrefixLength = prefixLength; cache.VirtualTokens = virtualNow; }
+                cache.Length = ctx.CacheOffset + (int)t;
+            }
+            if (virtualNow > 0) hidden = hidden[.., virtualNow..];
+            if (lastPositionOnly) hidden = hidden[.., ^1..];
+            var logits = _lmHead is not null ? _lmHead.forward(hidden) : F.linear(hidden, Model.EmbeddingWeight);
+            return logits.MoveToOuterDisposeScope();
+        }
+        finally
+        {
+            prefix?.Dispose();
+        }
+    }
+
+    /// <summary>Positions count real tokens only, so left padding does not shift them (as HF does).</summary>
+    private Tensor PositionIds(Tensor? mask, int seqPast, long t, long batch)
+    {
+        if (mask is null)
+            return arange(seqPast, seqPast + t, ScalarType.Int64, Device).unsqueeze(0).expand(batch, t);
+        var positions = mask.to(ScalarType.Int64).cumsum(-1) - 1;
+        return positions.clamp_min(0)[.., ^(int)t..];
+    }
+
+    /// <summary>
+    /// The attention mask in key space [prefix | past tokens | current tokens], or a fast path:
+    /// SDPA's own causal mask when nothing is padded, cached or prefixed; no mask for a single
+    /// unpadded decoding step.
+    /// </summary>
+    private (Tensor? Mask, bool IsCausal) BuildMask(Tensor? tokenMask, int prefixLength, int seqPast, long t, long batch)
+    {
+        int? window = Config.SlidingWindow;
+        bool windowBinds = window is int w && seqPast + t > w;
+        if (tokenMask is null && !windowBinds)
+        {
+            if (prefixLength == 0 && seqPast == 0) return (null, true);
+            if (t == 1) return (null, false);
+        }
+        long keys = seqPast + t;
+        var queryPos = arange(seqPast, seqPast + t, ScalarType.Int64, Device).unsqueeze(1); // [T, 1]
+        var keyPos = arange(0, keys, ScalarType.Int64, Device).unsqueeze(0);               // [1, K]
+        var allowed = keyPos <= queryPos;
+        if (window is int span) allowed = allowed & ((queryPos - keyPos) < span);
+        var mask = allowed.unsqueeze(0).unsqueeze(0).expand(batch, 1, t, keys);
+        if (tokenMask is not null)
+            mask = mask & tokenMask.to(ScalarType.Bool).unsqueeze(1).unsqueeze(1);
+        // A padded query row would otherwise attend to nothing and produce NaN: let it see itself.
+        mask = mask | (keyPos == queryPos).unsqueeze(0).unsqueeze(0);
+        if (prefixLength > 0)
+            mask = cat([ones(batch, 1, t, prefixLength, ScalarType.Bool, Device), mask], -1);
+        return (mask, false);
+    }
+
+    /// <summary>Moves the model to another device or dtype.</summary>
+    public void MoveTo(Device device, ScalarType dtype)
+    {
+        this.to(device).to(dtype);
+        Device = device;
+        Dtype = dtype;
+    }
+}

@@ -1,0 +1,47 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftHost.Core.Models;
+
+/// <summary>The decoder stack under the name <c>model</c>: embed_tokens, layers, norm.</summary>
+public sealed class LlamaModel : HfModule
+{
+    private static readonly string[] Children = ["embed_tokens"];
+    private nn.Module<Tensor, Tensor> _embedTokens;
+
+    /// <summary>Builds the stack.</summary>
+    public LlamaModel(ModelConfig config, ParameterFactory factory) : base("model")
+    {
+        EmbeddingWeight = factory.Weight(config.VocabSize, config.HiddenSize);
+        _embedTokens = nn.Embedding_from_pretrained(EmbeddingWeight, freeze: false);
+        Layers = new ModuleList<LlamaDecoderLayer>(
+            Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, factory, i)).ToArray());
+        Norm = new RmsNorm(factory, config.HiddenSize, config.RmsNormEps);
+        register_module("embed_tokens", _embedTokens);
+        register_module("layers", Layers);
+        register_module("norm", Norm);
+    }
+
+    /// <summary>The token embedding table [vocab, hidden] (also lm_head's weight when tied).</summary>
+    public Parameter EmbeddingWeight { get; private set; }
+
+    /// <summary>The decoder layers.</summary>
+    public ModuleList<LlamaDecoderLayer> Layers { get; }
+
+    /// <summary>The final norm.</summary>
+    public RmsNorm Norm { get; }
+
+    /// <summary>The embedding module (possibly wrapped by an adapter).</summary>
+    public nn.Module<Tensor, Tensor> EmbedTokens => _embedTokens;
+
+    /// <inheritdoc />
+    public override IReadOnlyCollection<string> ReplaceableChildren => Children;
+
+    /// <inheritdoc />
+    protected override void SetChild(string childName, nn.Module<Tensor, Tensor> module)
+    {
+        _embedTokens = module;
+        if (module is Embedding e) EmbeddingWeight = e.weight!;
+    }
+}
