@@ -9,12 +9,13 @@ public sealed class LlamaModel : HfModule
 {
     private static readonly string[] Children = ["embed_tokens"];
     private nn.Module<Tensor, Tensor> _embedTokens;
+    private TokenEmbedding _embedding; // the plain embedding, even while an adapter wraps embed_tokens
 
     /// <summary>Builds the stack.</summary>
     public LlamaModel(ModelConfig config, ParameterFactory factory) : base("model")
     {
-        EmbeddingWeight = factory.Weight(config.VocabSize, config.HiddenSize);
-        _embedTokens = nn.Embedding_from_pretrained(EmbeddingWeight, freeze: false);
+        _embedding = new TokenEmbedding(factory.Weight(config.VocabSize, config.HiddenSize));
+        _embedTokens = _embedding;
         Layers = new ModuleList<LlamaDecoderLayer>(
             Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, factory, i)).ToArray());
         Norm = new RmsNorm(factory, config.HiddenSize, config.RmsNormEps);
@@ -24,7 +25,7 @@ public sealed class LlamaModel : HfModule
     }
 
     /// <summary>The token embedding table [vocab, hidden] (also lm_head's weight when tied).</summary>
-    public Parameter EmbeddingWeight { get; private set; }
+    public Parameter EmbeddingWeight => _embedding.Weight;
 
     /// <summary>The decoder layers.</summary>
     public ModuleList<LlamaDecoderLayer> Layers { get; }
@@ -42,6 +43,6 @@ public sealed class LlamaModel : HfModule
     protected override void SetChild(string childName, nn.Module<Tensor, Tensor> module)
     {
         _embedTokens = module;
-        if (module is Embedding e) EmbeddingWeight = e.weight!;
+        if (module is TokenEmbedding e) _embedding = e;
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using PeftHost.Sdk;
 
 namespace PeftHost.Core.Models;
 
@@ -187,7 +188,7 @@ public sealed record ModelConfig
 
         public string? String(string key) => Get(key, n => n.GetValue<string>(), "a string");
         public bool? Bool(string key) => Get(key, n => n.GetValue<bool>(), "true or false");
-        public double? Double(string key) => Get(key, n => n.GetValue<double>(), "a number");
+        public double? Double(string key) => Get(key, JsonNumbers.ToDouble, "a number");
         public int? OptionalInt(string key) => Get(key, ReadInt, "an integer");
 
         public int? OptionalPositiveInt(string key)
@@ -211,17 +212,24 @@ public sealed record ModelConfig
         {
             if (json["rope_scaling"] is not JsonObject rs) return null;
             string? type = (rs["rope_type"] ?? rs["type"])?.GetValue<string>();
-            double factor = rs["factor"]?.GetValue<double>() ?? 1.0;
+            double factor = Num(rs["factor"]) ?? 1.0;
             return type switch
             {
                 null or "default" => null,
                 "linear" => new RopeScaling("linear", factor),
                 "llama3" => new RopeScaling("llama3", factor,
-                    rs["low_freq_factor"]?.GetValue<double>() ?? 1.0,
-                    rs["high_freq_factor"]?.GetValue<double>() ?? 4.0,
-                    (int)(rs["original_max_position_embeddings"]?.GetValue<double>() ?? 8192)),
+                    Num(rs["low_freq_factor"]) ?? 1.0,
+                    Num(rs["high_freq_factor"]) ?? 4.0,
+                    (int)(Num(rs["original_max_position_embeddings"]) ?? 8192)),
                 _ => throw Error("rope_scaling", $"type '{type}' is not supported (supported: linear, llama3)"),
             };
+        }
+
+        private double? Num(JsonNode? n)
+        {
+            if (n is null) return null;
+            try { return JsonNumbers.ToDouble(n); }
+            catch (Exception e) when (e is InvalidOperationException or FormatException) { throw Error("rope_scaling", $"{n.ToJsonString()} is not a number"); }
         }
 
         private int ReadIntOrThrow(JsonNode? n, string key) =>
@@ -229,9 +237,9 @@ public sealed record ModelConfig
 
         private static int ReadInt(JsonNode n)
         {
-            double d = n.GetValue<double>();
-            if (d != Math.Floor(d) || d > int.MaxValue || d < int.MinValue) throw new FormatException();
-            return (int)d;
+            long v = JsonNumbers.ToInt64(n);
+            if (v > int.MaxValue || v < int.MinValue) throw new FormatException();
+            return (int)v;
         }
 
         private T? Get<T>(string key, Func<JsonNode, T> read, string expected) where T : struct

@@ -78,14 +78,14 @@ public static class ConfigBinder
             if (underlying == typeof(bool)) return node.GetValue<bool>();
             if (underlying == typeof(int)) return checked((int)ReadWhole(node));
             if (underlying == typeof(long)) return ReadWhole(node);
-            if (underlying == typeof(double)) return node.GetValue<double>();
-            if (underlying == typeof(float)) return (float)node.GetValue<double>();
+            if (underlying == typeof(double)) return JsonNumbers.ToDouble(node);
+            if (underlying == typeof(float)) return (float)JsonNumbers.ToDouble(node);
             if (underlying == typeof(List<string>)) return node.AsArray().Select(n => n!.GetValue<string>()).ToList();
             if (underlying == typeof(List<int>)) return node.AsArray().Select(n => checked((int)ReadWhole(n!))).ToList();
             if (underlying == typeof(Dictionary<string, int>))
                 return node.AsObject().ToDictionary(kv => kv.Key, kv => checked((int)ReadWhole(kv.Value!)));
             if (underlying == typeof(Dictionary<string, double>))
-                return node.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<double>());
+                return node.AsObject().ToDictionary(kv => kv.Key, kv => JsonNumbers.ToDouble(kv.Value!));
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or NullReferenceException)
         {
@@ -94,12 +94,7 @@ public static class ConfigBinder
         throw new InvalidOperationException($"config property for '{key}' has unsupported type {target.Name}");
     }
 
-    private static long ReadWhole(JsonNode node)
-    {
-        double d = node.GetValue<double>();
-        if (d != Math.Floor(d)) throw new FormatException();
-        return checked((long)d);
-    }
+    private static long ReadWhole(JsonNode node) => JsonNumbers.ToInt64(node);
 
     private static string Describe(Type t) =>
         t == typeof(string) ? "a string" :

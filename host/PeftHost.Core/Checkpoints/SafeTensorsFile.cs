@@ -1,0 +1,199 @@
+using System.IO.MemoryMappedFiles;
+using System.Text;
+using System.Text.Json;
+using PeftHost.Core.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftHost.Core.Checkpoints;
+
+/// <summary>One tensor's entry in a safetensors header.</summary>
+/// <param name="Name">The tensor's key.</param>
+/// <param name="DtypeName">The safetensors dtype (F32, BF16, U8, …).</param>
+/// <param name="Dtype">The torch dtype.</param>
+/// <param name="Shape">The shape.</param>
+/// <param name="Begin">Start offset in the data section.</param>
+/// <param name="End">End offset (exclusive) in the data section.</param>
+public sealed record SafeTensorEntry(string Name, string DtypeName, ScalarType Dtype, long[] Shape, long Begin, long End)
+{
+    /// <summary>Bytes of data.</summary>
+    public long ByteLength => End - Begin;
+}
+
+/// <summary>
+/// A memory-mapped <c>.safetensors</c> file: an 8-byte little-endian header length, a JSON
+/// header of tensor entries, then the raw data. Every header field is checked before use —
+/// lengths, offsets, overlaps, dtypes, shapes — so a damaged or hostile file gives a named
+/// error instead of a crash or a huge allocation.
+/// </summary>
+public sealed class SafeTensorsFile : IDisposable
+{
+    /// <summary>Headers larger than this are refused (the format's reference reader uses the same bound).</summary>
+    public const long MaxHeaderBytes = 100_000_000;
+
+    private readonly MemoryMappedFile? _map;
+    private readonly MemoryMappedViewAccessor? _view;
+    private readonly long _dataStart;
+
+    private SafeTensorsFile(string path, MemoryMappedFile? map, MemoryMappedViewAccessor? view, long dataStart,
+        Dictionary<string, SafeTensorEntry> entries, Dictionary<string, string> metadata)
+    {
+        Path = path; _map = map; _view = view; _dataStart = dataStart; Entries = entries; Metadata = metadata;
+    }
+
+    /// <summary>The file's path.</summary>
+    public string Path { get; }
+
+    /// <summary>The tensors, by key.</summary>
+    public IReadOnlyDictionary<string, SafeTensorEntry> Entries { get; }
+
+    /// <summary>The header's <c>__metadata__</c> strings.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>Opens and validates <paramref name="path"/>.</summary>
+    public static SafeTensorsFile Open(string path)
+    {
+        if (!File.Exists(path)) throw new ModelFormatException(path, "file not found");
+        long fileLength = new FileInfo(path).Length;
+        if (fileLength < 8) throw new ModelFormatException(path, $"too short for a safetensors file ({fileLength} bytes)");
+
+        byte[] lengthBytes = new byte[8];
+        using (var fs = File.OpenRead(path)) fs.ReadExactly(lengthBytes);
+        ulong headerLength = BitConverter.ToUInt64(lengthBytes);
+        if (headerLength > MaxHeaderBytes || (long)headerLength > fileLength - 8)
+            throw new ModelFormatException(path, $"header length {headerLength} exceeds the file ({fileLength} bytes) or the {MaxHeaderBytes}-byte limit");
+
+        byte[] header = new byte[headerLength];
+        using (var fs = File.OpenRead(path)) { fs.Seek(8, SeekOrigin.Begin); fs.ReadExactly(header); }
+        long dataStart = 8 + (long)headerLength;
+        long dataLength = fileLength - dataStart;
+        var (entries, metadata) = ParseHeader(path, header, dataLength);
+
+        if (dataLength == 0) return new SafeTensorsFile(path, null, null, dataStart, entries, metadata);
+        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        return new SafeTensorsFile(path, map, view, dataStart, entries, metadata);
+    }
+
+    /// <summary>
+    /// Reads tensor <paramref name="name"/> into a new CPU tensor, converted to
+    /// <paramref name="dtype"/> when given.
+    /// </summary>
+    public unsafe Tensor Read(string name, ScalarType? dtype = null)
+    {
+        if (!Entries.TryGetValue(name, out var entry))
+            throw new ModelFormatException(Path, $"no tensor '{name}'");
+        var result = empty(entry.Shape, entry.Dtype, CPU);
+        if (entry.ByteLength > 0)
+        {
+            byte* basePtr = null;
+            _view!.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
+            try
+            {
+                basePtr += _view.PointerOffset;
+                TensorBytes.CopyInto(result, basePtr + _dataStart + entry.Begin, entry.ByteLength);
+            }
+            finally { _view.SafeMemoryMappedViewHandle.ReleasePointer(); }
+        }
+        if (dtype is ScalarType target && target != entry.Dtype)
+        {
+            var converted = result.to(target);
+            result.Dispose();
+            return converted;
+        }
+        return result;
+    }
+
+    private static (Dictionary<string, SafeTensorEntry>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 16 }); }
+        catch (JsonException e) { throw new ModelFormatException(path, $"header is not valid JSON: {e.Message}"); }
+        catch (ArgumentException e) { throw new ModelFormatException(path, $"header is not valid UTF-8 JSON: {e.Message}"); }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new ModelFormatException(path, "header must be a JSON object");
+            var entries = new Dictionary<string, SafeTensorEntry>(StringComparer.Ordinal);
+            var metadata = new Dictionary<string, string>();
+            foreach (var property in doc.RootElement.EnumerateObject())
+            {
+                if (property.Name == "__metadata__")
+                {
+                    if (property.Value.ValueKind != JsonValueKind.Object)
+                        throw new ModelFormatException(path, "'__metadata__' must be an object of strings");
+                    foreach (var m in property.Value.EnumerateObject())
+                    {
+                        if (m.Value.ValueKind != JsonValueKind.String)
+                            throw new ModelFormatException(path, $"'__metadata__.{m.Name}' must be a string");
+                        metadata[m.Name] = m.Value.GetString()!;
+                    }
+                    continue;
+                }
+                if (entries.ContainsKey(property.Name))
+                    throw new ModelFormatException(path, $"tensor '{property.Name}' appears twice");
+                entries[property.Name] = ParseEntry(path, property, dataLength);
+            }
+            CheckNoOverlap(path, entries.Values);
+            return (entries, metadata);
+        }
+    }
+
+    private static SafeTensorEntry ParseEntry(string path, JsonProperty property, long dataLength)
+    {
+        string name = property.Name;
+        var e = property.Value;
+        ModelFormatException Bad(string what) => new(path, $"tensor '{name}': {what}");
+        if (e.ValueKind != JsonValueKind.Object) throw Bad("entry must be an object");
+        if (!e.TryGetProperty("dtype", out var dtypeEl) || dtypeEl.ValueKind != JsonValueKind.String)
+            throw Bad("missing 'dtype'");
+        string dtypeName = dtypeEl.GetString()!;
+        if (!SafeTensorsDtype.TryParse(dtypeName, out var dtype, out int elementSize))
+            throw Bad($"unsupported dtype '{dtypeName}' (supported: {string.Join(", ", SafeTensorsDtype.Names)})");
+        if (!e.TryGetProperty("shape", out var shapeEl) || shapeEl.ValueKind != JsonValueKind.Array)
+            throw Bad("missing 'shape'");
+        if (shapeEl.GetArrayLength() > 16) throw Bad("more than 16 dimensions");
+        var shape = new long[shapeEl.GetArrayLength()];
+        long elements = 1;
+        int i = 0;
+        foreach (var d in shapeEl.EnumerateArray())
+        {
+            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long dim) || dim < 0)
+                throw Bad($"shape {shapeEl.GetRawText()} must hold non-negative integers");
+            shape[i++] = dim;
+            try { elements = checked(elements * dim); }
+            catch (OverflowException) { throw Bad($"shape {shapeEl.GetRawText()} overflows"); }
+        }
+        if (!e.TryGetProperty("data_offsets", out var offsetsEl) || offsetsEl.ValueKind != JsonValueKind.Array || offsetsEl.GetArrayLength() != 2)
+            throw Bad("'data_offsets' must be [begin, end]");
+        long begin = -1, end = -1;
+        if (offsetsEl[0].ValueKind == JsonValueKind.Number) offsetsEl[0].TryGetInt64(out begin);
+        if (offsetsEl[1].ValueKind == JsonValueKind.Number) offsetsEl[1].TryGetInt64(out end);
+        if (begin < 0 || end < begin || end > dataLength)
+            throw Bad($"data_offsets [{offsetsEl[0].GetRawText()}, {offsetsEl[1].GetRawText()}] out of range (data section is {dataLength} bytes)");
+        long expectedBytes;
+        try { expectedBytes = checked(elements * elementSize); }
+        catch (OverflowException) { throw Bad("size overflows"); }
+        if (end - begin != expectedBytes)
+            throw Bad($"holds {end - begin} bytes but dtype {dtypeName} with shape [{string.Join(", ", shape)}] needs {expectedBytes}");
+        return new SafeTensorEntry(name, dtypeName, dtype, shape, begin, end);
+    }
+
+    private static void CheckNoOverlap(string path, IEnumerable<SafeTensorEntry> entries)
+    {
+        SafeTensorEntry? previous = null;
+        foreach (var entry in entries.Where(x => x.ByteLength > 0).OrderBy(x => x.Begin))
+        {
+            if (previous is not null && entry.Begin < previous.End)
+                throw new ModelFormatException(path, $"tensors '{previous.Name}' and '{entry.Name}' overlap");
+            previous = entry;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _view?.Dispose();
+        _map?.Dispose();
+    }
+}

@@ -1,0 +1,97 @@
+using PeftHost.Core.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftHost.Core.Generation;
+
+/// <summary>
+/// Autoregressive decoding for a batch of prompts: left-padded prefill, then one token per step
+/// through the KV cache (or full recomputation, for comparison), stopping at EOS or the limit.
+/// </summary>
+public sealed class TextGenerator(CausalLanguageModel model)
+{
+    /// <summary>
+    /// Generates continuations of <paramref name="prompts"/> (token ids, BOS included when wanted).
+    /// <paramref name="onToken"/> sees each new token as (row, id) — for streaming.
+    /// Returns the new tokens of each row (EOS included when produced).
+    /// </summary>
+    public IReadOnlyList<List<int>> Generate(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options,
+        Action<int, int>? onToken = null, CancellationToken cancellation = default)
+    {
+        options.Validate();
+        if (prompts.Count == 0) return [];
+        if (prompts.Any(p => p.Count == 0)) throw new ArgumentException("every prompt needs at least one token (e.g. BOS)");
+        var eos = model.Config.EosTokenIds.ToHashSet();
+        int rows = prompts.Count;
+        int longest = prompts.Max(p => p.Count);
+        int capacity = longest + options.MaxNewTokens;
+        if (capacity > model.Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"prompt ({longest} tokens) + max new tokens ({options.MaxNewTokens}) exceed the model's context of {model.Config.MaxPositionEmbeddings}");
+
+        var results = Enumerable.Range(0, rows).Select(_ => new List<int>()).ToList();
+        var finished = new bool[rows];
+        var device = model.Device;
+        using var generator = options.Temperature > 0 ? new Generator((ulong)(options.Seed ?? Random.Shared.NextInt64()), device) : null;
+        var processor = new LogitsProcessor(options, generator);
+        bool padded = prompts.Any(p => p.Count != longest);
+
+        using var inference = inference_mode();
+        using var cache = options.UseCache ? new KvCache(model.Config, rows, capacity + PrefixAndVirtualTokens(), model.Dtype, device) : null;
+        var (ids, mask) = LeftPad(prompts, longest, device);
+        var history = ids.alias();
+        var input = ids;
+        try
+        {
+            for (int step = 0; step < options.MaxNewTokens; step++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var logits = model.Forward(input, padded ? mask : null, cache, lastPositionOnly: true);
+                var next = processor.Next(logits[.., -1, ..], history);
+                long[] chosen = next.to(CPU).data<long>().ToArray();
+                for (int r = 0; r < rows; r++)
+                {
+                    if (finished[r]) continue;
+                    int token = (int)chosen[r];
+                    results[r].Add(token);
+                    onToken?.Invoke(r, token);
+                    if (options.StopAtEos && eos.Contains(token)) finished[r] = true;
+                }
+                if (finished.All(f => f)) break;
+
+                var column = next.unsqueeze(1);
+                var newHistory = cat([history, column], 1).MoveToOuterDisposeScope();
+                var newMask = cat([mask, ones_like(column)], 1).MoveToOuterDisposeScope();
+                history.Dispose(); mask.Dispose();
+                history = newHistory; mask = newMask;
+                if (!ReferenceEquals(input, ids)) input.Dispose();
+                input = cache is null ? history.alias() : column.MoveToOuterDisposeScope();
+            }
+        }
+        finally
+        {
+            if (!ReferenceEquals(input, ids)) input.Dispose();
+            ids.Dispose(); mask.Dispose(); history.Dispose();
+        }
+        return results;
+    }
+
+    private int PrefixAndVirtualTokens() =>
+        (model.Hooks.ActiveAttentionPrefix()?.PrefixLength ?? 0) + (model.Hooks.ActiveInputEmbeddingHook()?.VirtualTokenCount ?? 0);
+
+    private static (Tensor Ids, Tensor Mask) LeftPad(IReadOnlyList<IReadOnlyList<int>> prompts, int longest, Device device)
+    {
+        var ids = new long[prompts.Count * longest];
+        var mask = new long[prompts.Count * longest];
+        for (int r = 0; r < prompts.Count; r++)
+        {
+            int pad = longest - prompts[r].Count;
+            for (int i = 0; i < prompts[r].Count; i++)
+            {
+                ids[r * longest + pad + i] = prompts[r][i];
+                mask[r * longest + pad + i] = 1;
+            }
+        }
+        return (tensor(ids, [prompts.Count, longest]).to(device), tensor(mask, [prompts.Count, longest]).to(device));
+    }
+}

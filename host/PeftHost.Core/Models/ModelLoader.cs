@@ -1,0 +1,127 @@
+using System.Text.Json.Nodes;
+using PeftHost.Core.Checkpoints;
+using PeftHost.Core.IO;
+using PeftHost.Core.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftHost.Core.Models;
+
+/// <summary>Builds models from Hugging Face folders and random configs, and saves them back.</summary>
+public static class ModelLoader
+{
+    /// <summary>The config file name.</summary>
+    public const string ConfigFileName = "config.json";
+
+    /// <summary>
+    /// Loads the model in <paramref name="directory"/> into <paramref name="dtype"/> on
+    /// <paramref name="device"/>. On the meta device only <c>config.json</c> is read.
+    /// </summary>
+    public static CausalLanguageModel Load(string directory, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        device ??= CPU;
+        if (!Directory.Exists(directory)) throw new ModelFormatException(directory, "model folder not found");
+        var config = ModelConfig.Load(Path.Combine(directory, ConfigFileName));
+        var model = Build(config, device, dtype, WeightInit.Empty);
+        if (device.type == DeviceType.META) return model;
+        try
+        {
+            using var reader = CheckpointReader.Open(directory);
+            LoadWeights(model, reader, directory);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return model;
+    }
+
+    /// <summary>Builds a model from a config with random weights (seeded) — for tests and benchmarks.</summary>
+    public static CausalLanguageModel CreateRandom(ModelConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null, long seed = 0) =>
+        Build(config, device ?? CPU, dtype, WeightInit.Random, seed);
+
+    /// <summary>Builds a model whose weights are filled as <paramref name="init"/> says.</summary>
+    public static CausalLanguageModel Build(ModelConfig config, Device device, ScalarType dtype, WeightInit init, long seed = 0)
+    {
+        var factory = new ParameterFactory(device, dtype, init, seed: seed);
+        var model = new CausalLanguageModel(config, factory);
+        model.eval();
+        return model;
+    }
+
+    /// <summary>
+    /// Copies every parameter from <paramref name="reader"/>. Missing, unexpected or mis-shaped
+    /// tensors are errors naming the key and both shapes; all problems are reported at once.
+    /// </summary>
+    public static void LoadWeights(CausalLanguageModel model, CheckpointReader reader, string origin)
+    {
+        var expected = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var problems = new List<string>();
+        foreach (var (key, parameter) in expected)
+        {
+            if (!reader.Keys.Contains(key))
+            {
+                problems.Add($"missing tensor '{key}' (expected shape {ShapeText(parameter.shape)})");
+                continue;
+            }
+            var entry = reader.Entry(key);
+            if (!entry.Shape.SequenceEqual(parameter.shape))
+            {
+                problems.Add($"tensor '{key}' has shape {ShapeText(entry.Shape)} in the checkpoint but the model expects {ShapeText(parameter.shape)}");
+                continue;
+            }
+            if (entry.Dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
+            {
+                problems.Add($"tensor '{key}' has dtype {entry.DtypeName}; expected a floating dtype");
+                continue;
+            }
+            using var source = reader.Read(key);
+            using (no_grad()) parameter.copy_(source);
+        }
+        foreach (var key in reader.Keys.Where(k => !expected.ContainsKey(k) && !IsIgnorable(k, model.Config)))
+            problems.Add($"unexpected tensor '{key}'");
+        if (problems.Count > 0)
+            throw new ModelFormatException(origin, string.Join("; ", problems.Take(20)) + (problems.Count > 20 ? $"; and {problems.Count - 20} more" : ""));
+    }
+
+    /// <summary>
+    /// Saves <paramref name="model"/> in Hugging Face layout: <c>config.json</c>,
+    /// <c>generation_config.json</c> and safetensors weights (sharded above <paramref name="maxShardBytes"/>).
+    /// </summary>
+    public static void Save(CausalLanguageModel model, string directory, ScalarType? dtype = null, long maxShardBytes = CheckpointWriter.DefaultMaxShardBytes)
+    {
+        var saveDtype = dtype ?? model.Dtype;
+        var state = new List<KeyValuePair<string, Tensor>>();
+        try
+        {
+            foreach (var (name, p) in model.named_parameters())
+                state.Add(new(name, p.detach().to(saveDtype)));
+            CheckpointWriter.Write(directory, state, maxShardBytes);
+        }
+        finally
+        {
+            foreach (var kv in state) kv.Value.Dispose();
+        }
+        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFileName),
+            model.Config.ToJson(DeviceSelector.DtypeName(saveDtype)).ToJsonString(Json.Indented));
+        WriteGenerationConfig(model.Config, directory);
+    }
+
+    /// <summary>Writes <c>generation_config.json</c> with the model's special token ids.</summary>
+    public static void WriteGenerationConfig(ModelConfig config, string directory)
+    {
+        var generation = new JsonObject { ["_from_model_config"] = true };
+        if (config.BosTokenId is int bos) generation["bos_token_id"] = bos;
+        if (config.EosTokenIds.Count == 1) generation["eos_token_id"] = config.EosTokenIds[0];
+        else if (config.EosTokenIds.Count > 1) generation["eos_token_id"] = new JsonArray(config.EosTokenIds.Select(i => (JsonNode)i).ToArray());
+        if (config.PadTokenId is int pad) generation["pad_token_id"] = pad;
+        AtomicFile.WriteAllText(Path.Combine(directory, "generation_config.json"), generation.ToJsonString(Json.Indented));
+    }
+
+    /// <summary>Formats a shape as [a, b].</summary>
+    public static string ShapeText(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
+
+    private static bool IsIgnorable(string key, ModelConfig config) =>
+        key.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (config.TieWordEmbeddings && key == "lm_head.weight");
+}
