@@ -39,9 +39,9 @@ public static class Llama2cTokenizerConverter
         ArgumentOutOfRangeException.ThrowIfLessThan(modelMaxLength, 1);
         var model = BuildModelProto(tokBinPath, vocabSize);
         Directory.CreateDirectory(outDir);
-        AtomicFile.Write(Path.Combine(outDir, "tokenizer.model"), model);
-        AtomicFile.Write(Path.Combine(outDir, "tokenizer_config.json"), TokenizerConfigJson(modelMaxLength));
-        AtomicFile.Write(Path.Combine(outDir, "special_tokens_map.json"), SpecialTokensMapJson());
+        IO.AtomicFile.Write(Path.Combine(outDir, "tokenizer.model"), stream => stream.Write(model));
+        IO.AtomicFile.WriteAllText(Path.Combine(outDir, "tokenizer_config.json"), TokenizerConfigJson(modelMaxLength));
+        IO.AtomicFile.WriteAllText(Path.Combine(outDir, "special_tokens_map.json"), SpecialTokensMapJson());
     }
 
     /// <summary>Converts <paramref name="tokBinPath"/> into <c>tokenizer.model</c> bytes, in memory.</summary>
