@@ -33,7 +33,7 @@ public abstract class PeftConfig
     public System.Text.Json.Nodes.JsonNode? AutoMapping { get; set; }
 
     /// <summary>The PEFT version that wrote the config (<c>peft_version</c>), when recorded.</summary>
-    [ConfigKey("peft_version")]
+    [ConfigKey("peft_version", OmitWhenNull = true)]
     public string? PeftVersion { get; set; }
 
     /// <summary>Checks value ranges after binding; throws <see cref="ConfigException"/> naming the key.</summary>
