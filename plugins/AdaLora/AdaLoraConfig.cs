@@ -169,9 +169,6 @@ public sealed class AdaLoraConfig : PeftConfig
     [ConfigKey("ensure_weight_tying")]
     public bool EnsureWeightTying { get; set; }
 
-    /// <summary>PEFT's auto mapping for custom models (kept for compatibility).</summary>
-    [ConfigKey("auto_mapping")]
-    public JsonNode? AutoMapping { get; set; }
 
     /// <summary>The scaling numerator: alpha when positive, else the initial rank (PEFT's <c>scaling</c>).</summary>
     public double Scaling => LoraAlpha > 0 ? LoraAlpha : InitR;

@@ -42,9 +42,6 @@ public sealed class IA3Config : PeftConfig
     [ConfigKey("init_ia3_weights")]
     public bool InitIa3Weights { get; set; } = true;
 
-    /// <summary>PEFT's auto mapping for custom models (kept for compatibility).</summary>
-    [ConfigKey("auto_mapping")]
-    public JsonNode? AutoMapping { get; set; }
 
     /// <inheritdoc />
     public override void Validate()

@@ -30,9 +30,6 @@ public abstract class PromptLearningConfig : PeftConfig
     [ConfigKey("num_layers")]
     public int? NumLayers { get; set; }
 
-    /// <summary>PEFT's auto mapping for custom models (kept for compatibility).</summary>
-    [ConfigKey("auto_mapping")]
-    public JsonNode? AutoMapping { get; set; }
 
     /// <summary>num_virtual_tokens × num_transformer_submodules (PEFT's <c>total_virtual_tokens</c>).</summary>
     public int TotalVirtualTokens => (NumVirtualTokens ?? 0) * (NumTransformerSubmodules ?? 1);

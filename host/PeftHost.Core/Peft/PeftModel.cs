@@ -217,6 +217,7 @@ public sealed class PeftModel
         if (!combiner.CombinationTypes.Contains(combinationType))
             throw new ArgumentException($"unknown combination type '{combinationType}' (supported: {string.Join(", ", combiner.CombinationTypes)})");
         var adapter = combiner.Combine(Surface, entries.Select(e => e.Adapter).ToList(), weights, newName, combinationType, svdRank);
+        Base.train(Base.training);
         var entry = new AdapterEntry(newName, method, adapter);
         _adapters[newName] = entry;
         SetTrainable(entry, false);
@@ -256,6 +257,8 @@ public sealed class PeftModel
         if (_adapters.ContainsKey(name)) throw new ArgumentException($"adapter '{name}' already exists; delete it or choose another name");
         config.InferenceMode = !trainable;
         var adapter = method.Inject(Surface, name, config);
+        // New modules start in training mode (dropout active); align them with the model's mode.
+        Base.train(Base.training);
         var entry = new AdapterEntry(name, method, adapter);
         _adapters[name] = entry;
         if (Routing.ActiveAdapters.Count == 0 || trainable) SetAdapter(name);
