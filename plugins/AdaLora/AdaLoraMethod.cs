@@ -72,7 +72,7 @@ public sealed class AdaLoraMethod : IPeftMethod
         if (config is not AdaLoraConfig ada)
             throw new ArgumentException($"the adalora method needs an AdaLoraConfig, got {config.GetType().Name}", nameof(config));
         ada.Validate();
-        var modules = model.NamedModules().Where(m => m.Path.Length > 0).ToList();
+        var modules = TargetModules.Candidates(model);
 
         foreach (var (_, module) in modules)
         {
@@ -92,7 +92,7 @@ public sealed class AdaLoraMethod : IPeftMethod
         var targets = new List<(string Path, nn.Module Module, int Rank)>();
         foreach (var (path, module) in modules)
         {
-            if (path.EndsWith("." + AdaLoraLayer.BaseLayerName, StringComparison.Ordinal) || !matcher.Matches(path)) continue;
+            if (!matcher.Matches(path)) continue;
             if (module is not AdaLoraLayer && !LinearLayers.IsLinear(module))
                 throw new ConfigException(
                     $"target module '{path}' ({module.GetType().Name}) is not supported: AdaLoRA adapts linear layers only" +
@@ -115,6 +115,8 @@ public sealed class AdaLoraMethod : IPeftMethod
             ada.TargetModules = new JsonArray(targets.Select(t => t.Path[(t.Path.LastIndexOf('.') + 1)..]).Distinct().Order(StringComparer.Ordinal)
                 .Select(n => (JsonNode)JsonValue.Create(n)).ToArray());
 
+        if (ada.R != 8 && !ada.InferenceMode)
+            model.Warn($"adalora: r ({ada.R}) is not used by AdaLoRA and is ignored; the initial rank is init_r ({ada.InitR})");
         var settings = new AdaLoraSettings(ada.Scaling, ada.InitR, ada.LoraDropout, ada);
         bool trainable = !ada.InferenceMode;
         var layers = new List<(string Path, AdaLoraLayer Layer)>(targets.Count);

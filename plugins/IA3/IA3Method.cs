@@ -43,7 +43,7 @@ public sealed class IA3Method : IPeftMethod
         if (config is not IA3Config ia3)
             throw new ArgumentException($"the ia3 method needs an IA3Config, got {config.GetType().Name}", nameof(config));
         ia3.Validate();
-        var modules = model.NamedModules().Where(m => m.Path.Length > 0).ToList();
+        var modules = TargetModules.Candidates(model);
         if (modules.Any(m => m.Module is IA3Layer l && l.HasAdapter(adapterName)))
             throw new ArgumentException($"an adapter named '{adapterName}' is already on the model", nameof(adapterName));
 
@@ -67,7 +67,7 @@ public sealed class IA3Method : IPeftMethod
         var targets = new List<(string Path, nn.Module Module, bool Feedforward)>();
         foreach (var (path, module) in modules)
         {
-            if (path.EndsWith("." + IA3Layer.BaseLayerName, StringComparison.Ordinal) || !matcher.Matches(path)) continue;
+            if (!matcher.Matches(path)) continue;
             if (module is not IA3Layer && !LinearLayers.IsLinear(module))
                 throw new ConfigException(
                     $"target module '{path}' ({module.GetType().Name}) is not supported: IA3 adapts linear layers only" +

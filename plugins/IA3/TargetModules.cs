@@ -81,6 +81,28 @@ internal sealed class TargetModules
         return false;
     }
 
+    /// <summary>
+    /// The modules adapters may target, each once under its Hugging Face path. Left out: the root, alias paths
+    /// (TorchSharp's field registration names such as <c>_q</c> or <c>&lt;Layers&gt;k__BackingField</c>; Hugging Face names
+    /// never start with '_' or '&lt;'), repeated modules, everything inside a tuner wrapper (a module with a
+    /// <c>base_layer</c> child: LoRA, AdaLoRA, IA3 layers) and the prompt encoders.
+    /// </summary>
+    public static List<(string Path, TorchSharp.torch.nn.Module Module)> Candidates(IPeftModelSurface model)
+    {
+        var all = model.NamedModules().Where(m => m.Path.Length > 0).ToList();
+        var wrappers = all.Where(m => m.Module.named_children().Any(c => c.name == "base_layer")).Select(m => m.Path + ".").ToList();
+        var seen = new HashSet<TorchSharp.torch.nn.Module>(ReferenceEqualityComparer.Instance);
+        var result = new List<(string, TorchSharp.torch.nn.Module)>();
+        foreach (var (path, module) in all)
+        {
+            var segments = path.Split('.');
+            if (segments[0] == "prompt_encoder" || segments.Any(s => s.StartsWith('_') || s.StartsWith('<'))) continue;
+            if (wrappers.Any(w => path.StartsWith(w, StringComparison.Ordinal))) continue;
+            if (seen.Add(module)) result.Add((path, module));
+        }
+        return result;
+    }
+
     /// <summary>A list of strings from a JSON array (null for null); throws naming <paramref name="key"/> otherwise.</summary>
     public static List<string>? Strings(JsonNode? node, string key)
     {

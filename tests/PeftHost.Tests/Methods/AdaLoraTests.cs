@@ -147,7 +147,8 @@ public sealed class AdaLoraTests
         Assert.Equal(20, loaded.Layers.Sum(l => l.Layer.Rank("default")));
         Assert.All(loaded.Layers, l => Assert.Equal(6.0, l.Layer.Settings("default").RankNum));
         using var reloaded = Logits(model2, ids);
-        Assert.True(MaxDiff(trained, reloaded) < 1e-5, $"max diff {MaxDiff(trained, reloaded)}");
+        // Same function (dropped triplets had E = 0), smaller matmuls: equal up to float summation order.
+        Assert.True(MaxDiff(trained, reloaded) < 1e-4, $"max diff {MaxDiff(trained, reloaded)}");
         Assert.Equal(0, peft2.CountParameters().Trainable);
     }
 
@@ -239,7 +240,7 @@ public sealed class AdaLoraTests
         Assert.Equal(7, fromFile.ToJson()["deltaT"]!.GetValue<int>());
         var fromRecipe = (AdaLoraConfig)method.BindConfig(ConfigSource.FromOptions(Options(("deltaT", 3), ("totalStep", 50))));
         Assert.Equal(3, fromRecipe.DeltaT);
-        var missing = Assert.Throws<ConfigException>(() => method.BindConfig(ConfigSource.FromOptions(Options(("initR", 4)))));
+        var missing = Assert.Throws<ConfigException>(() => method.BindConfig(ConfigSource.FromOptions(Options(("initR", 12)))));
         Assert.Equal("total_step", missing.Key);
         var noBudget = Assert.Throws<ConfigException>(() => method.BindConfig(ConfigSource.FromOptions(Options(("totalStep", 10), ("tinit", 6), ("tfinal", 4)))));
         Assert.Equal("tinit", noBudget.Key);
