@@ -63,9 +63,12 @@ public sealed class AdaLoraMethod : IPeftMethod
     /// <inheritdoc />
     /// <remarks>
     /// A missing <c>target_modules</c> becomes ["q_proj", "v_proj"] (PEFT's llama default) and is written back into
-    /// the config. Each module starts with <c>init_r</c> triplets, or — when the config carries a <c>rank_pattern</c>
-    /// (a saved, pruned adapter) — with as many as the pattern keeps; <c>ranknum</c> stays <c>init_r</c> either way,
-    /// as PEFT's resize keeps it. Nothing changes on the model when a check fails.
+    /// the config. Each module gets <c>init_r</c> triplets. An inference-mode adapter whose config carries a
+    /// <c>rank_pattern</c> (a saved, pruned adapter being loaded) gets only the triplets the pattern keeps, as PEFT's
+    /// <c>resize_modules_by_rank_pattern</c> does; a trainable one keeps the full <c>init_r</c> layout (pruned tensors
+    /// are scattered into the kept positions, dropped triplets have E = 0), so the allocator and the pattern go on
+    /// working — when training resumes or across a plugin hot reload. <c>ranknum</c> is <c>init_r</c> either way, as
+    /// PEFT's resize keeps it. Nothing changes on the model when a check fails.
     /// </remarks>
     public IAdapter Inject(IPeftModelSurface model, string adapterName, PeftConfig config)
     {
@@ -103,7 +106,7 @@ public sealed class AdaLoraMethod : IPeftMethod
             {
                 if (keep.Length != ada.InitR)
                     throw new ConfigException($"rank_pattern['{RankAllocator.PatternKey(path)}'] has {keep.Length} entries but init_r is {ada.InitR}", "rank_pattern");
-                rank = keep.Count(k => k);
+                if (ada.InferenceMode) rank = keep.Count(k => k);
             }
             targets.Add((path, module, rank));
         }

@@ -150,6 +150,19 @@ public sealed class AdaLoraTests
         // Same function (dropped triplets had E = 0), smaller matmuls: equal up to float summation order.
         Assert.True(MaxDiff(trained, reloaded) < 1e-4, $"max diff {MaxDiff(trained, reloaded)}");
         Assert.Equal(0, peft2.CountParameters().Trainable);
+
+        // Loaded to train on (or re-injected by a hot reload): the full init_r layout, dropped triplets at E = 0.
+        var (model3, peft3, _) = Stories();
+        using var ___ = model3;
+        var resumed = (AdaLoraAdapter)peft3.LoadAdapter(dir.Path, isTrainable: true).Adapter;
+        Assert.Equal(60, resumed.Layers.Sum(l => l.Layer.Rank("default")));
+        Assert.Equal(20, resumed.EffectiveRank());
+        Assert.Equal(60, resumed.Allocator.InitialBudget);
+        using var resumedLogits = Logits(model3, ids);
+        Assert.True(MaxDiff(trained, resumedLogits) < 1e-4, $"max diff {MaxDiff(trained, resumedLogits)}");
+        var again = resumed.GetState();
+        Assert.Equal(20, again.Where(kv => kv.Key.EndsWith(".lora_A")).Sum(kv => kv.Value.shape[0]));
+        foreach (var t in again.Values) t.Dispose();
     }
 
     [Fact]
