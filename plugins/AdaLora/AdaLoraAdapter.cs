@@ -29,7 +29,7 @@ public sealed class AdaLoraAdapter : IAdapter
         AdaLoraConfig = config;
         _layers = layers;
         _hooks.Add(surface.AddLossTerm(new OrthogonalRegularizer(this)));
-        _hooks.Add(surface.AddTrainingHooks(new AdaLoraTrainingHooks(this)));
+        _hooks.Add(surface.AddTrainingHooks(new AdaLoraTrainingHooks(this, surface.Warn)));
     }
 
     /// <inheritdoc />

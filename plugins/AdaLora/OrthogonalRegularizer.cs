@@ -39,18 +39,3 @@ public sealed class OrthogonalRegularizer(AdaLoraAdapter adapter) : ILossTerm
         return (sum! * (weight / count)).MoveToOuterDisposeScope();
     }
 }
-
-/// <summary>
-/// Runs PEFT's <c>update_and_allocate</c> once per optimizer step, after the optimizer step and before the
-/// gradients are cleared — the order PEFT documents (<c>loss.backward(); optimizer.step();
-/// model.base_model.update_and_allocate(step); optimizer.zero_grad()</c>), so a masked singular value stays zero
-/// until the next step.
-/// </summary>
-public sealed class AdaLoraTrainingHooks(AdaLoraAdapter adapter) : ITrainingHooks
-{
-    /// <inheritdoc />
-    public string AdapterName => adapter.Name;
-
-    /// <inheritdoc />
-    public void AfterOptimizerStep(TrainingStepInfo step) => adapter.UpdateAndAllocate(step.GlobalStep);
-}
