@@ -165,6 +165,14 @@ public sealed class AdaLoraConfig : PeftConfig
     [ConfigKey("target_parameters")]
     public List<string>? TargetParameters { get; set; }
 
+    /// <summary>Activated LoRA invocation tokens (not supported: must be null).</summary>
+    [ConfigKey("alora_invocation_tokens")]
+    public List<int>? AloraInvocationTokens { get; set; }
+
+    /// <summary>Arrow routing settings (not supported: must be null).</summary>
+    [ConfigKey("arrow_config")]
+    public JsonNode? ArrowConfig { get; set; }
+
     /// <summary>Tie adapters on tied layers (accepted, unused).</summary>
     [ConfigKey("ensure_weight_tying")]
     public bool EnsureWeightTying { get; set; }
@@ -276,6 +284,8 @@ public sealed class AdaLoraConfig : PeftConfig
         Unsupported(LayerReplication is not null, "layer_replication", "layer replication is not supported");
         Unsupported(LoraBias, "lora_bias", "a bias on lora_B is not supported");
         Unsupported(TargetParameters is { Count: > 0 }, "target_parameters", "targeting parameters is not supported");
+        Unsupported(AloraInvocationTokens is not null, "alora_invocation_tokens", "activated LoRA (aLoRA) is not supported");
+        Unsupported(ArrowConfig is not null, "arrow_config", "Arrow routing is not supported");
     }
 
     private static void Unsupported(bool set, string key, string message)

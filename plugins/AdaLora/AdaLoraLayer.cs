@@ -174,20 +174,6 @@ public sealed class AdaLoraLayer : nn.Module<Tensor, Tensor>
         LinearLayers.WriteWeight(_base, w - DeltaWeight(adapter));
     }
 
-    /// <summary>
-    /// Replaces the tensors of <paramref name="adapter"/> with <paramref name="a"/>, <paramref name="e"/>, <paramref name="b"/>
-    /// (copied; the rank may change), keeping requires_grad and the settings.
-    /// </summary>
-    internal void Resize(string adapter, Tensor a, Tensor e, Tensor b)
-    {
-        bool trainable = _loraA[adapter].requires_grad;
-        var device = _loraA[adapter].device;
-        using var _ = no_grad();
-        _loraA.Set(adapter, new Parameter(a.to(ScalarType.Float32, device).clone(), trainable));
-        _loraE.Set(adapter, new Parameter(e.to(ScalarType.Float32, device).clone(), trainable));
-        _loraB.Set(adapter, new Parameter(b.to(ScalarType.Float32, device).clone(), trainable));
-    }
-
     /// <inheritdoc />
     public override Tensor forward(Tensor x)
     {
