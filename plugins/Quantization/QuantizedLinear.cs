@@ -29,7 +29,7 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
     private readonly ScalarType _originalDtype;
     private JsonObject _quantState;
 
-    /// <summary>Wraps <paramref name="weight"/> (whose tensors the layer takes over) and <paramref name="bias"/>.</summary>
+    /// <summary>Wraps <paramref name="weight"/> and <paramref name="bias"/> (sharing their storage; a <see cref="Parameter"/> bias is kept as it is).</summary>
     public QuantizedLinear(IQuantizer quantizer, QuantizedTensor weight, Tensor? bias, ScalarType computeDtype)
         : base(weight.QuantType == "int8" ? "Linear8bitBlockwise" : "Linear4bit")
     {
@@ -40,13 +40,14 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
         _originalDtype = weight.OriginalDtype;
         _quantState = weight.QuantState;
         ComputeDtype = computeDtype;
-        register_parameter("weight", new Parameter(StoredCodes(weight.Data), requires_grad: false));
-        foreach (var (key, tensor) in weight.State) register_buffer(StatePrefix + key, tensor);
+        // The layer holds its own handles on the storage: the caller may dispose its QuantizedTensor.
+        register_parameter("weight", new Parameter(StoredCodes(weight.Data.detach()), requires_grad: false));
+        foreach (var (key, tensor) in weight.State) register_buffer(StatePrefix + key, tensor.detach());
         if (bias is not null)
         {
             if (bias.shape.Length != 1 || bias.shape[0] != OutFeatures)
                 throw new ArgumentException($"bias has shape [{string.Join(", ", bias.shape)}], expected [{OutFeatures}]");
-            register_parameter("bias", bias as Parameter ?? new Parameter(bias, requires_grad: bias.requires_grad));
+            register_parameter("bias", bias as Parameter ?? new Parameter(bias.detach(), requires_grad: bias.requires_grad));
         }
     }
 
