@@ -51,7 +51,7 @@ public static class KbitTraining
     private static List<string> CastHalfParametersToFloat32(CausalLanguageModel model)
     {
         var cast = new List<string>();
-        foreach (var (path, module) in model.named_modules().Prepend(("", model)))
+        foreach (var (path, module) in QuantizedLayers.UniqueModules(model).Prepend(("", model)))
         {
             if (QuantizedLayers.IsQuantized(module)) continue;
             foreach (var (name, p) in module.named_parameters(recurse: false).ToList())

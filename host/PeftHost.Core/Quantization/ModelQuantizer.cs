@@ -33,7 +33,7 @@ public static class ModelQuantizer
     {
         var skip = new HashSet<string>(skipModules ?? [], StringComparer.Ordinal) { OutputLayer };
         var surface = new ModelSurface(model);
-        var linears = surface.NamedModules().Where(m => m.Module is Linear).Select(m => m.Path).ToList();
+        var linears = LinearPaths(surface);
         var done = new List<string>();
         var skipped = new List<string>();
         foreach (var path in linears)
@@ -46,6 +46,7 @@ public static class ModelQuantizer
             var bias = linear.bias;
             var replacement = quantizer.CreateLinear(quantized, bias, options.ComputeDtype);
             surface.ReplaceModule(path, replacement);
+            ChildRegistrations.RemoveStale(surface.GetModule(ParentPath(path)), linear);
             linear.weight!.Dispose();
             done.Add(path);
         }
@@ -53,4 +54,26 @@ public static class ModelQuantizer
             QuantizedLayers.SetConfig(model, BnbQuantizationConfig.From(quantizer.Name, options));
         return new ModelQuantizationResult(quantizer.Name, options, done, skipped);
     }
+
+    /// <summary>
+    /// The model's linear layers, each once, under its canonical path: TorchSharp also registers
+    /// module-typed fields (<c>_q</c>, <c>&lt;SelfAttention&gt;k__BackingField</c>) as children, so a
+    /// layer can appear under several paths; the first, explicitly registered one is kept.
+    /// </summary>
+    public static List<string> LinearPaths(ModelSurface surface)
+    {
+        var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
+        var paths = new List<string>();
+        foreach (var (path, module) in surface.NamedModules())
+        {
+            if (path.Length == 0 || !seen.Add(module) || module is not Linear) continue;
+            if (path.Split('.').Any(segment => segment.StartsWith('_') || segment.StartsWith('<'))) continue;
+            if (!ChildRegistrations.IsCanonical(surface.GetModule(ParentPath(path)), path[(path.LastIndexOf('.') + 1)..])) continue;
+            paths.Add(path);
+        }
+        return paths;
+    }
+
+    /// <summary>The parent path of <paramref name="path"/> ("" for a child of the root).</summary>
+    public static string ParentPath(string path) => path.LastIndexOf('.') is int dot and >= 0 ? path[..dot] : "";
 }

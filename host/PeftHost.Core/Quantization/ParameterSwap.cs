@@ -19,6 +19,9 @@ internal static class ParameterSwap
     public static void Replace(nn.Module module, string name, Parameter old, Parameter replacement)
     {
         Register.Invoke(module, [name, replacement]);
+        // TorchSharp also registers Parameter-typed fields under their field names (_weight): rebind those too.
+        foreach (var (alias, p) in module.named_parameters(recurse: false).ToList())
+            if (ReferenceEquals(p, old)) Register.Invoke(module, [alias, replacement]);
         for (var type = module.GetType(); type is not null && type != typeof(object); type = type.BaseType)
             foreach (var field in type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
                 if (ReferenceEquals(field.GetValue(module), old))

@@ -81,7 +81,7 @@ public static class QuantizationMemory
         long quantizedElements = 0, otherElements = 0;
         var types = new SortedSet<string>(StringComparer.Ordinal);
         int layers = 0;
-        foreach (var (_, module) in model.named_modules().Prepend(("", model)))
+        foreach (var (_, module) in QuantizedLayers.UniqueModules(model).Prepend(("", model)))
         {
             bool quantized = QuantizedLayers.IsQuantized(module);
             JsonObject? state = quantized ? QuantizedLayers.QuantState(module) : null;

@@ -106,15 +106,15 @@ public static class QuantizedMerge
         using (no_grad())
         {
             var sourceParameters = source.named_parameters().ToDictionary(p => p.name.Replace(BaseLayer, ""), p => p.parameter);
-            foreach (var (path, module) in plainSurface.NamedModules().Where(m => m.Module is Linear).ToList())
+            foreach (var path in ModelQuantizer.LinearPaths(plainSurface))
             {
-                var target = (Linear)module;
+                var target = (Linear)plainSurface.GetModule(path);
                 var adapted = (nn.Module<Tensor, Tensor>)peft.Surface.GetModule(path);
                 using var weight = EffectiveWeight(adapted, target.weight!.shape[1], chunk, peft.Base.Device);
                 target.weight!.copy_(weight);
                 if (target.bias is not null) target.bias.copy_(BaseBias(peft.Surface, path)!);
             }
-            var linearPrefixes = plainSurface.NamedModules().Where(m => m.Module is Linear).Select(m => m.Path + ".").ToArray();
+            var linearPrefixes = ModelQuantizer.LinearPaths(plainSurface).Select(p => p + ".").ToArray();
             foreach (var (name, p) in plain.named_parameters())
             {
                 if (linearPrefixes.Any(prefix => name.StartsWith(prefix, StringComparison.Ordinal))) continue;

@@ -79,7 +79,7 @@ public static class QuantizedModelFiles
             var consumed = new HashSet<string>(StringComparer.Ordinal);
             var surface = new ModelSurface(model);
             var skip = new HashSet<string>(qc.SkipModules ?? [], StringComparer.Ordinal) { ModelQuantizer.OutputLayer };
-            foreach (var path in surface.NamedModules().Where(m => m.Module is Linear).Select(m => m.Path).ToList())
+            foreach (var path in ModelQuantizer.LinearPaths(surface))
             {
                 string weightKey = path + ".weight";
                 if (!reader.Keys.Contains(weightKey) || reader.Entry(weightKey).Dtype != ScalarType.Byte) continue;
@@ -104,6 +104,7 @@ public static class QuantizedModelFiles
                         continue;
                     }
                     surface.ReplaceModule(path, quantizer.CreateLinear(Move(quantized, device), bias, qc.ComputeDtype));
+                    ChildRegistrations.RemoveStale(surface.GetModule(ModelQuantizer.ParentPath(path)), linear);
                     linear.weight!.Dispose();
                 }
                 catch (FormatException e) { problems.Add($"'{weightKey}': {e.Message}"); }
