@@ -148,6 +148,25 @@ public class FourBitQuantizationTests
         Assert.All(y[64..128], v => Assert.Equal(0f, v));
     }
 
+    [Fact]
+    public void Nf4ArgminDiffersFromTheCudaDecisionTreeOnFourSingleFloatsOnly()
+    {
+        // bitsandbytes' CUDA kernel (dQuantizeNF4) compares x > t with these float thresholds;
+        // torch's argmin rule (followed here, as the CPU backend does) puts 4 of the 15 cuts one ulp lower:
+        // exactly one float32 value of x·(1/absmax) per such cut gets the upper code instead of the lower.
+        float[] tree = [-0.8480964004993439f, -0.6106329262256622f, -0.4599952697753906f, -0.33967943489551544f, -0.23460740596055984f,
+            -0.13791173323988914f, -0.045525018125772476f, 0.03979014977812767f, 0.1202552504837513f, 0.2035212516784668f,
+            0.2920137718319893f, 0.3893125355243683f, 0.5016634166240692f, 0.6427869200706482f, 0.8614784181118011f];
+        var boundaries = Nf4Code.Instance.Boundaries;
+        var differing = Enumerable.Range(0, 15).Where(i => boundaries[i] != tree[i]).ToArray();
+        Assert.Equal([1, 3, 4, 8], differing);
+        foreach (int i in differing)
+        {
+            Assert.Equal(tree[i], MathF.BitIncrement(boundaries[i]));
+            Assert.Equal(i + 1, BnbReference.Nf4Index(tree[i])); // argmin: upper code; the tree (x > t false) keeps code i
+        }
+    }
+
     [Theory]
     [InlineData(16)]
     [InlineData(100)]

@@ -64,6 +64,28 @@ public class ModelQuantizationTests
     }
 
     [Fact]
+    public void Bf16ModelsRoundTripWithBf16FullPrecisionTensors()
+    {
+        using var dir = new TempDir();
+        using var ids = TinyModels.Tokens(1, 6);
+        using var model = ModelLoader.CreateRandom(TinyModels.Config(o => { o["tie_word_embeddings"] = false; o["attention_bias"] = true; }), ScalarType.BFloat16);
+        ModelQuantizer.Quantize(model, new Nf4Quantizer(), new QuantizationOptions(64, true, ScalarType.BFloat16));
+        using var expected = model.Forward(ids);
+        QuantizedModelFiles.Save(model, dir.Path);
+        using (var file = SafeTensorsFile.Open(dir["model.safetensors"]))
+        {
+            Assert.Equal("BF16", file.Entries["model.norm.weight"].DtypeName);
+            Assert.Equal("BF16", file.Entries["model.layers.0.self_attn.q_proj.bias"].DtypeName);
+            Assert.Contains("\"dtype\": \"bfloat16\"", System.Text.Encoding.UTF8.GetString(
+                file.Read("model.layers.0.self_attn.q_proj.weight.quant_state.bitsandbytes__nf4").data<byte>().ToArray()));
+        }
+        using var loaded = QuantizedModelFiles.Load(dir.Path, QuantizationFixtures.Registry);
+        Assert.Equal(ScalarType.BFloat16, loaded.Model.Norm.Weight.dtype);
+        using var actual = loaded.Forward(ids);
+        Assert.True(expected.eq(actual).all().item<bool>());
+    }
+
+    [Fact]
     public void SavedCheckpointHasTheBitsandbytesLayout()
     {
         using var dir = new TempDir();
