@@ -31,6 +31,8 @@ public static class QuantizedModelFiles
         var quantizedPrefixes = QuantizedLayers.Find(model).Select(q => q.Path + ".").ToArray();
         bool IsQuantizedState(string key) => quantizedPrefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal) && !key.EndsWith(".bias", StringComparison.Ordinal));
         if (quantizedPrefixes.Length == 0) throw new InvalidOperationException("the model has no quantized layers: save it with ModelLoader.Save");
+        var adapted = model.named_parameters().FirstOrDefault(p => p.name.Contains(".base_layer.", StringComparison.Ordinal)).name;
+        if (adapted is not null) throw new InvalidOperationException($"the model still carries adapters ('{adapted}'): save the adapter, or merge and unload it, first");
         var state = new List<KeyValuePair<string, Tensor>>();
         try
         {
