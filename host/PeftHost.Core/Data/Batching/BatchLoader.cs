@@ -1,6 +1,6 @@
 namespace PeftHost.Core.Data;
 
-/// <summary>Where a <see cref="DataLoader"/> is: the epoch and the next batch within it.</summary>
+/// <summary>Where a <see cref="BatchLoader"/> is: the epoch and the next batch within it.</summary>
 /// <param name="Epoch">0-based epoch.</param>
 /// <param name="Batch">0-based index of the next batch in the epoch.</param>
 public readonly record struct DataPosition(int Epoch, int Batch);
@@ -10,7 +10,7 @@ public readonly record struct DataPosition(int Epoch, int Batch);
 /// permutation seeded by (seed, epoch), so a saved <see cref="Position"/> is all it takes to
 /// resume exactly. The last batch of an epoch may be smaller.
 /// </summary>
-public sealed class DataLoader
+public sealed class BatchLoader
 {
     private readonly TokenizedDataset _dataset;
     private readonly long _seed;
@@ -19,7 +19,7 @@ public sealed class DataLoader
     private int _orderEpoch = -1;
 
     /// <summary>Creates a loader over <paramref name="dataset"/> with <paramref name="batchSize"/> examples a batch.</summary>
-    public DataLoader(TokenizedDataset dataset, int batchSize, long seed = 0, bool shuffle = true)
+    public BatchLoader(TokenizedDataset dataset, int batchSize, long seed = 0, bool shuffle = true)
     {
         if (dataset.Count == 0) throw new ArgumentException($"dataset '{dataset.Name}' has no examples");
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "must be at least 1");
@@ -31,6 +31,9 @@ public sealed class DataLoader
 
     /// <summary>Examples a batch.</summary>
     public int BatchSize { get; }
+
+    /// <summary>Examples in the dataset.</summary>
+    public int ExampleCount => _dataset.Count;
 
     /// <summary>Batches an epoch (the last may be smaller).</summary>
     public int BatchesPerEpoch => (_dataset.Count + BatchSize - 1) / BatchSize;
