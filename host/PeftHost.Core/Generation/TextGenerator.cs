@@ -37,15 +37,16 @@ public sealed class TextGenerator(CausalLanguageModel model)
 
         using var inference = inference_mode();
         using var cache = options.UseCache ? new KvCache(model.Config, rows, capacity + PrefixAndVirtualTokens(), model.Dtype, device) : null;
-        var (ids, mask) = LeftPad(prompts, longest, device);
-        var history = ids.alias();
-        var input = ids;
+        var (history, mask) = LeftPad(prompts, longest, device); // every row's tokens so far, and which are real
+        Tensor? step = null;                                      // the tokens to feed next when decoding with the cache
         try
         {
-            for (int step = 0; step < options.MaxNewTokens; step++)
+            for (int i = 0; i < options.MaxNewTokens; i++)
             {
                 cancellation.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
+                // With the cache only the newest token goes in; without it, the whole sequence again.
+                var input = step ?? history;
                 var logits = model.Forward(input, padded ? mask : null, cache, lastPositionOnly: true);
                 var next = processor.Next(logits[.., -1, ..], history);
                 long[] chosen = next.to(CPU).data<long>().ToArray();
@@ -60,18 +61,16 @@ public sealed class TextGenerator(CausalLanguageModel model)
                 if (finished.All(f => f)) break;
 
                 var column = next.unsqueeze(1);
-                var newHistory = cat([history, column], 1).MoveToOuterDisposeScope();
-                var newMask = cat([mask, ones_like(column)], 1).MoveToOuterDisposeScope();
-                history.Dispose(); mask.Dispose();
-                history = newHistory; mask = newMask;
-                if (!ReferenceEquals(input, ids)) input.Dispose();
-                input = cache is null ? history.alias() : column.MoveToOuterDisposeScope();
+                var grownHistory = cat([history, column], 1).MoveToOuterDisposeScope();
+                var grownMask = cat([mask, ones_like(column)], 1).MoveToOuterDisposeScope();
+                history.Dispose(); mask.Dispose(); step?.Dispose();
+                history = grownHistory; mask = grownMask;
+                step = cache is null ? null : column.MoveToOuterDisposeScope();
             }
         }
         finally
         {
-            if (!ReferenceEquals(input, ids)) input.Dispose();
-            ids.Dispose(); mask.Dispose(); history.Dispose();
+            history.Dispose(); mask.Dispose(); step?.Dispose();
         }
         return results;
     }

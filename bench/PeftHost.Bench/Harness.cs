@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using TorchSharp;
+
+namespace PeftHost.Bench;
+
+/// <summary>A named group of measurements producing one Markdown section of RESULTS.md.</summary>
+public sealed record BenchSuite(string Name, string Title, Func<MachineInfo, string> Run);
+
+/// <summary>The suites, in the order they run.</summary>
+public static class BenchSuites
+{
+    /// <summary>Every suite.</summary>
+    public static IReadOnlyList<BenchSuite> All { get; } =
+    [
+        new("generation", "Generation tokens/s with and without the KV cache", GenerationBench.Run),
+    ];
+}
+
+/// <summary>Where the repository is.</summary>
+public static class RepoPaths
+{
+    /// <summary>The folder holding PeftHost.sln.</summary>
+    public static string Root { get; } = Find();
+
+    private static string Find()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "PeftHost.sln"))) return dir.FullName;
+        return Directory.GetCurrentDirectory();
+    }
+}
+
+/// <summary>The machine the numbers were measured on.</summary>
+public sealed record MachineInfo(string Cpu, int Cores, int TorchThreads, string Os, string Runtime)
+{
+    /// <summary>Reads /proc/cpuinfo and the runtime.</summary>
+    public static MachineInfo Read()
+    {
+        string cpu = "unknown";
+        try
+        {
+            cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? cpu;
+        }
+        catch (IOException) { }
+        return new MachineInfo(cpu, Environment.ProcessorCount, torch.get_num_threads(),
+            System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            $".NET {Environment.Version}, TorchSharp {typeof(torch).Assembly.GetName().Version}");
+    }
+
+    /// <summary>One Markdown line.</summary>
+    public override string ToString() => $"{Cpu}, {Cores} cores, libtorch threads {TorchThreads}; {Os}; {Runtime}";
+}
+
+/// <summary>Timing helpers: medians of repeated runs.</summary>
+public static class Measure
+{
+    /// <summary>Runs <paramref name="action"/> once to warm up, then <paramref name="runs"/> times; returns the seconds of each.</summary>
+    public static double[] Seconds(Action action, int runs)
+    {
+        action();
+        var times = new double[runs];
+        for (int i = 0; i < runs; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            times[i] = sw.Elapsed.TotalSeconds;
+        }
+        return times;
+    }
+
+    /// <summary>The median.</summary>
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        int n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    /// <summary>Invariant-culture formatting.</summary>
+    public static string F(double v, string format = "F1") => v.ToString(format, CultureInfo.InvariantCulture);
+}
+
+/// <summary>bench/RESULTS.md, rewritten section by section so a suite run alone keeps the others.</summary>
+public sealed class ResultsReport(string path, MachineInfo machine)
+{
+    private readonly Dictionary<string, (string Title, string Body)> _sections = Load(path);
+
+    /// <summary>The file.</summary>
+    public string Path => path;
+
+    /// <summary>Replaces (or adds) the section of <paramref name="suite"/>.</summary>
+    public void SetSection(string suite, string title, string body) =>
+        _sections[suite] = (title, $"_Measured {DateTime.UtcNow:yyyy-MM-dd} on {machine}._\n\n{body.TrimEnd()}\n");
+
+    /// <summary>Writes the file.</summary>
+    public void Save()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("# PeftHost benchmark results");
+        sb.AppendLine();
+        sb.AppendLine("Written by the harness in `bench/` (see `bench/README.md`); do not edit by hand.");
+        sb.AppendLine("Every figure is the median of several runs; comparisons are ratios measured side by side in one run.");
+        foreach (var suite in BenchSuites.All.Select(s => s.Name).Concat(_sections.Keys).Distinct())
+        {
+            if (!_sections.TryGetValue(suite, out var s)) continue;
+            sb.AppendLine();
+            sb.AppendLine($"<!-- suite:{suite} -->");
+            sb.AppendLine($"## {s.Title}");
+            sb.AppendLine();
+            sb.Append(s.Body);
+        }
+        File.WriteAllText(path, sb.ToString());
+    }
+
+    private static Dictionary<string, (string, string)> Load(string path)
+    {
+        var result = new Dictionary<string, (string, string)>();
+        if (!File.Exists(path)) return result;
+        var parts = Regex.Split(File.ReadAllText(path), @"^<!-- suite:([\w-]+) -->\s*$", RegexOptions.Multiline);
+        for (int i = 1; i + 1 < parts.Length; i += 2)
+        {
+            var lines = parts[i + 1].TrimStart('\n', '\r').Split('\n', 2);
+            string title = lines[0].TrimStart('#', ' ').Trim();
+            result[parts[i]] = (title, lines.Length > 1 ? lines[1].TrimStart('\n', '\r') : "");
+        }
+        return result;
+    }
+}

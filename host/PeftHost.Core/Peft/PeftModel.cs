@@ -1,0 +1,272 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using PeftHost.Core.Models;
+using PeftHost.Core.Telemetry;
+using PeftHost.Sdk;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftHost.Core.Peft;
+
+/// <summary>One adapter on a <see cref="PeftModel"/>: the live adapter and the method that made it.</summary>
+/// <param name="Name">The adapter's name.</param>
+/// <param name="Method">The method plugin that injected it.</param>
+/// <param name="Adapter">The live adapter.</param>
+public sealed record AdapterEntry(string Name, IPeftMethod Method, IAdapter Adapter);
+
+/// <summary>
+/// A base model with named adapters, in the spirit of Hugging Face PEFT's PeftModel: add, load,
+/// save, switch, disable, merge, combine and unload adapters. Methods come from plugins through
+/// an <see cref="IMethodCatalog"/>; this class knows none by name.
+/// </summary>
+public sealed class PeftModel
+{
+    private readonly Dictionary<string, AdapterEntry> _adapters = new(StringComparer.Ordinal);
+    private readonly IMethodCatalog _methods;
+    private readonly EventBus? _bus;
+
+    /// <summary>Wraps <paramref name="model"/>; its base weights are frozen.</summary>
+    public PeftModel(CausalLanguageModel model, IMethodCatalog methods, EventBus? bus = null, ITextEncoder? tokenizer = null, string? baseModelPath = null)
+    {
+        Base = model;
+        _methods = methods;
+        _bus = bus;
+        BaseModelPath = baseModelPath;
+        Surface = new ModelSurface(model, tokenizer, message => _bus?.Log(Telemetry.LogLevel.Warning, "peft", message));
+        foreach (var (_, p) in model.named_parameters()) p.requires_grad = false;
+    }
+
+    /// <summary>The model the adapters live on.</summary>
+    public CausalLanguageModel Base { get; }
+
+    /// <summary>What method plugins see of the model.</summary>
+    public ModelSurface Surface { get; }
+
+    /// <summary>Recorded as <c>base_model_name_or_path</c> when adapters are saved.</summary>
+    public string? BaseModelPath { get; set; }
+
+    /// <summary>The adapters, by name, in the order they were added.</summary>
+    public IReadOnlyCollection<AdapterEntry> Adapters => _adapters.Values;
+
+    /// <summary>The active adapter's name, or null when there is none.</summary>
+    public string? ActiveAdapter => Routing.ActiveAdapters.Count > 0 ? Routing.ActiveAdapters[0] : null;
+
+    private AdapterRouting Routing => Base.Hooks.Routing;
+
+    /// <summary>The adapter named <paramref name="name"/>; throws naming the adapters there are.</summary>
+    public AdapterEntry this[string name] => _adapters.TryGetValue(name, out var e) ? e
+        : throw new ArgumentException($"no adapter '{name}' (adapters: {(_adapters.Count == 0 ? "none" : string.Join(", ", _adapters.Keys))})");
+
+    /// <summary>
+    /// Injects a new adapter made by <paramref name="method"/> from <paramref name="options"/>
+    /// (camelCase or snake_case keys), makes it active and trainable (PEFT's get_peft_model / add_adapter).
+    /// </summary>
+    public AdapterEntry AddAdapter(string method, JsonObject options, string name = AdapterFiles.DefaultAdapterName)
+    {
+        var m = _methods.GetMethod(method);
+        var config = m.BindConfig(ConfigSource.FromOptions(options, $"{method} options"));
+        return Add(name, m, config, trainable: true);
+    }
+
+    /// <summary>Injects an adapter from an already-bound config.</summary>
+    public AdapterEntry AddAdapter(IPeftMethod method, PeftConfig config, string name = AdapterFiles.DefaultAdapterName, bool trainable = true) =>
+        Add(name, method, config, trainable);
+
+    /// <summary>
+    /// Loads a PEFT adapter folder (written by PeftHost or by Python PEFT) as <paramref name="name"/>.
+    /// With <paramref name="isTrainable"/> its parameters train (to continue a run); otherwise it is frozen.
+    /// </summary>
+    public AdapterEntry LoadAdapter(string directory, string name = AdapterFiles.DefaultAdapterName, bool isTrainable = false)
+    {
+        var json = AdapterFiles.ReadConfig(directory);
+        string peftType = json["peft_type"]?.GetValue<string>()
+            ?? throw new ConfigException($"{Path.Combine(directory, AdapterFiles.ConfigFileName)}: 'peft_type' missing", "peft_type");
+        var method = _methods.GetMethodByPeftType(peftType);
+        var config = method.BindConfig(ConfigSource.FromAdapterConfig(json, Path.Combine(directory, AdapterFiles.ConfigFileName),
+            warning => _bus?.Log(Telemetry.LogLevel.Warning, "peft", warning)));
+        var state = AdapterFiles.ReadState(directory);
+        try
+        {
+            var entry = Add(name, method, config, isTrainable);
+            try
+            {
+                entry.Adapter.LoadState(state);
+            }
+            catch
+            {
+                DeleteAdapter(name);
+                throw;
+            }
+            SetTrainable(entry, isTrainable);
+            return entry;
+        }
+        finally
+        {
+            foreach (var t in state.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>Saves adapters in PEFT's layout: "default" at <paramref name="directory"/>, others in subfolders.</summary>
+    public void SaveAdapter(string directory, IEnumerable<string>? names = null)
+    {
+        foreach (var name in names ?? _adapters.Keys)
+        {
+            var entry = this[name];
+            var config = entry.Adapter.Config.ToJson();
+            config["peft_type"] = entry.Method.PeftType;
+            config["base_model_name_or_path"] = BaseModelPath is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(BaseModelPath));
+            config["inference_mode"] = true;
+            var state = entry.Adapter.GetState();
+            AdapterFiles.Write(AdapterFiles.FolderFor(directory, name), config, state);
+        }
+    }
+
+    /// <summary>Makes <paramref name="name"/> the active (and only trainable) adapter.</summary>
+    public void SetAdapter(string name)
+    {
+        var entry = this[name];
+        Routing.ActiveAdapters = [name];
+        foreach (var other in _adapters.Values) SetTrainable(other, other == entry && !entry.Adapter.Config.InferenceMode);
+    }
+
+    /// <summary>Runs the base model alone until the returned scope is disposed (PEFT's disable_adapter()).</summary>
+    public IDisposable DisableAdapter()
+    {
+        bool previous = Routing.AdaptersDisabled;
+        Routing.AdaptersDisabled = true;
+        return new Scope(() => Routing.AdaptersDisabled = previous);
+    }
+
+    /// <summary>
+    /// Routes each batch row to its own adapter (<see cref="IAdapterRouting.BaseModelName"/> for none)
+    /// until the scope is disposed — one base model serving several adapters in one batch.
+    /// </summary>
+    public IDisposable UseRowAdapters(IReadOnlyList<string> rowAdapterNames)
+    {
+        foreach (var n in rowAdapterNames.Distinct())
+            if (n != IAdapterRouting.BaseModelName) _ = this[n];
+        var previous = Routing.RowAdapterNames;
+        Routing.RowAdapterNames = rowAdapterNames;
+        return new Scope(() => Routing.RowAdapterNames = previous);
+    }
+
+    /// <summary>Removes adapter <paramref name="name"/> (unmerging it first).</summary>
+    public void DeleteAdapter(string name)
+    {
+        var entry = this[name];
+        entry.Adapter.Remove();
+        _adapters.Remove(name);
+        var active = Routing.ActiveAdapters.Where(a => a != name).ToList();
+        if (active.Count == 0 && _adapters.Count > 0) active.Add(_adapters.Keys.Last());
+        Routing.ActiveAdapters = active;
+    }
+
+    /// <summary>Folds the given adapters (default: the active one) into the base weights.</summary>
+    public void MergeAdapter(IEnumerable<string>? names = null)
+    {
+        foreach (var n in names ?? Routing.ActiveAdapters)
+        {
+            var a = this[n].Adapter;
+            if (!a.CanMerge) throw new InvalidOperationException($"adapter '{n}' ({this[n].Method.Name}) cannot be merged");
+            if (!a.IsMerged) a.Merge();
+        }
+    }
+
+    /// <summary>Takes every merged adapter back out of the base weights.</summary>
+    public void UnmergeAdapter()
+    {
+        foreach (var e in _adapters.Values.Where(e => e.Adapter.IsMerged)) e.Adapter.Unmerge();
+    }
+
+    /// <summary>Merges the active adapter(s) into the base weights and removes every adapter: a plain model again.</summary>
+    public CausalLanguageModel MergeAndUnload()
+    {
+        MergeAdapter();
+        foreach (var e in _adapters.Values.ToList())
+        {
+            e.Adapter.Remove(keepMerged: e.Adapter.IsMerged);
+            _adapters.Remove(e.Name);
+        }
+        Routing.ActiveAdapters = [];
+        return Base;
+    }
+
+    /// <summary>Removes every adapter without merging: the original base model.</summary>
+    public CausalLanguageModel Unload()
+    {
+        foreach (var name in _adapters.Keys.ToList()) DeleteAdapter(name);
+        return Base;
+    }
+
+    /// <summary>
+    /// Creates <paramref name="newName"/> from a weighted combination of adapters made by the same
+    /// method (PEFT's add_weighted_adapter), e.g. with <c>linear</c>, <c>cat</c> or <c>svd</c>.
+    /// </summary>
+    public AdapterEntry AddWeightedAdapter(IReadOnlyList<string> names, IReadOnlyList<double> weights, string newName,
+        string combinationType = "svd", int? svdRank = null)
+    {
+        if (names.Count == 0 || names.Count != weights.Count)
+            throw new ArgumentException($"need one weight per adapter: {names.Count} adapters, {weights.Count} weights");
+        if (_adapters.ContainsKey(newName)) throw new ArgumentException($"adapter '{newName}' already exists");
+        var entries = names.Select(n => this[n]).ToList();
+        var method = entries[0].Method;
+        if (entries.Any(e => e.Method.Name != method.Name))
+            throw new ArgumentException("adapters of different methods cannot be combined");
+        if (method is not IAdapterCombiner combiner)
+            throw new InvalidOperationException($"method '{method.Name}' does not support weighted combination");
+        if (!combiner.CombinationTypes.Contains(combinationType))
+            throw new ArgumentException($"unknown combination type '{combinationType}' (supported: {string.Join(", ", combiner.CombinationTypes)})");
+        var adapter = combiner.Combine(Surface, entries.Select(e => e.Adapter).ToList(), weights, newName, combinationType, svdRank);
+        var entry = new AdapterEntry(newName, method, adapter);
+        _adapters[newName] = entry;
+        SetTrainable(entry, false);
+        return entry;
+    }
+
+    /// <summary>The parameters that train: those of the active adapter unless it is inference-only.</summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> TrainableParameters() =>
+        _adapters.Values
+            .SelectMany(e => e.Adapter.NamedParameters().Select(p => (Name: p.Key, p.Parameter)))
+            .Where(p => p.Parameter.requires_grad)
+            .ToList();
+
+    /// <summary>
+    /// (trainable, all) as PEFT counts them: every parameter of the model (adapters included,
+    /// shared tensors once); a packed 4-bit parameter counts as two per byte.
+    /// </summary>
+    public (long Trainable, long All) CountParameters() => ParameterCounter.Count(Base);
+
+    /// <summary>PEFT's print_trainable_parameters line.</summary>
+    public string TrainableParametersLine()
+    {
+        var (trainable, all) = CountParameters();
+        return ParameterCounter.Format(trainable, all);
+    }
+
+    /// <summary>Puts a trained adapter's parameters in or out of training.</summary>
+    private static void SetTrainable(AdapterEntry entry, bool trainable)
+    {
+        foreach (var (_, p) in entry.Adapter.NamedParameters()) p.requires_grad = trainable;
+    }
+
+    private AdapterEntry Add(string name, IPeftMethod method, PeftConfig config, bool trainable)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Contains('.') || name.Contains('/') || name == IAdapterRouting.BaseModelName)
+            throw new ArgumentException($"'{name}' is not a valid adapter name (no dots, slashes or '{IAdapterRouting.BaseModelName}')");
+        if (_adapters.ContainsKey(name)) throw new ArgumentException($"adapter '{name}' already exists; delete it or choose another name");
+        config.InferenceMode = !trainable;
+        var adapter = method.Inject(Surface, name, config);
+        var entry = new AdapterEntry(name, method, adapter);
+        _adapters[name] = entry;
+        if (Routing.ActiveAdapters.Count == 0 || trainable) SetAdapter(name);
+        else SetTrainable(entry, false);
+        _bus?.Log(Telemetry.LogLevel.Info, "peft", $"added {method.Name} adapter '{name}'");
+        return entry;
+    }
+
+    private sealed class Scope(Action onDispose) : IDisposable
+    {
+        private Action? _onDispose = onDispose;
+        public void Dispose() { _onDispose?.Invoke(); _onDispose = null; }
+    }
+}

@@ -1,0 +1,88 @@
+using System.Text.Json;
+using Microsoft.ML.Tokenizers;
+
+namespace PeftHost.Core.Tokenization;
+
+/// <summary>Loads a GPT-2-style byte-level BPE from <c>vocab.json</c> and <c>merges.txt</c>.</summary>
+internal static class Gpt2BpeLoader
+{
+    /// <summary>GPT-2's one special token, its BOS and EOS when no config says otherwise.</summary>
+    public const string EndOfText = "<|endoftext|>";
+
+    /// <summary>Loads the pair of files.</summary>
+    /// <param name="vocabPath">vocab.json: token → id.</param>
+    /// <param name="mergesPath">merges.txt: "left right" a line, an optional "#version" header.</param>
+    /// <param name="addedTokens">Added tokens from tokenizer_config.json.</param>
+    /// <exception cref="TokenizerFormatException">A file is missing or malformed.</exception>
+    public static TokenizerModel Load(string vocabPath, string mergesPath, IReadOnlyList<AddedToken> addedTokens)
+    {
+        var vocabulary = ReadVocabulary(vocabPath);
+        var merges = ReadMerges(mergesPath);
+        var added = addedTokens.ToList();
+        int? endOfText = vocabulary.TryGetValue(EndOfText, out var id) ? id : null;
+        if (endOfText is { } eot && added.All(t => t.Content != EndOfText))
+            added.Add(new AddedToken(eot, EndOfText, Special: true));
+        var specials = added.DistinctBy(t => t.Content).ToDictionary(t => t.Content, t => t.Id);
+
+        BpeTokenizer tokenizer;
+        try
+        {
+            tokenizer = ByteLevelBpe.Create(vocabulary, merges, specials, PreTokenizerPatterns.Gpt2);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new TokenizerFormatException(mergesPath, $"does not fit {Path.GetFileName(vocabPath)} ({e.Message})", e);
+        }
+        var vocabSize = vocabulary.Values.Concat(specials.Values).Max() + 1;
+        return new TokenizerModel(tokenizer, TokenizerKinds.Bpe, vocabSize,
+            token => specials.TryGetValue(token, out var found) || vocabulary.TryGetValue(token, out found) ? found : null)
+        {
+            AddedTokens = added,
+            DefaultBos = endOfText,
+            DefaultEos = endOfText,
+        };
+    }
+
+    private static Dictionary<string, int> ReadVocabulary(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            var vocabulary = JsonSerializer.Deserialize<Dictionary<string, int>>(stream);
+            return vocabulary is { Count: > 0 } ? vocabulary
+                : throw new TokenizerFormatException(path, "holds no tokens");
+        }
+        catch (JsonException e)
+        {
+            throw new TokenizerFormatException(path, $"is not a JSON object of token → id ({e.Message})", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TokenizerFormatException(path, $"cannot be read: {e.Message}", e);
+        }
+    }
+
+    private static List<string> ReadMerges(string path)
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TokenizerFormatException(path, $"cannot be read: {e.Message}", e);
+        }
+        var merges = new List<string>(lines.Length);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i];
+            if (line.Length == 0 || (i == 0 && line.StartsWith("#version", StringComparison.Ordinal)))
+                continue;
+            if (line.Split(' ').Length != 2)
+                throw new TokenizerFormatException(path, $"line {i + 1} is not \"left right\": \"{line}\"");
+            merges.Add(line);
+        }
+        return merges;
+    }
+}

@@ -1,0 +1,29 @@
+using Microsoft.ML.Tokenizers;
+
+namespace PeftHost.Core.Tokenization;
+
+/// <summary>
+/// What a tokenizer file yields before the folder's config files name the special tokens: the
+/// segmenter, its ids, its added tokens and the defaults the format itself carries.
+/// </summary>
+/// <param name="Inner">The tokenizer that segments text.</param>
+/// <param name="Kind">One of <see cref="TokenizerKinds"/>.</param>
+/// <param name="VocabSize">Highest id + 1, added tokens included.</param>
+/// <param name="IdOf">The id of a token's text, or null when there is none.</param>
+internal sealed record TokenizerModel(Tokenizer Inner, string Kind, int VocabSize, Func<string, int?> IdOf)
+{
+    /// <summary>Tokens matched whole in the input.</summary>
+    public IReadOnlyList<AddedToken> AddedTokens { get; init; } = [];
+
+    /// <summary>The BOS id the file itself names.</summary>
+    public int? DefaultBos { get; init; }
+
+    /// <summary>The EOS id the file itself names.</summary>
+    public int? DefaultEos { get; init; }
+
+    /// <summary>The unknown-token id, a special token when there is one.</summary>
+    public int? UnkId { get; init; }
+
+    /// <summary>Whether the file says encoding starts with BOS (a tokenizer.json post-processor); null when it does not say.</summary>
+    public bool? AddBosHint { get; init; }
+}

@@ -1,0 +1,37 @@
+using System.CommandLine;
+using System.Globalization;
+using PeftHost.Core.Evaluation;
+using PeftHost.Core.Models;
+using PeftHost.Core.Runtime;
+using PeftHost.Core.Tokenization;
+
+namespace PeftHost.Cli.Commands;
+
+/// <summary><c>peft eval</c>: mean next-token NLL and perplexity of a text file.</summary>
+public static class EvalCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var textFile = new Option<string>("--text-file", "-f") { Description = "UTF-8 text to score", Required = true };
+        var device = CommonOptions.Device();
+        var dtype = CommonOptions.Dtype();
+        var threads = CommonOptions.Threads();
+        var command = new Command("eval", "Score a text: mean next-token negative log-likelihood and perplexity") { model, textFile, device, dtype, threads };
+        command.SetAction(CommandAction.Of((parse, output) =>
+        {
+            NativeRuntime.SetThreads(parse.GetValue(threads));
+            string dir = parse.GetValue(model)!;
+            string file = parse.GetValue(textFile)!;
+            if (!File.Exists(file)) throw new FileNotFoundException($"{file}: file not found");
+            var tokenizer = TokenizerLoader.Load(dir);
+            using var lm = ModelLoader.Load(dir, DeviceSelector.ParseDtype(parse.GetValue(dtype)!), DeviceSelector.Resolve(parse.GetValue(device)));
+            var ids = tokenizer.Encode(File.ReadAllText(file), addBos: true);
+            var result = Perplexity.OfTokens(lm, ids);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"loss: {result.Loss:G6} perplexity: {result.Perplexity:G6}"));
+            return 0;
+        }));
+        return command;
+    }
+}

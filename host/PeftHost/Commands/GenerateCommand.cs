@@ -1,0 +1,78 @@
+using System.CommandLine;
+using System.Text;
+using PeftHost.Core.Generation;
+using PeftHost.Core.Models;
+using PeftHost.Core.Runtime;
+using PeftHost.Core.Tokenization;
+
+namespace PeftHost.Cli.Commands;
+
+/// <summary><c>peft generate</c>: prints the prompt and its continuation, streamed as it is decoded.</summary>
+public static class GenerateCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var prompt = new Option<string>("--prompt", "-p") { Description = "Text to continue (\"\" starts from BOS alone)", DefaultValueFactory = _ => "" };
+        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 64 };
+        var temperature = new Option<double>("--temperature", "-t") { Description = "Sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0.8 };
+        var topK = new Option<int>("--top-k") { Description = "Sample from the k most likely tokens (0 = all)", DefaultValueFactory = _ => 0 };
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold (1 = off)", DefaultValueFactory = _ => 0.9 };
+        var penalty = new Option<double>("--repetition-penalty") { Description = "Penalty on repeated tokens (1 = off)", DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<long?>("--seed") { Description = "Random seed for sampling" };
+        var noCache = new Option<bool>("--no-cache") { Description = "Recompute the whole sequence each step instead of using the KV cache" };
+        var device = CommonOptions.Device();
+        var dtype = CommonOptions.Dtype();
+        var threads = CommonOptions.Threads();
+
+        var command = new Command("generate", "Continue a prompt with the model") { model, prompt, maxNew, temperature, topK, topP, penalty, seed, noCache, device, dtype, threads };
+        command.SetAction(CommandAction.Of((parse, output) =>
+        {
+            NativeRuntime.SetThreads(parse.GetValue(threads));
+            string dir = parse.GetValue(model)!;
+            var tokenizer = TokenizerLoader.Load(dir);
+            using var lm = ModelLoader.Load(dir, DeviceSelector.ParseDtype(parse.GetValue(dtype)!), DeviceSelector.Resolve(parse.GetValue(device)));
+            var options = new GenerationOptions
+            {
+                MaxNewTokens = parse.GetValue(maxNew),
+                Temperature = parse.GetValue(temperature),
+                TopK = parse.GetValue(topK),
+                TopP = parse.GetValue(topP),
+                RepetitionPenalty = parse.GetValue(penalty),
+                Seed = parse.GetValue(seed),
+                UseCache = !parse.GetValue(noCache),
+            };
+            string text = parse.GetValue(prompt) ?? "";
+            var ids = tokenizer.Encode(text, addBos: true);
+            output.Write(text);
+            var stream = new StreamingDecoder(tokenizer, output);
+            new TextGenerator(lm).Generate([ids], options, (_, token) => stream.Add(token));
+            output.WriteLine();
+            return 0;
+        }));
+        return command;
+    }
+}
+
+/// <summary>
+/// Writes generated text as tokens arrive. Decoding the whole continuation each time and
+/// printing only the new suffix keeps multi-byte characters and SentencePiece spacing right.
+/// </summary>
+internal sealed class StreamingDecoder(TextTokenizer tokenizer, TextWriter output)
+{
+    private readonly List<int> _tokens = [];
+    private string _printed = "";
+
+    public void Add(int token)
+    {
+        _tokens.Add(token);
+        string text = tokenizer.Decode(_tokens);
+        if (text.Length > _printed.Length && text.StartsWith(_printed, StringComparison.Ordinal) && !text.EndsWith('\uFFFD'))
+        {
+            output.Write(text[_printed.Length..]);
+            output.Flush();
+            _printed = text;
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using System.CommandLine;
+
+namespace PeftHost.Cli.Commands;
+
+/// <summary>The <c>peft</c> command tree and its exit-code conventions: 0 success, 1 failure, 2 usage error.</summary>
+public static class PeftCli
+{
+    /// <summary>Exit code for a failed command.</summary>
+    public const int Failure = 1;
+
+    /// <summary>Exit code for a malformed command line.</summary>
+    public const int UsageError = 2;
+
+    /// <summary>Builds the root command with every subcommand.</summary>
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("PeftHost: parameter-efficient fine-tuning of LLaMA-family models on TorchSharp.");
+        root.Options.Add(CommonOptions.Verbose);
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(ImportCommand.Create());
+        return root;
+    }
+
+    /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
+    {
+        var root = Build();
+        var parse = root.Parse(args);
+        var config = new InvocationConfiguration { Output = output ?? Console.Out, Error = error ?? Console.Error };
+        if (parse.Errors.Count > 0 && !IsHelpRequest(args))
+        {
+            foreach (var e in parse.Errors) config.Error.WriteLine($"error: {e.Message}");
+            config.Error.WriteLine("Run 'peft --help' for usage.");
+            return UsageError;
+        }
+        return parse.Invoke(config);
+    }
+
+    private static bool IsHelpRequest(string[] args) => args.Any(a => a is "--help" or "-h" or "-?");
+}
