@@ -57,16 +57,16 @@ internal sealed class TrainingStep(CausalLanguageModel model, BatchCollator coll
         if (!double.IsFinite(lossValue) || !double.IsFinite(normValue))
         {
             int bad = NonFiniteCheck.FirstNonFinite(grads);
-            throw new TrainingDivergedException(step, bad >= 0 ? run.Optimizer.Names[bad] : null, bad >= 0 ? "the gradient" : "the loss", run.LastCheckpoint);
+            throw new TrainingDivergedException(step, bad >= 0 ? run.Weights.Names[bad] : null, bad >= 0 ? "the gradient" : "the loss", run.LastCheckpoint);
         }
         if (options.MaxGradNorm > 0) GradientNorm.Clip(grads, norm, options.MaxGradNorm);
 
         foreach (var hooks in model.Hooks.ActiveTrainingHooks()) hooks.BeforeOptimizerStep(info);
-        run.Optimizer.Step(learningRate, grads);
+        run.Optimizer.Step(learningRate, run.Weights.ByName(grads));
         run.Weights.CopyToParameters();
         int badValue = NonFiniteCheck.FirstNonFinite(run.Weights.Optimized.Select(t => (Tensor?)t.Value).ToArray());
         if (badValue >= 0)
-            throw new TrainingDivergedException(step, run.Optimizer.Names[badValue], "the value", run.LastCheckpoint);
+            throw new TrainingDivergedException(step, run.Weights.Names[badValue], "the value", run.LastCheckpoint);
         foreach (var hooks in model.Hooks.ActiveTrainingHooks()) hooks.AfterOptimizerStep(info);
         run.Weights.ZeroGradients();
         return new StepOutcome(lossValue, normValue, tokens);

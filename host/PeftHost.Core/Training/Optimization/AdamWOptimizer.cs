@@ -57,17 +57,14 @@ public sealed class AdamWOptimizer : IDisposable
 
     /// <summary>
     /// Takes one step with learning rate <paramref name="learningRate"/> (times each group's scale).
-    /// <paramref name="gradients"/> align with <see cref="Names"/>; null entries are skipped.
+    /// <paramref name="gradients"/> holds each tensor's gradient by name; tensors without one are skipped.
     /// </summary>
-    public void Step(double learningRate, IReadOnlyList<Tensor?> gradients)
+    public void Step(double learningRate, IReadOnlyDictionary<string, Tensor> gradients)
     {
-        if (gradients.Count != _slots.Count)
-            throw new ArgumentException($"expected {_slots.Count} gradients, got {gradients.Count}");
         using var noGrad = no_grad();
         for (int i = 0; i < _slots.Count; i++)
         {
-            var grad = gradients[i];
-            if (grad is null) continue;
+            if (!gradients.TryGetValue(_slots[i].Tensor.Name, out var grad)) continue;
             var slot = _slots[i];
             var value = slot.Tensor.Value;
             slot.ExpAvg ??= zeros_like(value).DetachFromDisposeScope();

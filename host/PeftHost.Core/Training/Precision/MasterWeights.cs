@@ -30,6 +30,9 @@ internal sealed class MasterWeights : IDisposable
     /// <summary>(name, parameter) in order.</summary>
     public IEnumerable<(string Name, Parameter Parameter)> Parameters => _entries.Select(e => (e.Name, e.Parameter));
 
+    /// <summary>The parameters' names, in order.</summary>
+    public IReadOnlyList<string> Names => _entries.Select(e => e.Name).ToArray();
+
     /// <summary>What the optimizer updates, by name.</summary>
     public IReadOnlyList<OptimizedTensor> Optimized => _entries.Select(e => new OptimizedTensor(e.Name, e.Master ?? e.Parameter)).ToArray();
 
@@ -44,6 +47,15 @@ internal sealed class MasterWeights : IDisposable
             grads[i] = g is null ? null : master is null ? g : g.to(ScalarType.Float32);
         }
         return grads;
+    }
+
+    /// <summary><paramref name="gradients"/> (aligned with <see cref="Names"/>) keyed by name, without the missing ones.</summary>
+    public IReadOnlyDictionary<string, Tensor> ByName(IReadOnlyList<Tensor?> gradients)
+    {
+        var byName = new Dictionary<string, Tensor>(_entries.Count);
+        for (int i = 0; i < _entries.Count; i++)
+            if (gradients[i] is { } g) byName[_entries[i].Name] = g;
+        return byName;
     }
 
     /// <summary>Copies the master values into the parameters (after an optimizer step or a restore).</summary>
