@@ -4,6 +4,7 @@ using PeftHost.Tests.Support;
 
 namespace PeftHost.Tests.Training;
 
+[Collection(TorchRngCollection.Name)]
 public class ResumeTests
 {
     private const string DropoutAt = "model.layers.0.self_attn.q_proj";

@@ -102,3 +102,14 @@ public static class TrainingFixtures
         public override Tensor forward(Tensor x) => inner.forward(F.dropout(x, _p, training));
     }
 }
+
+/// <summary>
+/// Tests that depend on process-wide state run alone: torch's default generator (dropout,
+/// replayed recomputation) would be drawn from by a test running in parallel, and resident
+/// memory would include its allocations.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TorchRngCollection
+{
+    public const string Name = "process-wide torch state";
+}
