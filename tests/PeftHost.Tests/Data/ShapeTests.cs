@@ -80,6 +80,11 @@ public class ShapeTests
         Assert.EndsWith("\nAnswer: spam", Tok.Decode(e.InputIds));
         Assert.StartsWith("Subject: Win money\nbbb", Tok.Decode(e.InputIds));
 
+        var longSubject = Record(("subject", new string('s', 200)), ("body", "short body"), ("label", "ham"));
+        var shortened = shape.Tokenize([longSubject], Tok).Single();
+        Assert.True(shortened.Length <= 64);
+        Assert.EndsWith("sss\n\nAnswer: ham", Tok.Decode(shortened.InputIds)); // body emptied, then the subject cut
+
         var unknown = Record(("subject", "x"), ("body", "y"), ("label", "eggs"));
         var error = Assert.Throws<DataFormatException>(() => shape.Tokenize([unknown], Tok));
         Assert.Contains("mem.jsonl:1: label 'eggs'", error.Message);
@@ -99,6 +104,14 @@ public class ShapeTests
     {
         string fitted = TextFitter.Fit("abcdefghij", s => s.Length * 2, 9)!;
         Assert.Equal("abcd", fitted);
+        // Against brute force, for token counts that are not proportional to length.
+        var text = string.Concat(Enumerable.Range(0, 300).Select(i => i % 7 == 0 ? "xyz " : "a"));
+        int Count(string s) => 3 + s.Split(' ').Sum(w => (w.Length + 2) / 3);
+        for (int budget = 4; budget < 120; budget += 7)
+        {
+            int best = Enumerable.Range(0, text.Length + 1).Last(n => Count(text[..n]) <= budget);
+            Assert.Equal(text[..best], TextFitter.Fit(text, Count, budget));
+        }
         Assert.Null(TextFitter.Fit("abc", s => s.Length + 10, 5));
     }
 }

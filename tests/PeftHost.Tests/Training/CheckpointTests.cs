@@ -43,6 +43,21 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void Checkpoints_can_be_written_at_each_epoch_end()
+    {
+        using var dir = new TempDir();
+        using var model = TrainingFixtures.Model();
+        var options = new TrainingOptions { OutputDirectory = dir.Path, BatchSize = 2, GradientAccumulationSteps = 2, Epochs = 3, CheckpointEachEpoch = true, KeepLastCheckpoints = 5 };
+        // 5 examples: 3 micro-batches an epoch, so 2 optimizer steps (the second with one micro-batch).
+        var result = new Trainer(model, TrainingFixtures.All(model), options).Train(TrainingFixtures.Packed(5));
+        Assert.Equal(6, result.GlobalStep);
+        var steps = new CheckpointStore(Path.Combine(dir.Path, "checkpoints")).List().Select(c => c.Step);
+        Assert.Equal([2, 4, 6], steps);
+        var state = TrainerState.Load(result.LastCheckpoint!);
+        Assert.Equal((3, 0), (state.Epoch, state.BatchInEpoch));
+    }
+
+    [Fact]
     public void Cancellation_stops_at_a_step_boundary_and_writes_a_checkpoint()
     {
         using var dir = new TempDir();

@@ -3,7 +3,8 @@ namespace PeftHost.Core.Data;
 /// <summary>
 /// Classification as generation: the prompt (a template over the record's fields) is followed by
 /// the label word; only the label word's tokens are supervised. When a prompt is too long, the
-/// field named <see cref="FitField"/> is shortened until prompt + longest label word fit.
+/// field named <see cref="FitField"/> is shortened until prompt + longest label word fit (and if
+/// that field alone cannot make room, the template's other fields in turn).
 /// </summary>
 /// <param name="MaxLength">The longest sequence.</param>
 /// <param name="Template">The prompt, e.g. <c>"{text}\nAnswer:"</c>.</param>
@@ -18,7 +19,7 @@ public sealed record ClassificationShape(int MaxLength, PromptTemplate Template)
     /// <summary>Put between the prompt and the label word.</summary>
     public string WordSeparator { get; init; } = " ";
 
-    /// <summary>The field shortened when a prompt is too long (null: the first placeholder).</summary>
+    /// <summary>The field shortened first when a prompt is too long (the others follow in template order if that is not enough).</summary>
     public string? FitField { get; init; }
 
     /// <inheritdoc />
@@ -65,11 +66,19 @@ public sealed record ClassificationShape(int MaxLength, PromptTemplate Template)
         int Count(string p) => tokenizer.Encode(p, addBos: true).Count;
         if (Count(prompt) > budget)
         {
-            string field = FitField ?? Template.Fields.FirstOrDefault()
-                ?? throw record.Error($"the template has no field to shorten and is longer than {budget} tokens");
-            string? fitted = TextFitter.Fit(record.Require(field), t => Count(Template.Format(record, field, t)), budget);
-            if (fitted is null) throw record.Error($"the prompt template alone is longer than {budget} tokens (max length {MaxLength})");
-            prompt = Template.Format(record, field, fitted);
+            // Shorten the fit field; if the prompt is still too long with it empty, the other fields in turn.
+            var values = Template.Fields.ToDictionary(f => f, record.Require);
+            var order = (FitField is null ? [] : new[] { FitField }).Concat(Template.Fields.Where(f => f != FitField));
+            string Format(string field, string value) => Template.Format(f => f == field ? value : values[f]);
+            bool fitted = false;
+            foreach (var field in order)
+            {
+                var shortened = TextFitter.Fit(values[field], t => Count(Format(field, t)), budget);
+                values[field] = shortened ?? "";
+                if (shortened is not null) { fitted = true; break; }
+            }
+            if (!fitted) throw record.Error($"the prompt template alone is longer than {budget} tokens (max length {MaxLength})");
+            prompt = Template.Format(f => values[f]);
         }
         return new ClassificationExample(prompt, label, record.Origin);
     }
