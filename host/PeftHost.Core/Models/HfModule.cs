@@ -9,6 +9,12 @@ namespace PeftHost.Core.Models;
 /// </summary>
 public abstract class HfModule(string name) : nn.Module(name)
 {
+    /// <summary>
+    /// Children and parameters are registered explicitly under their Hugging Face names;
+    /// TorchSharp's reflection-based registration would add aliases under the C# field names.
+    /// </summary>
+    protected override void RegisterComponents() { }
+
     /// <summary>Names of the children <see cref="ReplaceChild"/> accepts.</summary>
     public abstract IReadOnlyCollection<string> ReplaceableChildren { get; }
 

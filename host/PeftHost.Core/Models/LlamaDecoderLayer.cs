@@ -6,6 +6,12 @@ namespace PeftHost.Core.Models;
 /// <summary>One pre-norm decoder block: x + attn(norm(x)), then h + mlp(norm(h)).</summary>
 public sealed class LlamaDecoderLayer : nn.Module
 {
+    /// <summary>
+    /// Children and parameters are registered explicitly under their Hugging Face names;
+    /// TorchSharp's reflection-based registration would add aliases under the C# field names.
+    /// </summary>
+    protected override void RegisterComponents() { }
+
     private readonly RmsNorm _inputNorm, _postAttentionNorm;
 
     /// <summary>Builds layer <paramref name="layerIndex"/>.</summary>

@@ -7,6 +7,12 @@ namespace PeftHost.Core.Models;
 /// <summary>Root-mean-square layer norm, computed in fp32 as Hugging Face's LlamaRMSNorm does.</summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
+    /// <summary>
+    /// Children and parameters are registered explicitly under their Hugging Face names;
+    /// TorchSharp's reflection-based registration would add aliases under the C# field names.
+    /// </summary>
+    protected override void RegisterComponents() { }
+
     private readonly Parameter _weight;
     private readonly double _eps;
 

@@ -48,7 +48,11 @@ public static class ConfigBinder
     {
         var sorted = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal);
         foreach (var (key, property) in KeyedProperties(config.GetType()))
-            sorted[key] = ToNode(property.GetValue(config));
+        {
+            object? value = property.GetValue(config);
+            if (value is null && property.GetCustomAttribute<ConfigKeyAttribute>()!.OmitWhenNull) continue;
+            sorted[key] = ToNode(value);
+        }
         var result = new JsonObject();
         foreach (var (key, node) in sorted) result[key] = node;
         return result;

@@ -9,4 +9,7 @@ public sealed class ConfigKeyAttribute(string key) : Attribute
 {
     /// <summary>The snake_case key.</summary>
     public string Key { get; } = key;
+
+    /// <summary>Leave the key out of the written config while its value is null (keys older PEFT versions do not know).</summary>
+    public bool OmitWhenNull { get; init; }
 }

@@ -28,6 +28,14 @@ public abstract class PeftConfig
     [ConfigKey("inference_mode")]
     public bool InferenceMode { get; set; }
 
+    /// <summary>PEFT's <c>auto_mapping</c> (custom model classes); kept as written.</summary>
+    [ConfigKey("auto_mapping")]
+    public System.Text.Json.Nodes.JsonNode? AutoMapping { get; set; }
+
+    /// <summary>The PEFT version that wrote the config (<c>peft_version</c>), when recorded.</summary>
+    [ConfigKey("peft_version", OmitWhenNull = true)]
+    public string? PeftVersion { get; set; }
+
     /// <summary>Checks value ranges after binding; throws <see cref="ConfigException"/> naming the key.</summary>
     public virtual void Validate() { }
 

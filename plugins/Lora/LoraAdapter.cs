@@ -1,0 +1,223 @@
+using PeftHost.Sdk;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftHost.Plugins.Lora;
+
+/// <summary>
+/// One LoRA adapter on a model: the <see cref="LoraLayer"/>s and <see cref="ModulesToSaveLayer"/>s that hold
+/// it, and the biases its <c>bias</c> mode trains. Keys follow PEFT's <c>get_peft_model_state_dict</c> with the
+/// adapter name removed:
+/// <list type="bullet">
+/// <item><c>base_model.model.{path}.lora_A.weight</c> [r, in], <c>base_model.model.{path}.lora_B.weight</c> [out, r];</item>
+/// <item>DoRA: <c>base_model.model.{path}.lora_magnitude_vector</c> [out] (PEFT drops the <c>.weight</c>);</item>
+/// <item>bias "all": every bias of the model under its module path (<c>…q_proj.base_layer.bias</c> inside LoRA
+/// layers); "lora_only": the biases of this adapter's LoRA layers;</item>
+/// <item>modules_to_save: the copy's parameters under the wrapped module's path, <c>base_model.model.lm_head.weight</c>.</item>
+/// </list>
+/// </summary>
+public sealed class LoraAdapter : IAdapter
+{
+    /// <summary>The prefix PEFT puts before module paths in saved keys.</summary>
+    public const string KeyPrefix = "base_model.model.";
+
+    private readonly IPeftModelSurface _model;
+    private readonly List<(string Path, LoraLayer Layer)> _layers;
+    private readonly List<(string Path, ModulesToSaveLayer Layer)> _saved;
+    private bool _removed;
+
+    internal LoraAdapter(IPeftModelSurface model, string name, LoraConfig config,
+        List<(string Path, LoraLayer Layer)> layers, List<(string Path, ModulesToSaveLayer Layer)> saved)
+    {
+        _model = model;
+        Name = name;
+        LoraConfig = config;
+        _layers = layers;
+        _saved = saved;
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <inheritdoc />
+    public PeftConfig Config => LoraConfig;
+
+    /// <summary>The adapter's config, typed.</summary>
+    public LoraConfig LoraConfig { get; }
+
+    /// <summary>The model the adapter lives on.</summary>
+    public IPeftModelSurface Model => _model;
+
+    /// <summary>Module paths of the adapted layers, e.g. <c>model.layers.0.self_attn.q_proj</c>.</summary>
+    public IReadOnlyList<string> TargetPaths => _layers.Select(l => l.Path).ToList();
+
+    /// <summary>The LoRA layers holding this adapter, with their module paths.</summary>
+    public IReadOnlyList<(string Path, LoraLayer Layer)> Layers => _layers;
+
+    /// <summary>The modules_to_save wrappers holding a copy for this adapter, with their module paths.</summary>
+    public IReadOnlyList<(string Path, ModulesToSaveLayer Layer)> SavedModules => _saved;
+
+    /// <inheritdoc />
+    public bool CanMerge => true;
+
+    /// <inheritdoc />
+    public bool IsMerged => _layers.Any(l => l.Layer.MergedAdapters.Contains(Name));
+
+    /// <summary>Number of trainable parameters: r·(in + out) per layer (+ out with DoRA), plus biases and modules_to_save copies.</summary>
+    public long TrainableParameterCount => NamedParameters().Sum(p => p.Parameter.NumberOfElements);
+
+    /// <inheritdoc />
+    public IEnumerable<(string Key, Parameter Parameter)> NamedParameters()
+    {
+        EnsureLive();
+        foreach (var (path, layer) in _layers)
+        {
+            yield return (KeyPrefix + path + ".lora_A.weight", layer.LoraA(Name));
+            yield return (KeyPrefix + path + ".lora_B.weight", layer.LoraB(Name));
+            if (layer.Magnitude(Name) is { } magnitude)
+                yield return (KeyPrefix + path + ".lora_magnitude_vector", magnitude);
+        }
+        foreach (var (key, bias) in Biases())
+            yield return (key, bias);
+        foreach (var (path, layer) in _saved)
+            foreach (var (name, p) in layer.Copy(Name).named_parameters())
+                yield return (KeyPrefix + path + "." + name, p);
+    }
+
+    /// <summary>The biases this adapter's <c>bias</c> mode makes trainable, keyed like PEFT's state dict.</summary>
+    private IEnumerable<(string Key, Parameter Bias)> Biases()
+    {
+        switch (LoraConfig.Bias)
+        {
+            case "all":
+                // Walk modules (not Root.named_parameters(), whose names can come out under field-name aliases).
+                foreach (var (path, module) in LoraMethod.Candidates(_model))
+                {
+                    if (module is LoraLayer lora)
+                    {
+                        if (BiasOf(lora.BaseLayer) is { } wrappedBias)
+                            yield return (KeyPrefix + path + "." + LoraLayer.BaseLayerName + ".bias", wrappedBias);
+                        continue;
+                    }
+                    if (module is ModulesToSaveLayer) continue;
+                    foreach (var (name, p) in module.named_parameters(recurse: false))
+                        if (name.Contains("bias", StringComparison.Ordinal))
+                            yield return (KeyPrefix + (path.Length == 0 ? "" : path + ".") + name, p);
+                }
+                break;
+            case "lora_only":
+                foreach (var (path, layer) in _layers)
+                    if (BiasOf(layer.BaseLayer) is { } bias)
+                        yield return (KeyPrefix + path + "." + LoraLayer.BaseLayerName + ".bias", bias);
+                break;
+        }
+    }
+
+    private static Parameter? BiasOf(nn.Module module) => module switch
+    {
+        Linear l => l.bias,
+        ILinearLayer q => q.Bias as Parameter,
+        _ => null,
+    };
+
+    /// <summary>Marks this adapter's parameters (and its biases) trainable or frozen.</summary>
+    public void SetTrainable(bool trainable)
+    {
+        foreach (var (_, p) in NamedParameters()) p.requires_grad = trainable;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The tensors are detached aliases of the live parameters (no copy); the caller may dispose them.</remarks>
+    public IReadOnlyDictionary<string, Tensor> GetState()
+    {
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (key, p) in NamedParameters()) state[key] = p.detach();
+        return state;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Every key of <see cref="GetState"/> must be present with the same shape; all problems are reported at once
+    /// (key and both shapes). Keys this adapter does not have are reported through the model's warnings.
+    /// Values are copied, converting dtype and device as needed.
+    /// </remarks>
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        var expected = NamedParameters().ToList();
+        var problems = new List<string>();
+        foreach (var (key, p) in expected)
+        {
+            if (!state.TryGetValue(key, out var value))
+                problems.Add($"missing tensor '{key}' (expected shape {Shape(p.shape)})");
+            else if (!value.shape.SequenceEqual(p.shape))
+                problems.Add($"tensor '{key}' has shape {Shape(value.shape)} but adapter '{Name}' expects {Shape(p.shape)}");
+            else if (!value.is_floating_point())
+                problems.Add($"tensor '{key}' has dtype {value.dtype}; expected a floating dtype");
+        }
+        if (problems.Count > 0)
+            throw new InvalidDataException($"cannot load LoRA adapter '{Name}': " + string.Join("; ", problems.Take(20))
+                + (problems.Count > 20 ? $"; and {problems.Count - 20} more" : ""));
+        var known = expected.Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
+        var unexpected = state.Keys.Where(k => !known.Contains(k)).ToList();
+        if (unexpected.Count > 0)
+            _model.Warn($"LoRA adapter '{Name}': ignored {unexpected.Count} unexpected tensor(s): {string.Join(", ", unexpected.Take(5))}{(unexpected.Count > 5 ? ", …" : "")}");
+        using var _ = no_grad();
+        foreach (var (key, p) in expected) p.copy_(state[key]);
+    }
+
+    /// <inheritdoc />
+    public void Merge()
+    {
+        EnsureLive();
+        foreach (var (_, layer) in _layers) layer.Merge([Name]);
+    }
+
+    /// <inheritdoc />
+    public void Unmerge()
+    {
+        EnsureLive();
+        foreach (var (_, layer) in _layers) layer.Unmerge(Name);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Layers left without adapters get their original module back (the same object). Without
+    /// <paramref name="keepMerged"/> the base weights are restored too: merged deltas are taken out and PiSSA/OLoRA
+    /// residuals get their initial principal part back. With <paramref name="keepMerged"/> (PEFT's
+    /// <c>merge_and_unload</c> after <see cref="Merge"/>) the base weights keep what they hold and a modules_to_save
+    /// copy replaces the module it was copied from.
+    /// </remarks>
+    public void Remove(bool keepMerged = false)
+    {
+        if (_removed) return;
+        foreach (var (path, layer) in _layers)
+        {
+            layer.RemoveAdapter(Name, keepMerged);
+            if (layer.AdapterNames.Count == 0 && ReferenceEquals(_model.GetModule(path), layer))
+                _model.ReplaceModule(path, layer.BaseLayer);
+        }
+        foreach (var (path, layer) in _saved)
+        {
+            var copy = layer.RemoveAdapter(Name);
+            if (layer.AdapterNames.Count == 0 && ReferenceEquals(_model.GetModule(path), layer))
+            {
+                if (keepMerged && copy is not null)
+                {
+                    _model.ReplaceModule(path, copy);
+                    continue;
+                }
+                _model.ReplaceModule(path, layer.Original);
+            }
+            copy?.Dispose();
+        }
+        _removed = true;
+    }
+
+    private void EnsureLive()
+    {
+        if (_removed) throw new InvalidOperationException($"LoRA adapter '{Name}' has been removed from the model");
+    }
+
+    private static string Shape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
+}

@@ -1,0 +1,365 @@
+using PeftHost.Sdk;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PeftHost.Plugins.Lora;
+
+/// <summary>The per-adapter hyper-parameters of one <see cref="LoraLayer"/> (PEFT's <c>r</c>, <c>lora_alpha</c>, <c>scaling</c>, … dicts).</summary>
+/// <param name="Rank">The rank r.</param>
+/// <param name="Alpha">lora_alpha for this layer (after <c>alpha_pattern</c>).</param>
+/// <param name="Scaling">alpha/r, or alpha/√r with rsLoRA.</param>
+/// <param name="Dropout">Dropout probability on the LoRA branch's input.</param>
+/// <param name="UseDora">True for a DoRA adapter (it has a magnitude vector).</param>
+public sealed record LoraAdapterSettings(int Rank, double Alpha, double Scaling, double Dropout, bool UseDora);
+
+/// <summary>
+/// A linear layer with LoRA adapters, PEFT's <c>lora.Linear</c>: the wrapped layer is the child
+/// <c>base_layer</c>; per adapter, <c>lora_A.{name}</c> [r, in] and <c>lora_B.{name}</c> [out, r] are linear
+/// layers without bias, and DoRA adapters add <c>lora_magnitude_vector.{name}.weight</c> [out].
+/// </summary>
+/// <remarks>
+/// Forward: h = base(x) + Σ_active scaling·B·A·dropout(x), computed in x's dtype (no dropout op at p = 0 or in
+/// eval mode). With <see cref="IAdapterRouting.RowAdapterNames"/> each row takes its own adapter
+/// (<c>__base__</c> for none), computed per distinct adapter on its rows (PEFT's <c>_mixed_batch_forward</c>).
+/// Inside a disable-adapters scope only the base runs (merged adapters are unmerged first, as PEFT does). Merged
+/// adapters live in the base weight, so only active adapters that are not merged add a branch.
+/// </remarks>
+public sealed class LoraLayer : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Child name of the wrapped layer.</summary>
+    public const string BaseLayerName = "base_layer";
+
+    private readonly nn.Module<Tensor, Tensor> _base;
+    private readonly AdapterModuleDict _loraA = new("lora_A");
+    private readonly AdapterModuleDict _loraB = new("lora_B");
+    private readonly AdapterModuleDict _magnitude = new("lora_magnitude_vector");
+    private readonly Dictionary<string, LoraAdapterSettings> _settings = new(StringComparer.Ordinal);
+    private readonly List<string> _merged = [];
+    private readonly Dictionary<string, Tensor> _doraMergeNorms = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (Tensor A, Tensor B)> _initialFactors = new(StringComparer.Ordinal);
+    private readonly IAdapterRouting _routing;
+
+    /// <summary>Wraps <paramref name="baseLayer"/> (a <see cref="Linear"/> or an <see cref="ILinearLayer"/>).</summary>
+    /// <param name="baseLayer">The layer to adapt; it becomes the child <c>base_layer</c>.</param>
+    /// <param name="routing">The model's routing state, read on every forward pass.</param>
+    public LoraLayer(nn.Module baseLayer, IAdapterRouting routing) : base("lora.Linear")
+    {
+        if (!LinearLayers.IsLinear(baseLayer) || baseLayer is not nn.Module<Tensor, Tensor> forward)
+            throw new ArgumentException($"LoRA wraps linear layers; got {baseLayer.GetType().Name}", nameof(baseLayer));
+        _base = forward;
+        _routing = routing;
+        (InFeatures, OutFeatures) = LinearLayers.Features(baseLayer);
+        register_module(BaseLayerName, baseLayer);
+        register_module("lora_A", _loraA);
+        register_module("lora_B", _loraB);
+        register_module("lora_magnitude_vector", _magnitude);
+    }
+
+    /// <summary>Children and parameters are registered explicitly under PEFT's names; TorchSharp's field-name auto-registration would add aliases.</summary>
+    protected override void RegisterComponents() { }
+
+    /// <summary>The wrapped layer.</summary>
+    public nn.Module<Tensor, Tensor> BaseLayer => _base;
+
+    /// <summary>Input features.</summary>
+    public long InFeatures { get; }
+
+    /// <summary>Output features.</summary>
+    public long OutFeatures { get; }
+
+    /// <summary>The adapters on this layer, in the order they were added.</summary>
+    public IReadOnlyList<string> AdapterNames => _loraA.Names;
+
+    /// <summary>The adapters currently merged into the base weight, in merge order.</summary>
+    public IReadOnlyList<string> MergedAdapters => _merged;
+
+    /// <summary>True when any adapter is merged into the base weight.</summary>
+    public bool IsMerged => _merged.Count > 0;
+
+    /// <summary>True when <paramref name="adapter"/> lives on this layer.</summary>
+    public bool HasAdapter(string adapter) => _settings.ContainsKey(adapter);
+
+    /// <summary>The hyper-parameters of <paramref name="adapter"/>.</summary>
+    public LoraAdapterSettings Settings(string adapter) =>
+        _settings.TryGetValue(adapter, out var s) ? s : throw new KeyNotFoundException($"adapter '{adapter}' is not on this layer");
+
+    /// <summary>lora_A's weight [r, in] for <paramref name="adapter"/>.</summary>
+    public Parameter LoraA(string adapter) => ((Linear)_loraA[adapter]).weight!;
+
+    /// <summary>lora_B's weight [out, r] for <paramref name="adapter"/>.</summary>
+    public Parameter LoraB(string adapter) => ((Linear)_loraB[adapter]).weight!;
+
+    /// <summary>DoRA's magnitude vector [out] for <paramref name="adapter"/>, or null for a plain LoRA adapter.</summary>
+    public Parameter? Magnitude(string adapter) => _magnitude.Contains(adapter) ? ((DoraMagnitude)_magnitude[adapter]).Weight : null;
+
+    /// <summary>
+    /// Adds adapter <paramref name="adapter"/>: creates A [r, in] and B [out, r] on <paramref name="device"/> in
+    /// <paramref name="dtype"/>, initialises them as <paramref name="init"/> says (PiSSA/OLoRA rewrite the base
+    /// weight) and, for DoRA, sets the magnitude to ‖W + scaling·B·A‖ per output row.
+    /// </summary>
+    public void AddAdapter(string adapter, LoraAdapterSettings settings, LoraInitKind init, Device device, ScalarType dtype, bool trainable)
+    {
+        if (_settings.ContainsKey(adapter)) throw new InvalidOperationException($"adapter '{adapter}' is already on this layer");
+        if (settings.Rank <= 0) throw new ArgumentOutOfRangeException(nameof(settings), $"r must be positive, got {settings.Rank}");
+
+        var a = new Parameter(empty([settings.Rank, InFeatures], dtype, device), trainable);
+        var b = new Parameter(empty([OutFeatures, settings.Rank], dtype, device), trainable);
+        if (device.type != DeviceType.META)
+        {
+            LoraInitializer.Initialise(init, a, b, _base, settings.Rank, settings.Scaling);
+            // PiSSA/OLoRA left W − scaling·B₀·A₀ in the base: keep B₀, A₀ so removal can give W back.
+            if (init is LoraInitKind.Pissa or LoraInitKind.Olora)
+                _initialFactors[adapter] = (a.detach().clone(), b.detach().clone());
+        }
+        _loraA.Add(adapter, nn.Linear(a, null));
+        _loraB.Add(adapter, nn.Linear(b, null));
+        if (settings.UseDora)
+        {
+            var magnitude = new Parameter(device.type == DeviceType.META
+                ? empty([OutFeatures], dtype, device)
+                : WeightNorm(a, b, settings.Scaling, dtype), trainable);
+            _magnitude.Add(adapter, new DoraMagnitude(magnitude));
+        }
+        _settings[adapter] = settings;
+    }
+
+    /// <summary>
+    /// Removes <paramref name="adapter"/> from this layer and disposes its tensors. A merged adapter is unmerged
+    /// first, and a PiSSA/OLoRA adapter gives the base weight its original value back (W_res + scaling·B₀·A₀),
+    /// unless <paramref name="keepMerged"/> is true: the base weight then keeps whatever it holds (merged deltas,
+    /// residuals), which is what merge-and-unload wants.
+    /// </summary>
+    public void RemoveAdapter(string adapter, bool keepMerged = false)
+    {
+        if (!_settings.TryGetValue(adapter, out var settings)) return;
+        if (_merged.Contains(adapter))
+        {
+            if (keepMerged)
+            {
+                _merged.Remove(adapter);
+                if (_doraMergeNorms.Remove(adapter, out var norm)) norm.Dispose();
+            }
+            else Unmerge(adapter);
+        }
+        if (_initialFactors.Remove(adapter, out var initial))
+        {
+            using (initial.A)
+            using (initial.B)
+            {
+                if (!keepMerged)
+                {
+                    using var _ = no_grad();
+                    using var scope = NewDisposeScope();
+                    var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
+                    var b0 = initial.B.to(ScalarType.Float32, w.device);
+                    var a0 = initial.A.to(ScalarType.Float32, w.device);
+                    WriteBase(w + settings.Scaling * b0.matmul(a0));
+                }
+            }
+        }
+        _loraA.Remove(adapter)?.Dispose();
+        _loraB.Remove(adapter)?.Dispose();
+        _magnitude.Remove(adapter)?.Dispose();
+        _settings.Remove(adapter);
+    }
+
+    /// <summary>ΔW = scaling·B·A [out, in] for <paramref name="adapter"/>, in float32 (PEFT's <c>get_delta_weight</c>).</summary>
+    public Tensor DeltaWeight(string adapter)
+    {
+        var s = Settings(adapter);
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var a = LoraA(adapter).detach().to(ScalarType.Float32);
+        var b = LoraB(adapter).detach().to(ScalarType.Float32);
+        return (b.matmul(a) * s.Scaling).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Folds <paramref name="adapters"/> (default: the active adapters on this layer that are not merged yet) into
+    /// the base weight: W += scaling·B·A; for DoRA W ← (m/‖W + ΔW‖)·(W + ΔW) with the norm cached for unmerging.
+    /// </summary>
+    public void Merge(IEnumerable<string>? adapters = null)
+    {
+        var names = (adapters ?? _routing.ActiveAdapters).Where(n => _settings.ContainsKey(n) && !_merged.Contains(n)).ToList();
+        if (names.Count == 0) return;
+        using var _ = no_grad();
+        foreach (var name in names)
+        {
+            using var scope = NewDisposeScope();
+            var delta = DeltaWeight(name);
+            var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
+            Tensor merged;
+            if (!_settings[name].UseDora)
+            {
+                merged = w + delta;
+            }
+            else
+            {
+                var sum = w + delta;
+                var norm = linalg.vector_norm(sum, 2, [1]);
+                var factor = Magnitude(name)!.detach().to(ScalarType.Float32) / norm;
+                merged = factor.view(-1, 1) * sum;
+                _doraMergeNorms[name] = norm.MoveToOuterDisposeScope();
+            }
+            WriteBase(merged);
+            _merged.Add(name);
+        }
+    }
+
+    /// <summary>Takes every merged adapter back out of the base weight, last merged first.</summary>
+    public void UnmergeAll()
+    {
+        while (_merged.Count > 0) Unmerge(_merged[^1]);
+    }
+
+    /// <summary>
+    /// Takes <paramref name="adapter"/> back out of the base weight (W −= ΔW; DoRA: W ← W/(m/‖·‖) − ΔW with the
+    /// cached norm). A DoRA adapter, or one merged before a DoRA adapter, must be the last merged one.
+    /// </summary>
+    public void Unmerge(string adapter)
+    {
+        int position = _merged.IndexOf(adapter);
+        if (position < 0) return;
+        bool laterDora = _merged.Skip(position + 1).Any(n => _settings[n].UseDora);
+        if (laterDora || (_settings[adapter].UseDora && position != _merged.Count - 1))
+            throw new InvalidOperationException(
+                $"adapter '{adapter}' was merged before {string.Join(", ", _merged.Skip(position + 1))}; unmerge those first (DoRA merges do not commute)");
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var delta = DeltaWeight(adapter);
+        var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
+        Tensor restored;
+        if (!_settings[adapter].UseDora) restored = w - delta;
+        else
+        {
+            _doraMergeNorms.Remove(adapter, out var norm);
+            using (norm)
+            {
+                var factor = Magnitude(adapter)!.detach().to(ScalarType.Float32) / norm!.to(w.device);
+                restored = w / factor.view(-1, 1) - delta;
+            }
+        }
+        WriteBase(restored);
+        _merged.RemoveAt(position);
+    }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        Tensor result;
+        if (_routing.AdaptersDisabled)
+        {
+            if (IsMerged) UnmergeAll();
+            result = _base.forward(x);
+        }
+        else if (_routing.RowAdapterNames is { } rows)
+        {
+            result = MixedBatchForward(x, rows);
+        }
+        else
+        {
+            var baseResult = _base.forward(x);
+            result = baseResult;
+            foreach (var name in _routing.ActiveAdapters)
+            {
+                // A merged adapter is already in the base weight.
+                if (!_settings.TryGetValue(name, out var s) || _merged.Contains(name)) continue;
+                var delta = s.UseDora ? DoraDelta(x, name, s, baseResult) : LoraDelta(x, name, s);
+                result = result + (delta.dtype == result.dtype ? delta : delta.to(result.dtype));
+            }
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>PEFT's <c>_mixed_batch_forward</c>: base for every row, plus each row's own adapter on its rows.</summary>
+    private Tensor MixedBatchForward(Tensor x, IReadOnlyList<string> rows)
+    {
+        if (rows.Count != x.shape[0])
+            throw new ArgumentException($"mixed-adapter batch: {rows.Count} adapter names for a batch of {x.shape[0]} rows");
+        if (IsMerged)
+            throw new InvalidOperationException("mixed-adapter batches need unmerged adapters; unmerge first");
+        var result = _base.forward(x);
+        var groups = new Dictionary<string, List<long>>(StringComparer.Ordinal);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            if (rows[i] == IAdapterRouting.BaseModelName || !_settings.ContainsKey(rows[i])) continue;
+            if (!groups.TryGetValue(rows[i], out var list)) groups[rows[i]] = list = [];
+            list.Add(i);
+        }
+        foreach (var (name, indices) in groups)
+        {
+            var s = _settings[name];
+            if (s.UseDora) throw new InvalidOperationException($"mixed-adapter batches do not support DoRA (adapter '{name}')");
+            var index = tensor(indices.ToArray(), ScalarType.Int64, x.device);
+            var delta = LoraDelta(x.index_select(0, index), name, s);
+            result = result.index_add(0, index, delta.dtype == result.dtype ? delta : delta.to(result.dtype), 1.0);
+        }
+        return result;
+    }
+
+    /// <summary>scaling·B·A·dropout(x) in x's dtype; the scaling is applied on the rank-r intermediate.</summary>
+    private Tensor LoraDelta(Tensor x, string name, LoraAdapterSettings s)
+    {
+        var (a, b) = AdapterWeights(name, x.dtype);
+        var dropped = Dropout(x, s);
+        return F.linear(F.linear(dropped, a).mul(s.Scaling), b);
+    }
+
+    /// <summary>
+    /// PEFT's <c>DoraLinearLayer.forward</c>: with g = m/‖W + scaling·B·A‖ (the norm detached),
+    /// (g − 1)·W·dropout(x) + g·scaling·B·A·dropout(x). Without dropout, W·x is the base result minus its bias.
+    /// </summary>
+    private Tensor DoraDelta(Tensor x, string name, LoraAdapterSettings s, Tensor baseResult)
+    {
+        var (a, b) = AdapterWeights(name, x.dtype);
+        bool dropping = s.Dropout > 0 && training;
+        var dropped = dropping ? F.dropout(x, s.Dropout, true) : x;
+        var loraResult = F.linear(F.linear(dropped, a), b);
+        Tensor weightNorm, weight;
+        using (no_grad())
+        {
+            weight = BaseWeight(x.dtype);
+            var loraWeight = b.detach().matmul(a.detach());
+            weightNorm = linalg.vector_norm(weight + s.Scaling * loraWeight, 2, [1]);
+        }
+        var magnitude = Magnitude(name)!;
+        var scale = ((magnitude.dtype == x.dtype ? magnitude : magnitude.to(x.dtype)) / weightNorm).view(1, -1);
+        Tensor baseTerm;
+        if (dropping) baseTerm = F.linear(dropped, weight);
+        else
+        {
+            var bias = _base is Linear l ? l.bias : ((ILinearLayer)_base).Bias;
+            baseTerm = bias is null ? baseResult : baseResult - bias;
+            if (baseTerm.dtype != x.dtype) baseTerm = baseTerm.to(x.dtype);
+        }
+        return (scale - 1) * baseTerm + scale * loraResult * s.Scaling;
+    }
+
+    /// <summary>The base weight [out, in] in <paramref name="dtype"/>, detached; a plain Linear's own weight is not copied.</summary>
+    private Tensor BaseWeight(ScalarType dtype) =>
+        _base is Linear l && l.weight!.dtype == dtype ? l.weight.detach() : LinearLayers.ReadWeight(_base, dtype);
+
+    private (Tensor A, Tensor B) AdapterWeights(string name, ScalarType dtype)
+    {
+        Tensor a = LoraA(name), b = LoraB(name);
+        return (a.dtype == dtype ? a : a.to(dtype), b.dtype == dtype ? b : b.to(dtype));
+    }
+
+    private Tensor Dropout(Tensor x, LoraAdapterSettings s) => s.Dropout > 0 && training ? F.dropout(x, s.Dropout, true) : x;
+
+    /// <summary>‖W + scaling·B·A‖ per output row, in <paramref name="dtype"/> (DoRA's magnitude at creation).</summary>
+    private Tensor WeightNorm(Tensor a, Tensor b, double scaling, ScalarType dtype)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
+        var lora = b.detach().to(ScalarType.Float32).matmul(a.detach().to(ScalarType.Float32));
+        return linalg.vector_norm(w + scaling * lora, 2, [1]).to(dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Writes <paramref name="updated"/> (float32) into the base weight, cast to the weight's own dtype (re-quantized for an <see cref="ILinearLayer"/>).</summary>
+    private void WriteBase(Tensor updated) => LinearLayers.WriteWeight(_base, updated);
+}
