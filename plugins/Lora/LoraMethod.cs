@@ -74,6 +74,11 @@ public sealed class LoraMethod : IPeftMethod, IAdapterCombiner
             int r = lora.RankFor(path);
             if (r <= 0) throw new ConfigException($"rank_pattern gives '{path}' rank {r}; ranks must be positive", "rank_pattern");
             var (inFeatures, outFeatures) = module is LoraLayer existing ? (existing.InFeatures, existing.OutFeatures) : LinearLayers.Features(module);
+            // B·A has rank at most min(in, out); a rank beyond both sides only allocates (a damaged
+            // adapter_config.json asking for r = 2,000,000 must be an error, not gigabytes of zeros).
+            if (r > Math.Max(inFeatures, outFeatures))
+                throw new ConfigException(
+                    $"r = {r} at '{path}' exceeds both of its sizes (in {inFeatures}, out {outFeatures}); a LoRA update there has rank at most {Math.Min(inFeatures, outFeatures)}", "r");
             if (init is LoraInitKind.Pissa or LoraInitKind.Olora && r > Math.Min(inFeatures, outFeatures))
                 throw new ConfigException(
                     $"init_lora_weights {lora.InitLoraWeights!.ToJsonString()} needs r <= min(in, out) = {Math.Min(inFeatures, outFeatures)} at '{path}', got r = {r}", "r");

@@ -57,7 +57,7 @@ public sealed class CheckpointReader : IDisposable
     private static CheckpointReader OpenSharded(string directory, string indexPath)
     {
         JsonObject index;
-        try { index = JsonNode.Parse(File.ReadAllText(indexPath)) as JsonObject ?? throw new ModelFormatException(indexPath, "expected a JSON object"); }
+        try { index = IO.StrictJson.ParseNode(File.ReadAllBytes(indexPath)) as JsonObject ?? throw new ModelFormatException(indexPath, "expected a JSON object"); }
         catch (JsonException e) { throw new ModelFormatException(indexPath, $"invalid JSON: {e.Message}"); }
         if (index["weight_map"] is not JsonObject weightMap)
             throw new ModelFormatException(indexPath, "'weight_map' missing or not an object");

@@ -107,7 +107,7 @@ public sealed class SafeTensorsFile : IDisposable
     private static (Dictionary<string, SafeTensorEntry>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 16 }); }
+        try { doc = IO.StrictJson.ParseDocument(header, maxDepth: 16); }
         catch (JsonException e) { throw new ModelFormatException(path, $"header is not valid JSON: {e.Message}"); }
         catch (ArgumentException e) { throw new ModelFormatException(path, $"header is not valid UTF-8 JSON: {e.Message}"); }
         using (doc)
@@ -166,9 +166,10 @@ public sealed class SafeTensorsFile : IDisposable
         }
         if (!e.TryGetProperty("data_offsets", out var offsetsEl) || offsetsEl.ValueKind != JsonValueKind.Array || offsetsEl.GetArrayLength() != 2)
             throw Bad("'data_offsets' must be [begin, end]");
-        long begin = -1, end = -1;
-        if (offsetsEl[0].ValueKind == JsonValueKind.Number) offsetsEl[0].TryGetInt64(out begin);
-        if (offsetsEl[1].ValueKind == JsonValueKind.Number) offsetsEl[1].TryGetInt64(out end);
+        // TryGetInt64 leaves 0 behind on failure: a fractional or oversized offset must not read as 0.
+        if (offsetsEl[0].ValueKind != JsonValueKind.Number || !offsetsEl[0].TryGetInt64(out long begin)
+            || offsetsEl[1].ValueKind != JsonValueKind.Number || !offsetsEl[1].TryGetInt64(out long end))
+            throw Bad($"data_offsets {offsetsEl.GetRawText()} must be two integers");
         if (begin < 0 || end < begin || end > dataLength)
             throw Bad($"data_offsets [{offsetsEl[0].GetRawText()}, {offsetsEl[1].GetRawText()}] out of range (data section is {dataLength} bytes)");
         long expectedBytes;

@@ -76,7 +76,9 @@ public static class Llama2cCheckpoint
             throw new ModelFormatException(path, $"dim {header.Dim} is not a multiple of 2 × n_heads {header.Heads}");
         if (header.Heads % header.KvHeads != 0)
             throw new ModelFormatException(path, $"n_kv_heads {header.KvHeads} does not divide n_heads {header.Heads}");
-        long expected = ExpectedBytes(header);
+        long expected;
+        try { expected = ExpectedBytes(header); }
+        catch (OverflowException) { throw new ModelFormatException(path, $"the header describes a model of more than {long.MaxValue} bytes (dim {header.Dim}, hidden_dim {header.HiddenDim}, n_layers {header.Layers}, vocab_size {header.VocabSize})"); }
         if (length != expected)
             throw new ModelFormatException(path, $"file has {length} bytes, but a llama2.c v0 checkpoint with this header has {expected}");
         return header;
@@ -120,15 +122,19 @@ public static class Llama2cCheckpoint
         return weight.view(heads, rows / heads / 2, 2, cols).transpose(1, 2).reshape(rows, cols);
     }
 
+    /// <summary>The file size the header implies; checked, so that a hostile header cannot wrap around to the real size.</summary>
     private static long ExpectedBytes(Llama2cHeader h)
     {
-        long kvDim = (long)h.KvHeads * h.HeadDim;
-        long floats = (long)h.VocabSize * h.Dim
-            + (long)h.Layers * (h.Dim + 2L * h.Dim * h.Dim + 2L * kvDim * h.Dim + h.Dim + 3L * h.HiddenDim * h.Dim)
-            + h.Dim
-            + (long)h.MaxSeqLen * h.HeadDim; // freq_cis real + imag: 2 × seq × head_dim/2
-        if (!h.SharedClassifier) floats += (long)h.VocabSize * h.Dim;
-        return HeaderBytes + floats * sizeof(float);
+        checked
+        {
+            long kvDim = (long)h.KvHeads * h.HeadDim;
+            long floats = (long)h.VocabSize * h.Dim
+                + (long)h.Layers * (h.Dim + 2L * h.Dim * h.Dim + 2L * kvDim * h.Dim + h.Dim + 3L * h.HiddenDim * h.Dim)
+                + h.Dim
+                + (long)h.MaxSeqLen * h.HeadDim; // freq_cis real + imag: 2 × seq × head_dim/2
+            if (!h.SharedClassifier) floats += (long)h.VocabSize * h.Dim;
+            return HeaderBytes + floats * sizeof(float);
+        }
     }
 
     private static void PerLayer(Dictionary<string, Tensor> state, Tensor stacked, string suffix, Func<Tensor, Tensor>? transform = null)

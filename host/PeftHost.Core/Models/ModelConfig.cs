@@ -81,7 +81,7 @@ public sealed record ModelConfig
     {
         if (!File.Exists(path)) throw new ModelFormatException(path, "file not found");
         JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllText(path)); }
+        try { node = IO.StrictJson.ParseNode(File.ReadAllBytes(path)); }
         catch (JsonException e) { throw new ModelFormatException(path, $"invalid JSON at line {e.LineNumber + 1}: {e.Message}"); }
         if (node is not JsonObject obj) throw new ModelFormatException(path, "expected a JSON object");
         return FromJson(obj, path);
@@ -173,7 +173,10 @@ public sealed record ModelConfig
         public string Architecture()
         {
             var archs = json["architectures"] as JsonArray;
-            string? arch = archs?.FirstOrDefault()?.GetValue<string>();
+            string? arch = archs is { Count: > 0 }
+                ? archs[0] is JsonValue first && first.TryGetValue<string>(out var name) ? name
+                    : throw Error("architectures", $"must be a list of class names, got {archs.ToJsonString()}")
+                : null;
             if (arch is null)
             {
                 // Configs without "architectures" (e.g. hand-written ones) fall back on model_type.
@@ -211,7 +214,10 @@ public sealed record ModelConfig
         public RopeScaling? RopeScaling()
         {
             if (json["rope_scaling"] is not JsonObject rs) return null;
-            string? type = (rs["rope_type"] ?? rs["type"])?.GetValue<string>();
+            var typeNode = rs["rope_type"] ?? rs["type"];
+            string? type = typeNode is null ? null
+                : typeNode is JsonValue v && v.TryGetValue<string>(out var t) ? t
+                : throw Error("rope_scaling", $"its type must be a string, got {typeNode.ToJsonString()}");
             double factor = Num(rs["factor"]) ?? 1.0;
             return type switch
             {

@@ -22,11 +22,15 @@ public static class ModelLoader
         device ??= CPU;
         if (!Directory.Exists(directory)) throw new ModelFormatException(directory, "model folder not found");
         var config = ModelConfig.Load(Path.Combine(directory, ConfigFileName));
+        if (device.type == DeviceType.META) return Build(config, device, dtype, WeightInit.Empty);
+        using var reader = CheckpointReader.Open(directory);
+        // Check the config against the checkpoint before allocating anything it asks for: a damaged
+        // config.json (a layer count or a width off by orders of magnitude) must be an error, not a huge allocation.
+        CheckSizes(config, reader, directory);
+        using (var meta = Build(config, META, dtype, WeightInit.Empty)) ThrowOnProblems(meta, reader, directory);
         var model = Build(config, device, dtype, WeightInit.Empty);
-        if (device.type == DeviceType.META) return model;
         try
         {
-            using var reader = CheckpointReader.Open(directory);
             LoadWeights(model, reader, directory);
         }
         catch
@@ -56,6 +60,46 @@ public static class ModelLoader
     /// </summary>
     public static void LoadWeights(CausalLanguageModel model, CheckpointReader reader, string origin)
     {
+        ThrowOnProblems(model, reader, origin);
+        var nonFinite = new List<string>();
+        foreach (var (key, parameter) in model.named_parameters())
+        {
+            using var source = reader.Read(key);
+            if (NonFiniteReport(source) is { } what) nonFinite.Add($"tensor '{key}' {what}");
+            using (no_grad()) parameter.copy_(source);
+        }
+        if (nonFinite.Count > 0)
+            throw new ModelFormatException(origin, "the checkpoint holds NaN or infinite weights: " + string.Join("; ", nonFinite.Take(5))
+                + (nonFinite.Count > 5 ? $"; and {nonFinite.Count - 5} more tensors" : ""));
+    }
+
+    /// <summary>
+    /// How many values of <paramref name="tensor"/> are NaN or infinite and where the first is
+    /// (e.g. "holds 3 NaN or infinite values, the first at [2, 0]"), or null when all are finite.
+    /// </summary>
+    public static string? NonFiniteReport(Tensor tensor)
+    {
+        if (!tensor.is_floating_point() || tensor.NumberOfElements == 0) return null;
+        using var scope = NewDisposeScope();
+        var bad = tensor.isfinite().logical_not();
+        long count = bad.sum().item<long>();
+        if (count == 0) return null;
+        long flat = bad.flatten().nonzero()[0, 0].item<long>();
+        var index = new long[tensor.dim()];
+        for (int d = index.Length - 1; d >= 0; d--)
+        {
+            index[d] = flat % tensor.shape[d];
+            flat /= tensor.shape[d];
+        }
+        return $"holds {count} NaN or infinite value{(count == 1 ? "" : "s")}, the first at {ShapeText(index)}";
+    }
+
+    /// <summary>
+    /// Missing, unexpected or mis-shaped tensors (names and shapes only, so it works on a meta-device
+    /// model) as one error naming them all.
+    /// </summary>
+    private static void ThrowOnProblems(CausalLanguageModel model, CheckpointReader reader, string origin)
+    {
         var expected = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var problems = new List<string>();
         foreach (var (key, parameter) in expected)
@@ -72,17 +116,45 @@ public static class ModelLoader
                 continue;
             }
             if (entry.Dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
-            {
                 problems.Add($"tensor '{key}' has dtype {entry.DtypeName}; expected a floating dtype");
-                continue;
-            }
-            using var source = reader.Read(key);
-            using (no_grad()) parameter.copy_(source);
         }
         foreach (var key in reader.Keys.Where(k => !expected.ContainsKey(k) && !IsIgnorable(k, model.Config)))
             problems.Add($"unexpected tensor '{key}'");
         if (problems.Count > 0)
             throw new ModelFormatException(origin, string.Join("; ", problems.Take(20)) + (problems.Count > 20 ? $"; and {problems.Count - 20} more" : ""));
+    }
+
+    /// <summary>
+    /// Refuses a config whose layer count or widths the checkpoint cannot possibly fill: every width
+    /// is some tensor's dimension and every layer has tensors, so neither can exceed the checkpoint's.
+    /// </summary>
+    private static void CheckSizes(ModelConfig config, CheckpointReader reader, string origin)
+    {
+        long largest = reader.Keys.Select(k => reader.Entry(k).Shape.DefaultIfEmpty(0).Max()).DefaultIfEmpty(0).Max();
+        foreach (var (key, value) in new (string, long)[]
+                 {
+                     ("vocab_size", config.VocabSize), ("hidden_size", config.HiddenSize), ("intermediate_size", config.IntermediateSize),
+                     ("num_attention_heads × head_dim", (long)config.NumAttentionHeads * config.HeadDim),
+                     ("num_key_value_heads × head_dim", (long)config.NumKeyValueHeads * config.HeadDim),
+                 })
+        {
+            if (value > largest)
+                throw new ModelFormatException(Path.Combine(origin, ConfigFileName),
+                    $"{key} = {value} exceeds every tensor dimension in the checkpoint (the largest is {largest}): the config does not describe these weights");
+        }
+        int layers = reader.Keys.Select(LayerIndex).DefaultIfEmpty(-1).Max() + 1;
+        if (config.NumHiddenLayers > layers)
+            throw new ModelFormatException(Path.Combine(origin, ConfigFileName),
+                $"num_hidden_layers = {config.NumHiddenLayers}, but the checkpoint holds {layers} layer{(layers == 1 ? "" : "s")}");
+    }
+
+    private static int LayerIndex(string key)
+    {
+        const string prefix = "model.layers.";
+        if (!key.StartsWith(prefix, StringComparison.Ordinal)) return -1;
+        int end = key.IndexOf('.', prefix.Length);
+        return end > prefix.Length && int.TryParse(key.AsSpan(prefix.Length, end - prefix.Length), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out int i) ? i : -1;
     }
 
     /// <summary>

@@ -42,7 +42,7 @@ public static class AdapterFiles
         if (!File.Exists(path)) throw new ConfigException($"{path}: not found (is '{directory}' a PEFT adapter folder?)");
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new ConfigException($"{path}: expected a JSON object");
+            return StrictJson.ParseNode(File.ReadAllBytes(path)) as JsonObject ?? throw new ConfigException($"{path}: expected a JSON object");
         }
         catch (JsonException e)
         {

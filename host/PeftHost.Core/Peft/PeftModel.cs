@@ -78,23 +78,39 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
     /// </summary>
     public AdapterEntry LoadAdapter(string directory, string name = AdapterFiles.DefaultAdapterName, bool isTrainable = false)
     {
+        string configPath = Path.Combine(directory, AdapterFiles.ConfigFileName);
+        string weightsPath = Path.Combine(directory, AdapterFiles.WeightsFileName);
+        // Errors about the config name the file, whichever step (catalog, binding, injection) finds them.
+        ConfigException AtConfig(ConfigException e) => e.Message.Contains(configPath, StringComparison.Ordinal) ? e : new ConfigException($"{configPath}: {e.Message}", e.Key);
+
         var json = AdapterFiles.ReadConfig(directory);
-        string peftType = json["peft_type"]?.GetValue<string>()
-            ?? throw new ConfigException($"{Path.Combine(directory, AdapterFiles.ConfigFileName)}: 'peft_type' missing", "peft_type");
-        var method = _methods.GetMethodByPeftType(peftType);
-        var config = method.BindConfig(ConfigSource.FromAdapterConfig(json, Path.Combine(directory, AdapterFiles.ConfigFileName),
-            warning => _bus?.Log(Telemetry.LogLevel.Warning, "peft", warning)));
+        string peftType = json["peft_type"] is JsonValue value && value.TryGetValue<string>(out var type) ? type
+            : throw new ConfigException($"{configPath}: 'peft_type' " + (json["peft_type"] is null ? "missing" : $"must be a string, got {json["peft_type"]!.ToJsonString()}"), "peft_type");
+        IPeftMethod method;
+        PeftConfig config;
+        try
+        {
+            method = _methods.GetMethodByPeftType(peftType);
+            config = method.BindConfig(ConfigSource.FromAdapterConfig(json, configPath,
+                warning => _bus?.Log(Telemetry.LogLevel.Warning, "peft", warning)));
+        }
+        catch (ConfigException e) { throw AtConfig(e); }
         var state = AdapterFiles.ReadState(directory);
         try
         {
-            var entry = Add(name, method, config, isTrainable);
+            AdapterEntry entry;
+            try { entry = Add(name, method, config, isTrainable); }
+            catch (ConfigException e) { throw AtConfig(e); }
             try
             {
                 entry.Adapter.LoadState(state);
             }
-            catch
+            catch (Exception e)
             {
                 DeleteAdapter(name);
+                // IAdapter.LoadState reports missing or mis-shaped tensors as InvalidDataException: the file does not fit its config.
+                if (e is InvalidDataException)
+                    throw new ModelFormatException(weightsPath, $"does not fit the {method.Name} adapter that {configPath} describes: {e.Message}");
                 throw;
             }
             SetTrainable(entry, isTrainable);

@@ -49,8 +49,14 @@ internal static class Gpt2BpeLoader
         {
             using var stream = File.OpenRead(path);
             var vocabulary = JsonSerializer.Deserialize<Dictionary<string, int>>(stream);
-            return vocabulary is { Count: > 0 } ? vocabulary
-                : throw new TokenizerFormatException(path, "holds no tokens");
+            if (vocabulary is not { Count: > 0 })
+                throw new TokenizerFormatException(path, "holds no tokens");
+            foreach (var (token, id) in vocabulary)
+            {
+                if (id is < 0 or > TokenizerModel.MaxTokenId)
+                    throw new TokenizerFormatException(path, $"token \"{token}\" has the id {id}, outside 0..{TokenizerModel.MaxTokenId}");
+            }
+            return vocabulary;
         }
         catch (JsonException e)
         {

@@ -174,7 +174,7 @@ internal sealed class HfTokenizerJsonReader
         var vocabulary = new Dictionary<string, int>();
         foreach (var entry in vocab.EnumerateObject())
         {
-            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out var id) || id < 0)
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out var id) || id is < 0 or > TokenizerModel.MaxTokenId)
                 throw Fail($"model.vocab[\"{entry.Name}\"] is not a token id");
             vocabulary[entry.Name] = id;
         }
@@ -213,9 +213,12 @@ internal sealed class HfTokenizerJsonReader
         foreach (var token in added.Value.EnumerateArray())
         {
             if (token.ValueKind != JsonValueKind.Object
-                || Optional(token, "id") is not { ValueKind: JsonValueKind.Number } id || !id.TryGetInt32(out var value) || value < 0
+                || Optional(token, "id") is not { ValueKind: JsonValueKind.Number } id || !id.TryGetInt32(out var value) || value is < 0 or > TokenizerModel.MaxTokenId
                 || Optional(token, "content") is not { ValueKind: JsonValueKind.String } content)
                 throw Fail($"added_tokens[{index}] needs an \"id\" and a \"content\"");
+            // An empty added token would match everywhere: the tokenizer library loops on it.
+            if (content.GetString()!.Length == 0)
+                throw Fail($"added_tokens[{index}] has an empty \"content\"");
             tokens.Add(new AddedToken(value, content.GetString()!, Optional(token, "special") is { ValueKind: JsonValueKind.True }));
             index++;
         }

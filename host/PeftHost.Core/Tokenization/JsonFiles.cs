@@ -26,8 +26,7 @@ internal static class JsonFiles
         JsonNode? node;
         try
         {
-            using var stream = File.OpenRead(path);
-            node = JsonNode.Parse(stream, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true });
+            node = IO.StrictJson.ParseNode(File.ReadAllBytes(path), allowTrailingCommas: true);
         }
         catch (JsonException e)
         {
@@ -48,8 +47,7 @@ internal static class JsonFiles
         JsonDocument document;
         try
         {
-            using var stream = File.OpenRead(path);
-            document = JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true });
+            document = IO.StrictJson.ParseDocument(File.ReadAllBytes(path), allowTrailingCommas: true);
         }
         catch (JsonException e)
         {

@@ -71,14 +71,17 @@ public static class Llama2cTokenizerConverter
     /// <exception cref="TokenizerFormatException">The data is truncated or malformed.</exception>
     public static IReadOnlyList<SentencePiece> ReadPieces(ReadOnlySpan<byte> tokBin, int vocabSize, string sourceName)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, MinVocabSize);
+        if (vocabSize < MinVocabSize)
+            throw new TokenizerFormatException(sourceName, $"a vocabulary of {vocabSize} tokens was asked for, but a llama2.c tokenizer holds at least {MinVocabSize} (3 specials and 256 byte pieces)");
         if (tokBin.Length < sizeof(int))
             throw new TokenizerFormatException(sourceName, $"truncated: {tokBin.Length} bytes, too short for the max_token_length header");
         var maxTokenLength = BinaryPrimitives.ReadInt32LittleEndian(tokBin);
         if (maxTokenLength <= 0)
             throw new TokenizerFormatException(sourceName, $"max_token_length {maxTokenLength} is not positive");
 
-        var pieces = new SentencePiece[vocabSize];
+        // Sized by what the data can hold (a token takes at least 9 bytes), not by the size asked for.
+        var pieces = new List<SentencePiece>(Math.Min(vocabSize, (tokBin.Length - sizeof(int)) / 9 + 1));
+        var idOfPiece = new Dictionary<string, int>(pieces.Capacity, StringComparer.Ordinal);
         var offset = sizeof(int);
         for (var id = 0; id < vocabSize; id++)
         {
@@ -91,7 +94,10 @@ public static class Llama2cTokenizerConverter
                 throw new TokenizerFormatException(sourceName, $"token {id} has length {length}, outside 1..{maxTokenLength} (max_token_length)");
             if (tokBin.Length - offset < length)
                 throw new TokenizerFormatException(sourceName, $"truncated at token {id} of {vocabSize}: {length} bytes expected at offset {offset}, {tokBin.Length - offset} left");
-            pieces[id] = ToPiece(id, Decode(tokBin.Slice(offset, length), id, sourceName), score, sourceName);
+            var piece = ToPiece(id, Decode(tokBin.Slice(offset, length), id, sourceName), score, sourceName);
+            if (!idOfPiece.TryAdd(piece.Piece, id))
+                throw new TokenizerFormatException(sourceName, $"token {id} \"{piece.Piece}\" repeats token {idOfPiece[piece.Piece]}; SentencePiece pieces must be unique");
+            pieces.Add(piece);
             offset += length;
         }
         if (offset != tokBin.Length)

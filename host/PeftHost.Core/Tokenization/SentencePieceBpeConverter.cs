@@ -56,18 +56,25 @@ internal static class SentencePieceBpeConverter
         var all = vocabulary.Select(pair => (Token: pair.Key, Id: pair.Value))
             .Concat(addedTokens.Select(t => (Token: t.Content, t.Id)));
         var count = all.Select(t => t.Id + 1).DefaultIfEmpty(0).Max();
-        var tokens = new string?[count];
         foreach (var (token, id) in all)
         {
             if (id < 0)
                 throw new TokenizerFormatException(sourceName, $"token \"{token}\" has the negative id {id}");
+        }
+        // Find a gap before sizing the table by the highest id: one stray huge id must not allocate a huge table.
+        var distinct = all.Select(t => t.Id).Distinct().Order().ToArray();
+        for (var expected = 0; expected < distinct.Length; expected++)
+        {
+            if (distinct[expected] != expected)
+                throw new TokenizerFormatException(sourceName, $"no token has id {expected}; a SentencePiece vocabulary needs contiguous ids 0..{count - 1}");
+        }
+        var tokens = new string?[count];
+        foreach (var (token, id) in all)
+        {
             if (tokens[id] is { } other && other != token)
                 throw new TokenizerFormatException(sourceName, $"id {id} is given to both \"{other}\" and \"{token}\"");
             tokens[id] = token;
         }
-        var gap = Array.IndexOf(tokens, null);
-        if (gap >= 0)
-            throw new TokenizerFormatException(sourceName, $"no token has id {gap}; a SentencePiece vocabulary needs contiguous ids 0..{count - 1}");
         return tokens!;
     }
 }

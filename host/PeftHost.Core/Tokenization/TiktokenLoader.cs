@@ -94,6 +94,8 @@ internal static class TiktokenLoader
             var space = line.IndexOf(' ');
             if (space <= 0 || !int.TryParse(line.AsSpan(space + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var rank))
                 throw new TokenizerFormatException(path, $"line {lineNumber} is not \"<base64 token> <rank>\"");
+            if (rank > TokenizerModel.MaxTokenId)
+                throw new TokenizerFormatException(path, $"line {lineNumber}: rank {rank} is above {TokenizerModel.MaxTokenId}");
             maxRank = Math.Max(maxRank, rank);
         }
         return maxRank >= 0 ? maxRank : throw new TokenizerFormatException(path, "holds no tokens");

@@ -74,10 +74,13 @@ internal sealed record TokenizerConfigFiles
         var tokens = new List<AddedToken>(decoder.Count);
         foreach (var (key, value) in decoder)
         {
-            if (!int.TryParse(key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id))
+            if (!int.TryParse(key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) || id > TokenizerModel.MaxTokenId)
                 throw new TokenizerFormatException(path, $"\"added_tokens_decoder\" has the key \"{key}\", which is not a token id");
             if (value is not JsonObject token || token["content"] is not JsonValue content || content.GetValueKind() != JsonValueKind.String)
                 throw new TokenizerFormatException(path, $"\"added_tokens_decoder\".\"{key}\" has no \"content\" string");
+            // An empty added token would match everywhere: the tokenizer library loops on it.
+            if (content.GetValue<string>().Length == 0)
+                throw new TokenizerFormatException(path, $"\"added_tokens_decoder\".\"{key}\" has an empty \"content\"");
             var special = token["special"] is { } flag && Bool(flag, $"added_tokens_decoder.{key}.special", path);
             tokens.Add(new AddedToken(id, content.GetValue<string>(), special));
         }

@@ -12,6 +12,12 @@ namespace PeftHost.Core.Tokenization;
 /// <param name="IdOf">The id of a token's text, or null when there is none.</param>
 internal sealed record TokenizerModel(Tokenizer Inner, string Kind, int VocabSize, Func<string, int?> IdOf)
 {
+    /// <summary>
+    /// The highest token id a file may give (2^24 - 1, far above any real vocabulary): a larger one is
+    /// a damaged file, and "highest id + 1" must not overflow or size a huge table.
+    /// </summary>
+    public const int MaxTokenId = (1 << 24) - 1;
+
     /// <summary>Tokens matched whole in the input.</summary>
     public IReadOnlyList<AddedToken> AddedTokens { get; init; } = [];
 

@@ -38,6 +38,8 @@ public static class ConfigBinder
                     rawKey);
             }
             if (snake == "peft_type") continue; // fixed by the method
+            // JSON null for a property that cannot hold null (a pattern dictionary, say) means "not given": keep the default.
+            if (value is null && !property.PropertyType.IsValueType && new NullabilityInfoContext().Create(property).WriteState == NullabilityState.NotNull) continue;
             property.SetValue(config, Convert(value, property.PropertyType, rawKey));
         }
         config.Validate();
