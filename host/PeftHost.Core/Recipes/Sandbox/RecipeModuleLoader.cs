@@ -1,0 +1,92 @@
+using Acornima;
+using Jint;
+using Jint.Runtime.Modules;
+
+namespace PeftHost.Core.Recipes.Sandbox;
+
+/// <summary>
+/// Resolves and loads a recipe's modules: the built-in <c>"peft"</c> module, and relative imports
+/// (<c>./x.js</c>, <c>../lib/y.js</c>) of files under the recipe's folder, checked as the file
+/// system resolves them (no <c>..</c> or symbolic link out of that folder). Any other bare name
+/// is refused: recipes cannot load packages or host modules.
+/// </summary>
+public sealed class RecipeModuleLoader : IModuleLoader
+{
+    /// <summary>The specifier of the built-in API module.</summary>
+    public const string ApiModule = "peft";
+
+    private readonly string _rootReal;
+
+    /// <summary>Creates a loader confined to <paramref name="recipeFolder"/>.</summary>
+    public RecipeModuleLoader(string recipeFolder)
+    {
+        RecipeFolder = Path.GetFullPath(recipeFolder);
+        _rootReal = RealPath.Resolve(RecipeFolder);
+    }
+
+    /// <summary>The folder imports must stay in.</summary>
+    public string RecipeFolder { get; }
+
+    /// <summary>The first syntax error met while loading, with its position (Jint's own report of it is a wrapped message).</summary>
+    public RecipeSyntaxError? SyntaxError { get; private set; }
+
+    /// <summary>The first import refused or not found, with the module that asked for it.</summary>
+    public string? ImportError { get; private set; }
+
+    /// <inheritdoc />
+    public ResolvedSpecifier Resolve(string? referencingModuleLocation, ModuleRequest moduleRequest)
+    {
+        string specifier = moduleRequest.Specifier;
+        if (specifier == ApiModule) return new ResolvedSpecifier(moduleRequest, ApiModule, null, SpecifierType.Bare);
+
+        string from = referencingModuleLocation is { Length: > 0 } r && Path.IsPathFullyQualified(r) ? r : Path.Combine(RecipeFolder, "(recipe)");
+        bool relative = specifier.StartsWith("./", StringComparison.Ordinal) || specifier.StartsWith("../", StringComparison.Ordinal);
+        if (!relative && !(referencingModuleLocation is null or "" && Path.IsPathFullyQualified(specifier)))
+            throw Refuse($"cannot import '{specifier}': recipes import \"{ApiModule}\" and relative paths (./x.js) under the recipe's folder only");
+
+        string full = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(from)!, specifier));
+        string real = RealPath.Resolve(full);
+        if (!RealPath.IsUnder(real, _rootReal))
+            throw Refuse(real == full || !RealPath.IsUnder(full, _rootReal)
+                ? $"cannot import '{specifier}': it is outside the recipe's folder ({RecipeFolder})"
+                : $"cannot import '{specifier}': it is a symbolic link to {real}, outside the recipe's folder");
+        if (!File.Exists(real)) throw Refuse($"cannot import '{specifier}': no such file {Display(full)}");
+        return new ResolvedSpecifier(moduleRequest, real, new Uri(real), SpecifierType.RelativeOrAbsolute);
+    }
+
+    /// <inheritdoc />
+    public Jint.Runtime.Modules.Module LoadModule(Engine engine, ResolvedSpecifier resolved)
+    {
+        if (resolved.Type == SpecifierType.Bare) throw Refuse($"cannot import '{resolved.ModuleRequest.Specifier}'");
+        var request = resolved.ModuleRequest;
+        if (request.IsBytesModule()) return ModuleFactory.BuildBytesModule(engine, resolved, File.ReadAllBytes(resolved.Key));
+        string code = File.ReadAllText(resolved.Key);
+        if (request.IsJsonModule()) return ModuleFactory.BuildJsonModule(engine, resolved, code);
+        if (request.IsTextModule()) return ModuleFactory.BuildTextModule(engine, resolved, code);
+        try
+        {
+            var prepared = Engine.PrepareModule(code, resolved.Key);
+            return ModuleFactory.BuildSourceTextModule(engine, prepared);
+        }
+        catch (ParseErrorException e)
+        {
+            SyntaxError ??= new RecipeSyntaxError(resolved.Key, e.LineNumber, e.Column, e.Description);
+            throw;
+        }
+    }
+
+    private SandboxViolationException Refuse(string message)
+    {
+        ImportError ??= message;
+        return new SandboxViolationException(message);
+    }
+
+    private string Display(string path) => Path.GetRelativePath(RecipeFolder, path);
+}
+
+/// <summary>A syntax error in a recipe module.</summary>
+/// <param name="File">The module's path.</param>
+/// <param name="Line">1-based line.</param>
+/// <param name="Column">1-based column.</param>
+/// <param name="Description">What the parser expected or found.</param>
+public sealed record RecipeSyntaxError(string File, int Line, int Column, string Description);
