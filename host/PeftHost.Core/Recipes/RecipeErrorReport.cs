@@ -14,18 +14,21 @@ namespace PeftHost.Core.Recipes;
 /// different places depending on the error (a thrown Error's stack, the exception's location,
 /// data attached to a CLR exception, the module loader for syntax errors); this is where they meet.
 /// </summary>
-internal sealed partial class RecipeErrorReport(RecipeModuleLoader loader, string recipePath)
+internal sealed partial class RecipeErrorReport(RecipeModuleLoader loader, string recipePath, RecipeLimits limits)
 {
     /// <summary>The failure <paramref name="e"/> describes.</summary>
     public RecipeFailure Describe(Exception e)
     {
         if (loader.SyntaxError is { } syntax)
             return new RecipeFailure(RecipeFailureKind.Syntax, $"SyntaxError: {syntax.Description}", Display(syntax.File), syntax.Line, syntax.Column, null);
+        if (loader.ImportError is { } import)
+            return new RecipeFailure(RecipeFailureKind.Script, $"Error: {import.Message}", Display(import.File ?? recipePath), import.Line, import.Column, null);
         return e switch
         {
             RecipeCancelledException or OperationCanceledException => Located(RecipeFailureKind.Cancelled, e, e.Message is { Length: > 0 } m && m != "The operation was canceled." ? m : "cancelled"),
             RecipeLimitException limit => Located(RecipeFailureKind.Limit, e, limit.Message),
-            RecursionDepthOverflowException or InsufficientExecutionStackException or Jint.Runtime.StatementsCountOverflowException or MemoryLimitExceededException
+            RecursionDepthOverflowException recursion => Recursion(recursion),
+            InsufficientExecutionStackException or Jint.Runtime.StatementsCountOverflowException or MemoryLimitExceededException
                 => Located(RecipeFailureKind.Limit, e, $"{e.Message} (a sandbox limit)"),
             JavaScriptException js => Script(js),
             _ => Located(RecipeFailureKind.Script, e, e is SandboxViolationException ? e.Message : $"{e.GetType().Name}: {e.Message}"),
@@ -38,9 +41,10 @@ internal sealed partial class RecipeErrorReport(RecipeModuleLoader loader, strin
     private RecipeFailure Script(JavaScriptException e)
     {
         string message = Message(e.Error, e.Message);
-        if (loader.ImportError is { } import && message.Contains("module", StringComparison.OrdinalIgnoreCase)) message = "Error: " + import;
-        var stack = CleanStack(e.JavaScriptStackTrace);
-        var kind = JintException.TryGetClrException(e, out var clr) && clr is RecipeLimitException ? RecipeFailureKind.Limit : RecipeFailureKind.Script;
+        bool fromHost = JintException.TryGetClrException(e, out var clr);
+        // A host function's own frame carries an arbitrary position inside its call; the call is the frame below.
+        var stack = CleanStack(e.JavaScriptStackTrace, dropFirstFrame: fromHost);
+        var kind = clr is RecipeLimitException ? RecipeFailureKind.Limit : RecipeFailureKind.Script;
         if (TopFrame(stack) is { } top) return new RecipeFailure(kind, message, top.File, top.Line, top.Column, stack);
         if (e.Location != default && !string.IsNullOrEmpty(e.Location.SourceFile))
             return new RecipeFailure(kind, message, Display(e.Location.SourceFile), e.Location.Start.Line, e.Location.Start.Column + 1, stack);
@@ -56,6 +60,26 @@ internal sealed partial class RecipeErrorReport(RecipeModuleLoader loader, strin
         return new RecipeFailure(kind, message, Display(recipePath), null, null, stack);
     }
 
+    /// <summary>
+    /// Jint reports a recursion overflow with the function's name but no position: find where that
+    /// function is defined in the loaded modules.
+    /// </summary>
+    private RecipeFailure Recursion(RecursionDepthOverflowException e)
+    {
+        string name = e.CallExpressionReference ?? "";
+        string message = $"recursion limit reached: '{name}' is on the call stack more than {limits.MaxRecursionDepth:N0} times (a sandbox limit)";
+        foreach (var module in loader.Loaded)
+        {
+            var lines = File.ReadAllLines(module);
+            for (int i = 0; i < lines.Length && name.Length > 0; i++)
+            {
+                var m = Regex.Match(lines[i], $@"(?:function\s*\*?\s*{Regex.Escape(name)}\s*\(|\b{Regex.Escape(name)}\s*[=:]\s*(?:async\s*)?(?:function|\())");
+                if (m.Success) return new RecipeFailure(RecipeFailureKind.Limit, message, Display(module), i + 1, m.Index + 1, null);
+            }
+        }
+        return Located(RecipeFailureKind.Limit, e, message);
+    }
+
     /// <summary>"TypeError: message" for Error objects; the value itself for other throws.</summary>
     private static string Message(JsValue error, string fallback)
     {
@@ -69,10 +93,11 @@ internal sealed partial class RecipeErrorReport(RecipeModuleLoader loader, strin
     }
 
     /// <summary>The stack with paths shown as <see cref="Display"/> does.</summary>
-    private string? CleanStack(string? stack)
+    private string? CleanStack(string? stack, bool dropFirstFrame = false)
     {
         if (string.IsNullOrWhiteSpace(stack)) return null;
-        var lines = stack.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+        var lines = stack.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal)).ToList();
+        if (dropFirstFrame && lines.Count > 1) lines.RemoveAt(0);
         return string.Join(Environment.NewLine, lines.Select(l => FramePath().Replace(l, m => Display(m.Groups["path"].Value) + m.Groups["pos"].Value)));
     }
 

@@ -71,7 +71,7 @@ public sealed class RecipeRunner
             o.Constraints.Constraints.Add(memory);
             o.Constraints.Constraints.Add(new CancellationCheck(cancellation));
         });
-        var report = new RecipeErrorReport(loader, recipe);
+        var report = new RecipeErrorReport(loader, recipe, options.Limits);
         using var session = new RecipeSession(engine, paths, new JobDispatcher(clock), host, parameters,
             Path.GetFileNameWithoutExtension(recipe), cancellation);
         var exports = RecipeApi.Build(session);

@@ -40,5 +40,5 @@ internal sealed class ScriptMemoryBudget(long maxBytes) : Constraint
     /// <summary>Deliberately nothing: the budget spans the whole run.</summary>
     public override void Reset() { }
 
-    private static string Mib(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+    private static string Mib(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("N1", System.Globalization.CultureInfo.InvariantCulture);
 }
