@@ -1,0 +1,69 @@
+namespace PeftHost.Tests.Plugins;
+
+/// <summary>
+/// The ChannelScale plugin built from a private copy of its source, so that a test can rewrite
+/// the source and rebuild into the same folder while a host watches it. Also keeps a pristine
+/// copy of the first build for tests that tamper with files directly.
+/// </summary>
+public sealed class HotReloadBuild : IDisposable
+{
+    public HotReloadBuild()
+    {
+        Workspace = FixturePluginBuilder.NewTempFolder("reload");
+        Root = Path.Combine(Workspace, "plugins");
+        string sources = Path.Combine(Workspace, "src");
+        Directory.CreateDirectory(sources);
+        File.Copy(Path.Combine(FixturePluginBuilder.Sources, "PluginFixture.props"), Path.Combine(sources, "PluginFixture.props"));
+        CopyFolder(Path.Combine(FixturePluginBuilder.Sources, "ChannelScale"), Path.Combine(sources, "ChannelScale"));
+        Project = Path.Combine(sources, "ChannelScale", "ChannelScale.csproj");
+        FirstBuildTime = FixturePluginBuilder.Build(Project, Root);
+        Pristine = Path.Combine(Workspace, "pristine", "ChannelScale");
+        CopyFolder(PluginFolder, Pristine);
+    }
+
+    public string Workspace { get; }
+
+    /// <summary>The plugins root the hot-reload test watches.</summary>
+    public string Root { get; }
+
+    /// <summary>The plugin's folder under <see cref="Root"/>.</summary>
+    public string PluginFolder => Path.Combine(Root, "ChannelScale");
+
+    /// <summary>A copy of the first build's folder, never touched.</summary>
+    public string Pristine { get; }
+
+    public string Project { get; }
+
+    public TimeSpan FirstBuildTime { get; }
+
+    /// <summary>Rewrites the plugin's version and output gain, then rebuilds into the same folder.</summary>
+    public TimeSpan Rebuild(string version, double gain)
+    {
+        string dir = Path.GetDirectoryName(Project)!;
+        string code = Path.Combine(dir, "ChannelScaleMethod.cs");
+        File.WriteAllText(code, File.ReadAllText(code).Replace("public const double OutputGain = 1.0;", $"public const double OutputGain = {gain:0.0#};"));
+        File.WriteAllText(Project, File.ReadAllText(Project).Replace("<Version>1.0.0</Version>", $"<Version>{version}</Version>"));
+        return FixturePluginBuilder.Build(Project, Root);
+    }
+
+    /// <summary>A fresh copy of the first build as the only plugin of a new root.</summary>
+    public string CopyPristineToNewRoot()
+    {
+        string root = Path.Combine(Workspace, "copy-" + Guid.NewGuid().ToString("N")[..8]);
+        CopyFolder(Pristine, Path.Combine(root, "ChannelScale"));
+        return root;
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Workspace, recursive: true); }
+        catch (IOException) { }
+    }
+
+    private static void CopyFolder(string source, string target)
+    {
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.EnumerateFiles(source))
+            File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+    }
+}

@@ -1,0 +1,80 @@
+using System.Text.Json.Nodes;
+using PeftHost.Core.Models;
+using PeftHost.Core.Plugins;
+using PeftHost.Core.Telemetry;
+using PeftHost.Sdk;
+using Xunit;
+
+namespace PeftHost.Tests.Plugins;
+
+/// <summary>Broken plugins fail alone, with a reason; the host and the good plugin beside them carry on.</summary>
+[Collection(PluginTestCollection.Name)]
+public sealed class PluginFailureTests(BuiltPlugins built)
+{
+    private PluginHost NewHost(EventBus? events = null) => new(new PluginHostOptions
+    {
+        PluginDirectories = [built.Root], IncludeEnvironment = false, IncludeBuiltIn = false, WatchForChanges = false,
+    }, events);
+
+    [Theory]
+    [InlineData("Corrupt", "Corrupt.dll is not a valid .NET assembly")]
+    [InlineData("NoDll", "NoDll.dll not found in ")]
+    [InlineData("MissingDependency", "type discovery failed: a dependency is missing: Could not load file or assembly 'MissingDependencyHelper")]
+    [InlineData("StaticCtorThrows", "creating StaticCtorThrows.ExplodingMethod failed: its static constructor threw InvalidOperationException: static init exploded")]
+    [InlineData("FutureSdk", "built for PeftHost.Sdk 2.0.0, host has 1.0.0 (major versions must match)")]
+    public void A_broken_plugin_is_Failed_with_its_reason_while_the_good_one_stays_Loaded(string plugin, string reason)
+    {
+        var events = new EventBus();
+        var failed = new List<PluginFailedEvent>();
+        using var _ = events.Subscribe<PluginFailedEvent>(failed.Add);
+        using var host = NewHost(events);
+
+        var info = host.Plugins.Single(p => p.Name == plugin);
+        Assert.Equal(PluginState.Failed, info.State);
+        Assert.Contains(reason, info.FailureReason);
+        Assert.Contains(failed, e => e.Plugin.Name == plugin && e.Reason == info.FailureReason);
+
+        Assert.Equal(PluginState.Loaded, host.Plugins.Single(p => p.Name == "ChannelScale").State);
+        Assert.Equal(PluginState.Loaded, host.Plugins.Single(p => p.Name == "InjectThrows").State);
+        Assert.Equal(["channel_scale", "inject_throws"], host.MethodNames);
+    }
+
+    [Fact]
+    public void A_throwing_Inject_marks_its_plugin_Failed_and_names_it_while_others_work()
+    {
+        var events = new EventBus();
+        var failed = new List<PluginFailedEvent>();
+        using var _ = events.Subscribe<PluginFailedEvent>(failed.Add);
+        using var host = NewHost(events);
+        using var model = TinyModel.Create();
+        var adapters = new ReattachingAdapters(host, new ModelSurface(model));
+
+        var e = Assert.Throws<PluginException>(() => adapters.Attach("inject_throws", "default", new JsonObject()));
+        Assert.Equal("InjectThrows", e.PluginName);
+        Assert.Contains("plugin 'InjectThrows' failed in inject_throws.Inject: InvalidOperationException: inject exploded", e.Message);
+        Assert.IsType<InvalidOperationException>(e.InnerException);
+
+        var info = host.Plugins.Single(p => p.Name == "InjectThrows");
+        Assert.Equal(PluginState.Failed, info.State);
+        Assert.Contains("inject_throws.Inject threw InvalidOperationException: inject exploded", info.FailureReason);
+        Assert.Contains(failed, f => f.Plugin.Name == "InjectThrows");
+
+        var refused = Assert.Throws<PluginException>(() => host.GetMethod("inject_throws"));
+        Assert.Contains("method 'inject_throws' is unavailable: plugin 'InjectThrows' failed: inject_throws.Inject threw", refused.Message);
+        Assert.Equal(["channel_scale"], host.MethodNames);
+
+        adapters.Attach("channel_scale", "default", new JsonObject());
+        Assert.Equal(4, adapters.Adapter("default").GetState().Count);
+    }
+
+    [Fact]
+    public void Contexts_of_failed_load_attempts_are_unloaded_and_collected()
+    {
+        using (var host = NewHost())
+        {
+            // MissingDependency and StaticCtorThrows got as far as a load context before failing.
+            Assert.True(host.RetiredContexts.Count >= 2, $"retired: {host.RetiredContexts.Count}");
+            Assert.True(host.WaitForRetiredContextsToUnload(TimeSpan.FromSeconds(10)), "a failed plugin's context is still alive");
+        }
+    }
+}
