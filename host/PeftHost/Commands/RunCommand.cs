@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using PeftHost.Core.Peft;
+using PeftHost.Core.Plugins;
 using PeftHost.Core.Recipes;
 using PeftHost.Core.Recipes.Output;
 using PeftHost.Core.Telemetry;
@@ -31,7 +31,7 @@ public static class RunCommand
             DefaultValueFactory = _ => [],
         };
         var output = new Option<string?>("--out", "-o") { Description = "Output folder (default: runs/<recipe>-<timestamp>/)" };
-        var plugins = new Option<string?>("--plugins") { Description = "Folder of method and quantizer plugins (default: artifacts/plugins/)" };
+        var plugins = PluginsCommand.PluginDirectories();
         var workspace = new Option<string?>("--workspace") { Description = "Folder whose models/ and data/ the recipe may read (default: the current folder)" };
         var maxStatements = new Option<long?>("--max-statements") { Description = "JavaScript statements the recipe may run (default 200,000,000)" };
         var timeout = new Option<double?>("--timeout") { Description = "Seconds of JavaScript time, host steps excluded (default 1800)" };
@@ -66,7 +66,15 @@ public static class RunCommand
             };
 
             var events = new EventBus();
-            var host = new RecipeHostContext { Methods = new StaticMethodCatalog(), Events = events };
+            // One run, no hot reload: plugin files are not watched (a run sees the builds it started with).
+            using var pluginHost = new PluginHost(new PluginHostOptions { PluginDirectories = parse.GetValue(plugins) ?? [], WatchForChanges = false }, events);
+            var host = new RecipeHostContext
+            {
+                Methods = new PluginMethodCatalog(pluginHost),
+                FindQuantizer = pluginHost.FindQuantizer,
+                QuantizerNames = () => pluginHost.QuantizerNames,
+                Events = events,
+            };
             bool interactive = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
             using var view = new RecipeConsoleView(events, stdout, stderr, interactive);
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
