@@ -19,7 +19,7 @@ public sealed record AdapterEntry(string Name, IPeftMethod Method, IAdapter Adap
 /// save, switch, disable, merge, combine and unload adapters. Methods come from plugins through
 /// an <see cref="IMethodCatalog"/>; this class knows none by name.
 /// </summary>
-public sealed class PeftModel
+public sealed class PeftModel : Plugins.IPluginReloadParticipant
 {
     private readonly Dictionary<string, AdapterEntry> _adapters = new(StringComparer.Ordinal);
     private readonly IMethodCatalog _methods;
@@ -243,6 +243,52 @@ public sealed class PeftModel
         var (trainable, all) = CountParameters();
         return ParameterCounter.Format(trainable, all);
     }
+
+    /// <summary>
+    /// Hot reload: takes the state of every adapter made by <paramref name="outgoing"/>'s methods
+    /// (cloned — the tensors belong to modules about to go), removes those adapters, and returns
+    /// how to re-inject them with the new build's methods and restore their state, activity and
+    /// trainability exactly.
+    /// </summary>
+    public Action<Plugins.PluginExports>? Detach(Plugins.PluginExports outgoing)
+    {
+        var affected = _adapters.Values.Where(e => outgoing.Owns(e.Method)).ToList();
+        if (affected.Count == 0) return null;
+        var active = Routing.ActiveAdapters.ToList();
+        var saved = affected.Select(e => new DetachedAdapter(
+            e.Name,
+            e.Method.Name,
+            (System.Text.Json.Nodes.JsonObject)e.Adapter.Config.ToJson(),
+            e.Adapter.GetState().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()),
+            e.Adapter.NamedParameters().Any(p => p.Parameter.requires_grad),
+            e.Adapter.IsMerged)).ToList();
+        foreach (var e in affected)
+        {
+            e.Adapter.Remove();
+            _adapters.Remove(e.Name);
+        }
+        return incoming =>
+        {
+            foreach (var d in saved)
+            {
+                var method = incoming.GetMethod(d.MethodName);
+                var config = method.BindConfig(ConfigSource.FromAdapterConfig(d.Config, $"adapter '{d.Name}' (hot reload)"));
+                var adapter = method.Inject(Surface, d.Name, config);
+                adapter.LoadState(d.State);
+                var entry = new AdapterEntry(d.Name, method, adapter);
+                _adapters[d.Name] = entry;
+                SetTrainable(entry, d.Trainable);
+                if (d.Merged) adapter.Merge();
+                foreach (var t in d.State.Values) t.Dispose();
+            }
+            Base.train(Base.training);
+            Routing.ActiveAdapters = active.Where(_adapters.ContainsKey).ToList();
+            _bus?.Log(Telemetry.LogLevel.Info, "peft", $"re-injected {saved.Count} adapter(s) from {incoming.PluginName} {incoming.Version}");
+        };
+    }
+
+    private sealed record DetachedAdapter(string Name, string MethodName, System.Text.Json.Nodes.JsonObject Config,
+        Dictionary<string, Tensor> State, bool Trainable, bool Merged);
 
     /// <summary>Puts a trained adapter's parameters in or out of training.</summary>
     private static void SetTrainable(AdapterEntry entry, bool trainable)

@@ -23,7 +23,7 @@ namespace PeftHost.Core.Plugins;
 /// Thread-safety: file watching runs on thread-pool threads; every other member is meant for the
 /// engine thread, and state is guarded so that watcher callbacks never race with it.
 /// </summary>
-public sealed class PluginHost : IDisposable
+public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
 {
     /// <summary>The <see cref="IHostEvent.Source"/> of plugin events.</summary>
     public const string EventSource = "plugins";
@@ -91,6 +91,11 @@ public sealed class PluginHost : IDisposable
         ?? throw Unknown(name, PluginExportKind.Method);
 
     /// <summary>The method whose <c>peft_type</c> is <paramref name="peftType"/> (as in <c>adapter_config.json</c>), or null.</summary>
+    public IPeftMethod GetMethodByPeftType(string peftType) =>
+        FindMethodByPeftType(peftType) ?? throw new ConfigException(
+            $"no loaded method writes peft_type '{peftType}' (loaded: {(MethodNames.Count == 0 ? "none" : string.Join(", ", MethodNames))})", "peft_type");
+
+    /// <summary>The method whose <see cref="IPeftMethod.PeftType"/> is <paramref name="peftType"/>, or null.</summary>
     public IPeftMethod? FindMethodByPeftType(string peftType)
     {
         lock (_gate)

@@ -33,6 +33,12 @@ public static class CommonOptions
         DefaultValueFactory = _ => "float32",
     };
 
+    /// <summary>A PEFT adapter folder applied (unmerged) on top of the model.</summary>
+    public static Option<string?> Adapter() => new("--adapter", "-a")
+    {
+        Description = "PEFT adapter folder (adapter_config.json + adapter_model.safetensors) to apply, unmerged",
+    };
+
     /// <summary>libtorch intra-op threads.</summary>
     public static Option<int> Threads() => new("--threads")
     {

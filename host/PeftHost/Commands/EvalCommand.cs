@@ -18,17 +18,18 @@ public static class EvalCommand
         var device = CommonOptions.Device();
         var dtype = CommonOptions.Dtype();
         var threads = CommonOptions.Threads();
-        var command = new Command("eval", "Score a text: mean next-token negative log-likelihood and perplexity") { model, textFile, device, dtype, threads };
+        var adapter = CommonOptions.Adapter();
+        var plugins = PluginsCommand.PluginDirectories();
+        var command = new Command("eval", "Score a text: mean next-token negative log-likelihood and perplexity") { model, textFile, device, dtype, threads, adapter, plugins };
         command.SetAction(CommandAction.Of((parse, output) =>
         {
             NativeRuntime.SetThreads(parse.GetValue(threads));
             string dir = parse.GetValue(model)!;
             string file = parse.GetValue(textFile)!;
             if (!File.Exists(file)) throw new FileNotFoundException($"{file}: file not found");
-            var tokenizer = TokenizerLoader.Load(dir);
-            using var lm = ModelLoader.Load(dir, DeviceSelector.ParseDtype(parse.GetValue(dtype)!), DeviceSelector.Resolve(parse.GetValue(device)));
-            var ids = tokenizer.Encode(File.ReadAllText(file), addBos: true);
-            var result = Perplexity.OfTokens(lm, ids);
+            using var session = ModelSession.Open(dir, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
+            var ids = session.Tokenizer.Encode(File.ReadAllText(file), addBos: true);
+            var result = Perplexity.OfTokens(session.Model, ids);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"loss: {result.Loss:G6} perplexity: {result.Perplexity:G6}"));
             return 0;
         }));

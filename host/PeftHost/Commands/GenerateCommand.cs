@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text;
 using PeftHost.Core.Generation;
-using PeftHost.Core.Models;
 using PeftHost.Core.Runtime;
 using PeftHost.Core.Tokenization;
 
@@ -25,14 +24,15 @@ public static class GenerateCommand
         var device = CommonOptions.Device();
         var dtype = CommonOptions.Dtype();
         var threads = CommonOptions.Threads();
+        var adapter = CommonOptions.Adapter();
+        var plugins = PluginsCommand.PluginDirectories();
 
-        var command = new Command("generate", "Continue a prompt with the model") { model, prompt, maxNew, temperature, topK, topP, penalty, seed, noCache, device, dtype, threads };
+        var command = new Command("generate", "Continue a prompt with the model") { model, prompt, maxNew, temperature, topK, topP, penalty, seed, noCache, device, dtype, threads, adapter, plugins };
         command.SetAction(CommandAction.Of((parse, output) =>
         {
             NativeRuntime.SetThreads(parse.GetValue(threads));
-            string dir = parse.GetValue(model)!;
-            var tokenizer = TokenizerLoader.Load(dir);
-            using var lm = ModelLoader.Load(dir, DeviceSelector.ParseDtype(parse.GetValue(dtype)!), DeviceSelector.Resolve(parse.GetValue(device)));
+            using var session = ModelSession.Open(parse.GetValue(model)!, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
+            var tokenizer = session.Tokenizer;
             var options = new GenerationOptions
             {
                 MaxNewTokens = parse.GetValue(maxNew),
@@ -47,7 +47,7 @@ public static class GenerateCommand
             var ids = tokenizer.Encode(text, addBos: true);
             output.Write(text);
             var stream = new StreamingDecoder(tokenizer, output);
-            new TextGenerator(lm).Generate([ids], options, (_, token) => stream.Add(token));
+            new TextGenerator(session.Model).Generate([ids], options, (_, token) => stream.Add(token));
             output.WriteLine();
             return 0;
         }));

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using PeftHost.Core.Models;
+using PeftHost.Core.Peft;
+using PeftHost.Core.Plugins;
 using PeftHost.Core.Runtime;
 using TorchSharp;
 
@@ -14,7 +16,12 @@ public static class InspectCommand
     {
         var model = CommonOptions.Model();
         var dtype = new Option<string?>("--dtype") { Description = "Dtype to size the weights in (default: the config's torch_dtype)" };
-        var command = new Command("inspect", "Show a model's architecture, parameter count and memory; needs only config.json") { model, dtype };
+        var lora = new Option<string?>("--lora")
+        {
+            Description = "Size a LoRA adapter too: r=8,alpha=16,targets=q_proj+v_proj[,dropout=0.05,rslora=true,dora=true] (other keys pass through as LoRA options)",
+        };
+        var plugins = PluginsCommand.PluginDirectories();
+        var command = new Command("inspect", "Show a model's architecture, parameter count and memory; needs only config.json") { model, dtype, lora, plugins };
         command.SetAction(CommandAction.Of((parse, output) =>
         {
             string dir = parse.GetValue(model)!;
@@ -24,6 +31,13 @@ public static class InspectCommand
             using var lm = ModelLoader.Build(config, torch.META, weightDtype, WeightInit.Empty);
             var report = ModelReport.Of(lm);
             output.Write(report.Format());
+            if (parse.GetValue(lora) is string spec)
+            {
+                using var host = new PluginHost(new PluginHostOptions { PluginDirectories = parse.GetValue(plugins)!, WatchForChanges = false });
+                var peft = new PeftModel(lm, host);
+                peft.AddAdapter("lora", LoraSpec.Parse(spec));
+                output.WriteLine(peft.TrainableParametersLine());
+            }
             return 0;
         }));
         return command;

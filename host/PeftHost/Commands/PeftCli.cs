@@ -20,6 +20,8 @@ public static class PeftCli
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(ImportCommand.Create());
+        root.Subcommands.Add(PluginsCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         return root;
     }

@@ -70,7 +70,7 @@ public static class RunCommand
             using var pluginHost = new PluginHost(new PluginHostOptions { PluginDirectories = parse.GetValue(plugins) ?? [], WatchForChanges = false }, events);
             var host = new RecipeHostContext
             {
-                Methods = new PluginMethodCatalog(pluginHost),
+                Methods = pluginHost,
                 FindQuantizer = pluginHost.FindQuantizer,
                 QuantizerNames = () => pluginHost.QuantizerNames,
                 Events = events,

@@ -1,0 +1,54 @@
+using PeftHost.Core.Models;
+using PeftHost.Core.Peft;
+using PeftHost.Core.Plugins;
+using PeftHost.Core.Runtime;
+using PeftHost.Core.Tokenization;
+using static TorchSharp.torch;
+
+namespace PeftHost.Cli.Commands;
+
+/// <summary>A model folder opened for a command: weights, tokenizer and, when asked, an adapter applied unmerged.</summary>
+internal sealed class ModelSession : IDisposable
+{
+    private readonly PluginHost? _plugins;
+
+    private ModelSession(CausalLanguageModel model, TextTokenizer tokenizer, PeftModel? peft, PluginHost? plugins)
+    {
+        Model = model;
+        Tokenizer = tokenizer;
+        Peft = peft;
+        _plugins = plugins;
+    }
+
+    public CausalLanguageModel Model { get; }
+    public TextTokenizer Tokenizer { get; }
+    public PeftModel? Peft { get; }
+
+    /// <summary>Loads <paramref name="modelDir"/> and, if <paramref name="adapterDir"/> is given, its adapter (methods from plugins).</summary>
+    public static ModelSession Open(string modelDir, string? adapterDir, string device, string dtype, IReadOnlyList<string> pluginDirs)
+    {
+        var tokenizer = TokenizerLoader.Load(modelDir);
+        var model = ModelLoader.Load(modelDir, DeviceSelector.ParseDtype(dtype), DeviceSelector.Resolve(device));
+        if (adapterDir is null) return new ModelSession(model, tokenizer, null, null);
+        PluginHost? plugins = null;
+        try
+        {
+            plugins = new PluginHost(new PluginHostOptions { PluginDirectories = pluginDirs, WatchForChanges = false });
+            var peft = new PeftModel(model, plugins, tokenizer: tokenizer, baseModelPath: modelDir);
+            peft.LoadAdapter(adapterDir);
+            return new ModelSession(model, tokenizer, peft, plugins);
+        }
+        catch
+        {
+            plugins?.Dispose();
+            model.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Model.Dispose();
+        _plugins?.Dispose();
+    }
+}
