@@ -85,6 +85,30 @@ public sealed class JobDispatcherTests
     }
 
     [Fact]
+    public void A_callback_interrupted_by_cancellation_is_left_to_the_job()
+    {
+        var (error, jobSaw) = OnScriptThread(() =>
+        {
+            using var cts = new CancellationTokenSource();
+            string seen = "";
+            Exception? caught = null;
+            try
+            {
+                new JobDispatcher(new ScriptClock()).Run("test", cts.Token, ctx =>
+                {
+                    try { ctx.OnScriptThread(() => { cts.Cancel(); throw new OperationCanceledException(); }); }
+                    catch (OperationCanceledException) { seen = "cancelled"; }
+                    return 0;
+                });
+            }
+            catch (Exception e) { caught = e; }
+            return (caught, seen);
+        });
+        Assert.Null(error); // not remembered as the callback's failure: the job finished its own way
+        Assert.Equal("cancelled", jobSaw);
+    }
+
+    [Fact]
     public void A_failing_job_is_rethrown_as_it_is()
     {
         var error = OnScriptThread(() =>

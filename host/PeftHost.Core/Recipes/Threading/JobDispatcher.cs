@@ -104,7 +104,8 @@ public sealed class JobContext
     /// <summary>
     /// Runs <paramref name="callback"/> on the script thread and waits for it. Its exception is
     /// rethrown here (and remembered, and the job's token cancelled). After a failure, further
-    /// callbacks are skipped and the failure is rethrown at once.
+    /// callbacks are skipped and the failure is rethrown at once. A cancellation of the run that
+    /// interrupts the callback is rethrown here but not remembered: the job handles it.
     /// </summary>
     public void OnScriptThread(Action callback)
     {
@@ -131,6 +132,12 @@ public sealed class JobContext
         try
         {
             callback();
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            // The run is being cancelled (the script stopped between two statements): not a failure of
+            // the callback. The job sees its token and stops at its next boundary, in its own way.
+            throw;
         }
         catch (Exception e)
         {
