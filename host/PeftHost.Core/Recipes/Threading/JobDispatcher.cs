@@ -116,13 +116,18 @@ public sealed class JobContext
         }
         else
         {
+            // The exception travels back to this (job) thread: nothing may escape the script thread's
+            // pump while the job still runs.
+            ExceptionDispatchInfo? error = null;
             using var done = new ManualResetEventSlim();
             _queue.Add(() =>
             {
                 try { Invoke(callback); }
+                catch (Exception e) { error = ExceptionDispatchInfo.Capture(e); }
                 finally { done.Set(); }
             });
             done.Wait();
+            error?.Throw();
         }
         CallbackFailure?.Throw();
     }
