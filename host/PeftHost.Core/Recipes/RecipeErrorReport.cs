@@ -53,6 +53,8 @@ internal sealed partial class RecipeErrorReport(RecipeModuleLoader loader, strin
 
     private RecipeFailure Located(RecipeFailureKind kind, Exception e, string message)
     {
+        if (e.Data[Interop.HostFunctions.CallStackKey] is string callSite && TopFrame(CleanStack(callSite)) is { } site)
+            return new RecipeFailure(kind, message, site.File, site.Line, site.Column, CleanStack(callSite));
         string? stack = JintException.TryGetJavaScriptCallStack(e, out var callStack) ? CleanStack(callStack) : null;
         if (JintException.TryGetJavaScriptLocation(e, out var location) && !string.IsNullOrEmpty(location.SourceFile))
             return new RecipeFailure(kind, message, Display(location.SourceFile), location.Start.Line, location.Start.Column + 1, stack);

@@ -35,13 +35,13 @@ public static class HostFunctions
         {
             throw;
         }
-        catch (RecipeCancelledException)
+        catch (RecipeCancelledException e)
         {
-            throw;
+            throw AtCallSite(engine, e);
         }
         catch (OperationCanceledException e) when (cancellation.IsCancellationRequested)
         {
-            throw new RecipeCancelledException($"{name}: cancelled", e);
+            throw AtCallSite(engine, new RecipeCancelledException($"{name}: cancelled", e));
         }
         catch (JintException)
         {
@@ -55,6 +55,24 @@ public static class HostFunctions
         {
             throw new JavaScriptException(engine.Intrinsics.Error, Prefixed(name, Describe(e)), e);
         }
+    }
+
+    /// <summary>The key under which <see cref="AtCallSite"/> keeps the JavaScript stack of a host call.</summary>
+    public const string CallStackKey = "PeftHost.Recipes.CallStack";
+
+    /// <summary>
+    /// Records where a host-made cancellation happened: the JavaScript stack from the call of this
+    /// function outwards. Jint annotates CLR exceptions as they cross script frames, but after a
+    /// long step that ran callbacks its "current position" is the callback's last statement, not
+    /// the call. An exception already annotated by Jint (raised by a statement in a callback) keeps its place.
+    /// </summary>
+    private static Exception AtCallSite(Engine engine, Exception e)
+    {
+        if (JintException.TryGetJavaScriptLocation(e, out _) || e.Data.Contains(CallStackKey)) return e;
+        var frames = engine.Advanced.StackTrace.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal)).ToList();
+        if (frames.Count > 1) frames.RemoveAt(0); // the host function's own frame; the next one is its call
+        if (frames.Count > 0) e.Data[CallStackKey] = string.Join("\n", frames);
+        return e;
     }
 
     private static string Prefixed(string name, string message) =>
