@@ -23,8 +23,15 @@ public sealed class RecipeHostContext
     public EventBus Events { get; init; } = new();
 
     /// <summary>
-    /// Called at each training step boundary on the job thread, before the recipe's handlers (where
-    /// the host applies pending plugin reloads); may be null.
+    /// Called at each training step boundary on the job thread, before the recipe's handlers: where
+    /// the host applies pending plugin reloads. Returns true when adapters were re-created (the run
+    /// then trains the new parameters). Null: nothing to do.
     /// </summary>
-    public Action? AtStepBoundary { get; init; }
+    public Func<bool>? AtStepBoundary { get; init; }
+
+    /// <summary>
+    /// Called when the recipe creates a PEFT model, so the host can take it into hot reloads; the
+    /// returned registration is disposed when the run ends. Null: not tracked.
+    /// </summary>
+    public Func<PeftModel, IDisposable?>? TrackPeftModel { get; init; }
 }

@@ -9,7 +9,7 @@ using PeftHost.Core.Telemetry;
 namespace PeftHost.Cli.Commands;
 
 /// <summary>
-/// <c>peft run RECIPE.js [--set key=value]... [--out DIR] [--plugins DIR]</c>: runs a JavaScript
+/// <c>peft run RECIPE.js [--set key=value]... [--out DIR] [--plugins DIR] [--watch-plugins]</c>: runs a JavaScript
 /// recipe in the sandbox. Exit codes: 0 success; 1 a script error, host error or sandbox limit
 /// (printed as <c>recipe.js:LINE:COL: message</c> and the JS stack); 130 cancelled with Ctrl-C
 /// (training stops at a step boundary and writes a checkpoint first; a second Ctrl-C kills the
@@ -36,10 +36,11 @@ public static class RunCommand
         var maxStatements = new Option<long?>("--max-statements") { Description = "JavaScript statements the recipe may run (default 200,000,000)" };
         var timeout = new Option<double?>("--timeout") { Description = "Seconds of JavaScript time, host steps excluded (default 1800)" };
         var maxMemory = new Option<double?>("--max-memory") { Description = "MiB the recipe's JavaScript may allocate (default 4096)" };
+        var watch = new Option<bool>("--watch-plugins") { Description = "Hot-reload plugins whose files change, at the next training step boundary" };
 
         var command = new Command("run", "Run a JavaScript recipe (ES module) that scripts loading, adapters, training and generation")
         {
-            recipe, set, output, plugins, workspace, maxStatements, timeout, maxMemory,
+            recipe, set, output, plugins, workspace, maxStatements, timeout, maxMemory, watch,
         };
         command.SetAction(CommandAction.Of((parse, stdout) =>
         {
@@ -66,14 +67,18 @@ public static class RunCommand
             };
 
             var events = new EventBus();
-            // One run, no hot reload: plugin files are not watched (a run sees the builds it started with).
-            using var pluginHost = new PluginHost(new PluginHostOptions { PluginDirectories = parse.GetValue(plugins) ?? [], WatchForChanges = false }, events);
+            // Plugin files are watched only with --watch-plugins; a changed build is swapped in at a
+            // training step boundary, where the recipe's PEFT models re-inject their adapters.
+            bool hotReload = parse.GetValue(watch);
+            using var pluginHost = new PluginHost(new PluginHostOptions { PluginDirectories = parse.GetValue(plugins) ?? [], WatchForChanges = hotReload }, events);
             var host = new RecipeHostContext
             {
                 Methods = pluginHost,
                 FindQuantizer = pluginHost.FindQuantizer,
                 QuantizerNames = () => pluginHost.QuantizerNames,
                 Events = events,
+                AtStepBoundary = hotReload ? () => pluginHost.HasPendingReloads && pluginHost.ApplyPendingReloads().Count > 0 : null,
+                TrackPeftModel = hotReload ? peft => pluginHost.RegisterReloadParticipant(peft) : null,
             };
             bool interactive = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
             using var view = new RecipeConsoleView(events, stdout, stderr, interactive);

@@ -165,9 +165,13 @@ internal static class AdapterApi
         }));
     }
 
-    /// <summary>A fresh PEFT model over <paramref name="model"/>, sharing its tokenizer with the methods.</summary>
-    private static PeftModel NewPeftModel(RecipeSession s, RecipeModel model) =>
-        new(model.Model, s.Host.Methods, s.Host.Events, model.TryTokenizer(), model.Folder);
+    /// <summary>A fresh PEFT model over <paramref name="model"/>, sharing its tokenizer with the methods, taken into the host's hot reloads.</summary>
+    private static PeftModel NewPeftModel(RecipeSession s, RecipeModel model)
+    {
+        var peft = new PeftModel(model.Model, s.Host.Methods, s.Host.Events, model.TryTokenizer(), model.Folder);
+        if (s.Host.TrackPeftModel?.Invoke(peft) is { } registration) s.Handles.Own(registration);
+        return peft;
+    }
 
     /// <summary>Checks an adapter name exists, listing those that do.</summary>
     private static AdapterEntry Adapter(PeftModel peft, string name, string caller)
