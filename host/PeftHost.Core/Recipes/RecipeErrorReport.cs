@@ -31,6 +31,9 @@ internal sealed partial class RecipeErrorReport(RecipeModuleLoader loader, strin
             InsufficientExecutionStackException or Jint.Runtime.StatementsCountOverflowException or MemoryLimitExceededException
                 => Located(RecipeFailureKind.Limit, e, $"{e.Message} (a sandbox limit)"),
             JavaScriptException js => Script(js),
+            InvalidOperationException when e.Message.Contains("did not return a fulfilled promise: Pending", StringComparison.Ordinal) =>
+                new RecipeFailure(RecipeFailureKind.Script, "the module's top-level await never finished: it waits on a promise that nothing settles " +
+                    "(the API's calls are synchronous; only promises the recipe makes itself can stay pending)", Display(recipePath), null, null, null),
             _ => Located(RecipeFailureKind.Script, e, e is SandboxViolationException ? e.Message : $"{e.GetType().Name}: {e.Message}"),
         };
     }

@@ -213,6 +213,29 @@ public sealed class RecipeErrorTests : IDisposable
     }
 
     [Fact]
+    public void A_top_level_await_that_never_settles_is_an_error_not_a_hang()
+    {
+        var run = _h.Run("pending.js", """
+            await new Promise(() => {});
+            """);
+        Assert.Equal(PeftCli.Failure, run.Code);
+        Assert.Contains("pending.js: the module's top-level await never finished", run.Err);
+    }
+
+    [Fact]
+    public void A_rejected_top_level_await_is_reported_at_the_throw()
+    {
+        var run = _h.Run("async.js", """
+            async function later() {
+              await null;
+              throw new Error("async boom");
+            }
+            await later();
+            """);
+        RecipeAssert.FailsAt(run, PeftCli.Failure, "async.js", 3, null, "Error: async boom");
+    }
+
+    [Fact]
     public void A_missing_recipe_fails_before_running()
     {
         var run = RecipeHarness.RunFile(Path.Combine(_h.Folder, "nope.js"), _h.Output);

@@ -21,7 +21,7 @@ internal static class EventsApi
                 throw new RecipeApiException($"on: unknown event '{name}'" + (hint is null ? "" : $"; did you mean '{hint}'?") +
                     $" (events: {string.Join(", ", RecipeEvents.Names.Keys)})");
             }
-            var remove = s.Events.Add(name, args.Callable(1, "fn"));
+            var remove = s.Handlers.Add(name, args.Callable(1, "fn"));
             return s.Function("off", 0, _ => { remove(); return JsValue.Undefined; });
         }));
     }

@@ -41,7 +41,7 @@ internal sealed class RecipeSession(
     public CancellationToken Cancellation { get; } = cancellation;
 
     /// <summary>Subscriptions made with <c>on(event, fn)</c>.</summary>
-    public RecipeEvents Events { get; } = new();
+    public RecipeEvents Handlers { get; } = new();
 
     /// <summary>True once the recipe called <c>defineParams</c>.</summary>
     public bool ParamsDeclared { get; set; }
