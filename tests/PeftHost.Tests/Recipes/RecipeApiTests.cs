@@ -260,13 +260,26 @@ public sealed class RecipeApiTests : IDisposable
     }
 
     [Fact]
-    public void Quantize_without_a_quantizer_plugin_says_none_is_loaded()
+    public void Quantize_with_the_nf4_plugin_keeps_the_model_generating()
+    {
+        var run = Ok("""
+            import { loadModel, quantize, generate, log } from "peft";
+            const model = loadModel("models/stories260k");
+            quantize(model, "nf4", { doubleQuant: true, blockSize: 64, skipModules: ["down_proj"] });
+            log("text:" + generate(model, "Once upon a time", { maxNewTokens: 8 }));
+            """);
+        Assert.Contains("quantized 30 linear layers to nf4 (kept in full precision: model.layers.0.mlp.down_proj", run.Out);
+        Assert.Matches(@"text:\s*\S+", run.Out);
+    }
+
+    [Fact]
+    public void An_unknown_quantizer_says_which_are_loaded()
     {
         var run = _h.Run("recipe.js", """
             import { loadModel, quantize } from "peft";
-            quantize(loadModel("models/stories260k"), "nf4", { doubleQuant: true });
+            quantize(loadModel("models/stories260k"), "nf5", { doubleQuant: true });
             """);
-        RecipeAssert.FailsAt(run, PeftCli.Failure, "recipe.js", 2, 1, "quantize: no quantizer 'nf4' is loaded");
+        RecipeAssert.FailsAt(run, PeftCli.Failure, "recipe.js", 2, 1, "quantize: no quantizer 'nf5' is loaded; did you mean 'nf4'? (loaded quantizers: ");
     }
 
     [Fact]

@@ -13,6 +13,8 @@ public sealed class RecipesFolderTests : IDisposable
         ["lora.js"] = ["--set", "steps=8"],
         ["multi-adapter.js"] = ["--set", "steps=20"],
         ["merge-and-export.js"] = ["--set", "steps=6"],
+        ["qlora.js"] = ["--set", "steps=6"],
+        ["classify-spam.js"] = ["--set", "steps=4", "--set", "examples=16", "--set", "testExamples=8"],
     };
 
     private readonly TempDir _out = new();

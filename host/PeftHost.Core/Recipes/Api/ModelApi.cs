@@ -1,5 +1,6 @@
 using Jint.Native;
 using PeftHost.Core.Models;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Recipes.Interop;
 using PeftHost.Core.Recipes.Sandbox;
 using PeftHost.Core.Runtime;
@@ -9,7 +10,7 @@ using TorchSharp;
 
 namespace PeftHost.Core.Recipes.Api;
 
-/// <summary><c>loadModel</c>, <c>loadTokenizer</c>, <c>quantize</c>, <c>saveModel</c>.</summary>
+/// <summary><c>loadModel</c>, <c>loadTokenizer</c>, <c>quantize</c>, <c>prepareModelForKbitTraining</c>, <c>saveModel</c>.</summary>
 internal static class ModelApi
 {
     /// <summary>Options of <c>loadModel</c>.</summary>
@@ -21,7 +22,12 @@ internal static class ModelApi
     public static readonly OptionSchema QuantizeOptions = new("quantize",
         new("doubleQuant", OptionKind.Boolean, "Quantize the absmax values again (QLoRA's double quantization; default true)."),
         new("blockSize", OptionKind.Integer, "Elements per absmax block (default 64)."),
-        new("computeDtype", OptionKind.String, "The dtype layers compute in after dequantizing (default \"float32\")."));
+        new("computeDtype", OptionKind.String, "The dtype layers compute in after dequantizing (default \"float32\")."),
+        new("skipModules", OptionKind.StringArray, "Linear layers to keep in full precision, by name or path (lm_head always is)."));
+
+    /// <summary>Options of <c>prepareModelForKbitTraining</c>.</summary>
+    public static readonly OptionSchema KbitOptions = new("prepareModelForKbitTraining",
+        new OptionSpec("useGradientCheckpointing", OptionKind.Boolean, "Recompute activations in the backward pass (default true)."));
 
     /// <summary>Options of <c>saveModel</c>.</summary>
     public static readonly OptionSchema SaveModelOptions = new("saveModel",
@@ -73,8 +79,21 @@ internal static class ModelApi
             if (model.Peft is { Adapters.Count: > 0 }) throw new RecipeApiException("quantize: quantize the base model before adding adapters");
             var q = new QuantizationOptions(options.Int("blockSize", 64), options.Bool("doubleQuant", true),
                 DeviceSelector.ParseDtype(options.String("computeDtype", "float32")));
-            int layers = s.Job("quantize", job => ModelQuantization.Apply(model.Model, quantizer, q, job.Cancellation));
-            s.Log($"quantized {layers} linear layers to {type}");
+            var skip = options.Strings("skipModules");
+            var done = s.Job("quantize", _ => ModelQuantizer.Quantize(model.Model, quantizer, q, skip));
+            s.Log($"quantized {done.Paths.Count} linear layers to {type}" + (done.Skipped.Count == 0 ? "" : $" (kept in full precision: {string.Join(", ", done.Skipped)})"));
+            return args[0];
+        }));
+
+        api.Add("prepareModelForKbitTraining", s.Function("prepareModelForKbitTraining", 2, values =>
+        {
+            var args = new ApiArguments("prepareModelForKbitTraining", values).AtMost(2, "(model, { useGradientCheckpointing })");
+            var model = ExpectModel(s, args[0], "prepareModelForKbitTraining");
+            if (model.Peft is { Adapters.Count: > 0 }) throw new RecipeApiException("prepareModelForKbitTraining: prepare the base model before adding adapters");
+            bool checkpointing = KbitOptions.Read(args[1]).Bool("useGradientCheckpointing", true);
+            var prepared = s.Job("prepareModelForKbitTraining", _ => KbitTraining.Prepare(model.Model, checkpointing));
+            s.Log($"prepared for k-bit training: {prepared.CastToFloat32.Count} parameters cast to float32" +
+                (prepared.GradientCheckpointing ? ", gradient checkpointing on" : ""));
             return args[0];
         }));
 

@@ -12,7 +12,7 @@ public static class RecipeApi
     /// <summary>Every option schema, for documentation checks.</summary>
     public static IReadOnlyList<OptionSchema> OptionSchemas { get; } =
     [
-        ModelApi.LoadModelOptions, ModelApi.QuantizeOptions, ModelApi.SaveModelOptions,
+        ModelApi.LoadModelOptions, ModelApi.QuantizeOptions, ModelApi.KbitOptions, ModelApi.SaveModelOptions,
         AdapterApi.SaveAdapterOptions, AdapterApi.LoadAdapterOptions, AdapterApi.WeightedAdapterOptions,
         GenerationApi.GenerateOptions, ReportingApi.TableOptions, ReportingApi.PlotOptions,
         ModelHandles.TokenizerEncodeOptions, ModelHandles.TokenizerDecodeOptions,
