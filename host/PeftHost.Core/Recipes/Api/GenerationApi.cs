@@ -94,7 +94,9 @@ internal static class GenerationApi
                 try
                 {
                     using var routing = rowAdapters is null ? null : model.RequirePeft("generate").UseRowAdapters(rowAdapters);
-                    var rows = new TextGenerator(model.Model).Generate(ids, settings, cancellation: job.Cancellation);
+                    var progress = new GenerationProgress(s.Host.Events, prompts.Count, settings.MaxNewTokens);
+                    var rows = new TextGenerator(model.Model).Generate(ids, settings, progress.OnToken, job.Cancellation);
+                    progress.Finish();
                     return rows.Select((r, i) => (fullText ? prompts[i] : "") + Continuation(tokenizer, ids[i], r)).ToArray();
                 }
                 finally

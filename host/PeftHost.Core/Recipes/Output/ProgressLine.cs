@@ -11,12 +11,15 @@ namespace PeftHost.Core.Recipes.Output;
 /// <param name="TokensPerSecond">Throughput, if known.</param>
 /// <param name="Eta">Estimated time left.</param>
 /// <param name="Final">True for the last state (the bar is ended with a newline).</param>
-public sealed record ProgressLine(string Label, int Step, int Total, double? Loss, double? TokensPerSecond, TimeSpan? Eta, bool Final = false)
+/// <param name="TerminalOnly">Shown as a live bar on a terminal, never as log lines (a generation's progress).</param>
+public sealed record ProgressLine(string Label, int Step, int Total, double? Loss, double? TokensPerSecond, TimeSpan? Eta, bool Final = false, bool TerminalOnly = false)
 {
     private const int BarWidth = 24;
 
     /// <summary>The progress line for <paramref name="e"/>, when it is a progress event.</summary>
-    public static ProgressLine? From(IHostEvent e) => TrainingEvents.Progress(e);
+    public static ProgressLine? From(IHostEvent e) => e is RecipeProgressEvent p
+        ? new ProgressLine(p.Step, p.Done, p.Total, null, p.UnitsPerSecond, null, p.Final, TerminalOnly: true)
+        : TrainingEvents.Progress(e);
 
     /// <summary><c>train  [=========>        ]  120/500  loss 2.3141  1,234 tok/s  ETA 0:03:12</c></summary>
     public string Bar()

@@ -38,7 +38,7 @@ public sealed class RecipeConsoleView : IDisposable
                 _output.Write(_bar);
                 if (line.Final) { _output.WriteLine(); _bar = null; }
             }
-            else
+            else if (!line.TerminalOnly)
             {
                 _output.WriteLine(line.Plain());
             }
