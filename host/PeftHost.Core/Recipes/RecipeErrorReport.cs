@@ -28,6 +28,8 @@ internal sealed partial class RecipeErrorReport(RecipeModuleLoader loader, strin
             RecipeCancelledException or OperationCanceledException => Located(RecipeFailureKind.Cancelled, e, e.Message is { Length: > 0 } m && m != "The operation was canceled." ? m : "cancelled"),
             RecipeLimitException limit => Located(RecipeFailureKind.Limit, e, limit.Message),
             RecursionDepthOverflowException recursion => Recursion(recursion),
+            MemoryLimitExceededException when ArraySize().Match(e.Message) is { Success: true } m =>
+                Located(RecipeFailureKind.Limit, e, $"memory limit reached: an array of {long.Parse(m.Groups[1].Value):N0} elements is more than the {long.Parse(m.Groups[2].Value):N0} one array may hold (raise it with --max-memory)"),
             InsufficientExecutionStackException or Jint.Runtime.StatementsCountOverflowException or MemoryLimitExceededException
                 => Located(RecipeFailureKind.Limit, e, $"{e.Message} (a sandbox limit)"),
             JavaScriptException js => Script(js),
@@ -125,6 +127,9 @@ internal sealed partial class RecipeErrorReport(RecipeModuleLoader loader, strin
         string relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), path);
         return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathFullyQualified(relative) ? path : relative;
     }
+
+    [GeneratedRegex(@"The array size (\d+) is larger than maximum allowed \((\d+)\)")]
+    private static partial Regex ArraySize();
 
     [GeneratedRegex(@"(?<path>(?:file://)?/[^():]+?)(?<pos>:\d+:\d+)")]
     private static partial Regex FramePath();

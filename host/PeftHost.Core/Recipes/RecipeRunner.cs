@@ -19,7 +19,7 @@ namespace PeftHost.Core.Recipes;
 /// </summary>
 public sealed class RecipeRunner
 {
-    private const int ScriptStackSize = 256 * 1024 * 1024;
+    private const int ScriptStackSize = 64 * 1024 * 1024;
 
     /// <summary>Runs <paramref name="options"/>' recipe with what <paramref name="host"/> lends; never throws for script or sandbox failures.</summary>
     public RecipeResult Run(RecipeRunOptions options, RecipeHostContext host, CancellationToken cancellation = default)
@@ -66,6 +66,8 @@ public sealed class RecipeRunner
             o.Host.StringCompilationAllowed = false; // no eval / new Function: everything that runs is in the recipe's files
             o.Constraints.MaxRecursionDepth = options.Limits.MaxRecursionDepth;
             o.Constraints.StackOverflowGuard = true;
+            // One array cannot take the whole memory budget in a single allocation, before the budget is checked.
+            o.Constraints.MaxArraySize = (uint)Math.Clamp(options.Limits.MaxMemoryBytes / 64, 1024, uint.MaxValue - 1);
             o.Constraints.Constraints.Add(new StatementBudget(options.Limits.MaxStatements));
             o.Constraints.Constraints.Add(new ScriptTimeBudget(clock, options.Limits.Timeout));
             o.Constraints.Constraints.Add(memory);

@@ -183,6 +183,17 @@ public sealed class RecipeErrorTests : IDisposable
     }
 
     [Fact]
+    public void One_huge_array_is_refused_before_it_is_allocated()
+    {
+        var run = _h.Run("huge.js", """
+            const big = new Array(2 ** 30).fill(0);
+            """, "--max-memory", "64");
+        // Jint raises this one inside the allocation, without a position: the file is named, not the line.
+        Assert.Equal(PeftCli.Failure, run.Code);
+        Assert.Contains("huge.js: memory limit reached: an array of 1,073,741,824 elements is more than the 1,048,576 one array may hold", run.Err);
+    }
+
+    [Fact]
     public void Cancelling_a_script_loop_stops_it_between_statements_with_exit_130()
     {
         var run = _h.RunCancelledAt("cancel.js", """
