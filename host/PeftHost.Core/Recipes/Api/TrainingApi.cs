@@ -43,7 +43,7 @@ internal static class TrainingApi
             string output = s.Paths.Resolve(options.String("outputDir", run == 1 ? "train" : $"train-{run}"), PathAccess.Write, "train");
             string? resume = options.String("resumeFrom") is { } r ? (r == "latest" ? r : s.Paths.ResolveFolder(r, "train")) : null;
             string runId = $"{s.RecipeName}-{run}";
-            var settings = TrainingOptionsReader.Read(options, output, resume, runId);
+            var settings = TrainingOptionsReader.Read(options, output, resume, runId, model.Model.GradientCheckpointing);
             try { settings.Validate(); }
             catch (ArgumentException e) { throw new RecipeApiException("train: " + CamelCaseOptionNames(e.Message)); }
 

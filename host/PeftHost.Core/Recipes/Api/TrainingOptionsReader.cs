@@ -34,7 +34,7 @@ internal static class TrainingOptionsReader
         new OptionSpec("keepLastCheckpoints", OptionKind.Integer, "Checkpoints kept (default 3)."),
         new OptionSpec("resumeFrom", OptionKind.String, "A checkpoint folder, or \"latest\" for the newest under outputDir."),
         new OptionSpec("precision", OptionKind.String, "\"float32\" (default) or \"bfloat16\" (load the model in bfloat16)."),
-        new OptionSpec("gradientCheckpointing", OptionKind.Boolean, "Recompute activations in the backward pass to save memory (default false)."),
+        new OptionSpec("gradientCheckpointing", OptionKind.Boolean, "Recompute activations in the backward pass to save memory (default: as the model is; on after prepareModelForKbitTraining)."),
         new OptionSpec("plotLossCurve", OptionKind.Boolean, "Draw loss.png at the end (default true)."),
         new OptionSpec("outputDir", OptionKind.String, "Where metrics.jsonl, loss.png and checkpoints/ go, under the output folder (default \"train\", then \"train-2\"…)."),
         new OptionSpec("onStep", OptionKind.Function, "Called after every optimizer step with a step context (see below)."),
@@ -47,7 +47,12 @@ internal static class TrainingOptionsReader
     private static readonly string[] Precisions = ["float32", "bfloat16"];
 
     /// <summary>The trainer's options from the recipe's, with the output folder and run id decided by the caller.</summary>
-    public static TrainingOptions Read(OptionValues o, string outputDirectory, string? resumeFrom, string runId)
+    /// <param name="o">The recipe's options.</param>
+    /// <param name="outputDirectory">Where the run writes.</param>
+    /// <param name="resumeFrom">The checkpoint to resume from (a real path or "latest"), if any.</param>
+    /// <param name="runId">The run's id.</param>
+    /// <param name="modelCheckpointing">Whether the model already recomputes activations (prepareModelForKbitTraining switches it on): the default.</param>
+    public static TrainingOptions Read(OptionValues o, string outputDirectory, string? resumeFrom, string runId, bool modelCheckpointing)
     {
         var defaults = new TrainingOptions();
         return new TrainingOptions
@@ -82,7 +87,7 @@ internal static class TrainingOptionsReader
             KeepLastCheckpoints = o.Int("keepLastCheckpoints", defaults.KeepLastCheckpoints),
             ResumeFrom = resumeFrom,
             Precision = Choice(o, "precision", Precisions, "float32") == "bfloat16" ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
-            GradientCheckpointing = o.Bool("gradientCheckpointing", defaults.GradientCheckpointing),
+            GradientCheckpointing = o.Bool("gradientCheckpointing", modelCheckpointing),
             PlotLossCurve = o.Bool("plotLossCurve", defaults.PlotLossCurve),
             RunId = runId,
         };
