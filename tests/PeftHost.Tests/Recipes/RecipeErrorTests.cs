@@ -247,6 +247,25 @@ public sealed class RecipeErrorTests : IDisposable
     }
 
     [Fact]
+    public void Run_has_help_and_a_malformed_command_line_exits_2()
+    {
+        var help = new StringWriter();
+        Assert.Equal(0, PeftCli.Run(["run", "--help"], help, new StringWriter()));
+        Assert.Contains("--set", help.ToString());
+        Assert.Contains("--max-statements", help.ToString());
+        var usage = new StringWriter();
+        Assert.Equal(PeftCli.UsageError, PeftCli.Run(["run"], new StringWriter(), usage));
+    }
+
+    [Fact]
+    public void A_set_without_a_value_is_an_error()
+    {
+        var run = _h.Run("x.js", "export const a = 1;", "--set", "novalue");
+        Assert.Equal(PeftCli.Failure, run.Code);
+        Assert.Contains("--set expects key=value, got 'novalue'", run.Err);
+    }
+
+    [Fact]
     public void A_missing_recipe_fails_before_running()
     {
         var run = RecipeHarness.RunFile(Path.Combine(_h.Folder, "nope.js"), _h.Output);
