@@ -71,7 +71,8 @@ public static class CheckpointWriter
         return shards;
     }
 
-    private static void RemoveStale(string directory, List<string> written)
+    /// <summary>Deletes checkpoint files in <paramref name="directory"/> (shards, index, single file) that are not in <paramref name="written"/>.</summary>
+    internal static void RemoveStale(string directory, IReadOnlyCollection<string> written)
     {
         foreach (var file in Directory.EnumerateFiles(directory))
         {

@@ -165,19 +165,25 @@ public static class ModelLoader
     {
         var saveDtype = dtype ?? model.Dtype;
         var state = new List<KeyValuePair<string, Tensor>>();
+        // The folder is assembled beside the target and moved in, so a failed save (a full disk)
+        // never leaves new weights next to the previous config.json.
+        using var staging = StagingDirectory.Create(directory);
+        IReadOnlyList<string> written;
         try
         {
             foreach (var (name, p) in model.named_parameters())
                 state.Add(new(name, p.detach().to(saveDtype)));
-            CheckpointWriter.Write(directory, state, maxShardBytes);
+            written = CheckpointWriter.Write(staging.Path, state, maxShardBytes);
         }
         finally
         {
             foreach (var kv in state) kv.Value.Dispose();
         }
-        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFileName),
+        AtomicFile.WriteAllText(Path.Combine(staging.Path, ConfigFileName),
             model.Config.ToJson(DeviceSelector.DtypeName(saveDtype)).ToJsonString(Json.Indented));
-        WriteGenerationConfig(model.Config, directory);
+        WriteGenerationConfig(model.Config, staging.Path);
+        staging.Commit();
+        CheckpointWriter.RemoveStale(directory, written);
     }
 
     /// <summary>Writes <c>generation_config.json</c> with the model's special token ids.</summary>

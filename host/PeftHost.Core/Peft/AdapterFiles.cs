@@ -27,12 +27,17 @@ public static class AdapterFiles
     public static string FolderFor(string root, string adapterName) =>
         adapterName == DefaultAdapterName ? root : Path.Combine(root, adapterName);
 
-    /// <summary>Writes one adapter's config and tensors into <paramref name="directory"/>.</summary>
+    /// <summary>
+    /// Writes one adapter's config and tensors into <paramref name="directory"/>. Both files are
+    /// written in a staging folder first and then renamed into place, so a failed save (a full disk)
+    /// never pairs new weights with the previous config; other files in the folder are kept.
+    /// </summary>
     public static void Write(string directory, JsonObject config, IReadOnlyDictionary<string, Tensor> state)
     {
-        Directory.CreateDirectory(directory);
-        SafeTensorsWriter.Write(Path.Combine(directory, WeightsFileName), state, new Dictionary<string, string> { ["format"] = "pt" });
-        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFileName), Sorted(config).ToJsonString(Json.Indented));
+        using var staging = StagingDirectory.Create(directory);
+        SafeTensorsWriter.Write(Path.Combine(staging.Path, WeightsFileName), state, new Dictionary<string, string> { ["format"] = "pt" });
+        AtomicFile.WriteAllText(Path.Combine(staging.Path, ConfigFileName), Sorted(config).ToJsonString(Json.Indented));
+        staging.Commit();
     }
 
     /// <summary>Reads an adapter folder's config.</summary>

@@ -212,7 +212,17 @@ public sealed class Trainer
         run.CheckpointRequested = false;
         if (run.LastCheckpointStep == run.GlobalStep && run.LastCheckpoint is not null && Directory.Exists(run.LastCheckpoint)) return;
         string path = store.PathFor(run.GlobalStep);
-        TrainingCheckpoint.Save(path, run.Weights, run.Optimizer, run.ToState());
+        try
+        {
+            TrainingCheckpoint.Save(path, run.Weights, run.Optimizer, run.ToState());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The raw error names a temporary file in a staging folder that is already gone: say
+            // which checkpoint failed and that the previous one is still there (it is never touched).
+            throw new IOException($"could not write the checkpoint of step {run.GlobalStep} to {path}: {e.Message}"
+                + (run.LastCheckpoint is not null && Directory.Exists(run.LastCheckpoint) ? $"; the previous checkpoint {run.LastCheckpoint} is intact" : ""), e);
+        }
         run.LastCheckpoint = path;
         run.LastCheckpointStep = run.GlobalStep;
         var removed = store.Prune(Options.KeepLastCheckpoints);

@@ -129,7 +129,9 @@ internal static class ModelApi
         foreach (var name in TokenizerFiles.Concat(Directory.GetFiles(from, "*.tiktoken").Select(Path.GetFileName)!))
         {
             string source = Path.Combine(from, name!);
-            if (File.Exists(source)) File.Copy(source, Path.Combine(to, name!), overwrite: true);
+            // Through a temporary file, like every file PeftHost writes: a failed copy leaves the previous one intact.
+            if (File.Exists(source))
+                IO.AtomicFile.Write(Path.Combine(to, name!), target => { using var input = File.OpenRead(source); input.CopyTo(target); });
         }
     }
 }
