@@ -67,7 +67,14 @@ public static class AdapterFiles
                 : $"{path}: not found");
         }
         using var file = SafeTensorsFile.Open(path);
-        return file.Entries.Keys.ToDictionary(k => k, k => file.Read(k));
+        var state = file.Entries.Keys.ToDictionary(k => k, k => file.Read(k));
+        foreach (var (key, tensor) in state)
+        {
+            if (Models.ModelLoader.NonFiniteReport(tensor) is not { } problem) continue;
+            foreach (var t in state.Values) t.Dispose();
+            throw new Models.ModelFormatException(path, $"tensor '{key}' {problem}; the adapter is damaged");
+        }
+        return state;
     }
 
     /// <summary>A copy of <paramref name="config"/> with keys sorted at every level, as PEFT writes it.</summary>

@@ -10,6 +10,13 @@ public interface IMethodCatalog
 
     /// <summary>The method that writes <paramref name="peftType"/> (e.g. "LORA") in adapter_config.json.</summary>
     IPeftMethod GetMethodByPeftType(string peftType);
+
+    /// <summary>
+    /// Calls plugin code on the engine's behalf. The plugin host guards it (a throw or a hang marks
+    /// the plugin Failed and is reported as a <see cref="Plugins.PluginException"/> naming it); a
+    /// fixed catalog just calls.
+    /// </summary>
+    T Invoke<T>(object pluginObject, string operation, Func<T> call) => call();
 }
 
 /// <summary>A catalog over a fixed set of method instances.</summary>

@@ -318,7 +318,19 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
             throw new ArgumentException($"'{name}' is not a valid adapter name (no dots, slashes or '{IAdapterRouting.BaseModelName}')");
         if (_adapters.ContainsKey(name)) throw new ArgumentException($"adapter '{name}' already exists; delete it or choose another name");
         config.InferenceMode = !trainable;
-        var adapter = method.Inject(Surface, name, config);
+        // Through the catalog, so that the plugin host can name (and fail) a plugin that throws or
+        // hangs; an adapter born with NaN or infinite parameters is the plugin's fault too.
+        var adapter = _methods.Invoke(method, $"{method.Name}.Inject", () =>
+        {
+            var made = method.Inject(Surface, name, config);
+            foreach (var (key, parameter) in made.NamedParameters())
+            {
+                if (ModelLoader.NonFiniteReport(parameter) is not { } problem) continue;
+                made.Remove();
+                throw new InvalidDataException($"{method.Name}.Inject made adapter '{name}' whose parameter '{key}' {problem}");
+            }
+            return made;
+        });
         // New modules start in training mode (dropout active); align them with the model's mode.
         Base.train(Base.training);
         var entry = new AdapterEntry(name, method, adapter);

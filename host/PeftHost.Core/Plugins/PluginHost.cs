@@ -130,18 +130,26 @@ public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
     /// plugin and <paramref name="operation"/> is thrown, the original as its inner exception.
     /// A <see cref="ConfigException"/> (the user's config, not the plugin, is at fault) and
     /// cancellation pass through untouched. Objects not made by a plugin are called plainly.
+    /// <para>
+    /// With a time limit (<paramref name="timeout"/>, else <see cref="PluginHostOptions.CallTimeout"/>)
+    /// the call runs on a thread of its own (with the caller's grad mode); if it has not returned in
+    /// time the plugin is marked Failed, a <see cref="PluginException"/> says so, and the call is
+    /// abandoned: its thread may go on running, but nothing it returns is used.
+    /// </para>
     /// </summary>
     /// <param name="pluginObject">The plugin object being called: an <see cref="IPeftMethod"/>, an <see cref="IAdapter"/>…</param>
     /// <param name="operation">What is being done, for the message: <c>"lora.Inject"</c>.</param>
     /// <param name="call">The call.</param>
-    public T InvokeGuarded<T>(object pluginObject, string operation, Func<T> call)
+    /// <param name="timeout">The time limit for this call; null takes <see cref="PluginHostOptions.CallTimeout"/>.</param>
+    public T InvokeGuarded<T>(object pluginObject, string operation, Func<T> call, TimeSpan? timeout = null)
     {
         PluginSlot? slot;
         lock (_gate) slot = SlotOf(pluginObject);
         if (slot is null) return call();
+        var limit = timeout ?? _options.CallTimeout;
         try
         {
-            return call();
+            return limit is { } l && l != Timeout.InfiniteTimeSpan ? CallWithin(slot, operation, call, l) : call();
         }
         catch (Exception e) when (e is not (ConfigException or OperationCanceledException or PluginException))
         {
@@ -152,9 +160,40 @@ public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
         }
     }
 
-    /// <inheritdoc cref="InvokeGuarded{T}(object, string, Func{T})"/>
-    public void InvokeGuarded(object pluginObject, string operation, Action call) =>
-        InvokeGuarded<object?>(pluginObject, operation, () => { call(); return null; });
+    /// <inheritdoc cref="InvokeGuarded{T}(object, string, Func{T}, TimeSpan?)"/>
+    public void InvokeGuarded(object pluginObject, string operation, Action call, TimeSpan? timeout = null) =>
+        InvokeGuarded<object?>(pluginObject, operation, () => { call(); return null; }, timeout);
+
+    /// <inheritdoc />
+    T Peft.IMethodCatalog.Invoke<T>(object pluginObject, string operation, Func<T> call) => InvokeGuarded(pluginObject, operation, call);
+
+    /// <summary>Runs <paramref name="call"/> on its own thread and waits at most <paramref name="limit"/> for it.</summary>
+    private T CallWithin<T>(PluginSlot slot, string operation, Func<T> call, TimeSpan limit)
+    {
+        T result = default!;
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? error = null;
+        bool grad = TorchSharp.torch.is_grad_enabled(); // grad mode is per thread in libtorch
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var mode = grad ? TorchSharp.torch.enable_grad() : TorchSharp.torch.no_grad();
+                result = call();
+            }
+            catch (Exception e) { error = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e); }
+        }) { IsBackground = true, Name = $"plugin {slot.Name}: {operation}" };
+        thread.Start();
+        if (!thread.Join(limit))
+        {
+            string seconds = limit.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+            MarkFailed(slot, $"{operation} did not return within {seconds} s (abandoned)");
+            throw new PluginException(slot.Name,
+                $"plugin '{slot.Name}' failed in {operation}: it did not return within {seconds} s. The plugin is marked Failed and the call " +
+                "abandoned (its thread may still be running); fix the plugin and rebuild it to reload it.");
+        }
+        error?.Throw();
+        return result;
+    }
 
     /// <summary>Adds a participant to every hot reload; dispose the result to remove it.</summary>
     public IDisposable RegisterReloadParticipant(IPluginReloadParticipant participant)

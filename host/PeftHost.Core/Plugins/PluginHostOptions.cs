@@ -23,4 +23,12 @@ public sealed record PluginHostOptions
     /// build writes the dll, pdb and deps.json in a burst, and a half-written dll must not load.
     /// </summary>
     public TimeSpan ReloadDelay { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>
+    /// How long a guarded plugin call (<see cref="PluginHost.InvokeGuarded{T}(object, string, Func{T}, TimeSpan?)"/>:
+    /// Inject and the like) may run before the host gives up on it: the plugin is marked Failed and
+    /// the call abandoned on its thread. Null (the default): no limit — a large model's Inject may
+    /// legitimately take minutes.
+    /// </summary>
+    public TimeSpan? CallTimeout { get; init; }
 }
