@@ -7,7 +7,6 @@ using PeftHost.Core.Plugins;
 using PeftHost.Core.Telemetry;
 using PeftHost.Core.Training;
 using PeftHost.Tests.Plugins;
-using PeftHost.Tests.Reliability.Training;
 using static TorchSharp.torch;
 
 namespace PeftHost.Tests.Reliability.Plugins;
@@ -19,8 +18,8 @@ namespace PeftHost.Tests.Reliability.Plugins;
 /// plugin host). The host must survive, keep serving the good plugins, and say which plugin failed
 /// and why; the model must be left as it was.
 /// </summary>
-[Collection(ReliabilityProcessCollection.Name)]
-public sealed class PluginFaultTests(ReliabilityPlugins built) : IClassFixture<ReliabilityPlugins>
+[Collection(ReliabilityPluginCollection.Name)]
+public sealed class PluginFaultTests(ReliabilityPlugins built)
 {
     private static readonly JsonObject ChannelScaleOptions = new() { ["targetModules"] = new JsonArray("q_proj", "v_proj") };
 

@@ -63,3 +63,10 @@ public sealed class ReliabilityPlugins : IDisposable
             CopyFolder(dir, Path.Combine(target, Path.GetFileName(dir)));
     }
 }
+
+/// <summary>The plugin reliability tests: one build of their plugins, run one at a time (timings and memory are measured).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ReliabilityPluginCollection : ICollectionFixture<ReliabilityPlugins>
+{
+    public const string Name = "reliability: plugins";
+}
