@@ -57,7 +57,8 @@ internal sealed class TrainingStep(CausalLanguageModel model, BatchCollator coll
         if (!double.IsFinite(lossValue) || !double.IsFinite(normValue))
         {
             int bad = NonFiniteCheck.FirstNonFinite(grads);
-            throw new TrainingDivergedException(step, bad >= 0 ? run.Weights.Names[bad] : null, bad >= 0 ? "the gradient" : "the loss", run.LastCheckpoint);
+            throw new TrainingDivergedException(step, bad >= 0 ? run.Weights.Names[bad] : null, bad >= 0 ? "the gradient" : "the loss", run.LastCheckpoint,
+                NonFiniteWeight());
         }
         if (options.MaxGradNorm > 0) GradientNorm.Clip(grads, norm, options.MaxGradNorm);
 
@@ -70,6 +71,23 @@ internal sealed class TrainingStep(CausalLanguageModel model, BatchCollator coll
         foreach (var hooks in model.Hooks.ActiveTrainingHooks()) hooks.AfterOptimizerStep(info);
         run.Weights.ZeroGradients();
         return new StepOutcome(lossValue, normValue, tokens);
+    }
+
+    /// <summary>
+    /// The first of the model's parameters (frozen ones included: an embedding row, a base weight)
+    /// that holds NaN or infinite values, described; null when all are finite — then the inputs or
+    /// the arithmetic (an overflow) produced them.
+    /// </summary>
+    private string? NonFiniteWeight()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            if (ModelLoader.NonFiniteReport(parameter) is { } report)
+                return $"the model's {(parameter.requires_grad ? "" : "frozen ")}parameter '{name}', which {report}";
+        }
+        return null;
     }
 
     /// <summary>Up to k micro-batches, never crossing an epoch boundary (an epoch's last step may have fewer).</summary>
