@@ -79,7 +79,8 @@ public static class ModelLoader
     /// </summary>
     public static string? NonFiniteReport(Tensor tensor)
     {
-        if (!tensor.is_floating_point() || tensor.NumberOfElements == 0) return null;
+        // Meta tensors (sizing a model without memory) have no values to check.
+        if (!tensor.is_floating_point() || tensor.NumberOfElements == 0 || tensor.device.type == DeviceType.META) return null;
         using var scope = NewDisposeScope();
         var bad = tensor.isfinite().logical_not();
         long count = bad.sum().item<long>();

@@ -70,6 +70,10 @@ public sealed class RecipeRunner
             o.Constraints.MaxArraySize = (uint)Math.Clamp(options.Limits.MaxMemoryBytes / 64, 1024, uint.MaxValue - 1);
             o.Constraints.Constraints.Add(new StatementBudget(options.Limits.MaxStatements));
             o.Constraints.Constraints.Add(new ScriptTimeBudget(clock, options.Limits.Timeout));
+            // The budgets are checked between statements; one regular expression match (catastrophic
+            // backtracking) runs inside a single statement, bounded only by Jint's 10 s regex timeout,
+            // which a shorter --timeout must also bound.
+            o.Constraints.RegexTimeout = options.Limits.Timeout < TimeSpan.FromSeconds(10) ? options.Limits.Timeout : TimeSpan.FromSeconds(10);
             o.Constraints.Constraints.Add(memory);
             o.Constraints.Constraints.Add(new CancellationCheck(cancellation));
         });
