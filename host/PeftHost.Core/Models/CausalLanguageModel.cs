@@ -1,3 +1,4 @@
+using PeftHost.Core.Training;
 using PeftHost.Sdk;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -47,6 +48,12 @@ public sealed class CausalLanguageModel : HfModule
 
     /// <summary>Adapter hooks and routing consulted by every forward pass.</summary>
     public ModelHooks Hooks { get; } = new();
+
+    /// <summary>
+    /// Recompute each decoder layer's activations during backward instead of keeping them
+    /// (gradient checkpointing). Applies only to passes that record gradients without a KV cache.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
 
     /// <summary>The output projection (null when tied to the embedding).</summary>
     public nn.Module<Tensor, Tensor>? LmHead => _lmHead;
@@ -106,8 +113,9 @@ public sealed class CausalLanguageModel : HfModule
                 CacheOffset = cache is null ? 0 : (firstPass ? prefixLength : cache.Length),
                 Prefix = prefix,
             };
-            foreach (var layer in Model.Layers)
-                hidden = layer.Forward(hidden, ctx);
+            bool recompute = GradientCheckpointing && cache is null && is_grad_enabled();
+            for (int i = 0; i < Model.Layers.Count; i++)
+                hidden = recompute ? ActivationCheckpoint.Run(Model.Layers[i], i, hidden, ctx) : Model.Layers[i].Forward(hidden, ctx);
             hidden = Model.Norm.forward(hidden);
 
             if (cache is not null)

@@ -1,0 +1,44 @@
+namespace PeftHost.Core.Data;
+
+/// <summary>
+/// Seeded, platform-independent permutations (SplitMix64 driving Fisher–Yates). The same seed
+/// gives the same order on every machine and .NET version, which is what resuming needs:
+/// an epoch's order is a function of (seed, epoch) and holds no hidden state.
+/// </summary>
+public static class DeterministicShuffle
+{
+    /// <summary>A permutation of 0..count-1 determined by <paramref name="seed"/>.</summary>
+    public static int[] Permutation(int count, ulong seed)
+    {
+        var order = new int[count];
+        for (int i = 0; i < count; i++) order[i] = i;
+        ulong state = seed;
+        for (int i = count - 1; i > 0; i--)
+        {
+            int j = (int)(Next(ref state) % (ulong)(i + 1));
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return order;
+    }
+
+    /// <summary>Combines values into one seed (for example a run seed and an epoch number).</summary>
+    public static ulong Combine(params long[] parts)
+    {
+        ulong state = 0x9E3779B97F4A7C15UL;
+        foreach (long part in parts)
+        {
+            state ^= (ulong)part;
+            state = Next(ref state);
+        }
+        return state;
+    }
+
+    /// <summary>One SplitMix64 step.</summary>
+    private static ulong Next(ref ulong state)
+    {
+        ulong z = state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,35 @@
+namespace PeftHost.Core.Data;
+
+/// <summary>Opens data files by their extension.</summary>
+public static class RecordSource
+{
+    /// <summary>
+    /// A source for <paramref name="path"/>: <c>.jsonl</c>/<c>.ndjson</c>/<c>.jsonl.gz</c> → JSON Lines,
+    /// <c>.csv</c> → CSV, <c>.tsv</c> → tab-separated, <c>.parquet</c> → Parquet, anything else → plain text
+    /// split as <paramref name="textSplit"/> says.
+    /// </summary>
+    public static IRecordSource Open(string path, TextSplit textSplit = TextSplit.Document)
+    {
+        string name = Path.GetFileName(path).ToLowerInvariant();
+        if (name.EndsWith(".gz", StringComparison.Ordinal)) name = name[..^3];
+        return Path.GetExtension(name) switch
+        {
+            ".jsonl" or ".ndjson" or ".json" => new JsonlSource(path),
+            ".csv" => new CsvSource(path),
+            ".tsv" => new CsvSource(path, '\t'),
+            ".parquet" => new ParquetSource(path),
+            _ => new TextFileSource(path, textSplit),
+        };
+    }
+
+    /// <summary>The records of <paramref name="source"/> for which <paramref name="predicate"/> holds.</summary>
+    public static IRecordSource Where(this IRecordSource source, Func<DataRecord, bool> predicate, string description) =>
+        new FilteredSource(source, predicate, description);
+
+    /// <summary>The records whose <paramref name="field"/> equals one of <paramref name="values"/>.</summary>
+    public static IRecordSource WhereField(this IRecordSource source, string field, params string[] values)
+    {
+        var set = values.ToHashSet(StringComparer.Ordinal);
+        return new FilteredSource(source, r => r.Optional(field) is string v && set.Contains(v), $"{field} in [{string.Join(",", values)}]");
+    }
+}

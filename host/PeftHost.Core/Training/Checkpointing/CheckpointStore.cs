@@ -1,0 +1,58 @@
+using System.Globalization;
+
+namespace PeftHost.Core.Training.Checkpointing;
+
+/// <summary>
+/// The checkpoint folders of a run (<c>checkpoints/checkpoint-{step}</c>): listing, the newest,
+/// and removing all but the last K. A folder counts only when complete (it holds the trainer state,
+/// written last, and folders appear by an atomic rename of a staging folder).
+/// </summary>
+public sealed class CheckpointStore(string directory)
+{
+    /// <summary>The folder-name prefix.</summary>
+    public const string Prefix = "checkpoint-";
+
+    /// <summary>The folder holding the checkpoints.</summary>
+    public string Directory => directory;
+
+    /// <summary>The folder for step <paramref name="step"/>.</summary>
+    public string PathFor(int step) => Path.Combine(directory, Prefix + step.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Complete checkpoints, oldest first.</summary>
+    public IReadOnlyList<(int Step, string Path)> List()
+    {
+        if (!System.IO.Directory.Exists(directory)) return [];
+        return System.IO.Directory.EnumerateDirectories(directory, Prefix + "*")
+            .Select(path => (Ok: int.TryParse(Path.GetFileName(path)[Prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int step), Step: step, Path: path))
+            .Where(c => c.Ok && File.Exists(Path.Combine(c.Path, TrainerState.FileName)))
+            .OrderBy(c => c.Step)
+            .Select(c => (c.Step, c.Path))
+            .ToArray();
+    }
+
+    /// <summary>The newest complete checkpoint, or null.</summary>
+    public string? Latest() => List() is { Count: > 0 } all ? all[^1].Path : null;
+
+    /// <summary>Removes all but the newest <paramref name="keep"/> checkpoints; returns the removed folders.</summary>
+    public IReadOnlyList<string> Prune(int keep)
+    {
+        var all = List();
+        var removed = new List<string>();
+        foreach (var (_, path) in all.Take(Math.Max(0, all.Count - keep)))
+        {
+            System.IO.Directory.Delete(path, recursive: true);
+            removed.Add(path);
+        }
+        return removed;
+    }
+
+    /// <summary>Deletes staging folders left behind by a crash while a checkpoint was being written.</summary>
+    public void RemoveStaleStaging()
+    {
+        if (!System.IO.Directory.Exists(directory)) return;
+        foreach (var stale in System.IO.Directory.EnumerateDirectories(directory, "." + Prefix + "*.staging-*"))
+        {
+            try { System.IO.Directory.Delete(stale, recursive: true); } catch (IOException) { }
+        }
+    }
+}

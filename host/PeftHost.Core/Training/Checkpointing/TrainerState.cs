@@ -1,0 +1,77 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using PeftHost.Core.IO;
+
+namespace PeftHost.Core.Training.Checkpointing;
+
+/// <summary>
+/// The trainer's own state in a checkpoint (<c>trainer_state.json</c>): where the run is, the
+/// schedule, early-stopping bookkeeping, the loss history and the random state.
+/// </summary>
+public sealed record TrainerState
+{
+    /// <summary>The file's name inside a checkpoint folder.</summary>
+    public const string FileName = "trainer_state.json";
+
+    private static readonly JsonSerializerOptions Options = new(Json.Indented)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>The run's id.</summary>
+    public string RunId { get; init; } = "";
+    /// <summary>Optimizer steps completed.</summary>
+    public int GlobalStep { get; init; }
+    /// <summary>Steps the run takes in all.</summary>
+    public int TotalSteps { get; init; }
+    /// <summary>Warm-up steps.</summary>
+    public int WarmupSteps { get; init; }
+    /// <summary>The schedule's kind.</summary>
+    public string Schedule { get; init; } = "";
+    /// <summary>The peak learning rate (a step-boundary handler may have changed it).</summary>
+    public double PeakLearningRate { get; init; }
+    /// <summary>Data position: the epoch of the next batch.</summary>
+    public int Epoch { get; init; }
+    /// <summary>Data position: the next batch within the epoch.</summary>
+    public int BatchInEpoch { get; init; }
+    /// <summary>The shuffling seed (each epoch's order is a function of it and the epoch).</summary>
+    public long ShuffleSeed { get; init; }
+    /// <summary>Training examples (a resume against different data is refused).</summary>
+    public int TrainExamples { get; init; }
+    /// <summary>Micro-batch size.</summary>
+    public int BatchSize { get; init; }
+    /// <summary>Micro-batches per step.</summary>
+    public int GradientAccumulationSteps { get; init; }
+    /// <summary>Best early-stopping metric so far.</summary>
+    public double? BestMetric { get; init; }
+    /// <summary>The step of <see cref="BestMetric"/>.</summary>
+    public int? BestStep { get; init; }
+    /// <summary>Evaluations since the metric last improved.</summary>
+    public int EvaluationsWithoutImprovement { get; init; }
+    /// <summary>torch's default CPU generator state, base64.</summary>
+    public string TorchCpuRngState { get; init; } = "";
+    /// <summary>The loss of every step so far.</summary>
+    public List<double> Losses { get; init; } = [];
+    /// <summary>Every evaluation so far.</summary>
+    public List<EvaluationRecord> Evaluations { get; init; } = [];
+
+    /// <summary>Writes the state to <paramref name="directory"/>.</summary>
+    public void Save(string directory) =>
+        AtomicFile.WriteAllText(Path.Combine(directory, FileName), JsonSerializer.Serialize(this, Options));
+
+    /// <summary>Reads the state from <paramref name="directory"/>.</summary>
+    public static TrainerState Load(string directory)
+    {
+        string path = Path.Combine(directory, FileName);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{directory} is not a training checkpoint (no {FileName})", path);
+        try { return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Options) ?? throw new InvalidDataException($"{path}: empty"); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+    }
+}
+
+/// <summary>One evaluation's metrics.</summary>
+/// <param name="Step">Optimizer steps completed when it ran.</param>
+/// <param name="Metrics">Metric name → value.</param>
+public sealed record EvaluationRecord(int Step, IReadOnlyDictionary<string, double> Metrics);

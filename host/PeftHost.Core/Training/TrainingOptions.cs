@@ -1,0 +1,144 @@
+using PeftHost.Core.Training.Optimization;
+
+namespace PeftHost.Core.Training;
+
+/// <summary>Numeric precision of the forward and backward passes.</summary>
+public enum TrainingPrecision
+{
+    /// <summary>Everything in the model's dtype, parameters updated in place.</summary>
+    Float32,
+
+    /// <summary>
+    /// bf16 compute: the model's weights are bfloat16 (load it so); every trainable parameter that
+    /// is not float32 gets a float32 master copy that the optimizer updates and that is cast back
+    /// into the bf16 parameter after each step. Needs hardware bf16 matrix multiply.
+    /// </summary>
+    BFloat16,
+}
+
+/// <summary>Stop when a validation metric stops improving.</summary>
+/// <param name="Metric">The metric ("eval_loss", "eval_perplexity" or an evaluator's).</param>
+/// <param name="Patience">Evaluations without improvement before stopping.</param>
+/// <param name="MinDelta">The least change that counts as an improvement.</param>
+/// <param name="GreaterIsBetter">True for accuracies and F1, false for losses.</param>
+public sealed record EarlyStoppingOptions(string Metric = "eval_loss", int Patience = 3, double MinDelta = 0, bool GreaterIsBetter = false);
+
+/// <summary>Everything that shapes a training run. Defaults follow Hugging Face's Trainer where it has one.</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Where metrics.jsonl, loss.png and checkpoints/ go; null keeps nothing on disk.</summary>
+    public string? OutputDirectory { get; init; }
+
+    /// <summary>Passes over the training data (ignored when <see cref="MaxSteps"/> is set).</summary>
+    public int Epochs { get; init; } = 1;
+
+    /// <summary>Optimizer steps to take, overriding <see cref="Epochs"/>.</summary>
+    public int? MaxSteps { get; init; }
+
+    /// <summary>Examples per micro-batch.</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Micro-batches per optimizer step; the loss is scaled so that k micro-batches equal one batch k times larger.</summary>
+    public int GradientAccumulationSteps { get; init; } = 1;
+
+    /// <summary>Peak learning rate.</summary>
+    public double LearningRate { get; init; } = 2e-4;
+
+    /// <summary>Decoupled weight decay for parameters of two or more dimensions (norms and biases get none).</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>AdamWOptimizer β1.</summary>
+    public double Beta1 { get; init; } = 0.9;
+
+    /// <summary>AdamWOptimizer β2.</summary>
+    public double Beta2 { get; init; } = 0.999;
+
+    /// <summary>AdamWOptimizer ε.</summary>
+    public double Epsilon { get; init; } = 1e-8;
+
+    /// <summary>How the learning rate moves after warm-up.</summary>
+    public LearningRateScheduleKind Schedule { get; init; } = LearningRateScheduleKind.Linear;
+
+    /// <summary>Linear warm-up steps (wins over <see cref="WarmupRatio"/> when positive).</summary>
+    public int WarmupSteps { get; init; }
+
+    /// <summary>Warm-up as a fraction of the total steps (rounded up).</summary>
+    public double WarmupRatio { get; init; }
+
+    /// <summary>Clip the global gradient norm to this; 0 or less disables clipping.</summary>
+    public double MaxGradNorm { get; init; } = 1.0;
+
+    /// <summary>Seeds shuffling (and nothing else: the model's own seed is the caller's).</summary>
+    public long Seed { get; init; } = 42;
+
+    /// <summary>Shuffle the training data each epoch.</summary>
+    public bool Shuffle { get; init; } = true;
+
+    /// <summary>Publish a <see cref="TrainingStepEvent"/> (and a metrics line) every this many steps.</summary>
+    public int LogEvery { get; init; } = 10;
+
+    /// <summary>Evaluate on the validation set every this many steps; 0: only at the end.</summary>
+    public int EvalEvery { get; init; }
+
+    /// <summary>Examples per evaluation batch (defaults to <see cref="BatchSize"/>).</summary>
+    public int? EvalBatchSize { get; init; }
+
+    /// <summary>Stop early on a validation metric; null: never.</summary>
+    public EarlyStoppingOptions? EarlyStopping { get; init; }
+
+    /// <summary>Write a checkpoint every this many steps; 0: not by steps.</summary>
+    public int CheckpointEvery { get; init; }
+
+    /// <summary>Write a checkpoint at the end of each epoch.</summary>
+    public bool CheckpointEachEpoch { get; init; }
+
+    /// <summary>Checkpoints kept; older ones are removed after each new one.</summary>
+    public int KeepLastCheckpoints { get; init; } = 3;
+
+    /// <summary>A checkpoint folder to resume from, or "latest" for the newest under <see cref="OutputDirectory"/> (none: start afresh).</summary>
+    public string? ResumeFrom { get; init; }
+
+    /// <summary>Compute precision.</summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Float32;
+
+    /// <summary>Recompute each decoder layer's activations during backward instead of storing them.</summary>
+    public bool GradientCheckpointing { get; init; }
+
+    /// <summary>Give every model parameter that is not trainable requires_grad = false for the run (restored after).</summary>
+    public bool FreezeOtherParameters { get; init; } = true;
+
+    /// <summary>Draw loss.png at the end (needs <see cref="OutputDirectory"/>).</summary>
+    public bool PlotLossCurve { get; init; } = true;
+
+    /// <summary>Names the run in events; a fresh id when null.</summary>
+    public string? RunId { get; init; }
+
+    /// <summary>Checks the options, naming the first bad one.</summary>
+    public void Validate()
+    {
+        static void Require(bool ok, string name, object value, string rule)
+        {
+            if (!ok) throw new ArgumentException($"training option {name} = {value}: {rule}");
+        }
+        Require(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
+        Require(MaxSteps is null or >= 1, nameof(MaxSteps), MaxSteps!, "must be at least 1");
+        Require(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be at least 1");
+        Require(GradientAccumulationSteps >= 1, nameof(GradientAccumulationSteps), GradientAccumulationSteps, "must be at least 1");
+        Require(LearningRate >= 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be a finite number ≥ 0");
+        Require(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must be ≥ 0");
+        Require(Beta1 is >= 0 and < 1, nameof(Beta1), Beta1, "must be in [0, 1)");
+        Require(Beta2 is >= 0 and < 1, nameof(Beta2), Beta2, "must be in [0, 1)");
+        Require(Epsilon > 0, nameof(Epsilon), Epsilon, "must be > 0");
+        Require(WarmupSteps >= 0, nameof(WarmupSteps), WarmupSteps, "must be ≥ 0");
+        Require(WarmupRatio is >= 0 and <= 1, nameof(WarmupRatio), WarmupRatio, "must be in [0, 1]");
+        Require(LogEvery >= 1, nameof(LogEvery), LogEvery, "must be at least 1");
+        Require(EvalEvery >= 0, nameof(EvalEvery), EvalEvery, "must be ≥ 0");
+        Require(EvalBatchSize is null or >= 1, nameof(EvalBatchSize), EvalBatchSize!, "must be at least 1");
+        Require(CheckpointEvery >= 0, nameof(CheckpointEvery), CheckpointEvery, "must be ≥ 0");
+        Require(KeepLastCheckpoints >= 1, nameof(KeepLastCheckpoints), KeepLastCheckpoints, "must be at least 1");
+        if (EarlyStopping is { } es) Require(es.Patience >= 1, "EarlyStopping.Patience", es.Patience, "must be at least 1");
+        bool wantsDisk = CheckpointEvery > 0 || CheckpointEachEpoch || ResumeFrom == "latest";
+        if (wantsDisk && OutputDirectory is null)
+            throw new ArgumentException("training options ask for checkpoints (CheckpointEvery, CheckpointEachEpoch or ResumeFrom = \"latest\") but OutputDirectory is not set");
+    }
+}

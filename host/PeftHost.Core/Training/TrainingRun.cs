@@ -1,0 +1,118 @@
+using PeftHost.Core.Data;
+using PeftHost.Core.Training.Checkpointing;
+using PeftHost.Core.Training.Optimization;
+using PeftHost.Core.Training.Precision;
+using TorchSharp.Modules;
+
+namespace PeftHost.Core.Training;
+
+/// <summary>The mutable state of one training run: weights and optimizer, schedule, data position, histories, requests from callbacks.</summary>
+internal sealed class TrainingRun : IDisposable
+{
+    private readonly TrainingOptions _options;
+    private readonly TrainingModeScope _mode;
+
+    public TrainingRun(string runId, TrainingOptions options, IEnumerable<(string Name, Parameter Parameter)> parameters,
+        BatchLoader loader, int totalSteps, int warmupSteps, TrainingModeScope mode)
+    {
+        RunId = runId;
+        _options = options;
+        _mode = mode;
+        Loader = loader;
+        TotalSteps = totalSteps;
+        Schedule = new LearningRateSchedule(options.Schedule, totalSteps, warmupSteps);
+        PeakLearningRate = options.LearningRate;
+        Weights = new MasterWeights(parameters);
+        Optimizer = new AdamWOptimizer(ParameterGroup.DecayAndNoDecay(Weights.Optimized, options.WeightDecay), options.Beta1, options.Beta2, options.Epsilon);
+        EarlyStopping = options.EarlyStopping is null ? null : new EarlyStoppingTracker(options.EarlyStopping);
+    }
+
+    public string RunId { get; }
+    public int TotalSteps { get; }
+    public LearningRateSchedule Schedule { get; }
+    public double PeakLearningRate { get; set; }
+    public BatchLoader Loader { get; }
+    public MasterWeights Weights { get; private set; }
+    public AdamWOptimizer Optimizer { get; }
+    public EarlyStoppingTracker? EarlyStopping { get; }
+    public int GlobalStep { get; set; }
+    public List<double> Losses { get; } = [];
+    public List<EvaluationRecord> Evaluations { get; } = [];
+    public string? LastCheckpoint { get; set; }
+    public int? LastCheckpointStep { get; set; }
+    public string? StopReason { get; set; }
+    public bool CheckpointRequested { get; set; }
+
+    /// <summary>Fractional epoch of the data position.</summary>
+    public double Epoch => Loader.Position.Epoch + (double)Loader.Position.Batch / Loader.BatchesPerEpoch;
+
+    /// <summary>Binds new trainable parameters, carrying optimizer state over by name.</summary>
+    public void Rebind(IEnumerable<(string Name, Parameter Parameter)> parameters)
+    {
+        var list = parameters.ToList();
+        Trainer.CheckParameters(list);
+        var fresh = new MasterWeights(list);
+        Optimizer.Rebind(ParameterGroup.DecayAndNoDecay(fresh.Optimized, _options.WeightDecay));
+        Weights.Dispose();
+        Weights = fresh;
+        _mode.Track(list.Select(p => p.Parameter));
+    }
+
+    /// <summary>The state to put in a checkpoint now.</summary>
+    public TrainerState ToState() => new()
+    {
+        RunId = RunId,
+        GlobalStep = GlobalStep,
+        TotalSteps = TotalSteps,
+        WarmupSteps = Schedule.WarmupSteps,
+        Schedule = Schedule.Kind.ToString(),
+        PeakLearningRate = PeakLearningRate,
+        Epoch = Loader.Position.Epoch,
+        BatchInEpoch = Loader.Position.Batch,
+        ShuffleSeed = _options.Seed,
+        TrainExamples = Loader.ExampleCount,
+        BatchSize = _options.BatchSize,
+        GradientAccumulationSteps = _options.GradientAccumulationSteps,
+        BestMetric = EarlyStopping?.Best,
+        BestStep = EarlyStopping?.BestStep,
+        EvaluationsWithoutImprovement = EarlyStopping?.EvaluationsWithoutImprovement ?? 0,
+        TorchCpuRngState = Convert.ToBase64String(TorchRng.CaptureCpu()),
+        Losses = [.. Losses],
+        Evaluations = [.. Evaluations],
+    };
+
+    /// <summary>Takes over a checkpoint's state (the weights and optimizer were loaded by <see cref="TrainingCheckpoint"/>).</summary>
+    public void Restore(TrainerState state, string path)
+    {
+        var problems = new List<string>();
+        if (state.TrainExamples != Loader.ExampleCount) problems.Add($"training examples {state.TrainExamples} → {Loader.ExampleCount}");
+        if (state.BatchSize != _options.BatchSize) problems.Add($"batch size {state.BatchSize} → {_options.BatchSize}");
+        if (state.GradientAccumulationSteps != _options.GradientAccumulationSteps)
+            problems.Add($"gradient accumulation {state.GradientAccumulationSteps} → {_options.GradientAccumulationSteps}");
+        if (state.ShuffleSeed != _options.Seed) problems.Add($"seed {state.ShuffleSeed} → {_options.Seed}");
+        if (problems.Count > 0)
+            throw new InvalidOperationException($"cannot resume from {path}: the run differs from the checkpoint's ({string.Join("; ", problems)})");
+        GlobalStep = state.GlobalStep;
+        PeakLearningRate = state.PeakLearningRate;
+        Loader.Position = new DataPosition(state.Epoch, state.BatchInEpoch);
+        Losses.Clear();
+        Losses.AddRange(state.Losses);
+        Evaluations.Clear();
+        Evaluations.AddRange(state.Evaluations);
+        if (EarlyStopping is not null)
+        {
+            EarlyStopping.Best = state.BestMetric;
+            EarlyStopping.BestStep = state.BestStep;
+            EarlyStopping.EvaluationsWithoutImprovement = state.EvaluationsWithoutImprovement;
+        }
+        if (state.TorchCpuRngState.Length > 0) TorchRng.RestoreCpu(Convert.FromBase64String(state.TorchCpuRngState));
+        LastCheckpoint = path;
+        LastCheckpointStep = state.GlobalStep;
+    }
+
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        Weights.Dispose();
+    }
+}
