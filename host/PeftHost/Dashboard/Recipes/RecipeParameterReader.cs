@@ -156,7 +156,13 @@ public static class RecipeParameterReader
             var literal = TryReadLiteral();
             SkipTrivia(stopAtNewline: true);
             if (literal is not null && Peek() is ',' or '}' or '\n' or '\r' or '/' or '\0')
-                return Describe(literal);
+            {
+                var described = Describe(literal);
+                // A number keeps its spelling (3e-4 stays 3e-4) when --set reads that spelling back.
+                string spelled = source[start.._pos].Trim().Replace("_", "");
+                bool readable = double.TryParse(spelled, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+                return described.Kind == RecipeParameterKind.Number && readable ? (described.Kind, spelled) : described;
+            }
             // Not a plain literal (e.g. `2 * 8`, `process.env.X`, a function call): keep its source.
             _pos = start;
             SkipExpression();
@@ -171,6 +177,7 @@ public static class RecipeParameterReader
             JsonValue v when v.TryGetValue(out bool b) => (RecipeParameterKind.Boolean, b ? "true" : "false"),
             JsonValue v when v.TryGetValue(out double d) => (RecipeParameterKind.Number, d.ToString("R", CultureInfo.InvariantCulture)),
             JsonValue v => (RecipeParameterKind.String, v.GetValue<string>()),
+            _ => (RecipeParameterKind.Expression, value.ToJsonString()),
         };
 
         /// <summary>A literal as JSON; null (with the cursor moved) when the value is not one.</summary>

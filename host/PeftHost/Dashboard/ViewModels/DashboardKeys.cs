@@ -63,16 +63,16 @@ public static class DashboardKeys
     /// <summary>The key bindings as help lines (key, what it does).</summary>
     public static IReadOnlyList<(string Key, string Action)> Help { get; } =
     [
-        ("F1", "help (this screen); Esc closes it"),
+        ("F1, Esc", "show / close this help"),
         ("F5", "run the selected recipe with the form's values"),
-        ("Ctrl-C", "stop the run (checkpoint at the next step boundary)"),
-        ("F9", "rescan and reload plugins (at the next step boundary)"),
-        ("F6 / Shift-F6", "next / previous panel"),
+        ("Ctrl-C", "stop the run (checkpoint at the next step)"),
+        ("F9", "rescan + reload plugins (at the next step)"),
+        ("F6, Shift-F6", "next / previous panel"),
         ("Alt-1…6, 1…6", "show a panel (digits when not typing)"),
-        ("Tab / Shift-Tab", "move between controls; Enter activates"),
-        ("q, Ctrl-Q", "quit (q only when not typing)"),
-        ("Adapters: a d m s l", "activate, disable, merge, save, load"),
-        ("Log: v / o / /", "cycle level, cycle source, search"),
+        ("Tab, Shift-Tab", "move between controls; Enter acts"),
+        ("q, Ctrl-Q", "quit (q when not typing)"),
+        ("a d m s l", "Adapters: activate disable merge save load"),
+        ("v o /", "Log: level, source, find"),
     ];
 
     /// <summary>The action of <paramref name="key"/>, or null when the key is not global.</summary>
@@ -112,6 +112,6 @@ public static class DashboardKeys
     private static int? PanelDigit(Key key)
     {
         var code = key.NoAlt.NoShift.NoCtrl.KeyCode;
-        return code is >= KeyCode.D1 and <= KeyCode.D6 ? code - KeyCode.D0 : null;
+        return code is >= KeyCode.D1 and <= KeyCode.D6 ? (int)(code - KeyCode.D0) : null;
     }
 }

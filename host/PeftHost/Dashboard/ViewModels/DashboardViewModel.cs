@@ -1,4 +1,5 @@
 using PeftHost.Cli.Dashboard.Jobs;
+using PeftHost.Core.Plugins;
 using PeftHost.Core.Telemetry;
 
 namespace PeftHost.Cli.Dashboard.ViewModels;

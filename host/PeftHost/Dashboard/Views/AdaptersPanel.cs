@@ -89,9 +89,9 @@ public sealed class AdaptersPanel : FrameView
         if (_rows.Count > 0 && _vm.SelectedIndex >= 0 && _list.SelectedItem != _vm.SelectedIndex) _list.SelectedItem = _vm.SelectedIndex;
     }
 
-    private Button Button(string text, Func<CommandResult> action)
+    private FlatButton Button(string text, Func<CommandResult> action)
     {
-        var button = new Button { Text = text };
+        var button = new FlatButton { Text = text };
         button.Accepting += (_, e) =>
         {
             _report(action());

@@ -1,6 +1,5 @@
 using Terminal.Gui.Configuration;
 using Terminal.Gui.Drawing;
-using Terminal.Gui.Views;
 using Attribute = Terminal.Gui.Drawing.Attribute;
 
 namespace PeftHost.Cli.Dashboard.Views;
@@ -18,7 +17,6 @@ public static class DashboardTheme
     /// <summary>Applies the theme; call after the application is initialised, before building views.</summary>
     public static void Apply()
     {
-        Button.DefaultShadow = Terminal.Gui.ViewBase.ShadowStyles.None;
         if (!NoColor) return;
         var plain = new Attribute(Color.None, Color.None);
         var reverse = new Attribute(Color.None, Color.None, TextStyle.Reverse);

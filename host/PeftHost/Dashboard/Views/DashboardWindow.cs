@@ -112,7 +112,7 @@ public sealed class DashboardWindow : Window
 
     private void OnKeyDown(object? sender, Key key)
     {
-        bool typing = _app.Navigation?.GetFocused() is TextField or TextView { ReadOnly: false };
+        bool typing = _app.Navigation?.GetFocused() is TextField;
         if (DashboardKeys.Resolve(key, typing) is { } action)
         {
             if (action == DashboardAction.Close && !_vm.HelpVisible) return; // let Esc reach the view (e.g. a text field)

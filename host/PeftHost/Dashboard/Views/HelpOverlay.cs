@@ -19,7 +19,7 @@ public sealed class HelpOverlay : FrameView
         int keyWidth = DashboardKeys.Help.Max(h => h.Key.Length) + 2;
         var lines = DashboardKeys.Help.Select(h => h.Key.PadRight(keyWidth) + h.Action).ToList();
         lines.Add("");
-        lines.Add("Everything shown here also reaches the event bus: `peft run` prints the same progress headless.");
+        lines.Add("Everything here comes from the event bus: peft run shows it headless.");
         Add(new LinesView { X = 1, Y = 0, Width = Dim.Fill(1), Height = Dim.Fill(), Lines = lines });
     }
 }

@@ -22,9 +22,9 @@ public sealed class LogPanel : FrameView
         Width = Dim.Fill();
         Height = Dim.Fill();
         _list.SetSource(_lines);
-        var level = new Button { X = Pos.AnchorEnd(43), Y = 0, Text = "Le_vel" };
+        var level = new FlatButton { X = Pos.AnchorEnd(43), Y = 0, Text = "Le_vel" };
         level.Accepting += (_, e) => { _vm.CycleLevel(); Refresh(); e.Handled = true; };
-        var source = new Button { X = Pos.Right(level) + 1, Y = 0, Text = "S_ource" };
+        var source = new FlatButton { X = Pos.Right(level) + 1, Y = 0, Text = "S_ource" };
         source.Accepting += (_, e) => { _vm.CycleSource(); Refresh(); e.Handled = true; };
         var searchLabel = new Label { X = Pos.Right(source) + 1, Y = 0, Text = "Find:" };
         _search.X = Pos.Right(searchLabel) + 1;

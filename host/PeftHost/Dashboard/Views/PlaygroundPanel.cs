@@ -18,8 +18,8 @@ public sealed class PlaygroundPanel : FrameView
     private readonly LinesView _status = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = 1 };
     private readonly FrameView _adapterFrame = new() { X = 0, Y = 2, Width = Dim.Percent(50), Height = Dim.Fill() };
     private readonly FrameView _baseFrame = new() { Title = "base model", Y = 2, Width = Dim.Fill(), Height = Dim.Fill() };
-    private readonly TextView _adapterText = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill(), ReadOnly = true, WordWrap = true };
-    private readonly TextView _baseText = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill(), ReadOnly = true, WordWrap = true };
+    private readonly TextPane _adapterText = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill(), WordWrap = true, FollowEnd = true };
+    private readonly TextPane _baseText = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill(), WordWrap = true, FollowEnd = true };
 
     /// <summary>Builds the panel; results of sending go to <paramref name="report"/>.</summary>
     public PlaygroundPanel(PlaygroundViewModel vm, Action<CommandResult> report)
@@ -38,7 +38,7 @@ public sealed class PlaygroundPanel : FrameView
         var temperatureLabel = new Label { X = Pos.Right(_tokens) + 1, Y = 0, Text = "temp" };
         _temperature.X = Pos.Right(temperatureLabel) + 1;
         _temperature.Y = 0;
-        var send = new Button { X = Pos.Right(_temperature) + 1, Y = 0, Text = "Send" };
+        var send = new FlatButton { X = Pos.Right(_temperature) + 1, Y = 0, Text = "Send" };
         void Send()
         {
             _vm.Prompt = _prompt.Text;
@@ -68,7 +68,7 @@ public sealed class PlaygroundPanel : FrameView
         SetText(_baseText, prompt + _vm.BaseText);
     }
 
-    private static void SetText(TextView view, string text)
+    private static void SetText(TextPane view, string text)
     {
         if (view.Text != text) view.Text = text;
     }

@@ -28,7 +28,7 @@ public sealed class PluginsPanel : FrameView
             _vm.SelectedIndex = e.NewValue ?? -1;
             _details.Lines = _vm.Details();
         };
-        var reloadButton = new Button { X = 0, Y = Pos.AnchorEnd(1), Text = "Reload plugins (F9)" };
+        var reloadButton = new FlatButton { X = 0, Y = Pos.AnchorEnd(1), Text = "Reload plugins (F9)" };
         reloadButton.Accepting += (_, e) => { reload(); e.Handled = true; };
         Add(_header, _list, _change, _details, reloadButton);
     }

@@ -17,10 +17,12 @@ public sealed class RecipesPanel : FrameView
     private readonly ObservableCollection<string> _names = [];
     private readonly ListView _list = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
     private readonly FrameView _sourceFrame = new() { Title = "source", X = ListWidth, Y = 0, Width = Dim.Fill() };
-    private readonly TextView _source = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill(), ReadOnly = true, WordWrap = false };
+    private readonly TextPane _source = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
     private readonly FrameView _formFrame = new() { Title = "parameters", X = ListWidth, Width = Dim.Fill() };
     private readonly View _fields = new() { X = 0, Y = 0, Width = Dim.Fill(), CanFocus = true };
     private readonly LinesView _commandLine = new() { X = 0, Width = Dim.Fill(), Height = 1 };
+    private readonly List<(Label Label, TextField Input)> _fieldRows = [];
+    private int _firstField;
     private string? _shownRecipe;
 
     /// <summary>Builds the panel; <paramref name="run"/> runs the selected recipe (F5 does the same).</summary>
@@ -42,9 +44,9 @@ public sealed class RecipesPanel : FrameView
             }
         };
         _sourceFrame.Add(_source);
-        var runButton = new Button { X = 0, Y = Pos.AnchorEnd(1), Text = "_Run (F5)" };
+        var runButton = new FlatButton { X = 0, Y = Pos.AnchorEnd(1), Text = "_Run (F5)" };
         runButton.Accepting += (_, e) => { run(); e.Handled = true; };
-        var resetButton = new Button { X = Pos.Right(runButton) + 1, Y = Pos.AnchorEnd(1), Text = "Reset to defaults" };
+        var resetButton = new FlatButton { X = Pos.Right(runButton) + 1, Y = Pos.AnchorEnd(1), Text = "Reset to defaults" };
         resetButton.Accepting += (_, e) =>
         {
             _vm.Form.Reset();
@@ -73,7 +75,7 @@ public sealed class RecipesPanel : FrameView
         if (path != _shownRecipe)
         {
             _shownRecipe = path;
-            _source.Text = _vm.Source.Replace("\r", "").Replace("\t", "  ");
+            _source.Text = _vm.Source;
             BuildForm();
         }
         UpdateCommandLine();
@@ -89,7 +91,8 @@ public sealed class RecipesPanel : FrameView
         var fields = _vm.Form.Fields;
         int rows = Math.Max(1, Math.Min(fields.Count, MaxFormRows));
         _fields.Height = rows;
-        _fields.SetContentSize(new System.Drawing.Size(0, Math.Max(1, fields.Count)));
+        _fieldRows.Clear();
+        _firstField = 0;
         _formFrame.Height = rows + 4;
         _formFrame.Y = Pos.AnchorEnd(rows + 4);
         _sourceFrame.Height = Dim.Fill(rows + 4);
@@ -112,17 +115,25 @@ public sealed class RecipesPanel : FrameView
             };
             input.HasFocusChanged += (_, e) =>
             {
-                if (e.NewValue) ScrollFieldsTo(row);
+                if (e.NewValue) ScrollFieldsTo(row, rows);
             };
             _fields.Add(label, input);
+            _fieldRows.Add((label, input));
         }
+        ScrollFieldsTo(0, rows);
     }
 
-    private void ScrollFieldsTo(int row)
+    /// <summary>Shows the rows of the form that fit, keeping <paramref name="row"/> among them (the form pages as focus moves).</summary>
+    private void ScrollFieldsTo(int row, int visibleRows)
     {
-        var viewport = _fields.Viewport;
-        if (row < viewport.Y) _fields.Viewport = viewport with { Y = row };
-        else if (row >= viewport.Y + viewport.Height) _fields.Viewport = viewport with { Y = row - viewport.Height + 1 };
+        if (row < _firstField) _firstField = row;
+        else if (row >= _firstField + visibleRows) _firstField = row - visibleRows + 1;
+        for (int i = 0; i < _fieldRows.Count; i++)
+        {
+            // Rows outside the container are clipped but stay focusable: Tab reaches them and pages them in.
+            var (label, input) = _fieldRows[i];
+            label.Y = input.Y = i - _firstField;
+        }
     }
 
     private void UpdateCommandLine()
