@@ -169,7 +169,7 @@ public static class RecipeParameterReader
             return (RecipeParameterKind.Expression, source[start.._pos].Trim());
         }
 
-        private static (RecipeParameterKind, string) Describe(JsonNode? value) => value switch
+        private static (RecipeParameterKind Kind, string Text) Describe(JsonNode? value) => value switch
         {
             null => (RecipeParameterKind.Expression, "null"),
             JsonArray a => (RecipeParameterKind.Array, a.ToJsonString()),
