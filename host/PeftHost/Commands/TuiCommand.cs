@@ -14,11 +14,12 @@ public static class TuiCommand
         var noModel = new Option<bool>("--no-model") { Description = "Start without loading a model" };
         var recipes = new Option<string?>("--recipes") { Description = "Recipes folder to list (default: recipes/ in the workspace)" };
         var workspace = new Option<string?>("--workspace") { Description = "Folder whose models/ and data/ recipes read; runs go to its runs/ (default: the current folder)" };
+        var runs = new Option<string?>("--runs") { Description = "Folder for run outputs (default: runs/ in the workspace)" };
         var device = CommonOptions.Device();
         var plugins = PluginsCommand.PluginDirectories();
         var command = new Command("tui", "Open the terminal dashboard: plugins, recipes, runs, adapters, playground, log")
         {
-            model, noModel, recipes, workspace, device, plugins,
+            model, noModel, recipes, workspace, runs, device, plugins,
         };
         command.SetAction(CommandAction.Of((parse, output) =>
         {
@@ -32,6 +33,7 @@ public static class TuiCommand
             {
                 Workspace = root,
                 RecipesFolder = parse.GetValue(recipes),
+                RunsFolder = parse.GetValue(runs),
                 ModelPath = parse.GetValue(model),
                 NoModel = parse.GetValue(noModel),
                 Device = parse.GetValue(device)!,

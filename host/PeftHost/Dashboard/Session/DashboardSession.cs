@@ -14,6 +14,9 @@ public sealed record DashboardOptions
     /// <summary>The recipes folder (default: <c>recipes/</c> in the workspace).</summary>
     public string? RecipesFolder { get; init; }
 
+    /// <summary>Where runs write their outputs (default: <c>runs/</c> in the workspace).</summary>
+    public string? RunsFolder { get; init; }
+
     /// <summary>The model to load for the Adapters and Playground panels; null picks <c>models/stories260k</c> when it exists.</summary>
     public string? ModelPath { get; init; }
 
@@ -40,6 +43,9 @@ public sealed record DashboardOptions
 
     /// <summary>The recipes folder to list.</summary>
     public string ResolvedRecipesFolder => RecipesFolder ?? Path.Combine(Workspace, "recipes");
+
+    /// <summary>The folder run outputs go to.</summary>
+    public string ResolvedRunsFolder => RunsFolder ?? Path.Combine(Workspace, "runs");
 }
 
 /// <summary>
@@ -65,7 +71,7 @@ public sealed class DashboardSession : IDisposable
         Model = new DashboardModel(events, Plugins, Plugins, options.Device);
         ModelCommands = new ModelCommands(Jobs, Model);
         var runner = (runnerFactory ?? DefaultRunner)(Plugins, PluginCommands.ApplyPending);
-        Runs = new RunCommands(Jobs, runner, events, options.Workspace);
+        Runs = new RunCommands(Jobs, runner, events, options.Workspace, options.ResolvedRunsFolder);
         Recipes = new RecipeCatalog(options.ResolvedRecipesFolder);
         // Reloads asked for while a non-training job ran are applied once it ends.
         _deferredReloads = events.Subscribe<JobFinishedEvent>(_ => ThreadPool.QueueUserWorkItem(_ =>

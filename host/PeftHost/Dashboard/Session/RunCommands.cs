@@ -7,19 +7,27 @@ using PeftHost.Core.Telemetry;
 namespace PeftHost.Cli.Dashboard.Session;
 
 /// <summary>Starts recipe runs on the job thread (F5) and stops them (Ctrl-C: the run's token is cancelled; training checkpoints at the next step boundary).</summary>
-public sealed class RunCommands(JobRunner jobs, IRecipeRunner runner, EventBus events, string workspace)
+/// <param name="jobs">The job thread.</param>
+/// <param name="runner">Runs a recipe.</param>
+/// <param name="events">The bus the run reports to.</param>
+/// <param name="workspace">The folder runs read <c>models/</c> and <c>data/</c> from.</param>
+/// <param name="runsFolder">Where each run gets its output folder (default: <c>runs/</c> in the workspace).</param>
+public sealed class RunCommands(JobRunner jobs, IRecipeRunner runner, EventBus events, string workspace, string? runsFolder = null)
 {
-    /// <summary>The folder runs read <c>models/</c> and <c>data/</c> from; outputs go to its <c>runs/</c>.</summary>
+    /// <summary>The folder runs read <c>models/</c> and <c>data/</c> from.</summary>
     public string Workspace { get; } = Path.GetFullPath(workspace);
+
+    /// <summary>Where run outputs go.</summary>
+    public string RunsFolder { get; } = Path.GetFullPath(runsFolder ?? Path.Combine(workspace, "runs"));
 
     /// <summary>The output folder of the last run started, or null.</summary>
     public string? LastOutputFolder { get; private set; }
 
-    /// <summary>Runs <paramref name="recipe"/> with <paramref name="setValues"/> (<c>key=value</c>) into <c>runs/&lt;name&gt;-&lt;time&gt;/</c>.</summary>
+    /// <summary>Runs <paramref name="recipe"/> with <paramref name="setValues"/> (<c>key=value</c>) into <c>&lt;runs&gt;/&lt;name&gt;-&lt;time&gt;/</c>.</summary>
     public CommandResult Run(RecipeEntry recipe, IReadOnlyList<string> setValues)
     {
         string stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
-        string output = Path.Combine(Workspace, "runs", $"{Path.GetFileNameWithoutExtension(recipe.Name)}-{stamp}");
+        string output = Path.Combine(RunsFolder, $"{Path.GetFileNameWithoutExtension(recipe.Name)}-{stamp}");
         var request = new RecipeRunRequest(recipe.Path, setValues, output, Workspace);
         var started = jobs.TryStart(JobKind.Recipe, recipe.Name, token => runner.Run(request, events, token), out string? busy);
         if (started is null) return CommandResult.Refused($"busy: {busy} is running (Ctrl-C stops it)");
