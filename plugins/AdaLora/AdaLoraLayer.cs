@@ -1,0 +1,212 @@
+using PeftHost.Sdk;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PeftHost.Plugins.AdaLora;
+
+/// <summary>The per-adapter settings of one <see cref="AdaLoraLayer"/>.</summary>
+/// <param name="Scaling">alpha (or r when alpha ≤ 0): PEFT's <c>scaling</c>.</param>
+/// <param name="RankNum">The value of <c>ranknum</c>: the initial rank, kept when the adapter is pruned.</param>
+/// <param name="Dropout">Dropout probability on the branch input.</param>
+/// <param name="Config">The adapter's config (PEFT allows one trainable AdaLoRA adapter per model).</param>
+public sealed record AdaLoraSettings(double Scaling, double RankNum, double Dropout, AdaLoraConfig Config)
+{
+    /// <summary>The factor the branch is multiplied by: scaling / (ranknum + 1e-5).</summary>
+    public double Factor => Scaling / (RankNum + 1e-5);
+}
+
+/// <summary>
+/// A linear layer with AdaLoRA adapters, PEFT's <c>adalora.SVDLinear</c>: the wrapped layer is the child
+/// <c>base_layer</c>; per adapter, <c>lora_A.{name}</c> [r, in] (right singular vectors), <c>lora_E.{name}</c> [r, 1]
+/// (singular values), <c>lora_B.{name}</c> [out, r] (left singular vectors) and the frozen <c>ranknum.{name}</c> [1].
+/// </summary>
+/// <remarks>
+/// h = base(x) + dropout(x)·(A ⊙ E)ᵀ·Bᵀ · scaling/(ranknum + 1e-5) for each active adapter that is not merged.
+/// Inside a disable-adapters scope only the base runs (merged adapters are unmerged first, as PEFT does).
+/// Mixed-adapter batches are refused when a row asks for one of this layer's adapters.
+/// </remarks>
+public sealed class AdaLoraLayer : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Child name of the wrapped layer.</summary>
+    public const string BaseLayerName = "base_layer";
+
+    private readonly nn.Module<Tensor, Tensor> _base;
+    private readonly ParameterDict _loraA = new("lora_A");
+    private readonly ParameterDict _loraE = new("lora_E");
+    private readonly ParameterDict _loraB = new("lora_B");
+    private readonly ParameterDict _rankNum = new("ranknum");
+    private readonly Dictionary<string, AdaLoraSettings> _settings = new(StringComparer.Ordinal);
+    private readonly List<string> _merged = [];
+    private readonly IAdapterRouting _routing;
+
+    /// <summary>Wraps <paramref name="baseLayer"/> (a <see cref="Linear"/> or an <see cref="ILinearLayer"/>).</summary>
+    public AdaLoraLayer(nn.Module baseLayer, IAdapterRouting routing) : base("adalora.SVDLinear")
+    {
+        if (!LinearLayers.IsLinear(baseLayer) || baseLayer is not nn.Module<Tensor, Tensor> forward)
+            throw new ArgumentException($"AdaLoRA wraps linear layers; got {baseLayer.GetType().Name}", nameof(baseLayer));
+        _base = forward;
+        _routing = routing;
+        (InFeatures, OutFeatures) = LinearLayers.Features(baseLayer);
+        register_module(BaseLayerName, baseLayer);
+        register_module("lora_A", _loraA);
+        register_module("lora_E", _loraE);
+        register_module("lora_B", _loraB);
+        register_module("ranknum", _rankNum);
+    }
+
+    /// <summary>Children are registered explicitly under PEFT's names.</summary>
+    protected override void RegisterComponents() { }
+
+    /// <summary>The wrapped layer.</summary>
+    public nn.Module<Tensor, Tensor> BaseLayer => _base;
+
+    /// <summary>Input features.</summary>
+    public long InFeatures { get; }
+
+    /// <summary>Output features.</summary>
+    public long OutFeatures { get; }
+
+    /// <summary>The adapters on this layer.</summary>
+    public IReadOnlyCollection<string> AdapterNames => _settings.Keys;
+
+    /// <summary>True when <paramref name="adapter"/> is on this layer.</summary>
+    public bool HasAdapter(string adapter) => _settings.ContainsKey(adapter);
+
+    /// <summary>True when <paramref name="adapter"/> is folded into the base weight.</summary>
+    public bool IsMerged(string adapter) => _merged.Contains(adapter);
+
+    /// <summary>The settings of <paramref name="adapter"/>.</summary>
+    public AdaLoraSettings Settings(string adapter) =>
+        _settings.TryGetValue(adapter, out var s) ? s : throw new KeyNotFoundException($"adapter '{adapter}' is not on this layer");
+
+    /// <summary>lora_A [r, in].</summary>
+    public Parameter LoraA(string adapter) => _loraA[adapter];
+
+    /// <summary>lora_E [r, 1].</summary>
+    public Parameter LoraE(string adapter) => _loraE[adapter];
+
+    /// <summary>lora_B [out, r].</summary>
+    public Parameter LoraB(string adapter) => _loraB[adapter];
+
+    /// <summary>ranknum [1] (frozen).</summary>
+    public Parameter RankNum(string adapter) => _rankNum[adapter];
+
+    /// <summary>The current rank (rows of lora_A) of <paramref name="adapter"/>.</summary>
+    public int Rank(string adapter) => (int)_loraA[adapter].shape[0];
+
+    /// <summary>
+    /// Adds <paramref name="adapter"/> with <paramref name="rank"/> triplets (float32, on <paramref name="device"/>):
+    /// with <paramref name="initWeights"/> E = 0 and A, B ~ N(0, 0.02), otherwise all ~ N(0, 1). ranknum holds
+    /// <paramref name="settings"/>' RankNum.
+    /// </summary>
+    public void AddAdapter(string adapter, int rank, AdaLoraSettings settings, bool initWeights, Device device, bool trainable, Generator? generator = null)
+    {
+        if (_settings.ContainsKey(adapter)) throw new InvalidOperationException($"adapter '{adapter}' is already on this layer");
+        if (rank < 0) throw new ArgumentOutOfRangeException(nameof(rank), $"rank must not be negative, got {rank}");
+        var a = empty([rank, InFeatures], ScalarType.Float32, device);
+        var e = empty([rank, 1], ScalarType.Float32, device);
+        var b = empty([OutFeatures, rank], ScalarType.Float32, device);
+        var rankNum = full([1], settings.RankNum, ScalarType.Float32, device);
+        if (device.type != DeviceType.META)
+        {
+            using var _ = no_grad();
+            double std = initWeights ? 0.02 : 1.0;
+            a.normal_(0, std, generator);
+            b.normal_(0, std, generator);
+            if (initWeights) e.zero_();
+            else e.normal_(0, 1, generator);
+        }
+        _loraA.Set(adapter, new Parameter(a, trainable));
+        _loraE.Set(adapter, new Parameter(e, trainable));
+        _loraB.Set(adapter, new Parameter(b, trainable));
+        _rankNum.Set(adapter, new Parameter(rankNum, requires_grad: false));
+        _settings[adapter] = settings;
+    }
+
+    /// <summary>Removes <paramref name="adapter"/> (unmerging it first unless <paramref name="keepMerged"/>) and disposes its tensors.</summary>
+    public void RemoveAdapter(string adapter, bool keepMerged = false)
+    {
+        if (!_settings.ContainsKey(adapter)) return;
+        if (_merged.Contains(adapter))
+        {
+            if (keepMerged) _merged.Remove(adapter);
+            else Unmerge(adapter);
+        }
+        _loraA.Remove(adapter);
+        _loraE.Remove(adapter);
+        _loraB.Remove(adapter);
+        _rankNum.Remove(adapter);
+        _settings.Remove(adapter);
+    }
+
+    /// <summary>ΔW = B·(A ⊙ E)·scaling/(ranknum + 1e-5) [out, in] in float32 (PEFT's <c>get_delta_weight</c>).</summary>
+    public Tensor DeltaWeight(string adapter)
+    {
+        var s = Settings(adapter);
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var a = LoraA(adapter).detach().to(ScalarType.Float32);
+        var e = LoraE(adapter).detach().to(ScalarType.Float32);
+        var b = LoraB(adapter).detach().to(ScalarType.Float32);
+        return (b.matmul(a * e) * s.Factor).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Folds <paramref name="adapter"/> into the base weight (W += ΔW).</summary>
+    public void Merge(string adapter)
+    {
+        if (!_settings.ContainsKey(adapter) || _merged.Contains(adapter)) return;
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
+        LinearLayers.WriteWeight(_base, w + DeltaWeight(adapter));
+        _merged.Add(adapter);
+    }
+
+    /// <summary>Takes <paramref name="adapter"/> back out of the base weight (W −= ΔW).</summary>
+    public void Unmerge(string adapter)
+    {
+        if (!_merged.Remove(adapter)) return;
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
+        LinearLayers.WriteWeight(_base, w - DeltaWeight(adapter));
+    }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        Tensor result;
+        if (_routing.AdaptersDisabled)
+        {
+            foreach (var name in _merged.ToArray()) Unmerge(name);
+            result = _base.forward(x);
+        }
+        else if (_routing.RowAdapterNames is { } rows)
+        {
+            var mine = rows.Where(_settings.ContainsKey).Distinct().ToArray();
+            if (mine.Length > 0)
+                throw new InvalidOperationException($"AdaLoRA adapters ({string.Join(", ", mine)}) cannot serve mixed-adapter batches");
+            result = _base.forward(x);
+        }
+        else
+        {
+            result = _base.forward(x);
+            foreach (var name in _routing.ActiveAdapters)
+            {
+                if (!_settings.TryGetValue(name, out var s) || _merged.Contains(name)) continue;
+                var a = Cast(_loraA[name], x.dtype);
+                var e = Cast(_loraE[name], x.dtype);
+                var b = Cast(_loraB[name], x.dtype);
+                var input = s.Dropout > 0 && training ? F.dropout(x, s.Dropout, true) : x;
+                var delta = F.linear(F.linear(input, a * e), b).mul(s.Factor);
+                result = result + (delta.dtype == result.dtype ? delta : delta.to(result.dtype));
+            }
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+
+    private static Tensor Cast(Tensor t, ScalarType dtype) => t.dtype == dtype ? t : t.to(dtype);
+}

@@ -1,0 +1,65 @@
+using System.Text.Json.Nodes;
+using PeftHost.Sdk;
+
+namespace PeftHost.Plugins.IA3;
+
+/// <summary>
+/// PEFT's <c>IA3Config</c>: which linear layers get a learned scaling vector, and which of them are
+/// feed-forward layers (scaled at their input rather than their output).
+/// </summary>
+public sealed class IA3Config : PeftConfig
+{
+    /// <summary>PEFT's default targets for LLaMA-family models.</summary>
+    public static readonly IReadOnlyList<string> DefaultTargetModules = ["k_proj", "v_proj", "down_proj"];
+
+    /// <summary>PEFT's default feed-forward modules for LLaMA-family models.</summary>
+    public static readonly IReadOnlyList<string> DefaultFeedforwardModules = ["down_proj"];
+
+    /// <summary>A list of module names (exact or <c>.name</c> suffix), a regex string (full match) or <c>"all-linear"</c>.</summary>
+    [ConfigKey("target_modules")]
+    public JsonNode? TargetModules { get; set; }
+
+    /// <summary>Modules never adapted: a list (exact or suffix) or a regex string (full match).</summary>
+    [ConfigKey("exclude_modules")]
+    public JsonNode? ExcludeModules { get; set; }
+
+    /// <summary>
+    /// Modules whose input (not output) is scaled: a list (a path matches when it ends with an entry, as PEFT's
+    /// <c>key.endswith</c>) or a regex string (full match). A list must be a subset of a list-valued <c>target_modules</c>.
+    /// </summary>
+    [ConfigKey("feedforward_modules")]
+    public JsonNode? FeedforwardModules { get; set; }
+
+    /// <summary>True for layers storing (in, out) weights; PEFT resets it to false for Linear layers, as this plugin does.</summary>
+    [ConfigKey("fan_in_fan_out")]
+    public bool FanInFanOut { get; set; }
+
+    /// <summary>Extra trainable modules (not supported: must be null or empty).</summary>
+    [ConfigKey("modules_to_save")]
+    public List<string>? ModulesToSave { get; set; }
+
+    /// <summary>true: vectors start at 1 (a no-op); false: ~ N(0, 1) (debugging only).</summary>
+    [ConfigKey("init_ia3_weights")]
+    public bool InitIa3Weights { get; set; } = true;
+
+
+    /// <inheritdoc />
+    public override void Validate()
+    {
+        Plugins.IA3.TargetModules.Validate(TargetModules, "target_modules");
+        Plugins.IA3.TargetModules.Validate(ExcludeModules, "exclude_modules");
+        Plugins.IA3.TargetModules.Validate(FeedforwardModules, "feedforward_modules");
+        if (ModulesToSave is { Count: > 0 })
+            throw new ConfigException("modules_to_save is not supported by PeftHost's IA3", "modules_to_save");
+        // PEFT: feedforward_modules must be a subset of target_modules (checked when both are lists).
+        if (Plugins.IA3.TargetModules.Strings(FeedforwardModules is JsonArray ? FeedforwardModules : null, "feedforward_modules") is { } ff
+            && Plugins.IA3.TargetModules.Strings(TargetModules is JsonArray ? TargetModules : null, "target_modules") is { } targets)
+        {
+            var missing = ff.Where(f => !targets.Contains(f)).ToList();
+            if (missing.Count > 0)
+                throw new ConfigException(
+                    $"feedforward_modules should be a subset of target_modules; {string.Join(", ", missing.Select(m => $"'{m}'"))} not in target_modules",
+                    "feedforward_modules");
+        }
+    }
+}
