@@ -115,7 +115,7 @@ public sealed class DashboardWindow : Window
         bool typing = _app.Navigation?.GetFocused() is TextField;
         if (DashboardKeys.Resolve(key, typing) is { } action)
         {
-            if (action == DashboardAction.Close && !_vm.HelpVisible) return; // let Esc reach the view (e.g. a text field)
+            // Esc is always taken: Terminal.Gui's default binding would quit the application.
             key.Handled = true;
             Perform(action);
             return;

@@ -66,6 +66,7 @@ public sealed class DashboardEndToEndTests : IDisposable
         tmux.WaitForText("┤Help", KeyTimeout);
         tmux.SendKeys("Escape");
         tmux.WaitFor(s => !s.Contains("┤Help", StringComparison.Ordinal), KeyTimeout, "help to close");
+        tmux.SendKeys("Escape"); // without help showing, Esc does nothing (Terminal.Gui's default would quit)
         tmux.SendKeys("F6"); // to Log, where no text field has focus
         tmux.WaitForText("┤Log├", KeyTimeout);
         tmux.SendKeys("q");
