@@ -104,7 +104,9 @@ public sealed class CausalLanguageModel : HfModule
         {
             long t = hidden.shape[1];
             int seqPast = cache is null ? 0 : cache.Length - cache.PrefixLength;
-            var positions = PositionIds(attentionMask, seqPast, t, batch);
+            // Hugging Face numbers tokens after an attention prefix (past_key_values) from P on;
+            // matching it keeps prefix adapters trained in Python PEFT exact here.
+            var positions = PositionIds(attentionMask, seqPast, t, batch) + prefixLength;
             var (cos, sin) = _rope.Compute(positions, hidden.dtype);
             var (mask, isCausal) = BuildMask(attentionMask, prefixLength, seqPast, t, batch);
             var ctx = new AttentionContext

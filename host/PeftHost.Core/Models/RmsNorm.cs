@@ -13,19 +13,17 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     /// </summary>
     protected override void RegisterComponents() { }
 
-    private readonly Parameter _weight;
     private readonly double _eps;
 
     /// <summary>Creates the norm with a scale of width <paramref name="size"/>.</summary>
     public RmsNorm(ParameterFactory factory, long size, double eps) : base(nameof(RmsNorm))
     {
-        _weight = factory.NormScale(size);
         _eps = eps;
-        register_parameter("weight", _weight);
+        register_parameter("weight", factory.NormScale(size));
     }
 
-    /// <summary>The learned scale.</summary>
-    public Parameter Weight => _weight;
+    /// <summary>The learned scale (read from the registry: <c>to(dtype)</c> replaces the parameter object).</summary>
+    public Parameter Weight => get_parameter("weight")!;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x)
@@ -34,6 +32,6 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         var inputDtype = x.dtype;
         var x32 = x.to(ScalarType.Float32);
         var normed = x32 * rsqrt(x32.pow(2).mean([-1], keepdim: true) + _eps);
-        return (_weight * normed.to(inputDtype)).MoveToOuterDisposeScope();
+        return (Weight * normed.to(inputDtype)).MoveToOuterDisposeScope();
     }
 }

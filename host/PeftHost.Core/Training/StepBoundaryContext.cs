@@ -5,18 +5,20 @@ namespace PeftHost.Core.Training;
 /// <summary>
 /// What a step-boundary callback sees and may change, between two optimizer steps: the host
 /// applies plugin hot reloads here (rebinding the trainable parameters) and recipe handlers
-/// adjust the learning rate or stop the run.
+/// adjust the learning rate or stop the run. Callbacks run on the training thread; work from
+/// other threads must be queued and applied here.
 /// </summary>
 public sealed class StepBoundaryContext
 {
     private readonly TrainingRun _run;
 
-    internal StepBoundaryContext(TrainingRun run, int step, double loss, double learningRate)
+    internal StepBoundaryContext(TrainingRun run, int step, double loss, double learningRate, IReadOnlyDictionary<string, double>? evaluation)
     {
         _run = run;
         Step = step;
         Loss = loss;
         LearningRate = learningRate;
+        Evaluation = evaluation;
     }
 
     /// <summary>Optimizer steps completed.</summary>
@@ -30,6 +32,9 @@ public sealed class StepBoundaryContext
 
     /// <summary>The learning rate the step just taken used.</summary>
     public double LearningRate { get; }
+
+    /// <summary>The metrics of the evaluation run at this boundary, or null when there was none.</summary>
+    public IReadOnlyDictionary<string, double>? Evaluation { get; }
 
     /// <summary>The run's id.</summary>
     public string RunId => _run.RunId;

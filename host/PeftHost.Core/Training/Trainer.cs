@@ -98,14 +98,22 @@ public sealed class Trainer
                 if (run.GlobalStep % Options.LogEvery == 0 || run.GlobalStep == run.TotalSteps)
                     events.Publish(window.Flush(run, session.Elapsed, firstStep));
 
-                if (validation is not null && Options.EvalEvery > 0 && run.GlobalStep % Options.EvalEvery == 0
-                    && Evaluate(run, validation, padId, events, cancellation) is { } stop)
+                IReadOnlyDictionary<string, double>? evaluated = null;
+                if (validation is not null && Options.EvalEvery > 0 && run.GlobalStep % Options.EvalEvery == 0)
                 {
-                    reason = TrainingStopReason.EarlyStopped;
-                    message = stop;
+                    try
+                    {
+                        if (Evaluate(run, validation, padId, events, cancellation) is { } stop)
+                        {
+                            reason = TrainingStopReason.EarlyStopped;
+                            message = stop;
+                        }
+                        evaluated = run.Evaluations[^1].Metrics;
+                    }
+                    catch (OperationCanceledException) when (cancellation.IsCancellationRequested) { } // checkpoint below instead
                 }
 
-                var boundary = new StepBoundaryContext(run, run.GlobalStep, outcome.Loss, lr);
+                var boundary = new StepBoundaryContext(run, run.GlobalStep, outcome.Loss, lr, evaluated);
                 foreach (var callback in StepBoundaryCallbacks) callback(boundary);
                 if (run.StopReason is not null && reason == TrainingStopReason.Completed)
                 {

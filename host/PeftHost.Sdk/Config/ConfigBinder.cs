@@ -22,7 +22,8 @@ public static class ConfigBinder
         foreach (var (rawKey, value) in source.Values)
         {
             if (HostKeys.Contains(rawKey)) continue;
-            string snake = KeyNames.ToSnake(rawKey);
+            // Exact keys first: a few PEFT keys are themselves camelCase (AdaLoRA's deltaT).
+            string snake = properties.ContainsKey(rawKey) ? rawKey : KeyNames.ToSnake(rawKey);
             if (!properties.TryGetValue(snake, out var property))
             {
                 if (source.Style == ConfigKeyStyle.AdapterConfigFile)

@@ -143,6 +143,20 @@ public class RecordSourceTests
     }
 
     [Fact]
+    public void Balancing_undersamples_every_class_to_the_rarest_deterministically()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir["b.jsonl"], Enumerable.Range(0, 30).Select(i => $"{{\"id\":{i},\"label\":\"{(i % 5 == 0 ? "spam" : "ham")}\"}}"));
+        var balanced = RecordSource.Open(dir["b.jsonl"]).BalanceBy("label", seed: 1);
+        var kept = balanced.Read().ToList();
+        Assert.Equal(6, kept.Count(r => r.Require("label") == "spam"));
+        Assert.Equal(6, kept.Count(r => r.Require("label") == "ham"));
+        Assert.Equal(kept.Select(r => r.Line).Order(), kept.Select(r => r.Line)); // file order kept
+        Assert.Equal(kept.Select(r => r.Line), balanced.Read().Select(r => r.Line));
+        Assert.NotEqual(kept.Select(r => r.Line), RecordSource.Open(dir["b.jsonl"]).BalanceBy("label", seed: 2).Read().Select(r => r.Line));
+    }
+
+    [Fact]
     public void Filters_change_the_fingerprint()
     {
         using var dir = new TempDir();

@@ -123,7 +123,10 @@ public class TrainerBehaviourTests
         };
         var trainer = new Trainer(model, TrainingFixtures.All(model), options);
         trainer.Evaluators.Add(new ScriptedMetric(0.5, 0.6, 0.55, 0.58, 0.9, 0.9));
+        var seen = new List<(int, double?)>();
+        trainer.StepBoundaryCallbacks.Add(b => seen.Add((b.Step, b.Evaluation?["eval_score"])));
         var result = trainer.Train(train, validation);
+        Assert.Equal([(1, null), (2, 0.5), (3, null), (4, 0.6)], seen.Take(4));
         Assert.Equal(TrainingStopReason.EarlyStopped, result.Reason);
         Assert.Equal(8, result.GlobalStep);
         Assert.Equal(0.6, result.BestMetric);

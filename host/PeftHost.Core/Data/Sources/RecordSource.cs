@@ -26,6 +26,9 @@ public static class RecordSource
     public static IRecordSource Where(this IRecordSource source, Func<DataRecord, bool> predicate, string description) =>
         new FilteredSource(source, predicate, description);
 
+    /// <summary>Undersamples to as many records per value of <paramref name="field"/> as the rarest value has (seeded).</summary>
+    public static IRecordSource BalanceBy(this IRecordSource source, string field, long seed = 0) => new BalancedSource(source, field, seed);
+
     /// <summary>The records whose <paramref name="field"/> equals one of <paramref name="values"/>.</summary>
     public static IRecordSource WhereField(this IRecordSource source, string field, params string[] values)
     {

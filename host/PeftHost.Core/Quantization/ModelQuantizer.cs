@@ -1,0 +1,79 @@
+using PeftHost.Core.Models;
+using PeftHost.Sdk;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftHost.Core.Quantization;
+
+/// <summary>What <see cref="ModelQuantizer.Quantize"/> did.</summary>
+/// <param name="Quantizer">The scheme (nf4, fp4, int8).</param>
+/// <param name="Options">Block size, double quantization, compute dtype.</param>
+/// <param name="Paths">The layers replaced, in model order.</param>
+/// <param name="Skipped">Linear layers left in full precision (the output layer and any asked for).</param>
+public sealed record ModelQuantizationResult(string Quantizer, QuantizationOptions Options, IReadOnlyList<string> Paths, IReadOnlyList<string> Skipped);
+
+/// <summary>
+/// Quantizes a model's linear layers in place, as transformers does with bitsandbytes: every
+/// <see cref="Linear"/> except the output layer (<c>lm_head</c>) and any named in
+/// <c>skipModules</c> becomes the quantizer's layer, put in place through
+/// <see cref="ModelSurface.ReplaceModule"/>; the full-precision weight is released layer by layer.
+/// </summary>
+public static class ModelQuantizer
+{
+    /// <summary>The output layer, never quantized.</summary>
+    public const string OutputLayer = "lm_head";
+
+    /// <summary>Quantizes <paramref name="model"/>'s linear layers with <paramref name="quantizer"/>.</summary>
+    /// <param name="model">The model, changed in place.</param>
+    /// <param name="quantizer">The scheme.</param>
+    /// <param name="options">Block size, double quantization, compute dtype.</param>
+    /// <param name="skipModules">Module names (last path segment or full path) to keep in full precision, besides lm_head.</param>
+    public static ModelQuantizationResult Quantize(CausalLanguageModel model, IQuantizer quantizer, QuantizationOptions options, IEnumerable<string>? skipModules = null)
+    {
+        var skip = new HashSet<string>(skipModules ?? [], StringComparer.Ordinal) { OutputLayer };
+        var surface = new ModelSurface(model);
+        var linears = LinearPaths(surface);
+        var done = new List<string>();
+        var skipped = new List<string>();
+        foreach (var path in linears)
+        {
+            string name = path[(path.LastIndexOf('.') + 1)..];
+            if (skip.Contains(name) || skip.Contains(path)) { skipped.Add(path); continue; }
+            var linear = (Linear)surface.GetModule(path);
+            QuantizedTensor quantized;
+            using (no_grad()) quantized = quantizer.Quantize(linear.weight!.detach(), options);
+            var bias = linear.bias;
+            var replacement = quantizer.CreateLinear(quantized, bias, options.ComputeDtype);
+            surface.ReplaceModule(path, replacement);
+            ChildRegistrations.RemoveStale(surface.GetModule(ParentPath(path)), linear);
+            linear.weight!.Dispose();
+            done.Add(path);
+        }
+        if (quantizer.Name is "nf4" or "fp4")
+            QuantizedLayers.SetConfig(model, BnbQuantizationConfig.From(quantizer.Name, options));
+        return new ModelQuantizationResult(quantizer.Name, options, done, skipped);
+    }
+
+    /// <summary>
+    /// The model's linear layers, each once, under its canonical path: TorchSharp also registers
+    /// module-typed fields (<c>_q</c>, <c>&lt;SelfAttention&gt;k__BackingField</c>) as children, so a
+    /// layer can appear under several paths; the first, explicitly registered one is kept.
+    /// </summary>
+    public static List<string> LinearPaths(ModelSurface surface)
+    {
+        var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
+        var paths = new List<string>();
+        foreach (var (path, module) in surface.NamedModules())
+        {
+            if (path.Length == 0 || !seen.Add(module) || module is not Linear) continue;
+            if (path.Split('.').Any(segment => segment.StartsWith('_') || segment.StartsWith('<'))) continue;
+            if (!ChildRegistrations.IsCanonical(surface.GetModule(ParentPath(path)), path[(path.LastIndexOf('.') + 1)..])) continue;
+            paths.Add(path);
+        }
+        return paths;
+    }
+
+    /// <summary>The parent path of <paramref name="path"/> ("" for a child of the root).</summary>
+    public static string ParentPath(string path) => path.LastIndexOf('.') is int dot and >= 0 ? path[..dot] : "";
+}

@@ -1,0 +1,63 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+using PeftHost.Sdk;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftHost.Core.Quantization;
+
+/// <summary>
+/// Recognises quantized linear layers from any plugin by the bitsandbytes state-dict convention
+/// they follow: an <see cref="ILinearLayer"/> whose <c>weight</c> parameter holds uint8 (4-bit,
+/// packed) or int8 codes, with its state in buffers <c>weight.absmax</c>, <c>weight.quant_map</c>,
+/// … and the JSON blob <c>weight.quant_state.bitsandbytes__{type}</c>.
+/// </summary>
+public static class QuantizedLayers
+{
+    /// <summary>The blob buffer's name prefix.</summary>
+    public const string BlobPrefix = "weight.quant_state.bitsandbytes__";
+
+    private static readonly ConditionalWeakTable<nn.Module, BnbQuantizationConfig> Configs = new();
+
+    /// <summary>True for a quantized linear layer.</summary>
+    public static bool IsQuantized(nn.Module module) =>
+        module is ILinearLayer && Weight(module) is { } w && (w.dtype is ScalarType.Byte or ScalarType.Int8)
+        && module.named_buffers(recurse: false).Any(b => b.name.StartsWith(BlobPrefix, StringComparison.Ordinal));
+
+    /// <summary>The layer's packed or coded weight parameter.</summary>
+    public static TorchSharp.Modules.Parameter? Weight(nn.Module module) =>
+        module.named_parameters(recurse: false).FirstOrDefault(p => p.name == "weight").parameter;
+
+    /// <summary>The layer's quant state dict (quant_type, blocksize, dtype, shape, nested_…).</summary>
+    public static JsonObject QuantState(nn.Module module)
+    {
+        var blob = module.named_buffers(recurse: false).First(b => b.name.StartsWith(BlobPrefix, StringComparison.Ordinal)).buffer;
+        var bytes = blob.to(ScalarType.Byte, CPU).data<byte>().ToArray();
+        return JsonNode.Parse(bytes) as JsonObject ?? throw new FormatException("quant state blob is not a JSON object");
+    }
+
+    /// <summary>(path, module) of every quantized layer under <paramref name="root"/>.</summary>
+    public static IEnumerable<(string Path, nn.Module Module)> Find(nn.Module root) =>
+        UniqueModules(root).Where(m => IsQuantized(m.Module));
+
+    /// <summary>
+    /// Every module under <paramref name="root"/> once, under its canonical path: TorchSharp also
+    /// registers module-typed fields (<c>_q</c>, <c>&lt;Mlp&gt;k__BackingField</c>) as children, so a
+    /// module can appear under several paths; those aliases are skipped.
+    /// </summary>
+    public static IEnumerable<(string Path, nn.Module Module)> UniqueModules(nn.Module root)
+    {
+        var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance) { root };
+        foreach (var (path, module) in root.named_modules())
+        {
+            if (path.Split('.').Any(segment => segment.StartsWith('_') || segment.StartsWith('<'))) continue;
+            if (seen.Add(module)) yield return (path, module);
+        }
+    }
+
+    /// <summary>Remembers how <paramref name="model"/> was quantized (for saving its config).</summary>
+    public static void SetConfig(nn.Module model, BnbQuantizationConfig config) => Configs.AddOrUpdate(model, config);
+
+    /// <summary>How <paramref name="model"/> was quantized, when it was (by <see cref="ModelQuantizer"/> or a 4-bit load).</summary>
+    public static BnbQuantizationConfig? ConfigOf(nn.Module model) => Configs.TryGetValue(model, out var c) ? c : null;
+}
