@@ -49,6 +49,9 @@ public static class BenchModels
     /// <summary>~21.6M parameters: hidden 512, 6 layers, 8 heads (4 KV), vocab 4096.</summary>
     public static ModelConfig Llama20M() => Config(hidden: 512, intermediate: 1376, layers: 6, heads: 8, kvHeads: 4, vocab: 4096);
 
+    /// <summary>~1.1B parameters, TinyLlama's shape: hidden 2048, 22 layers, 32 heads (4 KV), vocab 32000.</summary>
+    public static ModelConfig Llama1B() => Config(hidden: 2048, intermediate: 5632, layers: 22, heads: 32, kvHeads: 4, vocab: 32000);
+
     /// <summary>~97.5M parameters: hidden 768, 12 layers, 12 heads, vocab 8192.</summary>
     public static ModelConfig Llama100M() => Config(hidden: 768, intermediate: 2048, layers: 12, heads: 12, kvHeads: 12, vocab: 8192);
 

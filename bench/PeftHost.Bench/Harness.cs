@@ -16,6 +16,10 @@ public static class BenchSuites
     public static IReadOnlyList<BenchSuite> All { get; } =
     [
         new("generation", "Generation tokens/s with and without the KV cache", GenerationBench.Run),
+        new("adapters", "Serving adapters: unmerged vs merged generation, adapter switch, plugin hot reload", AdapterBench.Run),
+        new("quantization", "NF4 quantize and dequantize throughput vs memory copy", QuantizationBench.Run),
+        new("training", "Training tokens/s, peak memory and MFU per method (~20M and ~100M)", TrainingBench.Run),
+        new("qlora-memory", "QLoRA vs LoRA peak memory on a ~1B config", TrainingBench.RunMemory1B),
     ];
 }
 

@@ -2,6 +2,12 @@ using PeftHost.Bench;
 using PeftHost.Core.Runtime;
 
 NativeRuntime.Initialize();
+if (args.Length > 0 && args[0] == ChildProcess.Flag)
+{
+    // One measurement in its own process: `--child train SIZE METHOD BATCH STEPS RECOMPUTE(0|1)`.
+    TrainingBench.Child(args[2], args[3], int.Parse(args[4]), int.Parse(args[5]), args[6] == "1");
+    return 0;
+}
 var suites = BenchSuites.All;
 var selected = args.Length == 0 ? suites : suites.Where(s => args.Contains(s.Name)).ToList();
 if (selected.Count == 0)

@@ -21,9 +21,6 @@ public sealed record KbitPreparation(int Frozen, IReadOnlyList<string> CastToFlo
 /// </summary>
 public static class KbitTraining
 {
-    /// <summary>The model property that switches activation recomputation, when the engine has it.</summary>
-    public const string CheckpointingProperty = "GradientCheckpointing";
-
     /// <summary>Prepares <paramref name="model"/> (quantized or not) for adapter training.</summary>
     public static KbitPreparation Prepare(CausalLanguageModel model, bool useGradientCheckpointing = true)
     {
@@ -36,10 +33,9 @@ public static class KbitTraining
         var cast = CastHalfParametersToFloat32(model);
 
         bool checkpointing = false, inputGrad = false;
-        var property = model.GetType().GetProperty(CheckpointingProperty, BindingFlags.Public | BindingFlags.Instance);
-        if (useGradientCheckpointing && property is { CanWrite: true } && property.PropertyType == typeof(bool))
+        if (useGradientCheckpointing)
         {
-            property.SetValue(model, true);
+            model.GradientCheckpointing = true;
             checkpointing = true;
             if (model.Model.EmbedTokens is not InputRequiresGradEmbedding)
                 new ModelSurface(model).ReplaceModule("model.embed_tokens", new InputRequiresGradEmbedding(model.Model.EmbedTokens));

@@ -29,7 +29,12 @@ public static class ModelQuantizer
     /// <param name="quantizer">The scheme.</param>
     /// <param name="options">Block size, double quantization, compute dtype.</param>
     /// <param name="skipModules">Module names (last path segment or full path) to keep in full precision, besides lm_head.</param>
-    public static ModelQuantizationResult Quantize(CausalLanguageModel model, IQuantizer quantizer, QuantizationOptions options, IEnumerable<string>? skipModules = null)
+    /// <param name="materialize">
+    /// Called with each layer just before it is quantized — a streaming loader fills the weight
+    /// here, so only one full-precision layer is resident at a time.
+    /// </param>
+    public static ModelQuantizationResult Quantize(CausalLanguageModel model, IQuantizer quantizer, QuantizationOptions options,
+        IEnumerable<string>? skipModules = null, Action<string, Linear>? materialize = null)
     {
         var skip = new HashSet<string>(skipModules ?? [], StringComparer.Ordinal) { OutputLayer };
         var surface = new ModelSurface(model);
@@ -41,6 +46,7 @@ public static class ModelQuantizer
             string name = path[(path.LastIndexOf('.') + 1)..];
             if (skip.Contains(name) || skip.Contains(path)) { skipped.Add(path); continue; }
             var linear = (Linear)surface.GetModule(path);
+            materialize?.Invoke(path, linear);
             QuantizedTensor quantized;
             using (no_grad()) quantized = quantizer.Quantize(linear.weight!.detach(), options);
             var bias = linear.bias;

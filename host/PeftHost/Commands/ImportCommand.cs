@@ -20,6 +20,6 @@ public static class ImportCommand
             output.WriteLine($"wrote {dir}: {config.Architecture}, {config.NumHiddenLayers} layers, hidden {config.HiddenSize}, vocab {config.VocabSize}");
             return 0;
         }));
-        return new Command("import", "Import models from other formats") { llama2c };
+        return new Command("import", "Import models and datasets from other formats") { llama2c, ImportDataCommand.CreateSpamAssassin() };
     }
 }

@@ -1,0 +1,172 @@
+using System.Globalization;
+using Jint;
+using Jint.Native;
+using PeftHost.Core.Data;
+using PeftHost.Core.Recipes.Interop;
+
+namespace PeftHost.Core.Recipes.Api;
+
+/// <summary><c>loadDataset</c>: records from a file (JSONL, CSV/TSV, Parquet, text) or from the recipe itself, and how they become examples.</summary>
+internal static class DatasetApi
+{
+    /// <summary>Options of <c>loadDataset</c>.</summary>
+    public static readonly OptionSchema LoadDatasetOptions = new("loadDataset",
+        new OptionSpec("format", OptionKind.String, "\"text\" (causal LM), \"instruction\" (prompt → response) or \"classification\" (prompt → label word); default: from the fields."),
+        new OptionSpec("maxLength", OptionKind.Integer, "Tokens per example at most (default 256)."),
+        new OptionSpec("packing", OptionKind.Boolean, "text: pack documents into blocks of maxLength (default true) instead of one padded example each."),
+        new OptionSpec("template", OptionKind.String, "instruction: \"alpaca\" (default), \"chat\" or a text with {prompt}/{input}; classification: the prompt with {field} placeholders (default \"{text}\\nLabel:\")."),
+        new OptionSpec("fields", OptionKind.Object, "Field names: { text, prompt, input, response, label }."),
+        new OptionSpec("labels", OptionKind.Object, "classification: the labels (an array) or label → word (an object)."),
+        new OptionSpec("fitField", OptionKind.String, "classification: the field shortened when a prompt is too long (default: the template's first)."),
+        new OptionSpec("split", OptionKind.String, "Plain text files: \"paragraphs\" (default), \"lines\" or \"document\"."),
+        new OptionSpec("where", OptionKind.Object, "Keep the records whose fields have these values: { field: value | [values] }."),
+        new OptionSpec("balanceBy", OptionKind.String, "Keep as many records of each value of this field as the rarest value has."),
+        new OptionSpec("shuffle", OptionKind.Boolean, "Shuffle the records (seeded) before limit (default false)."),
+        new OptionSpec("seed", OptionKind.Integer, "Seeds balanceBy and shuffle (default 42)."),
+        new OptionSpec("limit", OptionKind.Integer, "Keep the first N records only (after where, balanceBy and shuffle)."));
+
+    /// <summary>Adds the function.</summary>
+    public static void Register(RecipeSession s, ApiRegistry api)
+    {
+        api.Add("loadDataset", s.Function("loadDataset", 2, values =>
+        {
+            var args = new ApiArguments("loadDataset", values).AtMost(2, "(path | records, { format, maxLength, … })");
+            var options = LoadDatasetOptions.Read(args[1]);
+            int? limit = options.Int("limit");
+            if (limit is < 1) throw new RecipeApiException($"loadDataset: limit must be at least 1, got {limit}");
+            var where = Where(options);
+            string? balanceBy = options.String("balanceBy");
+            bool shuffle = options.Bool("shuffle", false);
+            long seed = options.Long("seed") ?? 42;
+            string name;
+            string? real = null;
+            IReadOnlyList<DataRecord>? inline = null;
+            var split = Split(options.String("split", "paragraphs"));
+            if (args[0].IsArray())
+            {
+                name = "records";
+                inline = Inline(args[0]);
+            }
+            else
+            {
+                name = args.String(0, "path (or an array of records)");
+                real = s.Paths.Resolve(name, Sandbox.PathAccess.Read, "loadDataset");
+            }
+            var records = s.Job("loadDataset", job =>
+            {
+                if (real is not null && !File.Exists(real)) throw new FileNotFoundException($"'{name}': no such file");
+                IRecordSource source = real is null ? new RecordListSource(inline!) : RecordSource.Open(real, split);
+                foreach (var (field, values) in where) source = source.WhereField(field, values);
+                if (balanceBy is not null) source = source.BalanceBy(balanceBy, seed);
+                var read = new List<DataRecord>();
+                foreach (var r in source.Read())
+                {
+                    job.Cancellation.ThrowIfCancellationRequested();
+                    read.Add(r);
+                    if (!shuffle && read.Count == limit) break;
+                }
+                if (shuffle)
+                    read = DeterministicShuffle.Permutation(read.Count, DeterministicShuffle.Combine(seed, 0x5_4FF1E)).Select(i => read[i]).ToList();
+                return limit is int n && read.Count > n ? read.Take(n).ToList() : read;
+            });
+            if (records.Count == 0)
+                throw new RecipeApiException($"loadDataset: '{name}' has no records" + (where.Count > 0 || balanceBy is not null ? " left after where/balanceBy" : ""));
+            var fields = DatasetShapes.Fields(options, records);
+            string format = DatasetShapes.Format(options.String("format"), records, fields);
+            var shape = DatasetShapes.Shape(format, options, fields);
+            CheckFields(format, records, fields);
+            return Handle(s, new RecipeDataset(name, format, records, shape));
+        }));
+    }
+
+    /// <summary>The JS handle of a dataset, with its <c>split</c> method.</summary>
+    public static JsValue Handle(RecipeSession s, RecipeDataset dataset) => s.Handles.Create("dataset", dataset, h =>
+    {
+        h.Value("name", dataset.Name)
+            .Value("format", dataset.Format)
+            .Value("size", dataset.Records.Count)
+            .Method("split", s.Function("split", 2, values =>
+            {
+                var args = new ApiArguments("dataset.split", values).AtMost(2, "(validationFraction, { seed })");
+                if (!args[0].IsNumber()) throw new RecipeApiException($"dataset.split: validationFraction must be a number, got {JsDescribe.Value(args[0])}");
+                long seed = SplitOptions.Read(args[1]).Long("seed") ?? 42;
+                var (train, validation) = dataset.Split(args[0].AsNumber(), seed);
+                return JsConvert.Object(s.Engine, [new("train", Handle(s, train)), new("validation", Handle(s, validation))]);
+            }));
+    });
+
+    /// <summary>Options of <c>dataset.split</c>.</summary>
+    public static readonly OptionSchema SplitOptions = new("dataset.split",
+        new OptionSpec("seed", OptionKind.Integer, "Seeds which records are held out (default 42)."));
+
+    /// <summary>The dataset behind a handle.</summary>
+    public static RecipeDataset Expect(RecipeSession s, JsValue value, string caller, string parameter = "dataset") =>
+        s.Handles.Expect<RecipeDataset>(value, caller, parameter, "a dataset from loadDataset");
+
+    /// <summary>The <c>where</c> option as field → accepted values.</summary>
+    private static List<(string Field, string[] Values)> Where(OptionValues options)
+    {
+        var result = new List<(string, string[])>();
+        if (options.Object("where") is not { } where) return result;
+        foreach (var key in where.GetOwnPropertyKeys(Jint.Runtime.Types.String))
+        {
+            var v = where.Get(key);
+            string[] values = v.IsArray() ? v.AsArray().ToArray().Select(Text).ToArray() : [Text(v)];
+            result.Add((key.ToString(), values));
+        }
+        return result;
+
+        static string Text(JsValue v) => v.IsNumber() ? v.AsNumber().ToString(CultureInfo.InvariantCulture) : v.ToString();
+    }
+
+    private static TextSplit Split(string name) => name switch
+    {
+        "paragraphs" => TextSplit.Paragraphs,
+        "lines" => TextSplit.Lines,
+        "document" => TextSplit.Document,
+        _ => throw new RecipeApiException($"loadDataset: split must be \"paragraphs\", \"lines\" or \"document\", got '{name}'"),
+    };
+
+    /// <summary>Records given in the recipe: an array of objects whose values become text fields.</summary>
+    private static IReadOnlyList<DataRecord> Inline(JsValue array)
+    {
+        var items = array.AsArray().ToArray();
+        var records = new List<DataRecord>(items.Length);
+        for (int i = 0; i < items.Length; i++)
+        {
+            var item = items[i];
+            if (item.IsString())
+            {
+                records.Add(new DataRecord(new Dictionary<string, string?> { ["text"] = item.AsString() }, "records", i + 1));
+                continue;
+            }
+            if (!item.IsObject() || item.IsArray())
+                throw new RecipeApiException($"loadDataset: record {i} must be an object (or a string of text), got {JsDescribe.Value(item)}");
+            var obj = item.AsObject();
+            var fields = new Dictionary<string, string?>(StringComparer.Ordinal);
+            foreach (var key in obj.GetOwnPropertyKeys(Jint.Runtime.Types.String))
+            {
+                var v = obj.Get(key);
+                fields[key.ToString()] = v.IsNull() || v.IsUndefined() ? null
+                    : v.IsNumber() ? v.AsNumber().ToString(CultureInfo.InvariantCulture)
+                    : v.ToString();
+            }
+            records.Add(new DataRecord(fields, "records", i + 1));
+        }
+        return records;
+    }
+
+    /// <summary>Checks the fields the format needs are in the first record (every record is checked when tokenized).</summary>
+    private static void CheckFields(string format, IReadOnlyList<DataRecord> records, FieldMapping fields)
+    {
+        var needed = format switch
+        {
+            "text" => [fields.Text],
+            "instruction" => new[] { fields.Prompt, fields.Response },
+            _ => [fields.Label],
+        };
+        var first = records[0];
+        foreach (var field in needed.Where(f => !first.Fields.ContainsKey(f)))
+            throw new RecipeApiException($"loadDataset: {first.Origin}: {format} data needs a '{field}' field (has: {string.Join(", ", first.Fields.Keys)}); name it with fields: {{ … }}");
+    }
+}

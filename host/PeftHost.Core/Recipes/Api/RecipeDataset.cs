@@ -1,0 +1,51 @@
+using PeftHost.Core.Data;
+using PeftHost.Core.Tokenization;
+
+namespace PeftHost.Core.Recipes.Api;
+
+/// <summary>
+/// The host side of a recipe's dataset: its records (read when loaded, so a bad file or a missing
+/// field fails at <c>loadDataset</c>) and how they become training examples. Tokenization waits
+/// until a model's tokenizer is known (<c>train</c>, <c>evaluate</c>) and is kept per tokenizer.
+/// </summary>
+internal sealed class RecipeDataset(string name, string format, IReadOnlyList<DataRecord> records, IDatasetShape shape)
+{
+    private readonly Dictionary<TextTokenizer, TokenizedDataset> _tokenized = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>A name for messages (the file, or "records").</summary>
+    public string Name { get; } = name;
+
+    /// <summary>"text", "instruction" or "classification".</summary>
+    public string Format { get; } = format;
+
+    /// <summary>The records.</summary>
+    public IReadOnlyList<DataRecord> Records { get; } = records;
+
+    /// <summary>How records become examples.</summary>
+    public IDatasetShape Shape { get; } = shape;
+
+    /// <summary>The examples under <paramref name="tokenizer"/> (tokenized once per tokenizer).</summary>
+    public TokenizedDataset Tokenized(TextTokenizer tokenizer)
+    {
+        if (_tokenized.TryGetValue(tokenizer, out var done)) return done;
+        var examples = Shape.Tokenize(Records, tokenizer.AsTokenEncoder());
+        if (examples.Count == 0) throw new ArgumentException($"dataset '{Name}' yields no examples (too short for maxLength, or empty)");
+        return _tokenized[tokenizer] = new TokenizedDataset(examples, Name);
+    }
+
+    /// <summary>
+    /// Splits off round(<paramref name="fraction"/> × records) records for validation (at least one
+    /// of each part when there are two or more), chosen by a permutation seeded with <paramref name="seed"/>;
+    /// both parts keep the original order.
+    /// </summary>
+    public (RecipeDataset Train, RecipeDataset Validation) Split(double fraction, long seed)
+    {
+        if (!(fraction > 0 && fraction < 1)) throw new ArgumentException($"the validation fraction must be between 0 and 1 (exclusive), got {fraction}");
+        int count = Records.Count;
+        int validation = Math.Clamp((int)Math.Round(fraction * count), count >= 2 ? 1 : 0, Math.Max(0, count - 1));
+        var order = DeterministicShuffle.Permutation(count, DeterministicShuffle.Combine(seed, 0x5EED_5917));
+        var held = order.Take(validation).Order().Select(i => Records[i]).ToArray();
+        var kept = order.Skip(validation).Order().Select(i => Records[i]).ToArray();
+        return (new RecipeDataset($"{Name} (train)", Format, kept, Shape), new RecipeDataset($"{Name} (validation)", Format, held, Shape));
+    }
+}

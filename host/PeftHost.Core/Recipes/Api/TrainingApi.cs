@@ -1,0 +1,133 @@
+using Jint.Native;
+using PeftHost.Core.Data;
+using PeftHost.Core.Evaluation;
+using PeftHost.Core.Recipes.Interop;
+using PeftHost.Core.Recipes.Limits;
+using PeftHost.Core.Recipes.Sandbox;
+using PeftHost.Core.Training;
+
+namespace PeftHost.Core.Recipes.Api;
+
+/// <summary><c>loadDataset</c>, <c>train</c> and <c>evaluate</c>, on the training engine (Core/Training, Core/Data, Core/Evaluation).</summary>
+internal static class TrainingApi
+{
+    /// <summary>Options of <c>evaluate</c>.</summary>
+    public static readonly OptionSchema EvaluateOptions = new("evaluate",
+        new OptionSpec("batchSize", OptionKind.Integer, "Examples per batch (default 8)."),
+        new OptionSpec("positiveLabel", OptionKind.String, "classification: the label precision, recall and f1 are reported for."));
+
+    /// <summary>The option schemas of the training functions.</summary>
+    public static IReadOnlyList<OptionSchema> Schemas { get; } =
+    [
+        DatasetApi.LoadDatasetOptions, DatasetShapes.FieldsSchema, DatasetApi.SplitOptions,
+        TrainingOptionsReader.Schema, TrainingOptionsReader.EarlyStoppingSchema, EvaluateOptions,
+    ];
+
+    /// <summary>Adds the functions.</summary>
+    public static void Register(RecipeSession s, ApiRegistry api)
+    {
+        DatasetApi.Register(s, api);
+
+        api.Add("train", s.Function("train", 3, values =>
+        {
+            var args = new ApiArguments("train", values).AtMost(3, "(model, dataset, { maxSteps, learningRate, onStep, … })");
+            var model = ModelApi.ExpectModel(s, args[0], "train");
+            var peft = model.RequirePeft("train");
+            var dataset = DatasetApi.Expect(s, args[1], "train");
+            var options = TrainingOptionsReader.Schema.Read(args[2]);
+            var validation = options.Has("validation") ? DatasetApi.Expect(s, options.Raw("validation"), "train", "option 'validation'") : null;
+            if (peft.TrainableParameters().Count == 0)
+                throw new RecipeApiException($"train: adapter '{peft.ActiveAdapter}' has no trainable parameters (load it with loadAdapter(model, dir, name, {{ isTrainable: true }}))");
+
+            int run = ++s.TrainingRuns;
+            string output = s.Paths.Resolve(options.String("outputDir", run == 1 ? "train" : $"train-{run}"), PathAccess.Write, "train");
+            string? resume = options.String("resumeFrom") is { } r ? (r == "latest" ? r : s.Paths.ResolveFolder(r, "train")) : null;
+            string runId = $"{s.RecipeName}-{run}";
+            var settings = TrainingOptionsReader.Read(options, output, resume, runId, model.Model.GradientCheckpointing);
+            try { settings.Validate(); }
+            catch (ArgumentException e) { throw new RecipeApiException("train: " + CamelCaseOptionNames(e.Message)); }
+
+            using var bridge = new TrainingBridge(s, model, runId, options);
+            var result = s.Job("train", job =>
+            {
+                var tokenizer = model.Tokenizer("train");
+                var trainSet = dataset.Tokenized(tokenizer);
+                var validationSet = validation?.Tokenized(tokenizer);
+                var trainer = new Trainer(model.Model, peft.TrainableParameters(), settings, s.Host.Events);
+                if (validation?.Shape is ClassificationShape shape) trainer.Evaluators.Add(Classifier(validation, shape, tokenizer, null, "eval_"));
+                bridge.Attach(trainer, job);
+                return trainer.Train(trainSet, validationSet, job.Cancellation);
+            });
+            if (result.Reason == TrainingStopReason.Cancelled && s.Cancellation.IsCancellationRequested)
+                throw new RecipeCancelledException($"train: cancelled at step {result.GlobalStep} of {result.TotalSteps}" +
+                    (result.LastCheckpoint is null ? " (no output folder for a checkpoint)" : $"; checkpoint written to {result.LastCheckpoint}"));
+            s.Log($"training {ReasonName(result.Reason)} at step {result.GlobalStep}/{result.TotalSteps}" +
+                (result.Losses.Count > 0 ? $", final loss {result.Losses[^1]:F4}" : "") + $" ({output})");
+            return JsConvert.Object(s.Engine,
+            [
+                new("steps", result.GlobalStep), new("totalSteps", result.TotalSteps), new("reason", ReasonName(result.Reason)),
+                new("message", result.Message), new("finalLoss", result.Losses.Count > 0 ? result.Losses[^1] : null),
+                new("losses", result.Losses),
+                new("evaluations", result.Evaluations.Select(e => new Dictionary<string, object?> { ["step"] = e.Step, ["metrics"] = e.Metrics.ToDictionary(kv => kv.Key, kv => (object?)kv.Value) }).ToList()),
+                new("checkpoint", result.LastCheckpoint), new("bestMetric", result.BestMetric), new("bestStep", result.BestStep),
+                new("seconds", result.Elapsed.TotalSeconds), new("outputDir", output),
+            ]);
+        }));
+
+        api.Add("evaluate", s.Function("evaluate", 3, values =>
+        {
+            var args = new ApiArguments("evaluate", values).AtMost(3, "(model, dataset, { batchSize, positiveLabel })");
+            var model = ModelApi.ExpectModel(s, args[0], "evaluate");
+            var dataset = DatasetApi.Expect(s, args[1], "evaluate");
+            var options = EvaluateOptions.Read(args[2]);
+            int batchSize = options.Int("batchSize", 8);
+            if (batchSize < 1) throw new RecipeApiException($"evaluate: batchSize must be at least 1, got {batchSize}");
+            string? positive = options.String("positiveLabel");
+            var metrics = s.Job("evaluate", job =>
+            {
+                var tokenizer = model.Tokenizer("evaluate");
+                var encoder = tokenizer.AsTokenEncoder();
+                bool wasTraining = model.Model.training;
+                model.Model.eval();
+                try
+                {
+                    var loss = DatasetLoss.Evaluate(model.Model, dataset.Tokenized(tokenizer), batchSize, encoder.PaddingId(), job.Cancellation);
+                    var result = new Dictionary<string, object?> { ["loss"] = loss.Loss, ["perplexity"] = loss.Perplexity, ["tokens"] = loss.Tokens };
+                    if (dataset.Shape is ClassificationShape shape)
+                        foreach (var (name, value) in Classifier(dataset, shape, tokenizer, positive, "").Evaluate(model.Model, job.Cancellation))
+                            result[name] = value;
+                    return result;
+                }
+                finally
+                {
+                    if (wasTraining) model.Model.train();
+                }
+            });
+            return JsConvert.ToJs(s.Engine, metrics);
+        }));
+    }
+
+    /// <summary>How a stop reason reads in results: "completed", "early-stopped", "cancelled", "stopped", "diverged".</summary>
+    public static string ReasonName(TrainingStopReason reason) => reason switch
+    {
+        TrainingStopReason.Completed => "completed",
+        TrainingStopReason.EarlyStopped => "early-stopped",
+        TrainingStopReason.Cancelled => "cancelled",
+        TrainingStopReason.StoppedByHandler => "stopped",
+        _ => "diverged",
+    };
+
+    private static ClassificationEvaluator Classifier(RecipeDataset dataset, ClassificationShape shape, Tokenization.TextTokenizer tokenizer, string? positive, string prefix)
+    {
+        var encoder = tokenizer.AsTokenEncoder();
+        var labels = shape.LabelWords?.Keys.ToArray() ?? dataset.Records.Select(r => r.Require(shape.LabelField)).Distinct().Order(StringComparer.Ordinal).ToArray();
+        if (positive is not null && !labels.Contains(positive))
+            throw new RecipeApiException($"evaluate: positiveLabel '{positive}' is not a label (labels: {string.Join(", ", labels)})");
+        var examples = shape.Examples(dataset.Records, encoder, labels);
+        return new ClassificationEvaluator(examples, shape, encoder, labels, positive) { MetricPrefix = prefix };
+    }
+
+    /// <summary>The trainer names options as C# does ("BatchSize"); recipes know them as "batchSize".</summary>
+    private static string CamelCaseOptionNames(string message) =>
+        System.Text.RegularExpressions.Regex.Replace(message, @"training option (\w)(\w*)", m => $"option '{char.ToLowerInvariant(m.Groups[1].Value[0])}{m.Groups[2].Value}'");
+}

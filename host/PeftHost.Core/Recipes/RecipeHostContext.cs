@@ -1,0 +1,37 @@
+using PeftHost.Core.Peft;
+using PeftHost.Core.Telemetry;
+using PeftHost.Sdk;
+
+namespace PeftHost.Core.Recipes;
+
+/// <summary>
+/// What the host lends a recipe run: where PEFT methods and quantizers come from (the plugin host
+/// in production, fixed lists in tests) and the event bus that carries its logs and progress.
+/// </summary>
+public sealed class RecipeHostContext
+{
+    /// <summary>The PEFT methods <c>getPeftModel</c> and <c>loadAdapter</c> can use.</summary>
+    public required IMethodCatalog Methods { get; init; }
+
+    /// <summary>Finds a quantizer plugin by name (<c>nf4</c>…); null when none is loaded.</summary>
+    public Func<string, IQuantizer?> FindQuantizer { get; init; } = _ => null;
+
+    /// <summary>The names of the loaded quantizers (for messages).</summary>
+    public Func<IReadOnlyList<string>> QuantizerNames { get; init; } = () => [];
+
+    /// <summary>Receives the recipe's log lines, tables and the steps' progress.</summary>
+    public EventBus Events { get; init; } = new();
+
+    /// <summary>
+    /// Called at each training step boundary on the job thread, before the recipe's handlers: where
+    /// the host applies pending plugin reloads. Returns true when adapters were re-created (the run
+    /// then trains the new parameters). Null: nothing to do.
+    /// </summary>
+    public Func<bool>? AtStepBoundary { get; init; }
+
+    /// <summary>
+    /// Called when the recipe creates a PEFT model, so the host can take it into hot reloads; the
+    /// returned registration is disposed when the run ends. Null: not tracked.
+    /// </summary>
+    public Func<PeftModel, IDisposable?>? TrackPeftModel { get; init; }
+}

@@ -1,0 +1,125 @@
+using System.Runtime.ExceptionServices;
+using System.Text.Json.Nodes;
+using Jint;
+using Jint.Native;
+using PeftHost.Core.IO;
+using PeftHost.Core.Recipes.Api;
+using PeftHost.Core.Recipes.Limits;
+using PeftHost.Core.Recipes.Sandbox;
+using PeftHost.Core.Recipes.Threading;
+using PeftHost.Core.Telemetry;
+
+namespace PeftHost.Core.Recipes;
+
+/// <summary>
+/// Runs a recipe: an ES module executed by Jint in a sandbox, with the <c>"peft"</c> API module
+/// importable. The script runs on its own thread (a large stack for deep but bounded recursion);
+/// long API steps run on a job thread (see <see cref="JobDispatcher"/>). No CLR access is given:
+/// interop is off, and the API hands scripts only plain values, functions and opaque handles.
+/// </summary>
+public sealed class RecipeRunner
+{
+    private const int ScriptStackSize = 64 * 1024 * 1024;
+
+    /// <summary>Runs <paramref name="options"/>' recipe with what <paramref name="host"/> lends; never throws for script or sandbox failures.</summary>
+    public RecipeResult Run(RecipeRunOptions options, RecipeHostContext host, CancellationToken cancellation = default)
+    {
+        RecipeResult? result = null;
+        ExceptionDispatchInfo? crash = null;
+        var thread = new Thread(() =>
+        {
+            try { result = RunOnScriptThread(options, host, cancellation); }
+            catch (Exception e) { crash = ExceptionDispatchInfo.Capture(e); }
+        }, ScriptStackSize)
+        {
+            Name = "recipe script",
+            IsBackground = true,
+        };
+        thread.Start();
+        thread.Join();
+        crash?.Throw();
+        return result!;
+    }
+
+    private static RecipeResult RunOnScriptThread(RecipeRunOptions options, RecipeHostContext host, CancellationToken cancellation)
+    {
+        string recipe = Path.GetFullPath(options.RecipePath);
+        string output = Path.GetFullPath(options.OutputFolder);
+        if (!File.Exists(recipe)) return SetupFailure(options.RecipePath, output, "recipe not found");
+        if (Path.GetExtension(recipe) is not (".js" or ".mjs")) return SetupFailure(options.RecipePath, output, "a recipe is a JavaScript module (.js or .mjs)");
+        options.Limits.Validate();
+        var parameters = new RecipeParameters(options.Parameters);
+        Directory.CreateDirectory(output);
+        WriteRunFile(output, recipe, options);
+
+        string folder = Path.GetDirectoryName(recipe)!;
+        var loader = new RecipeModuleLoader(folder);
+        var paths = new PathPolicy(folder, options.Workspace, output, options.ExtraReadRoots);
+        var clock = new ScriptClock();
+        var memory = new ScriptMemoryBudget(options.Limits.MaxMemoryBytes);
+        using var engine = new Engine(o =>
+        {
+            o.EnableModules(loader);
+            o.Interop.Enabled = false;
+            o.Interop.AllowGetType = false;
+            o.Interop.AllowSystemReflection = false;
+            o.Host.StringCompilationAllowed = false; // no eval / new Function: everything that runs is in the recipe's files
+            o.Constraints.MaxRecursionDepth = options.Limits.MaxRecursionDepth;
+            o.Constraints.StackOverflowGuard = true;
+            // One array cannot take the whole memory budget in a single allocation, before the budget is checked.
+            o.Constraints.MaxArraySize = (uint)Math.Clamp(options.Limits.MaxMemoryBytes / 64, 1024, uint.MaxValue - 1);
+            o.Constraints.Constraints.Add(new StatementBudget(options.Limits.MaxStatements));
+            o.Constraints.Constraints.Add(new ScriptTimeBudget(clock, options.Limits.Timeout));
+            o.Constraints.Constraints.Add(memory);
+            o.Constraints.Constraints.Add(new CancellationCheck(cancellation));
+        });
+        var report = new RecipeErrorReport(loader, recipe, options.Limits);
+        using var session = new RecipeSession(engine, paths, new JobDispatcher(clock), host, parameters,
+            Path.GetFileNameWithoutExtension(recipe), cancellation);
+        var exports = RecipeApi.Build(session);
+        engine.Modules.Add(RecipeModuleLoader.ApiModule, builder =>
+        {
+            foreach (var (name, value) in exports) builder.ExportValue(name, value);
+        });
+        ConsoleObject.Install(session);
+
+        memory.Start();
+        clock.Start();
+        try
+        {
+            var ns = engine.Modules.Import(recipe);
+            var names = ns.GetOwnPropertyKeys(Jint.Runtime.Types.String).Select(k => k.ToString()).ToList();
+            if (parameters.Keys.Count > 0 && !session.ParamsDeclared)
+                session.Log($"--set {string.Join(", ", parameters.Keys)}: the recipe declares no parameters with defineParams; the values were only in params", LogLevel.Warning);
+            return new RecipeResult(RecipeOutcome.Succeeded, null, output, names);
+        }
+        catch (Exception e) when (e is not (OutOfMemoryException or AccessViolationException))
+        {
+            var failure = report.Describe(e);
+            bool cancelled = failure.Kind == RecipeFailureKind.Cancelled || (cancellation.IsCancellationRequested && e is OperationCanceledException);
+            return new RecipeResult(cancelled ? RecipeOutcome.Cancelled : RecipeOutcome.Failed,
+                cancelled ? failure with { Kind = RecipeFailureKind.Cancelled } : failure, output, []);
+        }
+    }
+
+    private static RecipeResult SetupFailure(string recipe, string output, string message) =>
+        new(RecipeOutcome.Failed, RecipeErrorReport.Setup(recipe, message), output, []);
+
+    /// <summary>Records what ran: the recipe, its --set values and limits (run.json in the output folder).</summary>
+    private static void WriteRunFile(string output, string recipe, RecipeRunOptions options)
+    {
+        var run = new JsonObject
+        {
+            ["recipe"] = recipe,
+            ["started"] = DateTimeOffset.Now.ToString("o"),
+            ["parameters"] = new JsonObject(options.Parameters.Select(p => new KeyValuePair<string, JsonNode?>(p.Key, p.Value))),
+            ["limits"] = new JsonObject
+            {
+                ["maxStatements"] = options.Limits.MaxStatements,
+                ["timeoutSeconds"] = options.Limits.Timeout.TotalSeconds,
+                ["maxMemoryBytes"] = options.Limits.MaxMemoryBytes,
+            },
+        };
+        AtomicFile.WriteAllText(Path.Combine(output, "run.json"), run.ToJsonString(Json.Indented));
+    }
+}

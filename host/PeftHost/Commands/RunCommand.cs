@@ -1,0 +1,122 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using PeftHost.Core.Plugins;
+using PeftHost.Core.Recipes;
+using PeftHost.Core.Recipes.Output;
+using PeftHost.Core.Telemetry;
+
+namespace PeftHost.Cli.Commands;
+
+/// <summary>
+/// <c>peft run RECIPE.js [--set key=value]... [--out DIR] [--plugins DIR] [--watch-plugins]</c>: runs a JavaScript
+/// recipe in the sandbox. Exit codes: 0 success; 1 a script error, host error or sandbox limit
+/// (printed as <c>recipe.js:LINE:COL: message</c> and the JS stack); 130 cancelled with Ctrl-C
+/// (training stops at a step boundary and writes a checkpoint first; a second Ctrl-C kills the
+/// process); 2 a malformed command line.
+/// </summary>
+public static class RunCommand
+{
+    /// <summary>Exit code of a run cancelled with Ctrl-C (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
+
+    /// <summary>Builds the command; <paramref name="cancellation"/> stands in for Ctrl-C (for tests and hosts).</summary>
+    public static Command Create(CancellationToken cancellation = default)
+    {
+        var recipe = new Argument<string>("recipe") { Description = "The recipe: a JavaScript module (.js)" };
+        var set = new Option<string[]>("--set", "-s")
+        {
+            Description = "A recipe parameter, key=value (numbers and true/false are typed; repeat for more)",
+            AllowMultipleArgumentsPerToken = false,
+            DefaultValueFactory = _ => [],
+        };
+        var output = new Option<string?>("--out", "-o") { Description = "Output folder (default: runs/<recipe>-<timestamp>/)" };
+        var plugins = PluginsCommand.PluginDirectories();
+        var workspace = new Option<string?>("--workspace") { Description = "Folder whose models/ and data/ the recipe may read (default: the current folder)" };
+        var maxStatements = new Option<long?>("--max-statements") { Description = "JavaScript statements the recipe may run (default 200,000,000)" };
+        var timeout = new Option<double?>("--timeout") { Description = "Seconds of JavaScript time, host steps excluded (default 1800)" };
+        var maxMemory = new Option<double?>("--max-memory") { Description = "MiB the recipe's JavaScript may allocate (default 4096)" };
+        var watch = new Option<bool>("--watch-plugins") { Description = "Hot-reload plugins whose files change, at the next training step boundary" };
+
+        var command = new Command("run", "Run a JavaScript recipe (ES module) that scripts loading, adapters, training and generation")
+        {
+            recipe, set, output, plugins, workspace, maxStatements, timeout, maxMemory, watch,
+        };
+        command.SetAction(CommandAction.Of((parse, stdout) =>
+        {
+            var stderr = parse.InvocationConfiguration.Error;
+            string recipePath = parse.GetValue(recipe)!;
+            string root = Path.GetFullPath(parse.GetValue(workspace) ?? Directory.GetCurrentDirectory());
+            string name = Path.GetFileNameWithoutExtension(recipePath);
+            string outDir = parse.GetValue(output)
+                ?? Path.Combine(root, "runs", $"{name}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
+            var defaults = new RecipeLimits();
+            var limits = new RecipeLimits
+            {
+                MaxStatements = parse.GetValue(maxStatements) ?? defaults.MaxStatements,
+                Timeout = parse.GetValue(timeout) is double seconds ? TimeSpan.FromSeconds(seconds) : defaults.Timeout,
+                MaxMemoryBytes = parse.GetValue(maxMemory) is double mib ? (long)(mib * 1024 * 1024) : defaults.MaxMemoryBytes,
+            };
+            var options = new RecipeRunOptions
+            {
+                RecipePath = recipePath,
+                OutputFolder = outDir,
+                Workspace = root,
+                Parameters = parse.GetValue(set)!.Select(RecipeParameters.Split).ToList(),
+                Limits = limits,
+            };
+
+            var events = new EventBus();
+            // Plugin files are watched only with --watch-plugins; a changed build is swapped in at a
+            // training step boundary, where the recipe's PEFT models re-inject their adapters.
+            bool hotReload = parse.GetValue(watch);
+            using var pluginHost = new PluginHost(new PluginHostOptions { PluginDirectories = parse.GetValue(plugins) ?? [], WatchForChanges = hotReload }, events);
+            var host = new RecipeHostContext
+            {
+                Methods = pluginHost,
+                FindQuantizer = pluginHost.FindQuantizer,
+                QuantizerNames = () => pluginHost.QuantizerNames,
+                Events = events,
+                AtStepBoundary = hotReload ? () => pluginHost.HasPendingReloads && pluginHost.ApplyPendingReloads().Count > 0 : null,
+                TrackPeftModel = hotReload ? peft => pluginHost.RegisterReloadParticipant(peft) : null,
+            };
+            bool interactive = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+            using var view = new RecipeConsoleView(events, stdout, stderr, interactive);
+            using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            using var signal = ReferenceEquals(stdout, Console.Out) ? CtrlC(interrupt, view) : null;
+
+            var result = new RecipeRunner().Run(options, host, interrupt.Token);
+            view.Dispose();
+            switch (result.Outcome)
+            {
+                case RecipeOutcome.Succeeded:
+                    stdout.WriteLine($"done: outputs in {Shown(result.OutputFolder)}");
+                    return 0;
+                case RecipeOutcome.Cancelled:
+                    stderr.WriteLine(result.Failure!.Headline);
+                    stderr.WriteLine($"cancelled: outputs so far in {Shown(result.OutputFolder)}");
+                    return Cancelled;
+                default:
+                    stderr.WriteLine(result.Failure!.ToString());
+                    return PeftCli.Failure;
+            }
+        }));
+        return command;
+    }
+
+    /// <summary>The first Ctrl-C cancels the run (it stops at the next step boundary); a second one ends the process.</summary>
+    private static PosixSignalRegistration CtrlC(CancellationTokenSource interrupt, RecipeConsoleView view) =>
+        PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+        {
+            if (interrupt.IsCancellationRequested) return; // second Ctrl-C: let the process end
+            context.Cancel = true;
+            view.Line("stopping at the next step boundary (Ctrl-C again to quit now)…", toError: true);
+            interrupt.Cancel();
+        });
+
+    private static string Shown(string path)
+    {
+        string relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), path);
+        return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
+    }
+}
