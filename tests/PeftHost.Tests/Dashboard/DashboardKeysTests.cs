@@ -68,7 +68,7 @@ public sealed class DashboardKeysTests
         var vm = new DashboardViewModel(new RecipesViewModel(new RecipeCatalog(dir.Path)), new NoCommands(), new NoCommands());
         Assert.Equal([DashboardPanel.Plugins, DashboardPanel.Log], vm.Apply(new PluginLoadedEvent(Plugin("Lora"))).Order());
         Assert.Equal([DashboardPanel.Run, DashboardPanel.Log], vm.Apply(new JobStartedEvent(1, JobKind.Recipe, "x.js")).Order());
-        Assert.Equal("recipe x.js", vm.RunningJob);
+        Assert.Equal("x.js", vm.RunningJob);
         Assert.Equal([DashboardPanel.Run], vm.Apply(Step(1)).Order());
         vm.Apply(new JobFinishedEvent(1, JobKind.Recipe, "x.js", JobOutcome.Succeeded, null, TimeSpan.FromSeconds(1)));
         Assert.Null(vm.RunningJob);

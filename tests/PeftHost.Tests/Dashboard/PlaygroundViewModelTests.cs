@@ -40,6 +40,14 @@ public sealed class PlaygroundViewModelTests
         vm.Apply(new GenerationStartedEvent(8, "Next", null));
         Assert.Equal("", vm.AdapterText);
         Assert.Equal("with adapter (none active)", vm.AdapterTitle);
+        vm.Apply(new GenerationFinishedEvent(8, 0, TimeSpan.Zero, null));
+
+        // Between requests the title follows the model's active adapter.
+        var adapter = new AdapterSnapshot("sparky", "lora", "LORA", IsActive: true, IsMerged: false, CanMerge: true, 896);
+        Assert.True(vm.Apply(new ModelChangedEvent(new ModelSnapshot("/m", "tiny", 896, 10_000, 40_000, false, [adapter]))));
+        Assert.Equal("with adapter 'sparky'", vm.AdapterTitle);
+        vm.Apply(new ModelChangedEvent(new ModelSnapshot("/m", "tiny", 896, 10_000, 40_000, AdaptersDisabled: true, [adapter])));
+        Assert.Equal("with adapter (none active)", vm.AdapterTitle);
     }
 
     [Fact]

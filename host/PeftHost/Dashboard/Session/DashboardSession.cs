@@ -61,7 +61,7 @@ public sealed class DashboardSession : IDisposable
     /// <param name="options">What to open.</param>
     /// <param name="events">The bus everything reports to.</param>
     /// <param name="runnerFactory">Makes the recipe runner from the plugin host and the step-boundary hook; null uses the recipe runtime.</param>
-    public DashboardSession(DashboardOptions options, EventBus events, Func<PluginHost, Action, IRecipeRunner>? runnerFactory = null)
+    public DashboardSession(DashboardOptions options, EventBus events, Func<PluginHost, Func<bool>, IRecipeRunner>? runnerFactory = null)
     {
         Options = options;
         Events = events;
@@ -125,5 +125,5 @@ public sealed class DashboardSession : IDisposable
         Plugins.Dispose();
     }
 
-    private static IRecipeRunner DefaultRunner(PluginHost plugins, Action atStepBoundary) => new RecipeRuntimeRunner(plugins, atStepBoundary);
+    private static IRecipeRunner DefaultRunner(PluginHost plugins, Func<bool> atStepBoundary) => new RecipeRuntimeRunner(plugins, atStepBoundary);
 }

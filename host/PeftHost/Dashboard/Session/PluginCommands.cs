@@ -45,30 +45,37 @@ public sealed class PluginCommands
     public bool TryApplyNow()
     {
         if (!HasPendingWork) return false;
-        return _jobs.TryStart(JobKind.Plugins, "reload plugins", _ => ApplyPending(), out _) is not null;
+        return _jobs.TryStart(JobKind.Plugins, "reload plugins", _ => { ApplyPending(); }, out _) is not null;
     }
 
     /// <summary>
     /// The step-boundary hook: rescans when asked and applies pending reloads. Must run on the
     /// job thread. A failed reload is reported (the plugin is marked Failed) and never ends the run.
     /// </summary>
-    public void ApplyPending()
+    /// <returns>True when a plugin was swapped (its adapters were re-created: a training run rebinds its parameters).</returns>
+    public bool ApplyPending()
     {
         if (Interlocked.Exchange(ref _rescanRequested, 0) != 0)
         {
             int added = _plugins.Rescan();
             if (added > 0) _events.Log(LogLevel.Info, PluginHost.EventSource, $"rescan found {added} new plugin(s)");
         }
-        if (!_plugins.HasPendingReloads) return;
+        if (!_plugins.HasPendingReloads) return false;
         try
         {
+            bool swapped = false;
             foreach (var r in _plugins.ApplyPendingReloads())
+            {
                 if (r.Outcome == PluginReloadOutcome.Unchanged)
                     _events.Log(LogLevel.Info, PluginHost.EventSource, $"{r.PluginName}: unchanged, nothing to reload");
+                swapped |= r.Outcome == PluginReloadOutcome.Reloaded;
+            }
+            return swapped;
         }
         catch (PluginException e)
         {
             _events.Log(LogLevel.Error, PluginHost.EventSource, e.Message);
+            return true; // adapters may have been detached: let the run rebind what is left
         }
     }
 }

@@ -43,7 +43,7 @@ public sealed class DashboardViewModel
     /// <summary>True while the help overlay shows.</summary>
     public bool HelpVisible { get; set; }
 
-    /// <summary>The running job (<c>recipe tiny-train.js</c>), or null when idle.</summary>
+    /// <summary>The running job's name (<c>tiny-train.js</c>, <c>generate</c>), or null when idle.</summary>
     public string? RunningJob { get; private set; }
 
     /// <summary>The last status message (a command's result, a job's end).</summary>
@@ -61,7 +61,7 @@ public sealed class DashboardViewModel
         switch (e)
         {
             case JobStartedEvent started:
-                RunningJob = $"{started.Kind.ToString().ToLowerInvariant()} {started.Name}";
+                RunningJob = started.Name;
                 break;
             case JobFinishedEvent finished:
                 RunningJob = null;

@@ -38,7 +38,7 @@ public sealed class PlaygroundViewModel(IPlaygroundCommands commands) : IEventSi
     /// <summary>The base model's answer so far.</summary>
     public string BaseText => _baseText.ToString();
 
-    /// <summary>The adapter the current answer uses, or null (no adapter: only the base answers).</summary>
+    /// <summary>The adapter the answer uses (the model's active adapter between requests), or null: then only the base answers.</summary>
     public string? Adapter { get; private set; }
 
     /// <summary>True while answers stream in.</summary>
@@ -65,6 +65,11 @@ public sealed class PlaygroundViewModel(IPlaygroundCommands commands) : IEventSi
                 return true;
             case GenerationTextEvent text when text.RequestId == _requestId:
                 (text.Lane == GenerationLane.Adapter ? _adapterText : _baseText).Append(text.Delta);
+                return true;
+            case ModelChangedEvent changed when !IsGenerating:
+                string? active = changed.Snapshot.AdaptersDisabled ? null : changed.Snapshot.Active?.Name;
+                if (active == Adapter) return false;
+                Adapter = active;
                 return true;
             case GenerationFinishedEvent done when done.RequestId == _requestId:
                 IsGenerating = false;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using PeftHost.Cli.Dashboard.Jobs;
 using PeftHost.Cli.Dashboard.Session;
+using PeftHost.Core.Recipes;
 using PeftHost.Core.Telemetry;
 using PeftHost.Core.Training;
 
@@ -100,6 +101,9 @@ public sealed partial class RunViewModel : IEventSink
     /// <summary>How the recipe job ended (its failure or summary), once it has.</summary>
     public string? Message { get; private set; }
 
+    /// <summary>A long recipe step other than training in progress (<c>generate 12/32 · 150 tok/s</c>), or null.</summary>
+    public string? Activity { get; private set; }
+
     /// <summary>The latest memory sample.</summary>
     public MemorySample? Memory { get; private set; }
 
@@ -164,6 +168,10 @@ public sealed partial class RunViewModel : IEventSink
                 Elapsed = done.Elapsed;
                 Eta = done.Reason == TrainingStopReason.Completed ? TimeSpan.Zero : null;
                 return true;
+            case RecipeProgressEvent progress:
+                Activity = progress.Final ? null
+                    : string.Create(CultureInfo.InvariantCulture, $"{progress.Step} {progress.Done}/{progress.Total} · {progress.UnitsPerSecond:N0}/s");
+                return true;
             case LogEvent log when TrainableLine().Match(log.Message) is { Success: true } m:
                 TrainableParameters = long.Parse(m.Groups[1].Value.Replace(",", ""), CultureInfo.InvariantCulture);
                 AllParameters = long.Parse(m.Groups[2].Value.Replace(",", ""), CultureInfo.InvariantCulture);
@@ -189,7 +197,7 @@ public sealed partial class RunViewModel : IEventSink
 
     /// <summary><c>step 12/40 · epoch 0.30 · ETA 0:00:08</c>.</summary>
     public string ProgressText => TotalSteps <= 0 && Step == 0
-        ? (IsActive ? "waiting for the first training step…" : "")
+        ? (IsActive ? Activity ?? "waiting for the first training step…" : "")
         : string.Create(CultureInfo.InvariantCulture, $"step {Step}/{TotalSteps} · epoch {Epoch:0.00} · {(IsActive ? DisplayFormat.Eta(Eta) : "elapsed " + DisplayFormat.Duration(Elapsed))}");
 
     /// <summary><c>loss 2.3141 · eval 2.4100 · lr 3.00e-04 · grad 0.8120 · 1,234 tok/s</c>.</summary>
@@ -279,6 +287,7 @@ public sealed partial class RunViewModel : IEventSink
         LastCheckpoint = null;
         StopReason = null;
         Message = null;
+        Activity = null;
         _trainLoss.Clear();
         _evalLoss.Clear();
         _results.Clear();

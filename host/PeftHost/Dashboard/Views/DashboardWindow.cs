@@ -84,8 +84,8 @@ public sealed class DashboardWindow : Window
             if (e is Jobs.JobStartedEvent { Kind: Jobs.JobKind.Recipe } && _vm.Current == DashboardPanel.Recipes) Show(DashboardPanel.Run);
             if (e is Jobs.JobFinishedEvent finished)
             {
-                if (finished.Kind == Jobs.JobKind.Recipe && _session.Runs.LastOutputFolder is { } output && ContainsAdapter(output))
-                    _adapters.LoadFolder = output;
+                if (finished.Kind == Jobs.JobKind.Recipe && _session.Runs.LastOutputFolder is { } output && AdapterFolderIn(output) is { } adapter)
+                    _adapters.LoadFolder = adapter;
                 if (_quitWhenIdle) _app.RequestStop();
             }
         }
@@ -244,12 +244,20 @@ public sealed class DashboardWindow : Window
         }
     }
 
-    private static bool ContainsAdapter(string folder)
+    /// <summary>The shallowest folder under <paramref name="folder"/> holding a PEFT adapter (a run's saved adapter), or null.</summary>
+    private static string? AdapterFolderIn(string folder)
     {
         try
         {
-            return Directory.Exists(folder) && Directory.EnumerateFiles(folder, "adapter_config.json", SearchOption.AllDirectories).Any();
+            if (!Directory.Exists(folder)) return null;
+            return Directory.EnumerateFiles(folder, "adapter_config.json", SearchOption.AllDirectories)
+                .Select(Path.GetDirectoryName)
+                .OfType<string>()
+                .OrderBy(d => d.Count(c => c == Path.DirectorySeparatorChar))
+                .ThenBy(d => d, StringComparer.Ordinal)
+                .FirstOrDefault();
         }
-        catch (IOException) { return false; }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
     }
 }

@@ -16,8 +16,8 @@ public sealed class PlaygroundPanel : FrameView
     private readonly TextField _tokens = new() { Width = 5 };
     private readonly TextField _temperature = new() { Width = 5 };
     private readonly LinesView _status = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = 1 };
-    private readonly FrameView _adapterFrame = new() { X = 0, Y = 2, Width = Dim.Percent(50), Height = Dim.Fill() };
-    private readonly FrameView _baseFrame = new() { Title = "base model", Y = 2, Width = Dim.Fill(), Height = Dim.Fill() };
+    private readonly FrameView _adapterFrame = new() { TabStop = TabBehavior.TabStop, X = 0, Y = 2, Width = Dim.Percent(50), Height = Dim.Fill() };
+    private readonly FrameView _baseFrame = new() { TabStop = TabBehavior.TabStop, Title = "base model", Y = 2, Width = Dim.Fill(), Height = Dim.Fill() };
     private readonly TextPane _adapterText = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill(), WordWrap = true, FollowEnd = true };
     private readonly TextPane _baseText = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill(), WordWrap = true, FollowEnd = true };
 

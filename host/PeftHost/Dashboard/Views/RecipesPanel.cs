@@ -16,9 +16,9 @@ public sealed class RecipesPanel : FrameView
     private readonly RecipesViewModel _vm;
     private readonly ObservableCollection<string> _names = [];
     private readonly ListView _list = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
-    private readonly FrameView _sourceFrame = new() { Title = "source", X = ListWidth, Y = 0, Width = Dim.Fill() };
+    private readonly FrameView _sourceFrame = new() { TabStop = TabBehavior.TabStop, Title = "source", X = ListWidth, Y = 0, Width = Dim.Fill() };
     private readonly TextPane _source = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
-    private readonly FrameView _formFrame = new() { Title = "parameters", X = ListWidth, Width = Dim.Fill() };
+    private readonly FrameView _formFrame = new() { TabStop = TabBehavior.TabStop, Title = "parameters", X = ListWidth, Width = Dim.Fill() };
     private readonly View _fields = new() { X = 0, Y = 0, Width = Dim.Fill(), CanFocus = true };
     private readonly LinesView _commandLine = new() { X = 0, Width = Dim.Fill(), Height = 1 };
     private readonly List<(Label Label, TextField Input)> _fieldRows = [];
@@ -32,7 +32,7 @@ public sealed class RecipesPanel : FrameView
         Title = "Recipes";
         Width = Dim.Fill();
         Height = Dim.Fill();
-        var listFrame = new FrameView { Title = "recipes/", X = 0, Y = 0, Width = ListWidth, Height = Dim.Fill() };
+        var listFrame = new FrameView { TabStop = TabBehavior.TabStop, Title = "recipes/", X = 0, Y = 0, Width = ListWidth, Height = Dim.Fill() };
         listFrame.Add(_list);
         _list.SetSource(_names);
         _list.ValueChanged += (_, e) =>

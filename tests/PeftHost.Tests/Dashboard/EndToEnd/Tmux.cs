@@ -25,11 +25,11 @@ internal sealed class Tmux : IDisposable
     public int Width { get; }
     public int Height { get; }
 
-    /// <summary>Starts <paramref name="command"/> (run by the shell) in a new detached session of <paramref name="width"/>×<paramref name="height"/>.</summary>
-    public static Tmux Start(string command, int width, int height, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>Starts <paramref name="command"/> (run by the shell, in <paramref name="workingDirectory"/>) in a new detached session of <paramref name="width"/>×<paramref name="height"/>.</summary>
+    public static Tmux Start(string command, int width, int height, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {
         var tmux = new Tmux("dash", width, height);
-        var args = new List<string> { "new-session", "-d", "-s", tmux.Session, "-x", width.ToString(), "-y", height.ToString() };
+        var args = new List<string> { "new-session", "-d", "-s", tmux.Session, "-x", width.ToString(), "-y", height.ToString(), "-c", workingDirectory };
         string env = string.Concat((environment ?? new Dictionary<string, string>()).Select(kv => $"{kv.Key}='{kv.Value}' "));
         // The pane outlives the command and shows its exit status: "[exited N]".
         args.Add($"{(env.Length == 0 ? "" : "env " + env)}{command}; echo \"[exited $?]\"; sleep 600");
