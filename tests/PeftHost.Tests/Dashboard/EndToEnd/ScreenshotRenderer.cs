@@ -48,6 +48,11 @@ internal static class ScreenshotRenderer
                     DrawBox(canvas, arms, left, top, cellWidth, cellHeight, ink);
                     continue;
                 }
+                if (codepoint is >= 0x2800 and <= 0x28FF)
+                {
+                    DrawBraille(canvas, codepoint - 0x2800, left, top, cellWidth, cellHeight, ink);
+                    continue;
+                }
                 var drawFont = font.ContainsGlyph(codepoint) ? font : Fallback(codepoint, fallbacks) ?? font;
                 float baseline = top - metrics.Ascent + 1;
                 canvas.DrawText(cell.Text, left, baseline, drawFont, ink);
@@ -89,6 +94,19 @@ internal static class ScreenshotRenderer
         if (arms.Down) canvas.DrawLine(cx, cy, cx, top + height + 0.5f, pen);
         if (arms.Left) canvas.DrawLine(left, cy, cx, cy, pen);
         if (arms.Right) canvas.DrawLine(cx, cy, left + width + 0.5f, cy, pen);
+    }
+
+    /// <summary>Draws a Braille pattern's dots (2 columns × 4 rows; bits 0–2 and 6 left, 3–5 and 7 right).</summary>
+    private static void DrawBraille(SKCanvas canvas, int bits, float left, float top, float width, float height, SKPaint ink)
+    {
+        int[] leftBits = [0x01, 0x02, 0x04, 0x40], rightBits = [0x08, 0x10, 0x20, 0x80];
+        float radius = MathF.Max(1f, width / 7);
+        for (int row = 0; row < 4; row++)
+        {
+            float y = top + height * (row + 0.5f) / 4;
+            if ((bits & leftBits[row]) != 0) canvas.DrawCircle(left + width * 0.3f, y, radius, ink);
+            if ((bits & rightBits[row]) != 0) canvas.DrawCircle(left + width * 0.75f, y, radius, ink);
+        }
     }
 
     private static SKFont? Fallback(int codepoint, Dictionary<int, SKFont?> cache)
