@@ -156,7 +156,7 @@ public sealed class DashboardModel : IDisposable
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
-            error = "stopped";
+            error = "cancelled";
             throw;
         }
         catch (Exception e)

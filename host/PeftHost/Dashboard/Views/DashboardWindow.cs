@@ -90,7 +90,8 @@ public sealed class DashboardWindow : Window
             }
         }
         if (events.Count == 0) return;
-        foreach (var panel in changed) Refresh(panel);
+        // Only the panel on screen redraws now; the others catch up when shown.
+        if (changed.Contains(_vm.Current)) Refresh(_vm.Current);
         _tabs.Job = _vm.RunningJob ?? "";
         _message.Lines = [_vm.Status];
     }
