@@ -9,7 +9,7 @@ public sealed class RecipesFolderTests : IDisposable
     private static readonly Dictionary<string, string[]> QuickSettings = new()
     {
         ["generate.js"] = ["--set", "maxNewTokens=8"],
-        ["quickstart.js"] = ["--set", "steps=6"],
+        ["quickstart.js"] = ["--set", "steps=6", "--set", "examples=32", "--set", "testExamples=16", "--set", "batchSize=8"],
         ["lora.js"] = ["--set", "steps=8"],
         ["multi-adapter.js"] = ["--set", "steps=20"],
         ["merge-and-export.js"] = ["--set", "steps=6"],

@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace PeftHost.Plugins.PrefixTuning;
+namespace PeftHost.Sdk.Tuners;
 
 /// <summary>
 /// A table of learned vectors [rows, width] with its parameter named <c>weight</c>, like <c>torch.nn.Embedding</c>

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using PeftHost.Sdk;
 
-namespace PeftHost.Plugins.PromptTuning;
+namespace PeftHost.Sdk.Tuners;
 
 /// <summary>
 /// PEFT's <c>PromptLearningConfig</c>: the keys every prompt-learning adapter config carries. The model-derived

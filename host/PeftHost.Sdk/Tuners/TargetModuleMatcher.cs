@@ -1,7 +1,8 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace PeftHost.Plugins.Lora;
+namespace PeftHost.Sdk.Tuners;
 
 /// <summary>
 /// Decides which module paths an adapter targets, exactly as PEFT's
@@ -17,6 +18,9 @@ namespace PeftHost.Plugins.Lora;
 /// </summary>
 public sealed class TargetModuleMatcher
 {
+    /// <summary>PEFT's <c>target_modules</c> shorthand for every linear layer except the output layer.</summary>
+    public const string AllLinear = "all-linear";
+
     private readonly Regex? _targetRegex;
     private readonly HashSet<string>? _targetNames;
     private readonly Regex? _excludeRegex;
@@ -31,6 +35,7 @@ public sealed class TargetModuleMatcher
     /// <param name="excludeRegex">A full-match exclusion regex, or null.</param>
     /// <param name="layerIndices">Layer indices to keep (suffix matches only); null or empty for all.</param>
     /// <param name="layerPatterns">Names of the module lists holding layers; null or empty for any.</param>
+    /// <exception cref="ArgumentException">Both or neither of the target forms are given, or a regex is invalid.</exception>
     public TargetModuleMatcher(IEnumerable<string>? targetNames, string? targetRegex,
         IEnumerable<string>? excludeNames = null, string? excludeRegex = null,
         IReadOnlyList<int>? layerIndices = null, IReadOnlyList<string>? layerPatterns = null)
@@ -48,17 +53,36 @@ public sealed class TargetModuleMatcher
     }
 
     /// <summary>
-    /// The matcher for <paramref name="config"/>. <c>"all-linear"</c> must have been expanded into
-    /// <paramref name="resolvedTargetNames"/> (and a missing <c>target_modules</c> into the defaults).
+    /// The matcher for the JSON config values <paramref name="targets"/> (a list, a regex string or
+    /// <see cref="AllLinear"/>, which is resolved against <paramref name="linearPaths"/>: the last segment of every
+    /// linear path but <c>lm_head</c>) and <paramref name="exclude"/> (null, a list or a regex string), with the layer filter.
     /// </summary>
-    public static TargetModuleMatcher FromConfig(LoraConfig config, IReadOnlyList<string>? resolvedTargetNames = null)
+    /// <param name="targets">The <c>target_modules</c> value; must not be null.</param>
+    /// <param name="exclude">The <c>exclude_modules</c> value.</param>
+    /// <param name="linearPaths">The model's linear module paths (for <see cref="AllLinear"/>).</param>
+    /// <param name="layerIndices">Layer indices to keep (suffix matches only); null or empty for all.</param>
+    /// <param name="layerPatterns">Names of the module lists holding layers; null or empty for any.</param>
+    /// <exception cref="ConfigException">A value is malformed, <paramref name="targets"/> is null or a regex is invalid.</exception>
+    public static TargetModuleMatcher FromJson(JsonNode? targets, JsonNode? exclude, IEnumerable<string> linearPaths,
+        IReadOnlyList<int>? layerIndices = null, IReadOnlyList<string>? layerPatterns = null)
     {
-        var names = resolvedTargetNames ?? config.TargetModuleNames;
-        string? regex = resolvedTargetNames is null ? config.TargetModuleRegex : null;
-        if (names is null && regex is null)
-            throw new InvalidOperationException("target_modules must be resolved before matching");
-        return new TargetModuleMatcher(names, regex, config.ExcludeModuleNames, config.ExcludeModuleRegex,
-            config.LayerIndices, config.LayerPatterns);
+        List<string>? names = null;
+        string? regex = null;
+        if (TargetModulesJson.IsString(targets, out string? text))
+        {
+            if (string.Equals(text, AllLinear, StringComparison.OrdinalIgnoreCase))
+                names = linearPaths.Where(p => p != "lm_head").Select(p => p[(p.LastIndexOf('.') + 1)..]).ToList();
+            else regex = TargetModulesJson.CheckFullMatchRegex(text!, "target_modules");
+        }
+        else names = TargetModulesJson.Strings(targets, "target_modules")
+            ?? throw new ConfigException("target_modules must be given", "target_modules");
+
+        List<string>? excludeNames = null;
+        string? excludeRegex = null;
+        if (TargetModulesJson.IsString(exclude, out string? excludeText))
+            excludeRegex = TargetModulesJson.CheckFullMatchRegex(excludeText!, "exclude_modules");
+        else excludeNames = TargetModulesJson.Strings(exclude, "exclude_modules");
+        return new TargetModuleMatcher(names, regex, excludeNames, excludeRegex, layerIndices, layerPatterns);
     }
 
     /// <summary>True when <paramref name="path"/> is excluded by <c>exclude_modules</c>.</summary>
@@ -90,6 +114,28 @@ public sealed class TargetModuleMatcher
                 return index;
         }
         return null;
+    }
+
+    /// <summary>
+    /// The modules adapters may target, each once under its Hugging Face path. Left out: the root, alias paths
+    /// (TorchSharp's field registration names such as <c>_q</c> or <c>&lt;Layers&gt;k__BackingField</c>; Hugging Face names
+    /// never start with '_' or '&lt;'), repeated modules, everything inside a tuner wrapper (a module with a
+    /// <c>base_layer</c> child) and the prompt encoders (<see cref="PromptEncoderSlot.ContainerName"/>).
+    /// </summary>
+    public static List<(string Path, TorchSharp.torch.nn.Module Module)> Candidates(IPeftModelSurface model)
+    {
+        var all = model.NamedModules().Where(m => m.Path.Length > 0).ToList();
+        var wrappers = all.Where(m => m.Module.named_children().Any(c => c.name == "base_layer")).Select(m => m.Path + ".").ToList();
+        var seen = new HashSet<TorchSharp.torch.nn.Module>(ReferenceEqualityComparer.Instance);
+        var result = new List<(string, TorchSharp.torch.nn.Module)>();
+        foreach (var (path, module) in all)
+        {
+            var segments = path.Split('.');
+            if (segments[0] == PromptEncoderSlot.ContainerName || segments.Any(s => s.StartsWith('_') || s.StartsWith('<'))) continue;
+            if (wrappers.Any(w => path.StartsWith(w, StringComparison.Ordinal))) continue;
+            if (seen.Add(module)) result.Add((path, module));
+        }
+        return result;
     }
 
     private static Regex FullMatch(string pattern) => new($"^(?:{pattern})\\z", RegexOptions.CultureInvariant);

@@ -2,10 +2,10 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace PeftHost.Plugins.PromptTuning;
+namespace PeftHost.Sdk.Tuners;
 
 /// <summary>Building blocks of prompt encoders, created on the model's device in float32 (PEFT's default dtype).</summary>
-internal static class PromptLayers
+public static class PromptLayers
 {
     /// <summary>
     /// A <c>torch.nn.Linear(in, out)</c> with PyTorch's default init (weight kaiming-uniform with a = √5, bias

@@ -1,13 +1,13 @@
 using TorchSharp;
 
-namespace PeftHost.Plugins.PrefixTuning;
+namespace PeftHost.Sdk.Tuners;
 
 /// <summary>
 /// Where prompt encoders live in the model tree: under the root's child <c>prompt_encoder</c>, one entry per adapter
 /// (PEFT's <c>PeftModel.prompt_encoder</c> ModuleDict), so their parameters are part of the model — counted by
 /// the parameter counter, moved with the model — at paths <c>prompt_encoder.{adapter}.…</c>.
 /// </summary>
-internal static class PromptEncoderSlot
+public static class PromptEncoderSlot
 {
     /// <summary>The root's child holding the encoders.</summary>
     public const string ContainerName = "prompt_encoder";

@@ -1,16 +1,16 @@
 using TorchSharp;
 using TorchSharp.Modules;
 
-namespace PeftHost.Plugins.AdaLora;
+namespace PeftHost.Sdk.Tuners;
 
 /// <summary>
 /// PEFT's <c>nn.ParameterDict</c> keyed by adapter name, so parameter paths read
-/// <c>…q_proj.lora_A.default</c> exactly as in PEFT. Entries can be removed again.
+/// <c>…q_proj.{dict name}.{adapter}</c> (e.g. <c>…q_proj.ia3_l.default</c>) exactly as in PEFT. Entries can be removed again.
 /// </summary>
-public sealed class ParameterDict : torch.nn.Module
+public sealed class AdapterParameterDict : torch.nn.Module
 {
     /// <summary>Creates an empty dictionary named <paramref name="name"/>.</summary>
-    public ParameterDict(string name) : base(name) { }
+    public AdapterParameterDict(string name) : base(name) { }
 
     /// <summary>Parameters are registered explicitly; TorchSharp's field auto-registration would add aliases.</summary>
     protected override void RegisterComponents() { }
