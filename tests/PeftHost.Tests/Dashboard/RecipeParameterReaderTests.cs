@@ -71,6 +71,23 @@ public sealed class RecipeParameterReaderTests
         Assert.Empty(RecipeParameterReader.Read(source));
 
     [Fact]
+    public void Every_bundled_recipe_declares_literal_parameters_the_form_accepts()
+    {
+        var recipes = new RecipeCatalog(Path.Combine(Support.TestPaths.RepoRoot, "recipes")).List();
+        Assert.NotEmpty(recipes);
+        foreach (var recipe in recipes)
+        {
+            var parameters = RecipeParameterReader.Read(RecipeCatalog.ReadSource(recipe.Path));
+            Assert.True(parameters.Count > 0, $"{recipe.Name}: no parameters read");
+            Assert.DoesNotContain(parameters, p => p.Kind == RecipeParameterKind.Expression);
+            var form = new PeftHost.Cli.Dashboard.ViewModels.RecipeParameterForm(parameters);
+            Assert.Empty(form.Errors);
+            Assert.Empty(form.SetValues());
+            Assert.NotEqual("", recipe.Summary);
+        }
+    }
+
+    [Fact]
     public void A_one_line_declaration_and_a_trailing_comment_without_comma_are_read()
     {
         var ps = RecipeParameterReader.Read("const p = defineParams({ a: 1, b: \"x\" });\nconst q = defineParams({\n  c: true // last one\n});");
