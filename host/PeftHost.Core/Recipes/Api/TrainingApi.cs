@@ -53,6 +53,8 @@ internal static class TrainingApi
             catch (ArgumentException e) { throw new RecipeApiException("train: " + CamelCaseOptionNames(e.Message)); }
 
             using var bridge = new TrainingBridge(s, model, runId, options);
+            // The run's own peak: the process-wide high-water mark restarts here.
+            bool peakMeasured = Runtime.ProcessMemory.ResetPeak();
             var result = s.Job("train", job =>
             {
                 var tokenizer = model.Tokenizer("train");
@@ -76,6 +78,7 @@ internal static class TrainingApi
                 new("evaluations", result.Evaluations.Select(e => new Dictionary<string, object?> { ["step"] = e.Step, ["metrics"] = e.Metrics.ToDictionary(kv => kv.Key, kv => (object?)kv.Value) }).ToList()),
                 new("checkpoint", result.LastCheckpoint), new("bestMetric", result.BestMetric), new("bestStep", result.BestStep),
                 new("seconds", result.Elapsed.TotalSeconds), new("outputDir", output),
+                new("peakMemoryBytes", peakMeasured ? Runtime.ProcessMemory.PeakResidentBytes() : null),
             ]);
         }));
 

@@ -19,6 +19,7 @@ public sealed class RecipeCatalog(string folder)
         if (!Directory.Exists(Folder)) return [];
         return Directory.EnumerateFiles(Folder)
             .Where(f => f.EndsWith(".js", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".mjs", StringComparison.OrdinalIgnoreCase))
+            .Where(f => !System.IO.Path.GetFileName(f).StartsWith('_')) // shared modules the recipes import
             .Order(StringComparer.Ordinal)
             .Select(f => new RecipeEntry(System.IO.Path.GetFileName(f), f, Summary(ReadSource(f))))
             .ToList();
