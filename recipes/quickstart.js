@@ -1,29 +1,63 @@
-// The shortest path through the API: load a model, add a LoRA adapter, train it a little on a
-// few lines of text, and compare generations with and without it.
+// PeftHost's main job: teach the bundled stories260k model (260K parameters, trained on children's
+// stories) to tell spam from ham with LoRA, on the bundled SpamAssassin corpus.
 //
-//   peft run recipes/quickstart.js --set steps=30
-import { defineParams, loadModel, getPeftModel, printTrainableParameters, loadDataset, train, generate, disableAdapter, table } from "peft";
+//   - train on the *-1 groups (class-balanced), test on the *-2 groups, collected later: half spam;
+//   - the model reads the Subject line and the start of the body (other headers are dropped: they
+//     change over time and give the collection away) and answers "spam" or "ham";
+//   - reports accuracy / precision / recall / F1 before and after, the retention figures (perplexity
+//     on Moby-Dick and the KL divergence from the base model), a few generations, and saves the
+//     adapter in Hugging Face PEFT's format.
+//
+//   peft run recipes/quickstart.js                       # about 1.5 minutes on 2 cores
+//   peft run recipes/quickstart.js --set testExamples=2796   # the whole *-2 split
+import {
+  defineParams, loadModel, getPeftModel, printTrainableParameters, loadDataset, train, evaluate,
+  retention, generate, disableAdapter, saveAdapter, table, plot, log,
+} from "peft";
 
-const p = defineParams({ steps: 30 });
+const p = defineParams({ steps: 150, batchSize: 16, r: 8, learningRate: 3e-3, examples: 1000, testExamples: 600, maxLength: 128 });
+
+const emails = (groups, limit) => loadDataset("data/spamassassin/spamassassin.jsonl.gz", {
+  format: "classification",
+  template: "Subject: {subject}\n{body}\nAnswer:",
+  fitField: "body",
+  labels: { spam: "spam", ham: "ham" },
+  maxLength: p.maxLength,
+  where: { group: groups },
+  balanceBy: "label",
+  shuffle: true,
+  limit,
+});
+const trainSet = emails(["spam-1", "easy-ham-1", "hard-ham-1"], p.examples);
+const testSet = emails(["spam-2", "easy-ham-2"], p.testExamples);
+log(`train: ${trainSet.size} e-mails from the *-1 groups; test: ${testSet.size} e-mails from the *-2 groups`);
 
 const model = getPeftModel(loadModel("models/stories260k"), {
-  method: "lora",
-  r: 8,
-  loraAlpha: 16,
-  targetModules: ["q_proj", "v_proj"],
+  method: "lora", r: p.r, loraAlpha: 2 * p.r, loraDropout: 0.05, targetModules: "all-linear",
 });
 printTrainableParameters(model);
 
-const data = loadDataset([
-  "The moon was a big cookie. Every night the kids took a bite of the moon cookie.",
-  "Tom looked at the moon cookie and smiled. The moon cookie was sweet and round.",
-  "At night the moon cookie came out. The kids said: good night, moon cookie!",
-], { format: "text", maxLength: 32 });
+const scores = (m) => ({ accuracy: m.accuracy, precision: m.precision, recall: m.recall, f1: m.f1 });
+const before = evaluate(model, testSet, { positiveLabel: "spam", batchSize: 32 });
+const run = train(model, trainSet, { maxSteps: p.steps, learningRate: p.learningRate, batchSize: p.batchSize, logEvery: 25, warmupRatio: 0.05 });
+const after = evaluate(model, testSet, { positiveLabel: "spam", batchSize: 32 });
+const kept = retention(model, "data/moby-dick.txt", { maxTokens: 2048 });
 
-const result = train(model, data, { maxSteps: p.steps, learningRate: 5e-3, batchSize: 3, logEvery: 10 });
-
-const prompt = "At night the";
 table([
-  { adapter: "lora", text: generate(model, prompt, { maxNewTokens: 20 }) },
-  { adapter: "none", text: disableAdapter(model, () => generate(model, prompt, { maxNewTokens: 20 })) },
-], { title: `"${prompt}…" after ${result.steps} steps (loss ${result.finalLoss.toFixed(3)})` });
+  { model: "base stories260k", ...scores(before) },
+  { model: `LoRA r=${p.r}, ${run.steps} steps`, ...scores(after) },
+], { title: `spam vs ham on ${testSet.size} held-out e-mails (*-2 groups)` });
+
+table([{
+  "base perplexity": kept.basePerplexity, "adapted perplexity": kept.perplexity, "mean KL (nats)": kept.meanKl, tokens: kept.tokens,
+}], { title: "retention on Moby-Dick (another domain)" });
+
+const story = "Once upon a time, there was a little girl named";
+table([
+  { adapter: "LoRA", text: generate(model, story, { maxNewTokens: 24 }) },
+  { adapter: "none", text: disableAdapter(model, () => generate(model, story, { maxNewTokens: 24 })) },
+], { title: "the same story prompt with and without the adapter" });
+
+plot({ "training loss": run.losses }, { file: "loss.png", title: "quickstart: LoRA on SpamAssassin", xLabel: "step", yLabel: "loss" });
+const saved = saveAdapter(model, "adapter");
+log(`adapter saved in PEFT format: ${saved}`);

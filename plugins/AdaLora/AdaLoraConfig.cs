@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 
 namespace PeftHost.Plugins.AdaLora;
 
@@ -182,19 +183,14 @@ public sealed class AdaLoraConfig : PeftConfig
     public double Scaling => LoraAlpha > 0 ? LoraAlpha : InitR;
 
     /// <summary>The layer indices of <see cref="LayersToTransform"/> (an integer is a list of one); null when unused.</summary>
-    public IReadOnlyList<int>? LayerIndices => LayersToTransform switch
-    {
-        null => null,
-        JsonArray a => a.Select(n => ReadInt(n, "layers_to_transform")).ToArray(),
-        var n => [ReadInt(n, "layers_to_transform")],
-    };
+    public IReadOnlyList<int>? LayerIndices => TargetModulesJson.LayerIndices(LayersToTransform);
 
     /// <summary>The names of <see cref="LayersPattern"/>; null when any module list goes.</summary>
     public IReadOnlyList<string>? LayerPatterns => LayersPattern switch
     {
         null => null,
-        _ when Plugins.AdaLora.TargetModules.IsString(LayersPattern, out string? s) => s!.Length == 0 ? [] : [s],
-        var n => Plugins.AdaLora.TargetModules.Strings(n, "layers_pattern"),
+        _ when TargetModulesJson.IsString(LayersPattern, out string? s) => s!.Length == 0 ? [] : [s],
+        var n => TargetModulesJson.Strings(n, "layers_pattern"),
     };
 
     /// <summary>True for PEFT's default initialisation (E = 0, A, B ~ N(0, 0.02)).</summary>
@@ -266,11 +262,11 @@ public sealed class AdaLoraConfig : PeftConfig
             throw new ConfigException($"lora_dropout must be in [0, 1), got {Num(LoraDropout)}", "lora_dropout");
         if (double.IsNaN(LoraAlpha) || double.IsInfinity(LoraAlpha)) throw new ConfigException("lora_alpha must be a finite number", "lora_alpha");
         if (Bias != "none") throw new ConfigException($"bias \"{Bias}\" is not supported by PeftHost's AdaLoRA (only \"none\")", "bias");
-        Plugins.AdaLora.TargetModules.Validate(TargetModules, "target_modules");
-        Plugins.AdaLora.TargetModules.Validate(ExcludeModules, "exclude_modules");
+        TargetModulesJson.Validate(TargetModules, "target_modules");
+        TargetModulesJson.Validate(ExcludeModules, "exclude_modules");
         _ = InitWeights;
         _ = ReadRankPattern();
-        bool targetIsString = Plugins.AdaLora.TargetModules.IsString(TargetModules, out _);
+        bool targetIsString = TargetModulesJson.IsString(TargetModules, out _);
         if (targetIsString && LayersToTransform is not null)
             throw new ConfigException("layers_to_transform cannot be used when target_modules is a string", "layers_to_transform");
         if (LayerPatterns is { Count: > 0 } && LayerIndices is not { Count: > 0 })
@@ -294,17 +290,4 @@ public sealed class AdaLoraConfig : PeftConfig
     }
 
     private static string Num(double d) => d.ToString(CultureInfo.InvariantCulture);
-
-    private static int ReadInt(JsonNode? node, string key)
-    {
-        try
-        {
-            if (node is null) throw new FormatException();
-            return checked((int)JsonNumbers.ToInt64(node));
-        }
-        catch (Exception e) when (e is FormatException or InvalidOperationException or OverflowException)
-        {
-            throw new ConfigException($"{key} must be an integer or a list of integers, got {node?.ToJsonString() ?? "null"}", key);
-        }
-    }
 }

@@ -1,4 +1,5 @@
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -33,10 +34,10 @@ public sealed class AdaLoraLayer : nn.Module<Tensor, Tensor>
     public const string BaseLayerName = "base_layer";
 
     private readonly nn.Module<Tensor, Tensor> _base;
-    private readonly ParameterDict _loraA = new("lora_A");
-    private readonly ParameterDict _loraE = new("lora_E");
-    private readonly ParameterDict _loraB = new("lora_B");
-    private readonly ParameterDict _rankNum = new("ranknum");
+    private readonly AdapterParameterDict _loraA = new("lora_A");
+    private readonly AdapterParameterDict _loraE = new("lora_E");
+    private readonly AdapterParameterDict _loraB = new("lora_B");
+    private readonly AdapterParameterDict _rankNum = new("ranknum");
     private readonly Dictionary<string, AdaLoraSettings> _settings = new(StringComparer.Ordinal);
     private readonly List<string> _merged = [];
     private readonly IAdapterRouting _routing;

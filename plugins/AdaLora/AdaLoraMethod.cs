@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -75,7 +76,7 @@ public sealed class AdaLoraMethod : IPeftMethod
         if (config is not AdaLoraConfig ada)
             throw new ArgumentException($"the adalora method needs an AdaLoraConfig, got {config.GetType().Name}", nameof(config));
         ada.Validate();
-        var modules = TargetModules.Candidates(model);
+        var modules = TargetModuleMatcher.Candidates(model);
 
         foreach (var (_, module) in modules)
         {
@@ -90,7 +91,7 @@ public sealed class AdaLoraMethod : IPeftMethod
 
         ada.TargetModules ??= new JsonArray(AdaLoraConfig.DefaultTargetModules.Select(n => (JsonNode)JsonValue.Create(n)).ToArray());
         var linearPaths = modules.Where(m => LinearLayers.IsLinear(m.Module) || m.Module is AdaLoraLayer).Select(m => m.Path).ToList();
-        var matcher = TargetModules.Create(ada.TargetModules, ada.ExcludeModules, linearPaths, ada.LayerIndices, ada.LayerPatterns);
+        var matcher = TargetModuleMatcher.FromJson(ada.TargetModules, ada.ExcludeModules, linearPaths, ada.LayerIndices, ada.LayerPatterns);
         var pattern = ada.ReadRankPattern();
         var targets = new List<(string Path, nn.Module Module, int Rank)>();
         foreach (var (path, module) in modules)
@@ -114,7 +115,7 @@ public sealed class AdaLoraMethod : IPeftMethod
             throw new ConfigException(
                 $"target modules {ada.TargetModules.ToJsonString()} not found in the model; linear modules: {string.Join(", ", linearPaths.Take(12))}" +
                 (linearPaths.Count > 12 ? ", …" : ""), "target_modules");
-        if (TargetModules.IsString(ada.TargetModules, out string? text) && text == TargetModules.AllLinear)
+        if (TargetModulesJson.IsString(ada.TargetModules, out string? text) && text == TargetModuleMatcher.AllLinear)
             ada.TargetModules = new JsonArray(targets.Select(t => t.Path[(t.Path.LastIndexOf('.') + 1)..]).Distinct().Order(StringComparer.Ordinal)
                 .Select(n => (JsonNode)JsonValue.Create(n)).ToArray());
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 
 namespace PeftHost.Plugins.IA3;
 
@@ -46,14 +47,14 @@ public sealed class IA3Config : PeftConfig
     /// <inheritdoc />
     public override void Validate()
     {
-        Plugins.IA3.TargetModules.Validate(TargetModules, "target_modules");
-        Plugins.IA3.TargetModules.Validate(ExcludeModules, "exclude_modules");
-        Plugins.IA3.TargetModules.Validate(FeedforwardModules, "feedforward_modules");
+        TargetModulesJson.Validate(TargetModules, "target_modules");
+        TargetModulesJson.Validate(ExcludeModules, "exclude_modules");
+        TargetModulesJson.Validate(FeedforwardModules, "feedforward_modules");
         if (ModulesToSave is { Count: > 0 })
             throw new ConfigException("modules_to_save is not supported by PeftHost's IA3", "modules_to_save");
         // PEFT: feedforward_modules must be a subset of target_modules (checked when both are lists).
-        if (Plugins.IA3.TargetModules.Strings(FeedforwardModules is JsonArray ? FeedforwardModules : null, "feedforward_modules") is { } ff
-            && Plugins.IA3.TargetModules.Strings(TargetModules is JsonArray ? TargetModules : null, "target_modules") is { } targets)
+        if (TargetModulesJson.Strings(FeedforwardModules is JsonArray ? FeedforwardModules : null, "feedforward_modules") is { } ff
+            && TargetModulesJson.Strings(TargetModules is JsonArray ? TargetModules : null, "target_modules") is { } targets)
         {
             var missing = ff.Where(f => !targets.Contains(f)).ToList();
             if (missing.Count > 0)

@@ -1,4 +1,5 @@
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -24,7 +25,7 @@ public sealed class IA3Layer : nn.Module<Tensor, Tensor>
     public const double UnmergeEpsilon = 1e-8;
 
     private readonly nn.Module<Tensor, Tensor> _base;
-    private readonly ParameterDict _vectors = new("ia3_l");
+    private readonly AdapterParameterDict _vectors = new("ia3_l");
     private readonly List<string> _adapters = [];
     private readonly List<string> _merged = [];
     private readonly IAdapterRouting _routing;

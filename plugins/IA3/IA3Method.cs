@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,26 +44,26 @@ public sealed class IA3Method : IPeftMethod
         if (config is not IA3Config ia3)
             throw new ArgumentException($"the ia3 method needs an IA3Config, got {config.GetType().Name}", nameof(config));
         ia3.Validate();
-        var modules = TargetModules.Candidates(model);
+        var modules = TargetModuleMatcher.Candidates(model);
         if (modules.Any(m => m.Module is IA3Layer l && l.HasAdapter(adapterName)))
             throw new ArgumentException($"an adapter named '{adapterName}' is already on the model", nameof(adapterName));
 
         bool feedforwardGiven = ia3.FeedforwardModules is not null;
         ia3.TargetModules ??= Names(IA3Config.DefaultTargetModules);
         var linearPaths = modules.Where(m => LinearLayers.IsLinear(m.Module) || m.Module is IA3Layer).Select(m => m.Path).ToList();
-        var matcher = TargetModules.Create(ia3.TargetModules, ia3.ExcludeModules, linearPaths);
-        if (TargetModules.IsString(ia3.TargetModules, out string? text) && text == TargetModules.AllLinear)
+        var matcher = TargetModuleMatcher.FromJson(ia3.TargetModules, ia3.ExcludeModules, linearPaths);
+        if (TargetModulesJson.IsString(ia3.TargetModules, out string? text) && text == TargetModuleMatcher.AllLinear)
             ia3.TargetModules = Names(linearPaths.Where(p => p != "lm_head").Select(p => p[(p.LastIndexOf('.') + 1)..]).Distinct().Order(StringComparer.Ordinal));
         // PEFT fills in its llama default; keep only the defaults that are targets, so the saved config stays
         // valid (PEFT refuses feedforward_modules that are not a subset of target_modules when loading).
         ia3.FeedforwardModules ??= ia3.TargetModules is JsonArray targetList
-            ? Names(IA3Config.DefaultFeedforwardModules.Where(n => TargetModules.Strings(targetList, "target_modules")!.Contains(n)))
+            ? Names(IA3Config.DefaultFeedforwardModules.Where(n => TargetModulesJson.Strings(targetList, "target_modules")!.Contains(n)))
             : Names(IA3Config.DefaultFeedforwardModules);
         if (feedforwardGiven && ia3.FeedforwardModules is JsonArray && ia3.TargetModules is JsonArray)
             ia3.Validate(); // the subset rule, now that all-linear is resolved
-        Func<string, bool> isFeedforward = TargetModules.IsString(ia3.FeedforwardModules, out string? ffRegex)
+        Func<string, bool> isFeedforward = TargetModulesJson.IsString(ia3.FeedforwardModules, out string? ffRegex)
             ? path => new Regex($"^(?:{ffRegex})\\z", RegexOptions.CultureInvariant).IsMatch(path)
-            : FeedforwardSuffixes(TargetModules.Strings(ia3.FeedforwardModules, "feedforward_modules")!);
+            : FeedforwardSuffixes(TargetModulesJson.Strings(ia3.FeedforwardModules, "feedforward_modules")!);
 
         var targets = new List<(string Path, nn.Module Module, bool Feedforward)>();
         foreach (var (path, module) in modules)

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 
 namespace PeftHost.Plugins.Lora;
 
@@ -181,12 +182,7 @@ public sealed partial class LoraConfig : PeftConfig
     public IReadOnlyList<string>? ExcludeModuleNames => StringList(ExcludeModules, "exclude_modules");
 
     /// <summary>The layer indices of <see cref="LayersToTransform"/> (an integer is a list of one); null or empty when unused.</summary>
-    public IReadOnlyList<int>? LayerIndices => LayersToTransform switch
-    {
-        null => null,
-        JsonArray a => a.Select(n => ReadInt(n, "layers_to_transform")).ToArray(),
-        var n => [ReadInt(n, "layers_to_transform")],
-    };
+    public IReadOnlyList<int>? LayerIndices => TargetModulesJson.LayerIndices(LayersToTransform);
 
     /// <summary>The names of <see cref="LayersPattern"/> (a string is a list of one); null or empty when any module list goes.</summary>
     public IReadOnlyList<string>? LayerPatterns => LayersPattern switch
@@ -314,31 +310,9 @@ public sealed partial class LoraConfig : PeftConfig
         }
     }
 
-    private static IReadOnlyList<string>? StringList(JsonNode? node, string key)
-    {
-        if (node is not JsonArray array) return null;
-        var list = new List<string>(array.Count);
-        foreach (var item in array)
-        {
-            if (item is JsonValue v && v.GetValueKind() == JsonValueKind.String) list.Add(v.GetValue<string>());
-            else throw new ConfigException($"{key} must contain strings only, got {item?.ToJsonString() ?? "null"}", key);
-        }
-        return list;
-    }
+    private static IReadOnlyList<string>? StringList(JsonNode? node, string key) =>
+        node is JsonArray ? TargetModulesJson.Strings(node, key) : null;
 
-    private static int ReadInt(JsonNode? node, string key)
-    {
-        try
-        {
-            if (node is null) throw new FormatException();
-            long v = JsonNumbers.ToInt64(node);
-            return checked((int)v);
-        }
-        catch (Exception e) when (e is FormatException or InvalidOperationException or OverflowException)
-        {
-            throw new ConfigException($"{key} must be an integer or a list of integers, got {node?.ToJsonString() ?? "null"}", key);
-        }
-    }
 
     private static void CheckRegex(string pattern, string key)
     {

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -54,7 +55,7 @@ public sealed class LoraMethod : IPeftMethod, IAdapterCombiner
             throw new ConfigException("LoRA supports only one adapter with bias; with several adapters set bias to \"none\" for all of them", "bias");
 
         var targetNames = ResolveTargetNames(lora, modules);
-        var matcher = TargetModuleMatcher.FromConfig(lora, targetNames);
+        var matcher = Matcher(lora, targetNames);
         var targets = new List<(string Path, nn.Module Module)>();
         foreach (var (path, module) in modules)
         {
@@ -163,6 +164,20 @@ public sealed class LoraMethod : IPeftMethod, IAdapterCombiner
             if (wrapped.Contains(module) || IsAliasPath(path) || !seen.Add(module)) continue;
             yield return (path, module);
         }
+    }
+
+    /// <summary>
+    /// The matcher for <paramref name="config"/>. <c>"all-linear"</c> must have been expanded into
+    /// <paramref name="resolvedTargetNames"/> (and a missing <c>target_modules</c> into the defaults).
+    /// </summary>
+    private static TargetModuleMatcher Matcher(LoraConfig config, IReadOnlyList<string>? resolvedTargetNames)
+    {
+        var names = resolvedTargetNames ?? config.TargetModuleNames;
+        string? regex = resolvedTargetNames is null ? config.TargetModuleRegex : null;
+        if (names is null && regex is null)
+            throw new InvalidOperationException("target_modules must be resolved before matching");
+        return new TargetModuleMatcher(names, regex, config.ExcludeModuleNames, config.ExcludeModuleRegex,
+            config.LayerIndices, config.LayerPatterns);
     }
 
     private static bool IsAliasPath(string path) =>

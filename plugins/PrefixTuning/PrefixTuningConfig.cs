@@ -1,4 +1,5 @@
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 
 namespace PeftHost.Plugins.PrefixTuning;
 

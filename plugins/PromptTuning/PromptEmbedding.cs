@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using PeftHost.Sdk.Tuners;
 
 namespace PeftHost.Plugins.PromptTuning;
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 
 namespace PeftHost.Plugins.PromptTuning;
 

@@ -48,7 +48,11 @@ public static class ModelQuantizer
             var linear = (Linear)surface.GetModule(path);
             materialize?.Invoke(path, linear);
             QuantizedTensor quantized;
-            using (no_grad()) quantized = quantizer.Quantize(linear.weight!.detach(), options);
+            // The detached view shares the weight's storage: dispose it too, or the full-precision
+            // weight stays resident until a finalizer runs (the whole model, on a large base).
+            using (no_grad())
+            using (var weight = linear.weight!.detach())
+                quantized = quantizer.Quantize(weight, options);
             var bias = linear.bias;
             var replacement = quantizer.CreateLinear(quantized, bias, options.ComputeDtype);
             surface.ReplaceModule(path, replacement);

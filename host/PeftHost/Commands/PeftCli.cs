@@ -23,12 +23,15 @@ public static class PeftCli
         root.Subcommands.Add(PluginsCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(TuiCommand.Create());
         return root;
     }
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>
     public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
     {
+        // `peft` alone in an interactive terminal opens the dashboard; elsewhere it prints usage.
+        if (args.Length == 0 && output is null && !Console.IsInputRedirected && !Console.IsOutputRedirected) args = ["tui"];
         var root = Build();
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = output ?? Console.Out, Error = error ?? Console.Error };

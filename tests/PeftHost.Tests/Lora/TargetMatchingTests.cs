@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using PeftHost.Plugins.Lora;
+using PeftHost.Sdk.Tuners;
 using PeftHost.Sdk;
 using Xunit;
 

@@ -16,11 +16,16 @@ internal static class TrainingApi
         new OptionSpec("batchSize", OptionKind.Integer, "Examples per batch (default 8)."),
         new OptionSpec("positiveLabel", OptionKind.String, "classification: the label precision, recall and f1 are reported for."));
 
+    /// <summary>Options of <c>retention</c>.</summary>
+    public static readonly OptionSchema RetentionOptions = new("retention",
+        new OptionSpec("maxTokens", OptionKind.Integer, "Reference tokens scored at most (default 4096)."),
+        new OptionSpec("window", OptionKind.Integer, "Tokens per scored window, at most the model's context (default 256)."));
+
     /// <summary>The option schemas of the training functions.</summary>
     public static IReadOnlyList<OptionSchema> Schemas { get; } =
     [
         DatasetApi.LoadDatasetOptions, DatasetShapes.FieldsSchema, DatasetApi.SplitOptions,
-        TrainingOptionsReader.Schema, TrainingOptionsReader.EarlyStoppingSchema, EvaluateOptions,
+        TrainingOptionsReader.Schema, TrainingOptionsReader.EarlyStoppingSchema, EvaluateOptions, RetentionOptions,
     ];
 
     /// <summary>Adds the functions.</summary>
@@ -48,6 +53,8 @@ internal static class TrainingApi
             catch (ArgumentException e) { throw new RecipeApiException("train: " + CamelCaseOptionNames(e.Message)); }
 
             using var bridge = new TrainingBridge(s, model, runId, options);
+            // The run's own peak: the process-wide high-water mark restarts here.
+            bool peakMeasured = Runtime.ProcessMemory.ResetPeak();
             var result = s.Job("train", job =>
             {
                 var tokenizer = model.Tokenizer("train");
@@ -71,8 +78,11 @@ internal static class TrainingApi
                 new("evaluations", result.Evaluations.Select(e => new Dictionary<string, object?> { ["step"] = e.Step, ["metrics"] = e.Metrics.ToDictionary(kv => kv.Key, kv => (object?)kv.Value) }).ToList()),
                 new("checkpoint", result.LastCheckpoint), new("bestMetric", result.BestMetric), new("bestStep", result.BestStep),
                 new("seconds", result.Elapsed.TotalSeconds), new("outputDir", output),
+                new("peakMemoryBytes", peakMeasured ? Runtime.ProcessMemory.PeakResidentBytes() : null),
             ]);
         }));
+
+        RegisterRetention(s, api);
 
         api.Add("evaluate", s.Function("evaluate", 3, values =>
         {
@@ -106,6 +116,33 @@ internal static class TrainingApi
             return JsConvert.ToJs(s.Engine, metrics);
         }));
     }
+
+    /// <summary>
+    /// <c>retention(model, textFile, options)</c>: what the adapters cost the base model's behaviour on
+    /// reference text — the adapted and base perplexities and the mean KL(p_base ‖ p_adapted) of
+    /// next-token distributions, with base logits from the same model inside a disable-adapter scope.
+    /// </summary>
+    private static void RegisterRetention(RecipeSession s, ApiRegistry api) =>
+        api.Add("retention", s.Function("retention", 3, values =>
+        {
+            var args = new ApiArguments("retention", values).AtMost(3, "(model, textFile, { maxTokens, window })");
+            var model = ModelApi.ExpectModel(s, args[0], "retention");
+            if (model.Peft is not PeftHost.Core.Peft.PeftModel peft)
+                throw new RecipeApiException("retention: the model has no adapters to compare against its base; call getPeftModel or loadAdapter first");
+            string file = s.Paths.Resolve(args.String(1, "textFile"), Sandbox.PathAccess.Read, "retention");
+            var options = RetentionOptions.Read(args[2]);
+            int maxTokens = options.Int("maxTokens", 4096), window = options.Int("window", 256);
+            var result = s.Job("retention", job =>
+            {
+                var ids = model.Tokenizer("retention").Encode(File.ReadAllText(file), addBos: false);
+                return Retention.Evaluate(model.Model, ids, peft.DisableAdapter, window, maxTokens, cancellation: job.Cancellation);
+            });
+            return JsConvert.ToJs(s.Engine, new Dictionary<string, object?>
+            {
+                ["perplexity"] = result.Perplexity, ["basePerplexity"] = result.BasePerplexity,
+                ["loss"] = result.Loss, ["baseLoss"] = result.BaseLoss, ["meanKl"] = result.MeanKl, ["tokens"] = result.Tokens,
+            });
+        }));
 
     /// <summary>How a stop reason reads in results: "completed", "early-stopped", "cancelled", "stopped", "diverged".</summary>
     public static string ReasonName(TrainingStopReason reason) => reason switch

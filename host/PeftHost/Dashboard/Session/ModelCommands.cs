@@ -1,0 +1,56 @@
+using PeftHost.Cli.Dashboard.Jobs;
+using PeftHost.Cli.Dashboard.ViewModels;
+using PeftHost.Core.Generation;
+
+namespace PeftHost.Cli.Dashboard.Session;
+
+/// <summary>
+/// Turns the Adapters panel's and the Playground's requests into jobs on the <see cref="JobRunner"/>
+/// that act on the <see cref="DashboardModel"/>. Nothing here touches the model on the caller's
+/// thread; a request made while another job runs is refused with the job's name.
+/// </summary>
+public sealed class ModelCommands(JobRunner jobs, DashboardModel model) : IAdapterCommands, IPlaygroundCommands
+{
+    private int _requests;
+
+    /// <summary>Loads the model folder <paramref name="directory"/> as the dashboard's model.</summary>
+    public CommandResult LoadModel(string directory) =>
+        Start(JobKind.Model, $"load model {directory}", () => model.Load(directory), $"loading {directory}…");
+
+    /// <inheritdoc />
+    public CommandResult LoadAdapter(string directory) =>
+        Start(JobKind.Model, $"load adapter {directory}", () => model.LoadAdapter(directory), $"loading adapter {directory}…");
+
+    /// <inheritdoc />
+    public CommandResult SetActive(string name) =>
+        Start(JobKind.Model, $"set adapter {name}", () => model.SetActive(name), $"activating '{name}'…");
+
+    /// <inheritdoc />
+    public CommandResult SetDisabled(bool disabled) =>
+        Start(JobKind.Model, disabled ? "disable adapters" : "enable adapters", () => model.SetDisabled(disabled),
+            disabled ? "adapters disabled: the base model answers alone" : "adapters enabled");
+
+    /// <inheritdoc />
+    public CommandResult ToggleMerge(string name) =>
+        Start(JobKind.Model, $"merge/unmerge {name}", () => model.ToggleMerge(name), $"merging/unmerging '{name}'…");
+
+    /// <inheritdoc />
+    public CommandResult Save(string name, string directory) =>
+        Start(JobKind.Model, $"save adapter {name}", () => model.Save(name, directory), $"saving '{name}' to {directory}…");
+
+    /// <inheritdoc />
+    public CommandResult Generate(string prompt, GenerationOptions options)
+    {
+        int id = Interlocked.Increment(ref _requests);
+        var started = jobs.TryStart(JobKind.Generation, "generate", token => model.Generate(id, prompt, options, token), out string? busy);
+        return started is null ? Busy(busy) : CommandResult.Ok("generating…");
+    }
+
+    private CommandResult Start(JobKind kind, string name, Action work, string message)
+    {
+        var started = jobs.TryStart(kind, name, _ => work(), out string? busy);
+        return started is null ? Busy(busy) : CommandResult.Ok(message);
+    }
+
+    private static CommandResult Busy(string? job) => CommandResult.Refused($"busy: {job} is running (Ctrl-C stops it)");
+}

@@ -1,0 +1,87 @@
+using PeftHost.Cli.Dashboard.Jobs;
+using PeftHost.Core.Plugins;
+using PeftHost.Core.Telemetry;
+
+namespace PeftHost.Cli.Dashboard.ViewModels;
+
+/// <summary>
+/// The whole dashboard's state, independent of rendering: the six panels' view-models, which panel
+/// shows, what job runs, the last status message. Events from the bus go in through
+/// <see cref="Apply"/>; the views read the state and redraw what changed.
+/// </summary>
+public sealed class DashboardViewModel
+{
+    /// <summary>Builds the panels' view-models.</summary>
+    public DashboardViewModel(RecipesViewModel recipes, IAdapterCommands adapters, IPlaygroundCommands playground)
+    {
+        Recipes = recipes;
+        Adapters = new AdaptersViewModel(adapters);
+        Playground = new PlaygroundViewModel(playground);
+    }
+
+    /// <summary>The Plugins panel.</summary>
+    public PluginsViewModel Plugins { get; } = new();
+
+    /// <summary>The Recipes panel.</summary>
+    public RecipesViewModel Recipes { get; }
+
+    /// <summary>The Run panel.</summary>
+    public RunViewModel Run { get; } = new();
+
+    /// <summary>The Adapters panel.</summary>
+    public AdaptersViewModel Adapters { get; }
+
+    /// <summary>The Playground panel.</summary>
+    public PlaygroundViewModel Playground { get; }
+
+    /// <summary>The Log panel.</summary>
+    public LogViewModel Log { get; } = new();
+
+    /// <summary>The panel on screen.</summary>
+    public DashboardPanel Current { get; set; } = DashboardPanel.Recipes;
+
+    /// <summary>True while the help overlay shows.</summary>
+    public bool HelpVisible { get; set; }
+
+    /// <summary>The running job's name (<c>tiny-train.js</c>, <c>generate</c>), or null when idle.</summary>
+    public string? RunningJob { get; private set; }
+
+    /// <summary>The last status message (a command's result, a job's end).</summary>
+    public string Status { get; set; } = "F1 help · F5 run the selected recipe · F6 next panel · q quit";
+
+    /// <summary>Applies <paramref name="e"/> to every panel; returns the panels whose state changed.</summary>
+    public IReadOnlySet<DashboardPanel> Apply(IHostEvent e)
+    {
+        var changed = new HashSet<DashboardPanel>();
+        if (Plugins.Apply(e)) changed.Add(DashboardPanel.Plugins);
+        if (Run.Apply(e)) changed.Add(DashboardPanel.Run);
+        if (Adapters.Apply(e)) changed.Add(DashboardPanel.Adapters);
+        if (Playground.Apply(e)) changed.Add(DashboardPanel.Playground);
+        if (Log.Apply(e)) changed.Add(DashboardPanel.Log);
+        switch (e)
+        {
+            case JobStartedEvent started:
+                RunningJob = started.Name;
+                break;
+            case JobFinishedEvent finished:
+                RunningJob = null;
+                Status = $"{finished.Name}: {finished.Outcome.ToString().ToLowerInvariant()}" + (finished.Message is null ? "" : $" — {finished.Message}");
+                break;
+            case PluginFailedEvent or PluginReloadedEvent when Plugins.LastChange is { } change:
+                Status = change;
+                break;
+        }
+        return changed;
+    }
+
+    /// <summary>Moves to the next (or previous) panel.</summary>
+    public void Cycle(int direction)
+    {
+        int count = Enum.GetValues<DashboardPanel>().Length;
+        Current = (DashboardPanel)(((int)Current + direction + count) % count);
+    }
+
+    /// <summary>The tab titles with their numbers: <c>1 Plugins</c>…</summary>
+    public static IReadOnlyList<string> TabTitles { get; } =
+        Enum.GetValues<DashboardPanel>().Select((p, i) => $"{i + 1} {p}").ToList();
+}

@@ -1,0 +1,70 @@
+using PeftHost.Cli.Dashboard.Recipes;
+
+namespace PeftHost.Cli.Dashboard.ViewModels;
+
+/// <summary>
+/// The Recipes panel: the recipes in the folder, the selected recipe's source and its parameter
+/// form (from the declared defaults).
+/// </summary>
+public sealed class RecipesViewModel(RecipeCatalog catalog)
+{
+    private IReadOnlyList<RecipeEntry> _recipes = [];
+    private int _selectedIndex = -1;
+
+    /// <summary>The folder the recipes come from.</summary>
+    public string Folder => catalog.Folder;
+
+    /// <summary>The recipes, sorted by name.</summary>
+    public IReadOnlyList<RecipeEntry> Recipes => _recipes;
+
+    /// <summary>The selected recipe, or null.</summary>
+    public RecipeEntry? Selected => _selectedIndex >= 0 && _selectedIndex < _recipes.Count ? _recipes[_selectedIndex] : null;
+
+    /// <summary>The selected recipe's source (empty when none is selected).</summary>
+    public string Source { get; private set; } = "";
+
+    /// <summary>The selected recipe's parameter form (no fields when none is selected or none are declared).</summary>
+    public RecipeParameterForm Form { get; private set; } = new([]);
+
+    /// <summary>The selected index, or -1; setting it loads that recipe's source and form.</summary>
+    public int SelectedIndex
+    {
+        get => _selectedIndex;
+        set
+        {
+            int index = _recipes.Count == 0 ? -1 : Math.Clamp(value, 0, _recipes.Count - 1);
+            if (index == _selectedIndex && Selected is not null) return;
+            _selectedIndex = index;
+            Source = Selected is null ? "" : RecipeCatalog.ReadSource(Selected.Path);
+            Form = new RecipeParameterForm(RecipeParameterReader.Read(Source));
+        }
+    }
+
+    /// <summary>Re-reads the folder, keeping the selection on the same file when it is still there.</summary>
+    public void Refresh()
+    {
+        string? selected = Selected?.Path;
+        _recipes = catalog.List();
+        int index = selected is null ? -1 : _recipes.ToList().FindIndex(r => r.Path == selected);
+        if (index >= 0)
+        {
+            _selectedIndex = index; // the same recipe: keep its source and the form's edits
+            return;
+        }
+        _selectedIndex = -1;
+        SelectedIndex = 0;
+    }
+
+    /// <summary>Selects the recipe named <paramref name="name"/> (file name); false when there is none.</summary>
+    public bool Select(string name)
+    {
+        int index = _recipes.ToList().FindIndex(r => string.Equals(r.Name, name, StringComparison.Ordinal));
+        if (index < 0) return false;
+        SelectedIndex = index;
+        return true;
+    }
+
+    /// <summary>The recipes as list lines: <c>lora.js — LoRA on stories260k</c>.</summary>
+    public IReadOnlyList<string> FormatList() =>
+        _recipes.Select(r => r.Summary.Length == 0 ? r.Name : $"{r.Name} — {r.Summary}").ToList();
+}

@@ -1,0 +1,102 @@
+using System.Collections.ObjectModel;
+using PeftHost.Cli.Dashboard.ViewModels;
+using Terminal.Gui.ViewBase;
+using Terminal.Gui.Views;
+
+namespace PeftHost.Cli.Dashboard.Views;
+
+/// <summary>
+/// The Adapters panel: the model, its adapters (active one starred), and the actions — activate,
+/// disable, merge/unmerge, save to a folder, load a folder (the last run's output by default).
+/// Keys a, d, m, s, l do the same when no text field has focus.
+/// </summary>
+public sealed class AdaptersPanel : FrameView
+{
+    private readonly AdaptersViewModel _vm;
+    private readonly Action<CommandResult> _report;
+    private readonly LinesView _model = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1 };
+    private readonly LinesView _header = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = 1 };
+    private readonly ObservableCollection<string> _rows = [];
+    private readonly ListView _list = new() { X = 0, Y = 2, Width = Dim.Fill(), Height = Dim.Fill(5) };
+    private readonly TextField _saveFolder = new() { Width = Dim.Fill(), Text = "adapters/" };
+    private readonly TextField _loadFolder = new() { Width = Dim.Fill(), Text = "" };
+
+    /// <summary>Builds the panel; results of actions go to <paramref name="report"/>.</summary>
+    public AdaptersPanel(AdaptersViewModel vm, Action<CommandResult> report)
+    {
+        _vm = vm;
+        _report = report;
+        Title = "Adapters";
+        Width = Dim.Fill();
+        Height = Dim.Fill();
+        _list.SetSource(_rows);
+        _list.ValueChanged += (_, e) => _vm.SelectedIndex = e.NewValue ?? -1;
+
+        var activate = Button("_Activate", () => _vm.SetActive());
+        var disable = Button("_Disable/enable", () => _vm.ToggleDisabled());
+        var merge = Button("_Merge/unmerge", () => _vm.ToggleMerge());
+        activate.X = 0;
+        disable.X = Pos.Right(activate) + 1;
+        merge.X = Pos.Right(disable) + 1;
+        foreach (var b in new[] { activate, disable, merge }) b.Y = Pos.AnchorEnd(4);
+
+        var save = Button("_Save to", () => _vm.Save(_saveFolder.Text));
+        save.X = 0;
+        save.Y = Pos.AnchorEnd(3);
+        _saveFolder.X = Pos.Right(save) + 1;
+        _saveFolder.Y = Pos.AnchorEnd(3);
+
+        var load = Button("_Load from", () => _vm.Load(_loadFolder.Text));
+        load.X = 0;
+        load.Y = Pos.AnchorEnd(2);
+        _loadFolder.X = Pos.Right(load) + 1;
+        _loadFolder.Y = Pos.AnchorEnd(2);
+
+        Add(_model, _header, _list, activate, disable, merge, save, _saveFolder, load, _loadFolder);
+    }
+
+    /// <summary>The folder the Load button reads; the dashboard points it at the last run's output.</summary>
+    public string LoadFolder
+    {
+        get => _loadFolder.Text;
+        set => _loadFolder.Text = value;
+    }
+
+    /// <summary>Handles a, d, m, s, l (when no text field has focus); true when the key was one of them.</summary>
+    public bool HandleLetter(char letter)
+    {
+        CommandResult? result = char.ToLowerInvariant(letter) switch
+        {
+            'a' => _vm.SetActive(),
+            'd' => _vm.ToggleDisabled(),
+            'm' => _vm.ToggleMerge(),
+            's' => _vm.Save(_saveFolder.Text),
+            'l' => _vm.Load(_loadFolder.Text),
+            _ => null,
+        };
+        if (result is null) return false;
+        _report(result);
+        return true;
+    }
+
+    /// <summary>Redraws from the view-model.</summary>
+    public void Refresh()
+    {
+        int width = Math.Max(20, Viewport.Width);
+        _model.Lines = [DisplayFormat.Fit(_vm.ModelText, width).TrimEnd()];
+        _header.Lines = [_vm.Model.Adapters.Count == 0 ? "no adapters: load a PEFT adapter folder below, or run a recipe that saves one" : "  NAME           METHOD                 PARAMETERS"];
+        ListSync.Update(_rows, _vm.FormatRows(width));
+        if (_rows.Count > 0 && _vm.SelectedIndex >= 0 && _list.SelectedItem != _vm.SelectedIndex) _list.SelectedItem = _vm.SelectedIndex;
+    }
+
+    private FlatButton Button(string text, Func<CommandResult> action)
+    {
+        var button = new FlatButton { Text = text };
+        button.Accepting += (_, e) =>
+        {
+            _report(action());
+            e.Handled = true;
+        };
+        return button;
+    }
+}

@@ -1,0 +1,150 @@
+using System.Collections.ObjectModel;
+using PeftHost.Cli.Dashboard.ViewModels;
+using Terminal.Gui.ViewBase;
+using Terminal.Gui.Views;
+
+namespace PeftHost.Cli.Dashboard.Views;
+
+/// <summary>
+/// The Recipes panel: the recipes folder on the left; the selected recipe's source and a form for
+/// its declared parameters on the right, with the equivalent <c>peft run</c> line and a Run button.
+/// </summary>
+public sealed class RecipesPanel : FrameView
+{
+    private const int ListWidth = 26;
+    private const int MaxFormRows = 8;
+    private readonly RecipesViewModel _vm;
+    private readonly ObservableCollection<string> _names = [];
+    private readonly ListView _list = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
+    private readonly FrameView _sourceFrame = new() { TabStop = TabBehavior.TabStop, Title = "source", X = ListWidth, Y = 0, Width = Dim.Fill() };
+    private readonly TextPane _source = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
+    private readonly FrameView _formFrame = new() { TabStop = TabBehavior.TabStop, Title = "parameters", X = ListWidth, Width = Dim.Fill() };
+    private readonly View _fields = new() { X = 0, Y = 0, Width = Dim.Fill(), CanFocus = true };
+    private readonly LinesView _commandLine = new() { X = 0, Width = Dim.Fill(), Height = 1 };
+    private readonly List<(Label Label, TextField Input)> _fieldRows = [];
+    private int _firstField;
+    private string? _shownRecipe;
+
+    /// <summary>Builds the panel; <paramref name="run"/> runs the selected recipe (F5 does the same).</summary>
+    public RecipesPanel(RecipesViewModel vm, Action run)
+    {
+        _vm = vm;
+        Title = "Recipes";
+        Width = Dim.Fill();
+        Height = Dim.Fill();
+        var listFrame = new FrameView { TabStop = TabBehavior.TabStop, Title = "recipes/", X = 0, Y = 0, Width = ListWidth, Height = Dim.Fill() };
+        listFrame.Add(_list);
+        _list.SetSource(_names);
+        _list.ValueChanged += (_, e) =>
+        {
+            if (e.NewValue is int index && index != _vm.SelectedIndex)
+            {
+                _vm.SelectedIndex = index;
+                ShowSelected();
+            }
+        };
+        _sourceFrame.Add(_source);
+        var runButton = new FlatButton { X = 0, Y = Pos.AnchorEnd(1), Text = "_Run (F5)" };
+        runButton.Accepting += (_, e) => { run(); e.Handled = true; };
+        var resetButton = new FlatButton { X = Pos.Right(runButton) + 1, Y = Pos.AnchorEnd(1), Text = "Reset to defaults" };
+        resetButton.Accepting += (_, e) =>
+        {
+            _vm.Form.Reset();
+            _shownRecipe = null;
+            ShowSelected();
+            e.Handled = true;
+        };
+        _commandLine.Y = Pos.AnchorEnd(2);
+        _formFrame.Add(_fields, _commandLine, runButton, resetButton);
+        Add(listFrame, _sourceFrame, _formFrame);
+    }
+
+    /// <summary>Re-reads the folder and redraws.</summary>
+    public void Refresh()
+    {
+        _vm.Refresh();
+        ListSync.Update(_names, _vm.FormatList());
+        if (_vm.SelectedIndex >= 0) _list.SelectedItem = _vm.SelectedIndex;
+        ShowSelected();
+    }
+
+    /// <summary>Shows the selected recipe's source and builds its form (once per recipe).</summary>
+    private void ShowSelected()
+    {
+        string? path = _vm.Selected?.Path;
+        if (path != _shownRecipe)
+        {
+            _shownRecipe = path;
+            _source.Text = _vm.Source;
+            BuildForm();
+        }
+        UpdateCommandLine();
+    }
+
+    private void BuildForm()
+    {
+        foreach (var child in _fields.SubViews.ToList())
+        {
+            _fields.Remove(child);
+            child.Dispose();
+        }
+        var fields = _vm.Form.Fields;
+        int rows = Math.Max(1, Math.Min(fields.Count, MaxFormRows));
+        _fields.Height = rows;
+        _fieldRows.Clear();
+        _firstField = 0;
+        _formFrame.Height = rows + 4;
+        _formFrame.Y = Pos.AnchorEnd(rows + 4);
+        _sourceFrame.Height = Dim.Fill(rows + 4);
+        if (fields.Count == 0)
+        {
+            _fields.Add(new Label { X = 0, Y = 0, Text = _vm.Selected is null ? $"no recipes in {_vm.Folder}" : "this recipe declares no parameters (defineParams)" });
+            return;
+        }
+        int labelWidth = Math.Min(18, fields.Max(f => f.Parameter.Name.Length) + 1);
+        for (int i = 0; i < fields.Count; i++)
+        {
+            var field = fields[i];
+            var label = new Label { X = 0, Y = i, Width = labelWidth, Text = field.Parameter.Name };
+            var input = new TextField { X = labelWidth + 1, Y = i, Width = Dim.Fill(), Text = field.Value };
+            int row = i;
+            input.TextChanged += (_, _) =>
+            {
+                field.Value = input.Text;
+                UpdateCommandLine();
+            };
+            input.HasFocusChanged += (_, e) =>
+            {
+                if (e.NewValue) ScrollFieldsTo(row, rows);
+            };
+            _fields.Add(label, input);
+            _fieldRows.Add((label, input));
+        }
+        ScrollFieldsTo(0, rows);
+    }
+
+    /// <summary>Shows the rows of the form that fit, keeping <paramref name="row"/> among them (the form pages as focus moves).</summary>
+    private void ScrollFieldsTo(int row, int visibleRows)
+    {
+        if (row < _firstField) _firstField = row;
+        else if (row >= _firstField + visibleRows) _firstField = row - visibleRows + 1;
+        for (int i = 0; i < _fieldRows.Count; i++)
+        {
+            // Rows outside the container are clipped but stay focusable: Tab reaches them and pages them in.
+            var (label, input) = _fieldRows[i];
+            label.Y = input.Y = i - _firstField;
+        }
+    }
+
+    private void UpdateCommandLine()
+    {
+        if (_vm.Selected is not { } recipe)
+        {
+            _commandLine.Lines = [""];
+            return;
+        }
+        var errors = _vm.Form.Errors;
+        string relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), recipe.Path);
+        _commandLine.Lines = [errors.Count > 0 ? "✗ " + errors[0] : "$ " + _vm.Form.CommandLine(relative.StartsWith("..", StringComparison.Ordinal) ? recipe.Path : relative)];
+    }
+}

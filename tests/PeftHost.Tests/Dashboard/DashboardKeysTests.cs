@@ -1,0 +1,84 @@
+using PeftHost.Cli.Dashboard.Jobs;
+using PeftHost.Cli.Dashboard.Recipes;
+using PeftHost.Cli.Dashboard.ViewModels;
+using PeftHost.Core.Generation;
+using PeftHost.Core.Plugins;
+using PeftHost.Tests.Support;
+using Terminal.Gui.Input;
+using static PeftHost.Tests.Dashboard.DashboardEvents;
+
+namespace PeftHost.Tests.Dashboard;
+
+/// <summary>Global keys (resolved before any view sees them) and the dashboard's routing of events to panels.</summary>
+public sealed class DashboardKeysTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Function_keys_and_ctrl_keys_work_while_typing_too(bool typing)
+    {
+        Assert.Equal(DashboardAction.Help, DashboardKeys.Resolve(Key.F1, typing));
+        Assert.Equal(DashboardAction.Run, DashboardKeys.Resolve(Key.F5, typing));
+        Assert.Equal(DashboardAction.Stop, DashboardKeys.Resolve(Key.C.WithCtrl, typing));
+        Assert.Equal(DashboardAction.ReloadPlugins, DashboardKeys.Resolve(Key.F9, typing));
+        Assert.Equal(DashboardAction.NextPanel, DashboardKeys.Resolve(Key.F6, typing));
+        Assert.Equal(DashboardAction.PreviousPanel, DashboardKeys.Resolve(Key.F6.WithShift, typing));
+        Assert.Equal(DashboardAction.Quit, DashboardKeys.Resolve(Key.Q.WithCtrl, typing));
+        Assert.Equal(DashboardAction.ShowRun, DashboardKeys.Resolve(Key.D3.WithAlt, typing));
+    }
+
+    [Fact]
+    public void Q_and_digits_act_only_when_no_text_field_has_focus()
+    {
+        Assert.Equal(DashboardAction.Quit, DashboardKeys.Resolve(Key.Q, typing: false));
+        Assert.Equal(DashboardAction.Quit, DashboardKeys.Resolve(Key.Q.WithShift, typing: false));
+        Assert.Null(DashboardKeys.Resolve(Key.Q, typing: true));
+        Assert.Equal(DashboardAction.ShowPlugins, DashboardKeys.Resolve(Key.D1, typing: false));
+        Assert.Equal(DashboardAction.ShowLog, DashboardKeys.Resolve(Key.D6, typing: false));
+        Assert.Null(DashboardKeys.Resolve(Key.D6, typing: true));
+        Assert.Null(DashboardKeys.Resolve(Key.D7, typing: false));
+        Assert.Null(DashboardKeys.Resolve(Key.A, typing: false)); // panel letters are the panels' business
+        Assert.Equal(DashboardPanel.Adapters, DashboardKeys.PanelOf(DashboardAction.ShowAdapters));
+        Assert.Null(DashboardKeys.PanelOf(DashboardAction.Quit));
+    }
+
+    [Fact]
+    public void Every_key_in_the_help_is_one_a_panel_or_the_keyboard_handles()
+    {
+        var keys = DashboardKeys.Help.Select(h => h.Key).ToList();
+        foreach (var expected in new[] { "F1", "F5", "Ctrl-C", "F9", "q" })
+            Assert.Contains(keys, k => k.Split(", ").Any(part => part.StartsWith(expected, StringComparison.Ordinal)));
+        Assert.All(DashboardKeys.Help, h => Assert.True(h.Key.Length + h.Action.Length < 64, h.Action)); // fits the help box at 80 columns
+    }
+
+    private sealed class NoCommands : IAdapterCommands, IPlaygroundCommands
+    {
+        public CommandResult SetActive(string name) => CommandResult.Refused("");
+        public CommandResult SetDisabled(bool disabled) => CommandResult.Refused("");
+        public CommandResult ToggleMerge(string name) => CommandResult.Refused("");
+        public CommandResult Save(string name, string directory) => CommandResult.Refused("");
+        public CommandResult LoadAdapter(string directory) => CommandResult.Refused("");
+        public CommandResult Generate(string prompt, GenerationOptions options) => CommandResult.Refused("");
+    }
+
+    [Fact]
+    public void The_dashboard_routes_each_event_to_the_panels_it_changes()
+    {
+        using var dir = new TempDir();
+        var vm = new DashboardViewModel(new RecipesViewModel(new RecipeCatalog(dir.Path)), new NoCommands(), new NoCommands());
+        Assert.Equal([DashboardPanel.Plugins, DashboardPanel.Log], vm.Apply(new PluginLoadedEvent(Plugin("Lora"))).Order());
+        Assert.Equal([DashboardPanel.Run, DashboardPanel.Log], vm.Apply(new JobStartedEvent(1, JobKind.Recipe, "x.js")).Order());
+        Assert.Equal("x.js", vm.RunningJob);
+        Assert.Equal([DashboardPanel.Run], vm.Apply(Step(1)).Order());
+        vm.Apply(new JobFinishedEvent(1, JobKind.Recipe, "x.js", JobOutcome.Succeeded, null, TimeSpan.FromSeconds(1)));
+        Assert.Null(vm.RunningJob);
+        Assert.Equal("x.js: succeeded", vm.Status);
+
+        vm.Current = DashboardPanel.Log;
+        vm.Cycle(1);
+        Assert.Equal(DashboardPanel.Plugins, vm.Current);
+        vm.Cycle(-1);
+        Assert.Equal(DashboardPanel.Log, vm.Current);
+        Assert.Equal(["1 Plugins", "2 Recipes", "3 Run", "4 Adapters", "5 Playground", "6 Log"], DashboardViewModel.TabTitles);
+    }
+}
