@@ -34,6 +34,7 @@ public sealed class AtomicWriteTests(ITestOutputHelper output)
         ["host/PeftHost.Core/IO/StagingDirectory.cs"] = "the mechanism: a staging folder renamed (or its files moved) into place",
         ["host/PeftHost.Core/Training/Metrics/MetricsLog.cs"] = "metrics.jsonl is an append-only log (a torn last line is skipped on resume; TruncateAfter rewrites it atomically)",
         ["host/PeftHost/Commands/MergeCommand.cs"] = "copies tokenizer files into its staging folder, which is then moved into place",
+        ["host/PeftHost.Core/Runtime/ProcessMemory.cs"] = "writes the kernel control file /proc/self/clear_refs (resets the peak-memory mark), not a file PeftHost keeps",
     };
 
     [Fact]
