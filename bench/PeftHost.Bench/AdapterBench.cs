@@ -70,7 +70,7 @@ public static class AdapterBench
         sb.AppendLine($"Target: unmerged within 10% of merged — measured {Measure.F(100 * (1 - unmerged / merged))}% slower.");
         sb.AppendLine();
         sb.AppendLine($"- Adapter switch (`SetAdapter`, two LoRA adapters on every linear layer): **{Measure.F(switchMicros, "F2")} µs** per switch (median of 5 × 1000).");
-        sb.AppendLine($"- Plugin hot reload at a step boundary (LoRA plugin, adapter on q/v of 6 layers: state out, assembly swapped, re-injected, state in): " +
+        sb.AppendLine($"- Plugin hot reload at a step boundary (LoRA plugin, adapter on every linear layer: state out, assembly swapped, re-injected, state in): " +
                       $"**{Measure.F(Measure.Median(reloads.Skip(1)))} ms** median of {reloads.Count - 1} (first: {Measure.F(reloads[0])} ms).");
         return sb.ToString();
     }

@@ -17,6 +17,7 @@ public static class BenchSuites
     [
         new("generation", "Generation tokens/s with and without the KV cache", GenerationBench.Run),
         new("adapters", "Serving adapters: unmerged vs merged generation, adapter switch, plugin hot reload", AdapterBench.Run),
+        new("plugins", "Plugin hot-reload latency and the cost of the plugin boundary", PluginBench.Run),
         new("quantization", "NF4 quantize and dequantize throughput vs memory copy", QuantizationBench.Run),
         new("training", "Training tokens/s, peak memory and MFU per method (~20M and ~100M)", TrainingBench.Run),
         new("qlora-memory", "QLoRA vs LoRA peak memory on a ~1B config", TrainingBench.RunMemory1B),
@@ -97,7 +98,14 @@ public sealed class ResultsReport(string path, MachineInfo machine)
 
     /// <summary>Replaces (or adds) the section of <paramref name="suite"/>.</summary>
     public void SetSection(string suite, string title, string body) =>
-        _sections[suite] = (title, $"_Measured {DateTime.UtcNow:yyyy-MM-dd} on {machine}._\n\n{body.TrimEnd()}\n");
+        _sections[suite] = (title, $"_Measured {DateTime.UtcNow:yyyy-MM-dd} on {machine}; load average when the suite finished: {LoadAverage()}._\n\n{body.TrimEnd()}\n");
+
+    /// <summary>The 1-minute load average: numbers taken while other work ran are marked as such.</summary>
+    private static string LoadAverage()
+    {
+        try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; }
+        catch (IOException) { return "unknown"; }
+    }
 
     /// <summary>Writes the file.</summary>
     public void Save()
