@@ -3,23 +3,13 @@
 // precision/recall/F1 for spam) before and after training; the *-1 groups train, the *-2 groups test.
 //
 //   peft run recipes/classify-spam.js --set examples=400 --set steps=200
-import { defineParams, loadModel, getPeftModel, loadDataset, train, evaluate, table, log } from "peft";
+import { defineParams, loadModel, getPeftModel, train, evaluate, table, log } from "peft";
+import { emails, trainGroups, testGroups } from "./_spamassassin.js";
 
 const p = defineParams({ examples: 64, testExamples: 32, steps: 30, r: 8, learningRate: 3e-3, maxLength: 128 });
 
-const emails = (groups, limit) => loadDataset("data/spamassassin/spamassassin.jsonl.gz", {
-  format: "classification",
-  template: "Subject: {subject}\n{body}\nAnswer:",
-  fitField: "body",
-  labels: { spam: "spam", ham: "ham" },
-  maxLength: p.maxLength,
-  where: { group: groups },
-  balanceBy: "label",
-  shuffle: true,
-  limit,
-});
-const trainSet = emails(["spam-1", "easy-ham-1", "hard-ham-1"], p.examples);
-const testSet = emails(["spam-2", "easy-ham-2"], p.testExamples);
+const trainSet = emails(trainGroups, p.examples, p.maxLength);
+const testSet = emails(testGroups, p.testExamples, p.maxLength);
 log(`train: ${trainSet.size} e-mails, test: ${testSet.size} e-mails`);
 
 const model = getPeftModel(loadModel("models/stories260k"), {

@@ -5,19 +5,15 @@
 //
 //   peft run recipes/compare-methods.js --set steps=150 --set testExamples=600
 import {
-  defineParams, loadModel, getPeftModel, printTrainableParameters, quantize, prepareModelForKbitTraining, loadDataset,
+  defineParams, loadModel, getPeftModel, printTrainableParameters, quantize, prepareModelForKbitTraining,
   train, evaluate, retention, table, plot, log,
 } from "peft";
+import { emails, trainGroups, testGroups } from "./_spamassassin.js";
 
 const p = defineParams({ steps: 60, batchSize: 16, examples: 400, testExamples: 200, maxLength: 128 });
 
-const emails = (groups, limit) => loadDataset("data/spamassassin/spamassassin.jsonl.gz", {
-  format: "classification", template: "Subject: {subject}\n{body}\nAnswer:", fitField: "body",
-  labels: { spam: "spam", ham: "ham" }, maxLength: p.maxLength,
-  where: { group: groups }, balanceBy: "label", shuffle: true, limit,
-});
-const trainSet = emails(["spam-1", "easy-ham-1", "hard-ham-1"], p.examples);
-const testSet = emails(["spam-2", "easy-ham-2"], p.testExamples);
+const trainSet = emails(trainGroups, p.examples, p.maxLength);
+const testSet = emails(testGroups, p.testExamples, p.maxLength);
 
 // Each method with its learning rate: prompt methods and IA³ train few parameters and want larger steps.
 const methods = [

@@ -11,25 +11,15 @@
 //   peft run recipes/quickstart.js                       # about 1.5 minutes on 2 cores
 //   peft run recipes/quickstart.js --set testExamples=2796   # the whole *-2 split
 import {
-  defineParams, loadModel, getPeftModel, printTrainableParameters, loadDataset, train, evaluate,
+  defineParams, loadModel, getPeftModel, printTrainableParameters, train, evaluate,
   retention, generate, disableAdapter, saveAdapter, table, plot, log,
 } from "peft";
+import { emails, trainGroups, testGroups } from "./_spamassassin.js";
 
 const p = defineParams({ steps: 150, batchSize: 16, r: 8, learningRate: 3e-3, examples: 1000, testExamples: 600, maxLength: 128 });
 
-const emails = (groups, limit) => loadDataset("data/spamassassin/spamassassin.jsonl.gz", {
-  format: "classification",
-  template: "Subject: {subject}\n{body}\nAnswer:",
-  fitField: "body",
-  labels: { spam: "spam", ham: "ham" },
-  maxLength: p.maxLength,
-  where: { group: groups },
-  balanceBy: "label",
-  shuffle: true,
-  limit,
-});
-const trainSet = emails(["spam-1", "easy-ham-1", "hard-ham-1"], p.examples);
-const testSet = emails(["spam-2", "easy-ham-2"], p.testExamples);
+const trainSet = emails(trainGroups, p.examples, p.maxLength);
+const testSet = emails(testGroups, p.testExamples, p.maxLength);
 log(`train: ${trainSet.size} e-mails from the *-1 groups; test: ${testSet.size} e-mails from the *-2 groups`);
 
 const model = getPeftModel(loadModel("models/stories260k"), {
