@@ -1,5 +1,7 @@
 using System.CommandLine;
+using PeftHost.Core.Data;
 using PeftHost.Core.Models;
+using PeftHost.Core.Tokenization;
 using PeftHost.Sdk;
 
 namespace PeftHost.Cli.Commands;
@@ -31,6 +33,6 @@ public static class CommandAction
     };
 
     private static bool IsUserFacing(Exception e) =>
-        e is ModelFormatException or ConfigException or ArgumentException or IOException or UnauthorizedAccessException
-            or InvalidOperationException or FormatException || e.GetType().Name.EndsWith("FormatException");
+        e is ModelFormatException or TokenizerFormatException or DataFormatException or ConfigException
+            or ArgumentException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException;
 }
