@@ -13,6 +13,7 @@ namespace PeftHost.Bench;
 public static class AdapterBench
 {
     private const int NewTokens = 64;
+    private const int Rounds = 9;
 
     /// <summary>Runs the suite on the ~20M config.</summary>
     public static string Run(MachineInfo machine)
@@ -30,13 +31,30 @@ public static class AdapterBench
 
         var generator = new TextGenerator(model);
         var options = new GenerationOptions { Temperature = 0, MaxNewTokens = NewTokens, StopAtEos = false };
-        double Rate() => NewTokens / Measure.Median(Measure.Seconds(() => generator.Generate([[1]], options), 5));
-        double baseRate;
-        using (peft.DisableAdapter()) baseRate = Rate();
-        double unmerged = Rate();
-        peft.MergeAdapter();
-        double merged = Rate();
-        peft.UnmergeAdapter();
+        // The three configurations are measured in interleaved rounds (the order rotating each
+        // round), so drift in the machine's speed lands on all of them alike; each figure is the
+        // median over the rounds.
+        var configurations = new (string Name, Func<double> Rate)[]
+        {
+            ("base", () => { using (peft.DisableAdapter()) return Rate(); }),
+            ("unmerged", Rate),
+            ("merged", () => { peft.MergeAdapter(); try { return Rate(); } finally { peft.UnmergeAdapter(); } }),
+        };
+        foreach (var (_, rate) in configurations) rate(); // warm-up
+        var rounds = configurations.ToDictionary(c => c.Name, _ => new List<double>());
+        for (int round = 0; round < Rounds; round++)
+            for (int i = 0; i < configurations.Length; i++)
+            {
+                var (name, rate) = configurations[(i + round) % configurations.Length];
+                rounds[name].Add(rate());
+            }
+        double baseRate = Measure.Median(rounds["base"]), unmerged = Measure.Median(rounds["unmerged"]), merged = Measure.Median(rounds["merged"]);
+        double Rate()
+        {
+            var sw = Stopwatch.StartNew();
+            generator.Generate([[1]], options);
+            return NewTokens / sw.Elapsed.TotalSeconds;
+        }
 
         // Switching the active adapter is a routing change: no weights move.
         var switchSeconds = Measure.Seconds(() => { for (int i = 0; i < 1000; i++) peft.SetAdapter(i % 2 == 0 ? "b" : "a"); }, 5);
@@ -59,7 +77,8 @@ public static class AdapterBench
         }
 
         var sb = new StringBuilder();
-        sb.AppendLine($"Random LLaMA ~20M, LoRA r=8 on all linear layers, greedy decoding of {NewTokens} tokens with the KV cache, median of 5 runs.");
+        sb.AppendLine($"Random LLaMA ~20M, LoRA r=8 on all linear layers, greedy decoding of {NewTokens} tokens with the KV cache; " +
+                      $"median of {Rounds} interleaved rounds (base, unmerged, merged, the order rotating).");
         sb.AppendLine();
         sb.AppendLine("| configuration | tokens/s | vs merged |");
         sb.AppendLine("|---|---:|---:|");

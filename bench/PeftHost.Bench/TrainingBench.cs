@@ -83,6 +83,7 @@ public static class TrainingBench
         var model = method == "qlora"
             ? QuantizedRandomModel(config, plugins)
             : ModelLoader.CreateRandom(config, ScalarType.Float32, CPU, seed: 1);
+        Phase("model ready");
         model.GradientCheckpointing = recompute;
         IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable;
         if (method == "full")
@@ -96,10 +97,11 @@ public static class TrainingBench
             trainable = peft.TrainableParameters();
         }
         long trainableCount = trainable.Sum(p => p.Parameter.NumberOfElements);
+        Phase("adapter added");
 
         var bus = new EventBus();
         var rates = new List<double>();
-        bus.Subscribe<TrainingStepEvent>(e => rates.Add(e.TokensPerSecond));
+        bus.Subscribe<TrainingStepEvent>(e => { rates.Add(e.TokensPerSecond); Phase($"step {e.Step}"); });
         var data = RandomTokens(batch * (steps + 1), config.VocabSize);
         var trainer = new Trainer(model, trainable, new TrainingOptions
         {
@@ -115,6 +117,13 @@ public static class TrainingBench
             trainable = trainableCount,
             matmulFlopsPerToken = MatmulFlopsPerToken(config, method == "full", recompute),
         });
+    }
+
+    /// <summary>Prints current and peak resident memory when PEFTHOST_BENCH_TRACE is set (for memory profiling).</summary>
+    private static void Phase(string name)
+    {
+        if (Environment.GetEnvironmentVariable("PEFTHOST_BENCH_TRACE") is null) return;
+        Console.WriteLine($"{name}: rss {ReportBytes(PeftHost.Core.Runtime.ProcessMemory.ResidentBytes())}, peak {ReportBytes(PeftHost.Core.Runtime.ProcessMemory.PeakResidentBytes())}");
     }
 
     /// <summary>
