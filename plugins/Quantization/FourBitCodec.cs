@@ -15,19 +15,37 @@ namespace PeftHost.Quantization;
 /// </summary>
 public static class FourBitCodec
 {
+    /// <summary>
+    /// Elements quantized per pass: a multiple of every allowed block size (powers of two up to
+    /// 4096) and even, so chunks never split a block or a byte. It bounds the float32
+    /// temporaries (scaled values, code indices) to a few MiB whatever the weight's size, so
+    /// quantizing a model while it loads adds almost nothing to its peak memory.
+    /// </summary>
+    public const long ChunkElements = 1L << 20;
+
     /// <summary>Packed codes [(n+1)/2, 1] (uint8) and absmax [blocks] (float32) of <paramref name="weight"/>.</summary>
     public static (Tensor Packed, Tensor Absmax) Quantize(Tensor weight, FourBitCode code, int blockSize)
     {
         BlockSizes.Validate(blockSize);
-        using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var blocks = Blocks.View(weight.detach().reshape(-1).to(ScalarType.Float32), blockSize, out long n);
-        var absmax = blocks.abs().amax([1]);
-        var scaled = blocks * absmax.reciprocal().unsqueeze(1);
-        long kept = n + (n % 2);
-        var codes = code.Encode(scaled).reshape(-1).narrow(0, 0, kept);
-        var packed = NibblePacking.Pack(codes).reshape(-1, 1);
-        return (packed.MoveToOuterDisposeScope(), absmax.MoveToOuterDisposeScope());
+        // Disposed here, not left to the finalizer: this view would keep the whole float weight alive.
+        using var detached = weight.detach();
+        using var flat = detached.reshape(-1);
+        long n = flat.shape[0];
+        var packed = empty((n + 1) / 2, ScalarType.Byte, weight.device);
+        var absmax = empty(Blocks.Count(n, blockSize), ScalarType.Float32, weight.device);
+        for (long start = 0; start < n; start += ChunkElements)
+        {
+            using var scope = NewDisposeScope();
+            long length = Math.Min(ChunkElements, n - start);
+            var blocks = Blocks.View(flat.narrow(0, start, length).to(ScalarType.Float32), blockSize, out _);
+            var chunkAbsmax = blocks.abs().amax([1]);
+            var scaled = blocks * chunkAbsmax.reciprocal().unsqueeze(1); // not in place: blocks may be the caller's weight
+            var codes = code.Encode(scaled).reshape(-1).narrow(0, 0, length + (length % 2));
+            packed.narrow(0, start / 2, codes.shape[0] / 2).copy_(NibblePacking.Pack(codes));
+            absmax.narrow(0, start / blockSize, chunkAbsmax.shape[0]).copy_(chunkAbsmax);
+        }
+        return (packed.reshape(-1, 1), absmax);
     }
 
     /// <summary>
@@ -42,9 +60,18 @@ public static class FourBitCodec
         // byteTable[b] = (map[b >> 4], map[b & 15])
         var byteValues = arange(256, ScalarType.Int32, packed.device);
         var byteTable = stack([map.index_select(0, byteValues.div(16, RoundingMode.floor)), map.index_select(0, byteValues.remainder(16))], 1);
-        var values = byteTable.index_select(0, packed.reshape(-1).to(ScalarType.Int32)).reshape(-1).narrow(0, 0, n);
-        var blocks = Blocks.View(values, blockSize, out _);
-        var result = (blocks * absmax.to(ScalarType.Float32, packed.device).unsqueeze(1)).reshape(-1).narrow(0, 0, n);
+        var codes = packed.reshape(-1).to(ScalarType.Int32);
+        var values = byteTable.index_select(0, codes).reshape(-1);
+        codes.Dispose(); // 4 bytes per packed byte: gone before the scaling pass
+        long blocks = Blocks.Count(n, blockSize);
+        if (values.shape[0] == n && n == blocks * blockSize)
+        {
+            // The usual case (n a multiple of the block size): scale in place, no second buffer.
+            values.view(blocks, blockSize).mul_(absmax.to(ScalarType.Float32, packed.device).unsqueeze(1));
+            return values.MoveToOuterDisposeScope();
+        }
+        var padded = Blocks.View(values.narrow(0, 0, n), blockSize, out _);
+        var result = (padded * absmax.to(ScalarType.Float32, packed.device).unsqueeze(1)).reshape(-1).narrow(0, 0, n);
         return result.contiguous().MoveToOuterDisposeScope();
     }
 }

@@ -94,13 +94,27 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
         bool track = is_grad_enabled() && (input.requires_grad || (b?.requires_grad ?? false));
         Tensor y;
         if (track) y = QuantizedMatMul.Apply(input, this, b);
-        else
-        {
-            using var w = DequantizedWeight(ComputeDtype);
-            y = F.linear(input, w, b);
-        }
+        else y = Project(input, b);
         if (y.dtype != x.dtype) y = y.to(x.dtype);
         return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>x·Wᵀ + b in <paramref name="input"/>'s dtype, dequantizing W by bands of rows (<see cref="RowBands"/>) where its rows hold whole blocks.</summary>
+    internal Tensor Project(Tensor input, Tensor? bias)
+    {
+        using var bands = RowBands.TryCreate(this);
+        if (bands is not null) return bands.Linear(input, bias);
+        using var weight = DequantizedWeight(input.dtype);
+        return F.linear(input, weight, bias);
+    }
+
+    /// <summary>∂y·W for <paramref name="gradOutput"/> [..., out], dequantizing W by bands of rows where it can.</summary>
+    internal Tensor InputGradient(Tensor gradOutput)
+    {
+        using var bands = RowBands.TryCreate(this);
+        if (bands is not null) return bands.InputGradient(gradOutput);
+        using var weight = DequantizedWeight(gradOutput.dtype);
+        return gradOutput.matmul(weight);
     }
 
     /// <summary>

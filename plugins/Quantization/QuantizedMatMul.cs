@@ -1,13 +1,12 @@
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace PeftHost.Quantization;
 
 /// <summary>
 /// y = x·Wᵀ + b with W dequantized from a <see cref="QuantizedLinear"/> in forward and again in
-/// backward (bitsandbytes' <c>MatMul4Bit</c>): the autograd graph keeps the layer, not a
-/// full-precision weight. Gradients flow to the input and the bias; the quantized weight is frozen.
+/// backward (bitsandbytes' <c>MatMul4Bit</c>), a band of rows at a time: the autograd graph keeps
+/// the layer, not a full-precision weight. Gradients flow to the input and the bias; the quantized weight is frozen.
 /// </summary>
 internal sealed class QuantizedMatMul : autograd.SingleTensorFunction<QuantizedMatMul>
 {
@@ -27,8 +26,7 @@ internal sealed class QuantizedMatMul : autograd.SingleTensorFunction<QuantizedM
         ctx.save_data("layer", layer);
         ctx.save_data("input_grad", (bool)vars[3]);
         ctx.save_data("bias_grad", (bool)vars[4]);
-        using var weight = layer.DequantizedWeight(input.dtype);
-        return F.linear(input, weight, bias);
+        return layer.Project(input, bias);
     }
 
     /// <inheritdoc />
@@ -39,8 +37,7 @@ internal sealed class QuantizedMatMul : autograd.SingleTensorFunction<QuantizedM
         Tensor? gradInput = null, gradBias = null;
         if ((bool)ctx.get_data("input_grad"))
         {
-            var weight = layer.DequantizedWeight(gradOutput.dtype);
-            gradInput = gradOutput.matmul(weight).MoveToOuterDisposeScope();
+            gradInput = layer.InputGradient(gradOutput).MoveToOuterDisposeScope();
         }
         if ((bool)ctx.get_data("bias_grad"))
             gradBias = gradOutput.reshape(-1, gradOutput.shape[^1]).sum(0).MoveToOuterDisposeScope();

@@ -27,7 +27,7 @@ public static class DatasetLoss
             var examples = Enumerable.Range(start, Math.Min(batchSize, dataset.Count - start)).Select(i => dataset[i]).ToArray();
             using var batch = collator.Collate(examples);
             var logits = model.Forward(batch.InputIds, batch.ModelMask);
-            sum += TokenLoss.Sum(logits, batch.Labels).item<float>();
+            sum += LanguageModelLoss.Sum(logits, batch.Labels).item<float>();
             count += batch.PredictedTokens;
         }
         if (count == 0) throw new ArgumentException($"dataset '{dataset.Name}' has no supervised tokens");

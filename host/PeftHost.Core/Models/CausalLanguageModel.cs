@@ -74,6 +74,37 @@ public sealed class CausalLanguageModel : HfModule
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, bool lastPositionOnly = false)
     {
         using var scope = NewDisposeScope();
+        var hidden = FinalHidden(inputIds, attentionMask, cache, lastPositionOnly);
+        var logits = _lmHead is not null ? _lmHead.forward(hidden) : F.linear(hidden, Model.EmbeddingWeight);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Summed next-token negative log-likelihood of <paramref name="labels"/> [B, T] (−100 ignored)
+    /// as a float32 scalar with gradient — the same value as cross-entropy over
+    /// <see cref="Forward"/>'s logits. When the output layer is a plain bias-free linear (or tied to
+    /// the embedding) the logits are never materialised (<see cref="FusedLinearCrossEntropy"/>);
+    /// an output layer replaced by an adapter takes the ordinary path.
+    /// </summary>
+    public Tensor NextTokenLossSum(Tensor inputIds, Tensor? attentionMask, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = FinalHidden(inputIds, attentionMask, cache: null, lastPositionOnly: false);
+        Tensor? weight = _lmHead switch
+        {
+            null => Model.EmbeddingWeight,
+            Linear { bias: null } plain => plain.weight,
+            _ => null,
+        };
+        var loss = weight is null
+            ? LanguageModelLoss.Sum(_lmHead!.forward(hidden), labels)
+            : FusedLinearCrossEntropy.Sum(hidden.reshape(-1, hidden.shape[^1]), weight, LanguageModelLoss.NextTokenLabels(labels));
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The final norm's output [B, T, hidden] (the input of lm_head), in the caller's dispose scope.</summary>
+    private Tensor FinalHidden(Tensor inputIds, Tensor? attentionMask, KvCache? cache, bool lastPositionOnly)
+    {
         var hidden = Model.EmbedTokens.forward(inputIds);
         long batch = hidden.shape[0];
         bool firstPass = cache is null || cache.Length == 0;
@@ -127,8 +158,7 @@ public sealed class CausalLanguageModel : HfModule
             }
             if (virtualNow > 0) hidden = hidden[.., virtualNow..];
             if (lastPositionOnly) hidden = hidden[.., ^1..];
-            var logits = _lmHead is not null ? _lmHead.forward(hidden) : F.linear(hidden, Model.EmbeddingWeight);
-            return logits.MoveToOuterDisposeScope();
+            return hidden;
         }
         finally
         {

@@ -14,21 +14,38 @@ public static class LanguageModelLoss
     public static Tensor Compute(Tensor logits, Tensor labels)
     {
         using var scope = NewDisposeScope();
-        long v = logits.shape[^1];
-        var shiftedLogits = logits[.., ..^1, ..].reshape(-1, v).to(ScalarType.Float32);
-        var shiftedLabels = labels[.., 1..].reshape(-1);
-        return F.cross_entropy(shiftedLogits, shiftedLabels, ignore_index: IgnoreIndex).MoveToOuterDisposeScope();
+        return F.cross_entropy(FlatLogits(logits), NextTokenLabels(labels), ignore_index: IgnoreIndex).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Summed NLL over the non-ignored shifted labels (a float32 scalar with gradient): the numerator of a token-weighted mean.</summary>
+    public static Tensor Sum(Tensor logits, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        return F.cross_entropy(FlatLogits(logits), NextTokenLabels(labels), ignore_index: IgnoreIndex, reduction: nn.Reduction.Sum)
+            .MoveToOuterDisposeScope();
     }
 
     /// <summary>Summed NLL and the count of predicted tokens, for exact means across batches.</summary>
     public static (double Sum, long Count) SumAndCount(Tensor logits, Tensor labels)
     {
         using var scope = NewDisposeScope();
-        long v = logits.shape[^1];
-        var shiftedLabels = labels[.., 1..].reshape(-1);
-        var sum = F.cross_entropy(logits[.., ..^1, ..].reshape(-1, v).to(ScalarType.Float32), shiftedLabels,
-            ignore_index: IgnoreIndex, reduction: nn.Reduction.Sum);
-        long count = (shiftedLabels != IgnoreIndex).sum().item<long>();
+        var targets = NextTokenLabels(labels);
+        var sum = F.cross_entropy(FlatLogits(logits), targets, ignore_index: IgnoreIndex, reduction: nn.Reduction.Sum);
+        long count = (targets != IgnoreIndex).sum().item<long>();
         return (sum.item<float>(), count);
+    }
+
+    /// <summary>
+    /// The labels moved one position left, the last position of every row ignored: position t
+    /// is scored against label t+1. Shifting the labels rather than slicing the logits keeps the
+    /// [batch·seq, vocab] logits a view, not a copy (the largest activation of a training step).
+    /// </summary>
+    internal static Tensor NextTokenLabels(Tensor labels) =>
+        F.pad(labels[.., 1..], [0, 1], value: IgnoreIndex).reshape(-1);
+
+    private static Tensor FlatLogits(Tensor logits)
+    {
+        var flat = logits.reshape(-1, logits.shape[^1]);
+        return flat.dtype == ScalarType.Float32 ? flat : flat.to(ScalarType.Float32);
     }
 }

@@ -11,24 +11,53 @@ public static class NativeRuntime
     private const int M_MMAP_THRESHOLD = -3;
     private static int _initialized;
 
+    private const string HugePagesVariable = "THP_MEM_ALLOC_ENABLE";
+
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int Mallopt(int param, int value);
 
+    [DllImport("libc", EntryPoint = "setenv")]
+    private static extern int SetEnv(string name, string value, int overwrite);
+
     /// <summary>
-    /// glibc raises its mmap threshold adaptively as large blocks are freed, after which tensor
-    /// buffers come from the heap and are never returned: resident memory grows ~2 MB a step in
-    /// training loops. Pinning the threshold at 128 KiB keeps large buffers on mmap and memory flat.
-    /// Idempotent; a no-op off glibc.
+    /// Native memory settings, applied once before libtorch allocates anything. Idempotent; a
+    /// no-op off glibc.
+    /// <list type="bullet">
+    /// <item>glibc raises its mmap threshold adaptively as large blocks are freed, after which
+    /// tensor buffers come from the heap and are never returned: resident memory grows ~2 MB a
+    /// step in training loops. Pinning the threshold at 128 KiB keeps large buffers on mmap and
+    /// memory flat (unless <c>MALLOC_MMAP_THRESHOLD_</c> is set).</item>
+    /// <item>The price of that is a page fault for every 4 KiB of every fresh large tensor.
+    /// libtorch's <c>THP_MEM_ALLOC_ENABLE</c> aligns allocations of 2 MiB and more to 2 MiB and
+    /// asks for transparent huge pages, 512× fewer faults: NF4 dequantization went from 275 to
+    /// 855 M elements/s and ~20M training gained 5–8% tokens/s on the 2-core CI machine. libtorch
+    /// reads the variable at its first allocation, so it is set here, in the native environment,
+    /// unless the user set it (to 0 to opt out). Without THP in the kernel it changes nothing.</item>
+    /// </list>
     /// </summary>
     public static void Initialize()
     {
         if (Interlocked.Exchange(ref _initialized, 1) == 1) return;
-        if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is null)
+        if (!OperatingSystem.IsLinux()) return;
+        try
         {
-            try { Mallopt(M_MMAP_THRESHOLD, 128 * 1024); }
-            catch (EntryPointNotFoundException) { } // musl: no mallopt, no adaptive threshold either
-            catch (DllNotFoundException) { }
+            if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is null) Mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+            if (Environment.GetEnvironmentVariable(HugePagesVariable) is null) SetEnv(HugePagesVariable, "1", overwrite: 0);
         }
+        catch (EntryPointNotFoundException) { } // musl: no mallopt, no adaptive threshold either
+        catch (DllNotFoundException) { }
+    }
+
+    /// <summary>True when libtorch was asked for transparent huge pages (by <see cref="Initialize"/> or the user).</summary>
+    public static bool HugePagesRequested => Environment.GetEnvironmentVariable(HugePagesVariable) is "1" || NativeVariable(HugePagesVariable) == "1";
+
+    [DllImport("libc", EntryPoint = "getenv")]
+    private static extern IntPtr GetEnv(string name);
+
+    private static string? NativeVariable(string name)
+    {
+        try { return Marshal.PtrToStringUTF8(GetEnv(name)); }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { return null; }
     }
 
     /// <summary>Sets libtorch's intra-op thread count when <paramref name="threads"/> is positive.</summary>

@@ -51,12 +51,17 @@ internal sealed class ActivationCheckpoint : autograd.SingleTensorFunction<Activ
     /// <inheritdoc />
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
+        ReleaseHandedBack();
+        // TorchSharp makes new handles for the saved tensors and for gradOutput in the caller's
+        // scope (the training step's), which would keep every layer's input and gradient alive
+        // until the step ends: the saved ones are unpacked in this layer's scope, gradOutput is
+        // disposed once used.
+        using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         var layer = (LlamaDecoderLayer)ctx.get_data("layer");
         var prefixGrad = (bool[])ctx.get_data("prefix_grad");
         var rng = (RngReplayPoint)ctx.get_data("rng");
 
-        using var scope = NewDisposeScope();
         var input = saved[0].detach().requires_grad_(true);
         var prefixKey = saved[4] is null ? null : saved[4].detach().requires_grad_(prefixGrad[0]);
         var prefixValue = saved[5] is null ? null : saved[5].detach().requires_grad_(prefixGrad[1]);
@@ -76,6 +81,7 @@ internal sealed class ActivationCheckpoint : autograd.SingleTensorFunction<Activ
         TorchRng.RestoreCpu(resume);
 
         autograd.backward([output], [gradOutput]);
+        gradOutput.Dispose();
         var grads = new List<Tensor>
         {
             (bool)ctx.get_data("input_grad") ? input.grad! : null!,
@@ -84,8 +90,23 @@ internal sealed class ActivationCheckpoint : autograd.SingleTensorFunction<Activ
             prefixValue is not null && prefixGrad[1] ? prefixValue.grad! : null!,
             null!,
         };
-        foreach (var g in grads) g?.MoveToOuterDisposeScope();
+        // The returned handles must outlive this call (libtorch takes its own references when the
+        // call returns); they are released when the next layer's backward starts, or by the step.
+        foreach (var g in grads)
+            if (g is not null) HandedBack.Add(g.DetachFromDisposeScope());
         return grads;
+    }
+
+    [ThreadStatic] private static List<Tensor>? _handedBack;
+
+    private static List<Tensor> HandedBack => _handedBack ??= [];
+
+    /// <summary>Disposes the gradient handles the last backward call returned (libtorch holds its own references by now).</summary>
+    public static void ReleaseHandedBack()
+    {
+        if (_handedBack is null) return;
+        foreach (var g in _handedBack) g.Dispose();
+        _handedBack.Clear();
     }
 
     /// <summary>One layer's prefix, already computed, handed back to that layer on recomputation.</summary>

@@ -40,11 +40,11 @@ internal sealed class TrainingStep(CausalLanguageModel model, BatchCollator coll
         {
             using var micro = NewDisposeScope();
             using var batch = collator.Collate(examples);
-            var logits = model.Forward(batch.InputIds, batch.ModelMask);
-            var loss = TokenLoss.Sum(logits, batch.Labels) * scale;
+            var loss = model.NextTokenLossSum(batch.InputIds, batch.ModelMask, batch.Labels) * scale;
             foreach (var term in lossTerms)
                 if (term.Compute() is { } extra) loss = loss + extra.to(ScalarType.Float32) / microBatches.Count;
             loss.backward();
+            ActivationCheckpoint.ReleaseHandedBack();
             total = (total + loss.detach()).MoveToOuterDisposeScope();
             tokens += batch.RealTokens;
         }

@@ -35,6 +35,37 @@ public class QuantizedLinearTests
         Assert.Equal(ScalarType.Float32, y.dtype);
     }
 
+    [Theory]
+    [InlineData("nf4", ScalarType.Float32)]
+    [InlineData("nf4", ScalarType.BFloat16)]
+    [InlineData("int8", ScalarType.Float32)]
+    public void LargeWeightsComputedByBandsOfRowsMatchTheWholeDequantizedWeight(string type, ScalarType original)
+    {
+        // 1,100 × 2,048 = 2.25M weights: two bands of 2M (RowBands), the second partial.
+        IQuantizer quantizer = type == "nf4" ? new Nf4Quantizer() : new Int8Quantizer();
+        using var g = new Generator(5);
+        using var weight = (randn([1100, 2048], generator: g) * 0.02).to(original);
+        using var bias = randn([1100], generator: g);
+        using var q = quantizer.Quantize(weight, new QuantizationOptions(64, DoubleQuant: true, ScalarType.Float32));
+        using var layer = (QuantizedLinear)quantizer.CreateLinear(q, bias, ScalarType.Float32);
+        using var w = layer.ReadWeight(ScalarType.Float32); // the whole-weight dequantization
+
+        using var x = randn([2, 7, 2048], generator: g).requires_grad_(true);
+        using var y = layer.forward(x);
+        using var x2 = x.detach().clone().requires_grad_(true);
+        using var expected = F.linear(x2, w, bias);
+        Assert.True(y.allclose(expected, rtol: 1e-5, atol: 1e-5), $"max difference {(y - expected).abs().max().item<float>()}");
+
+        using var upstream = randn([2, 7, 1100], generator: g);
+        y.backward([upstream]);
+        expected.backward([upstream]);
+        Assert.True(x.grad!.allclose(x2.grad!, rtol: 1e-5, atol: 1e-5), $"max difference {(x.grad! - x2.grad!).abs().max().item<float>()}");
+
+        using (no_grad())
+        using (var inference = layer.forward(x.detach()))
+            Assert.True(inference.allclose(expected, rtol: 1e-5, atol: 1e-5));
+    }
+
     [Fact]
     public void KeepsOnlyThePackedWeightAsAFrozenUint8ParameterCountedTwice()
     {

@@ -1,5 +1,6 @@
 using PeftHost.Core.Data;
 using PeftHost.Core.Evaluation;
+using PeftHost.Core.Models;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -18,7 +19,7 @@ public class MaskedLossTests
         using var batch = new BatchCollator(0, CPU).Collate([example]);
         var logits = model.Forward(batch.InputIds).detach().requires_grad_(true);
 
-        var loss = TokenLoss.Sum(logits, batch.Labels) / batch.PredictedTokens;
+        var loss = LanguageModelLoss.Sum(logits, batch.Labels) / batch.PredictedTokens;
         loss.backward();
         // Positions t whose target label t+1 is −100 get no gradient at all.
         var maskedRows = Enumerable.Range(0, example.Length - 1).Where(t => example.Labels[t + 1] < 0).ToArray();
@@ -31,7 +32,7 @@ public class MaskedLossTests
         using var noise = randn(logits.shape) * 50;
         var keep = tensor(Enumerable.Range(0, example.Length).Select(t => t < example.Length - 1 && example.Labels[t + 1] < 0 ? 1f : 0f).ToArray()).reshape(1, -1, 1);
         var scrambled = logits.detach() + noise * keep;
-        var again = TokenLoss.Sum(scrambled, batch.Labels) / batch.PredictedTokens;
+        var again = LanguageModelLoss.Sum(scrambled, batch.Labels) / batch.PredictedTokens;
         Assert.Equal(loss.item<float>(), again.item<float>(), 5);
 
         // … and the loss is the mean NLL of the response tokens ("blue" + EOS) alone.

@@ -1,0 +1,98 @@
+using PeftHost.Core.Quantization.Codecs;
+using PeftHost.Sdk;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftHost.Quantization;
+
+/// <summary>
+/// A quantized weight [out, in] dequantized a band of rows at a time, so the matmuls of a 4-bit
+/// (or int8) layer never hold the whole full-precision weight: y = x·Wᵀ is computed band by band
+/// into its output columns and ∂x = ∂y·W accumulated band by band. With rows of whole blocks
+/// (in a multiple of the block size) a band's codes and absmax are plain slices of the layer's.
+/// Each band is at most <see cref="BandElements"/> weights (8 MiB in float32) plus its codes,
+/// where the whole weight of a ~1B model's MLP layer is 46 MB plus 23 MB of code indices.
+/// The per-element arithmetic is the whole-weight dequantization's, so the values are identical.
+/// </summary>
+internal sealed class RowBands : IDisposable
+{
+    /// <summary>Weights per band.</summary>
+    public const long BandElements = 1L << 21;
+
+    private readonly QuantizedTensor _quantized;
+    private readonly Tensor _absmax;
+    private readonly Tensor _codes;
+    private readonly int _blockSize;
+    private readonly long _out, _in, _rowsPerBand;
+
+    private RowBands(QuantizedTensor quantized, int blockSize)
+    {
+        _quantized = quantized;
+        _blockSize = blockSize;
+        (_out, _in) = (quantized.Shape[0], quantized.Shape[1]);
+        _rowsPerBand = Math.Max(1, BandElements / _in);
+        _absmax = QuantizedState.Absmax(quantized); // restored once from the double quantization
+        _codes = quantized.Data.reshape(-1);
+    }
+
+    /// <summary>Bands over <paramref name="layer"/>'s weight, or null when its rows do not hold whole blocks (then dequantize it whole).</summary>
+    public static RowBands? TryCreate(QuantizedLinear layer)
+    {
+        var quantized = layer.Quantized();
+        int blockSize = QuantStateJson.Int(quantized.QuantState, "blocksize");
+        bool wholeBlocks = quantized.Shape[1] % blockSize == 0;
+        return wholeBlocks && quantized.QuantType is "nf4" or "fp4" or "int8" ? new RowBands(quantized, blockSize) : null;
+    }
+
+    /// <summary>x·Wᵀ (+ bias) for <paramref name="input"/> [..., in] in its dtype.</summary>
+    public Tensor Linear(Tensor input, Tensor? bias)
+    {
+        using var scope = NewDisposeScope();
+        var rows = input.reshape(-1, _in);
+        var output = empty([rows.shape[0], _out], input.dtype, input.device);
+        for (long first = 0; first < _out; first += _rowsPerBand)
+        {
+            using var band = NewDisposeScope();
+            long count = Math.Min(_rowsPerBand, _out - first);
+            output.narrow(1, first, count).copy_(rows.mm(Rows(first, count, input.dtype).t()));
+        }
+        if (bias is not null) output.add_(bias);
+        return output.view([.. input.shape[..^1], _out]).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>∂y·W for <paramref name="gradOutput"/> [..., out]: the input's gradient.</summary>
+    public Tensor InputGradient(Tensor gradOutput)
+    {
+        using var scope = NewDisposeScope();
+        var rows = gradOutput.reshape(-1, _out);
+        var result = zeros([rows.shape[0], _in], gradOutput.dtype, gradOutput.device);
+        for (long first = 0; first < _out; first += _rowsPerBand)
+        {
+            using var band = NewDisposeScope();
+            long count = Math.Min(_rowsPerBand, _out - first);
+            result.addmm_(rows.narrow(1, first, count), Rows(first, count, gradOutput.dtype));
+        }
+        return result.view([.. gradOutput.shape[..^1], _in]).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Weight rows [first, first + count) in <paramref name="dtype"/>, via the original dtype as the whole-weight path.</summary>
+    private Tensor Rows(long first, long count, ScalarType dtype)
+    {
+        long start = first * _in, length = count * _in;
+        var absmax = _absmax.narrow(0, start / _blockSize, length / _blockSize);
+        var map = _quantized.State[QuantStateKeys.QuantMap];
+        var values = _quantized.QuantType == "int8"
+            ? Blockwise8Bit.Dequantize(Int8Codes(_codes.narrow(0, start, length)), absmax, map, _blockSize)
+            : FourBitCodec.Dequantize(_codes.narrow(0, start / 2, length / 2), absmax, map, _blockSize, length);
+        return values.view(count, _in).to(_quantized.OriginalDtype).to(dtype);
+    }
+
+    private static Tensor Int8Codes(Tensor codes) => codes.dtype == ScalarType.Int8 ? codes.to(ScalarType.Byte) : codes;
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _absmax.Dispose();
+        _codes.Dispose();
+    }
+}
