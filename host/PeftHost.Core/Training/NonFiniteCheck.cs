@@ -14,8 +14,11 @@ internal static class NonFiniteCheck
         var present = Enumerable.Range(0, tensors.Count).Where(i => tensors[i] is { } t && t.NumberOfElements > 0).ToArray();
         if (present.Length == 0) return -1;
         var device = tensors[present[0]]!.device;
-        var maxima = stack(present.Select(i => tensors[i]!.abs().max().to(ScalarType.Float32).to(device)).ToArray());
-        if (isfinite(maxima).all().item<bool>()) return -1;
+        // max and min propagate NaN and show ±inf; unlike max(|x|) they need no full-size temporary
+        // (abs() of every weight at once doubled a full fine-tune's memory at this check).
+        var extremes = stack(present.SelectMany(i => new[] { tensors[i]!.max(), tensors[i]!.min() })
+            .Select(e => e.to(ScalarType.Float32).to(device)).ToArray());
+        if (isfinite(extremes).all().item<bool>()) return -1;
         foreach (int i in present)
             if (!isfinite(tensors[i]!).all().item<bool>()) return i;
         return -1;
