@@ -32,6 +32,7 @@ public static class RecipeApi
         TrainingApi.Register(session, api);
         EventsApi.Register(session, api);
         ParamsApi.Register(session, api);
+        SeedApi.Register(session, api);
         ReportingApi.Register(session, api);
         api.Add("outputDir", new JsString(session.Paths.OutputFolder));
         return api.Exports;
