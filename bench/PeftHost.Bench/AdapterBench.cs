@@ -16,7 +16,7 @@ public static class AdapterBench
     private const int Rounds = 9;
 
     /// <summary>Runs the suite on the ~20M config.</summary>
-    public static string Run(MachineInfo machine)
+    public static SuiteResult Run(MachineInfo machine)
     {
         using var plugins = new PluginHost(new PluginHostOptions { WatchForChanges = false });
         using var model = ModelLoader.CreateRandom(BenchModels.Llama20M(), ScalarType.Float32, CPU, seed: 1);
@@ -91,6 +91,9 @@ public static class AdapterBench
         sb.AppendLine($"- Adapter switch (`SetAdapter`, two LoRA adapters on every linear layer): **{Measure.F(switchMicros, "F2")} µs** per switch (median of 5 × 1000).");
         sb.AppendLine($"- Plugin hot reload at a step boundary (LoRA plugin, adapter on every linear layer: state out, assembly swapped, re-injected, state in): " +
                       $"**{Measure.F(Measure.Median(reloads.Skip(1)))} ms** median of {reloads.Count - 1} (first: {Measure.F(reloads[0])} ms).");
-        return sb.ToString();
+        var chart = new BenchChart("generation", $"Generation with a LoRA adapter, ~20M, median of {Rounds} rounds", "tokens/s",
+            ["base (adapters disabled)", "adapter unmerged", "adapter merged"],
+            [new ChartSeries("tokens/s", [baseRate, unmerged, merged])]);
+        return new SuiteResult(sb.ToString(), [chart]);
     }
 }

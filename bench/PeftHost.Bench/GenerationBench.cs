@@ -12,21 +12,26 @@ public static class GenerationBench
     private const int Runs = 5;
 
     /// <summary>Measures stories260k and a random ~20M-parameter LLaMA.</summary>
-    public static string Run(MachineInfo machine)
+    public static SuiteResult Run(MachineInfo machine)
     {
         var sb = new StringBuilder();
         sb.AppendLine($"Greedy decoding of {NewTokens} tokens from BOS, batch 1, fp32; median of {Runs} runs after a warm-up.");
         sb.AppendLine();
         sb.AppendLine("| model | parameters | KV cache (tok/s) | recompute (tok/s) | cache speed-up |");
         sb.AppendLine("|---|---:|---:|---:|---:|");
+        var rows = new List<(string Name, double Cached, double Recompute)>();
         using (var stories = ModelLoader.Load(Path.Combine(RepoPaths.Root, "models", "stories260k")))
-            sb.AppendLine(Row("stories260k", stories));
+            rows.Add(Row("stories260k", stories, sb));
         using (var random = ModelLoader.CreateRandom(BenchModels.Llama20M(), ScalarType.Float32, CPU, seed: 1))
-            sb.AppendLine(Row("random LLaMA ~20M", random));
-        return sb.ToString();
+            rows.Add(Row("random LLaMA ~20M", random, sb));
+        var chart = new BenchChart("tokens-per-second", $"Greedy decoding, {NewTokens} tokens: KV cache vs recompute", "tokens/s",
+            rows.Select(r => r.Name).ToArray(),
+            [new ChartSeries("KV cache", rows.Select(r => r.Cached).ToArray()), new ChartSeries("recompute", rows.Select(r => r.Recompute).ToArray())]);
+        return new SuiteResult(sb.ToString(), [chart]);
     }
 
-    private static string Row(string name, CausalLanguageModel model)
+    /// <summary>Measures one model both ways, appends its table row to <paramref name="sb"/> and returns the figures.</summary>
+    private static (string Name, double Cached, double Recompute) Row(string name, CausalLanguageModel model, StringBuilder sb)
     {
         var generator = new TextGenerator(model);
         int bos = model.Config.BosTokenId ?? 1;
@@ -39,7 +44,8 @@ public static class GenerationBench
         double cached = TokensPerSecond(true);
         double recompute = TokensPerSecond(false);
         long parameters = model.named_parameters().Sum(p => p.parameter.NumberOfElements);
-        return $"| {name} | {parameters:N0} | {Measure.F(cached)} | {Measure.F(recompute)} | {Measure.F(cached / recompute, "F2")}× |";
+        sb.AppendLine($"| {name} | {parameters:N0} | {Measure.F(cached)} | {Measure.F(recompute)} | {Measure.F(cached / recompute, "F2")}× |");
+        return (name, cached, recompute);
     }
 }
 

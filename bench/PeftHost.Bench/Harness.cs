@@ -6,8 +6,8 @@ using TorchSharp;
 
 namespace PeftHost.Bench;
 
-/// <summary>A named group of measurements producing one Markdown section of RESULTS.md.</summary>
-public sealed record BenchSuite(string Name, string Title, Func<MachineInfo, string> Run);
+/// <summary>A named group of measurements producing one Markdown section of RESULTS.md and its charts.</summary>
+public sealed record BenchSuite(string Name, string Title, Func<MachineInfo, SuiteResult> Run);
 
 /// <summary>The suites, in the order they run.</summary>
 public static class BenchSuites
@@ -88,17 +88,51 @@ public static class Measure
     public static string F(double v, string format = "F1") => v.ToString(format, CultureInfo.InvariantCulture);
 }
 
-/// <summary>bench/RESULTS.md, rewritten section by section so a suite run alone keeps the others.</summary>
-public sealed class ResultsReport(string path, MachineInfo machine)
+/// <summary>
+/// bench/RESULTS.md, rewritten section by section so a suite run alone keeps the others. A
+/// hand-written block at the end, from a line <c>&lt;!-- log --&gt;</c> to the end of the file (the
+/// performance log), is kept verbatim and written back after the suite sections on every save.
+/// </summary>
+public sealed class ResultsReport
 {
-    private readonly Dictionary<string, (string Title, string Body)> _sections = Load(path);
+    /// <summary>The line that starts the hand-written block at the end of the file.</summary>
+    public const string LogMarker = "<!-- log -->";
+
+    private const string NewLog = LogMarker + "\n## Performance log\n\n" +
+        "Hand-written, newest last: what changed and the figures before and after it (the harness keeps this block as it is).\n";
+
+    private readonly MachineInfo _machine;
+    private readonly Dictionary<string, (string Title, string Body)> _sections = [];
+    private readonly string _log = NewLog;
+
+    /// <summary>Reads <paramref name="path"/> if it exists.</summary>
+    public ResultsReport(string path, MachineInfo machine)
+    {
+        Path = path;
+        _machine = machine;
+        if (!File.Exists(path)) return;
+        string text = File.ReadAllText(path).ReplaceLineEndings("\n");
+        var marker = Regex.Match(text, $@"^{Regex.Escape(LogMarker)}[ \t]*$", RegexOptions.Multiline);
+        if (marker.Success)
+        {
+            _log = text[marker.Index..];
+            text = text[..marker.Index];
+        }
+        var parts = Regex.Split(text, @"^<!-- suite:([\w-]+) -->\s*$", RegexOptions.Multiline);
+        for (int i = 1; i + 1 < parts.Length; i += 2)
+        {
+            var lines = parts[i + 1].TrimStart('\n').Split('\n', 2);
+            string title = lines[0].TrimStart('#', ' ').Trim();
+            _sections[parts[i]] = (title, lines.Length > 1 ? lines[1].Trim('\n') + "\n" : "");
+        }
+    }
 
     /// <summary>The file.</summary>
-    public string Path => path;
+    public string Path { get; }
 
     /// <summary>Replaces (or adds) the section of <paramref name="suite"/>.</summary>
     public void SetSection(string suite, string title, string body) =>
-        _sections[suite] = (title, $"_Measured {DateTime.UtcNow:yyyy-MM-dd} on {machine}; load average when the suite finished: {LoadAverage()}._\n\n{body.TrimEnd()}\n");
+        _sections[suite] = (title, $"_Measured {DateTime.UtcNow:yyyy-MM-dd} on {_machine}; load average when the suite finished: {LoadAverage()}._\n\n{body.Trim('\n', '\r', ' ')}\n");
 
     /// <summary>The 1-minute load average: numbers taken while other work ran are marked as such.</summary>
     private static string LoadAverage()
@@ -107,37 +141,22 @@ public sealed class ResultsReport(string path, MachineInfo machine)
         catch (IOException) { return "unknown"; }
     }
 
-    /// <summary>Writes the file.</summary>
+    /// <summary>Writes the file (atomically): header, the suite sections in suite order, then the log block.</summary>
     public void Save()
     {
         var sb = new StringBuilder();
-        sb.AppendLine("# PeftHost benchmark results");
-        sb.AppendLine();
-        sb.AppendLine("Written by the harness in `bench/` (see `bench/README.md`); do not edit by hand.");
-        sb.AppendLine("Every figure is the median of several runs; comparisons are ratios measured side by side in one run.");
+        sb.Append("# PeftHost benchmark results\n\n");
+        sb.Append($"Everything above the `{LogMarker}` marker is written by the harness in `bench/` (see `bench/README.md`); do not edit it by hand.\n");
+        sb.Append("Every figure is the median of several runs; comparisons are ratios measured side by side in one run.\n");
+        sb.Append("The performance log at the end is hand-written and kept as it is.\n");
         foreach (var suite in BenchSuites.All.Select(s => s.Name).Concat(_sections.Keys).Distinct())
         {
             if (!_sections.TryGetValue(suite, out var s)) continue;
-            sb.AppendLine();
-            sb.AppendLine($"<!-- suite:{suite} -->");
-            sb.AppendLine($"## {s.Title}");
-            sb.AppendLine();
-            sb.Append(s.Body);
+            sb.Append($"\n<!-- suite:{suite} -->\n## {s.Title}\n\n{s.Body}");
         }
-        File.WriteAllText(path, sb.ToString());
-    }
-
-    private static Dictionary<string, (string, string)> Load(string path)
-    {
-        var result = new Dictionary<string, (string, string)>();
-        if (!File.Exists(path)) return result;
-        var parts = Regex.Split(File.ReadAllText(path), @"^<!-- suite:([\w-]+) -->\s*$", RegexOptions.Multiline);
-        for (int i = 1; i + 1 < parts.Length; i += 2)
-        {
-            var lines = parts[i + 1].TrimStart('\n', '\r').Split('\n', 2);
-            string title = lines[0].TrimStart('#', ' ').Trim();
-            result[parts[i]] = (title, lines.Length > 1 ? lines[1].TrimStart('\n', '\r') : "");
-        }
-        return result;
+        sb.Append('\n').Append(_log);
+        if (!_log.EndsWith('\n')) sb.Append('\n');
+        var bytes = new UTF8Encoding(false).GetBytes(sb.ToString());
+        PeftHost.Core.IO.AtomicFile.Write(Path, s => s.Write(bytes));
     }
 }

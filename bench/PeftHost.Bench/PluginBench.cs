@@ -18,7 +18,7 @@ namespace PeftHost.Bench;
 public static class PluginBench
 {
     /// <summary>Runs the suite with the built LoRA plugin on the ~20M config.</summary>
-    public static string Run(MachineInfo machine)
+    public static SuiteResult Run(MachineInfo machine)
     {
         string builtLora = Path.Combine(PluginLocations.BuiltInRoot() ?? Environment.GetEnvironmentVariable(PluginLocations.EnvironmentVariable)!, "Lora");
         using var temp = new TempFolder();
@@ -77,7 +77,7 @@ public static class PluginBench
         sb.AppendLine($"| model forward, 16 tokens (42 LoRA layers) | {Measure.F(throughPlugin * 1e3, "F3")} ms | {Measure.F(defaultContext * 1e3, "F3")} ms | {Measure.F(100 * (throughPlugin / defaultContext - 1))}% |");
         sb.AppendLine($"| `IPeftMethod.BindConfig` | {Measure.F(bindPlugin * 1e6, "F2")} µs | {Measure.F(bindDirect * 1e6, "F2")} µs | {Measure.F(100 * (bindPlugin / bindDirect - 1))}% |");
         sb.AppendLine($"| `BindConfig` through `PluginHost.InvokeGuarded` | {Measure.F(guarded * 1e6, "F2")} µs | — | +{Measure.F((guarded - bindPlugin) * 1e9, "F0")} ns per call |");
-        return sb.ToString();
+        return SuiteResult.Text(sb.ToString());
     }
 
     private static void CopyFolder(string from, string to)

@@ -10,20 +10,24 @@ if (args.Length > 0 && args[0] == ChildProcess.Flag)
 }
 var suites = BenchSuites.All;
 var selected = args.Length == 0 ? suites : suites.Where(s => args.Contains(s.Name)).ToList();
-if (selected.Count == 0)
+var unknown = args.Where(a => suites.All(s => s.Name != a)).ToList();
+if (selected.Count == 0 || unknown.Count > 0)
 {
-    Console.Error.WriteLine($"unknown suite; available: {string.Join(", ", suites.Select(s => s.Name))}");
+    Console.Error.WriteLine($"unknown suite {string.Join(", ", unknown)}; available: {string.Join(", ", suites.Select(s => s.Name))}");
     return 2;
 }
 var machine = MachineInfo.Read();
 var report = new ResultsReport(Path.Combine(RepoPaths.Root, "bench", "RESULTS.md"), machine);
+string chartFolder = Path.Combine(RepoPaths.Root, "bench", "charts");
 foreach (var suite in selected)
 {
     Console.WriteLine($"== {suite.Name}: {suite.Title}");
-    var section = suite.Run(machine);
+    var result = suite.Run(machine);
+    string section = result.Markdown.TrimEnd() + "\n" + BenchCharts.Render(suite.Name, result.Charts, chartFolder);
     Console.WriteLine(section);
     report.SetSection(suite.Name, suite.Title, section);
+    // Saved after every suite: a later suite failing does not lose the ones already measured.
+    report.Save();
 }
-report.Save();
-Console.WriteLine($"wrote {report.Path}");
+Console.WriteLine($"wrote {report.Path} and its charts in {chartFolder}");
 return 0;

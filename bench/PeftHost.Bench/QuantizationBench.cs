@@ -10,7 +10,7 @@ namespace PeftHost.Bench;
 public static class QuantizationBench
 {
     /// <summary>Runs the suite on a 4096×4096 fp32 weight.</summary>
-    public static string Run(MachineInfo machine)
+    public static SuiteResult Run(MachineInfo machine)
     {
         using var plugins = new PluginHost(new PluginHostOptions { WatchForChanges = false });
         var nf4 = new PluginQuantizerResolver(plugins).Resolve("nf4");
@@ -34,6 +34,9 @@ public static class QuantizationBench
         sb.AppendLine($"| NF4 dequantize | {Measure.F(n / dequantize / 1e6)} M | {Measure.F(n * 4 / dequantize / 1e9, "F2")} | {Measure.F(copy / dequantize, "F3")}× |");
         sb.AppendLine();
         sb.AppendLine($"Memory copy moves {Measure.F(copyGBs, "F2")} GB/s counting read and write.");
-        return sb.ToString();
+        var chart = new BenchChart("throughput", "NF4 throughput vs memory copy (4096×4096 fp32)", "million elements/s",
+            ["memory copy", "NF4 quantize", "NF4 dequantize"],
+            [new ChartSeries("elements/s", [n / copy / 1e6, n / quantize / 1e6, n / dequantize / 1e6])]);
+        return new SuiteResult(sb.ToString(), [chart]);
     }
 }

@@ -25,38 +25,72 @@ public static class TrainingBench
     private const int SeqLen = 256;
     private static readonly string[] Methods = ["full", "lora", "qlora", "ia3", "prompt_tuning"];
 
-    /// <summary>The suite: ~20M and ~100M configs, every method.</summary>
-    public static string Run(MachineInfo machine)
+    /// <summary>
+    /// The configurations of the suite: model size, batch, measured steps per process, and rounds
+    /// (processes per method). Fewer rounds and steps on ~100M, where a step takes seconds.
+    /// </summary>
+    private static readonly (string Size, int Batch, int Steps, int Rounds)[] Sizes = [("20m", 4, 6, 3), ("100m", 2, 3, 2)];
+
+    /// <summary>
+    /// The suite: ~20M and ~100M configs, every method. Each (size, method) runs in
+    /// <c>Rounds</c> fresh processes, interleaved (every method once per round, the order rotating),
+    /// so drift in the machine's speed lands on all methods alike.
+    /// </summary>
+    public static SuiteResult Run(MachineInfo machine)
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"Random LLaMA configs, sequence length {SeqLen}, fp32 compute, AdamW; each configuration in a fresh process (peak RSS = VmHWM).");
-        sb.AppendLine("Tokens/s is the median over the measured steps after one warm-up step.");
+        sb.AppendLine($"Random LLaMA configs, sequence length {SeqLen}, fp32 compute, AdamW. Each (size, method) configuration runs in " +
+                      $"{string.Join(" / ", Sizes.Select(z => $"{z.Rounds} (~{z.Size.ToUpperInvariant()})"))} fresh processes, " +
+                      "interleaved: every method once per round, the order rotating each round, so drift in the machine's speed lands on all methods alike.");
+        sb.AppendLine($"In each process tokens/s is the median over the measured steps after one warm-up step " +
+                      $"({string.Join(", ", Sizes.Select(z => $"{z.Steps} on ~{z.Size.ToUpperInvariant()}"))}); the table gives the median of those " +
+                      "per-process figures across rounds (their range beside it) and the largest peak RSS (VmHWM) of the rounds. " +
+                      "`vs full` is the ratio of the medians; GFLOP/s and MFU are computed from the median tokens/s.");
         sb.AppendLine();
         double peak = PeakMatmulFlops();
         sb.AppendLine($"Measured peak matmul rate (fp32 2048×2048 matmul, median): **{Measure.F(peak / 1e9)} GFLOP/s**.");
         sb.AppendLine();
-        sb.AppendLine("| model | batch | method | trainable params | tokens/s | vs full | peak RSS | achieved matmul GFLOP/s | MFU |");
-        sb.AppendLine("|---|---:|---|---:|---:|---:|---:|---:|---:|");
-        foreach (var (size, batch, steps) in new[] { ("20m", 4, 4), ("100m", 2, 3) })
+        sb.AppendLine("| model | batch | method | trainable params | tokens/s | rounds min–max | vs full | peak RSS | achieved matmul GFLOP/s | MFU |");
+        sb.AppendLine("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        var tokensSeries = new List<ChartSeries>();
+        var rssSeries = new List<ChartSeries>();
+        foreach (var (size, batch, steps, rounds) in Sizes)
         {
-            double fullTps = 0;
+            var runs = Methods.ToDictionary(m => m, _ => new List<JsonElement>());
+            for (int round = 0; round < rounds; round++)
+                for (int i = 0; i < Methods.Length; i++)
+                {
+                    string method = Methods[(i + round) % Methods.Length];
+                    Console.WriteLine($"  ~{size.ToUpperInvariant()} {method}, round {round + 1} of {rounds}");
+                    runs[method].Add(ChildProcess.Run("train", size, method, batch.ToString(), steps.ToString(), "0"));
+                }
+            var tps = Methods.ToDictionary(m => m, m => runs[m].Select(r => r.GetProperty("tokensPerSecond").GetDouble()).ToArray());
+            var peakRss = Methods.ToDictionary(m => m, m => runs[m].Max(r => r.GetProperty("peakRss").GetInt64()));
+            double fullTps = Measure.Median(tps["full"]);
             foreach (var method in Methods)
             {
-                var r = ChildProcess.Run("train", size, method, batch.ToString(), steps.ToString(), "0");
-                double tps = r.GetProperty("tokensPerSecond").GetDouble();
-                if (method == "full") fullTps = tps;
-                double flops = r.GetProperty("matmulFlopsPerToken").GetDouble() * tps;
-                sb.AppendLine($"| ~{size.ToUpperInvariant()} | {batch} | {method} | {r.GetProperty("trainable").GetInt64():N0} | {Measure.F(tps)} | " +
-                              $"{Measure.F(tps / fullTps, "F2")}× | {ReportBytes(r.GetProperty("peakRss").GetInt64())} | {Measure.F(flops / 1e9)} | {Measure.F(100 * flops / peak)}% |");
+                var first = runs[method][0];
+                double median = Measure.Median(tps[method]);
+                double flops = first.GetProperty("matmulFlopsPerToken").GetDouble() * median;
+                sb.AppendLine($"| ~{size.ToUpperInvariant()} | {batch} | {method} | {first.GetProperty("trainable").GetInt64():N0} | {Measure.F(median)} | " +
+                              $"{Measure.F(tps[method].Min())}–{Measure.F(tps[method].Max())} | {Measure.F(median / fullTps, "F2")}× | " +
+                              $"{ReportBytes(peakRss[method])} | {Measure.F(flops / 1e9)} | {Measure.F(100 * flops / peak)}% |");
             }
+            string label = $"~{size.ToUpperInvariant()}, batch {batch}";
+            tokensSeries.Add(new ChartSeries(label, Methods.Select(m => Measure.Median(tps[m])).ToArray()));
+            rssSeries.Add(new ChartSeries(label, Methods.Select(m => peakRss[m] / (1024.0 * 1024)).ToArray()));
         }
         sb.AppendLine();
         sb.AppendLine("Targets: LoRA ≥ 1.4× the tokens/s of full fine-tuning; LoRA MFU on ~100M ≥ 35% of the measured peak.");
-        return sb.ToString();
+        return new SuiteResult(sb.ToString(),
+        [
+            new BenchChart("tokens-per-second", "Training tokens/s per method (median of rounds)", "tokens/s", Methods, tokensSeries),
+            new BenchChart("peak-rss", "Training peak RSS per method (max of rounds)", "peak RSS (MiB)", Methods, rssSeries),
+        ]);
     }
 
     /// <summary>QLoRA against LoRA with an fp32 base on a ~1B config: batch 1, seq 256, recomputation on.</summary>
-    public static string RunMemory1B(MachineInfo machine)
+    public static SuiteResult RunMemory1B(MachineInfo machine)
     {
         var sb = new StringBuilder();
         sb.AppendLine("A random ~1.1B LLaMA (TinyLlama shape: hidden 2048, 22 layers, 32 heads / 4 KV heads, vocab 32000), batch 1, sequence 256,");
@@ -72,7 +106,11 @@ public static class TrainingBench
         double ratio = (double)qlora.GetProperty("peakRss").GetInt64() / lora.GetProperty("peakRss").GetInt64();
         sb.AppendLine();
         sb.AppendLine($"QLoRA peak / LoRA peak = **{Measure.F(100 * ratio)}%** (target ≤ 30%).");
-        return sb.ToString();
+        const double GiB = 1024.0 * 1024 * 1024;
+        var chart = new BenchChart("peak-rss", "Peak RSS training a ~1.1B LLaMA: LoRA vs QLoRA", "peak RSS (GiB)",
+            ["LoRA, fp32 base", "QLoRA, NF4 + double quant"],
+            [new ChartSeries("peak RSS", [lora.GetProperty("peakRss").GetInt64() / GiB, qlora.GetProperty("peakRss").GetInt64() / GiB])]);
+        return new SuiteResult(sb.ToString(), [chart]);
     }
 
     /// <summary>Child entry: train one configuration and report throughput and memory.</summary>
