@@ -97,20 +97,50 @@ public static class TrainingBench
         sb.AppendLine("activation recomputation on, 2 optimizer steps; each run in a fresh process. The QLoRA model is quantized layer by layer as it is");
         sb.AppendLine("materialised (as a streaming loader does), so no full-precision copy of the base is ever resident.");
         sb.AppendLine();
-        sb.AppendLine("| method | peak RSS | tokens/s |");
-        sb.AppendLine("|---|---:|---:|");
+        sb.AppendLine("| method | resident after loading | peak RSS | tokens/s |");
+        sb.AppendLine("|---|---:|---:|---:|");
         var lora = ChildProcess.Run("train", "1b", "lora", "1", "2", "1");
         var qlora = ChildProcess.Run("train", "1b", "qlora", "1", "2", "1");
-        foreach (var (name, r) in new[] { ("LoRA, fp32 base", lora), ("QLoRA, NF4 + double quant", qlora) })
-            sb.AppendLine($"| {name} | {ReportBytes(r.GetProperty("peakRss").GetInt64())} | {Measure.F(r.GetProperty("tokensPerSecond").GetDouble(), "F2")} |");
+        // Full fine-tuning keeps weights, gradients and two AdamW moments in fp32: 16 bytes a parameter.
+        long parameters = ParameterCount(BenchModels.Llama1B());
+        long fullNeeds = (long)(16.0 * parameters * 1.15);
+        long available = AvailableMemoryBytes();
+        JsonElement? full = available >= fullNeeds ? ChildProcess.Run("train", "1b", "full", "1", "2", "1") : null;
+        var rows = new List<(string Name, JsonElement Result)> { ("LoRA, fp32 base", lora), ("QLoRA, NF4 + double quant", qlora) };
+        if (full is { } f) rows.Insert(0, ("full fine-tuning, fp32", f));
+        else sb.AppendLine($"| full fine-tuning, fp32 | skipped: needs ~{ReportBytes(fullNeeds)}, {ReportBytes(available)} available | | |");
+        foreach (var (name, r) in rows)
+            sb.AppendLine($"| {name} | {ReportBytes(r.GetProperty("modelRss").GetInt64())} | {ReportBytes(r.GetProperty("peakRss").GetInt64())} | {Measure.F(r.GetProperty("tokensPerSecond").GetDouble(), "F2")} |");
         double ratio = (double)qlora.GetProperty("peakRss").GetInt64() / lora.GetProperty("peakRss").GetInt64();
         sb.AppendLine();
         sb.AppendLine($"QLoRA peak / LoRA peak = **{Measure.F(100 * ratio)}%** (target ≤ 30%).");
         const double GiB = 1024.0 * 1024 * 1024;
-        var chart = new BenchChart("peak-rss", "Peak RSS training a ~1.1B LLaMA: LoRA vs QLoRA", "peak RSS (GiB)",
-            ["LoRA, fp32 base", "QLoRA, NF4 + double quant"],
-            [new ChartSeries("peak RSS", [lora.GetProperty("peakRss").GetInt64() / GiB, qlora.GetProperty("peakRss").GetInt64() / GiB])]);
+        var chart = new BenchChart("peak-rss", "Peak RSS training a ~1.1B LLaMA (batch 1, seq 256, recomputation)", "peak RSS (GiB)",
+            rows.Select(r => r.Name).ToArray(),
+            [new ChartSeries("peak RSS", rows.Select(r => r.Result.GetProperty("peakRss").GetInt64() / GiB).ToArray())]);
         return new SuiteResult(sb.ToString(), [chart]);
+    }
+
+    /// <summary>Parameters of a LLaMA config: embeddings, per layer attention + MLP + two norms, final norm, untied lm_head.</summary>
+    private static long ParameterCount(ModelConfig c)
+    {
+        long attention = (long)c.HiddenSize * c.NumAttentionHeads * c.HeadDim * 2 + (long)c.HiddenSize * c.KvDim * 2;
+        long layer = attention + 3L * c.HiddenSize * c.IntermediateSize + 2L * c.HiddenSize;
+        long embeddings = (long)c.VocabSize * c.HiddenSize;
+        return embeddings * (c.TieWordEmbeddings ? 1 : 2) + c.NumHiddenLayers * layer + c.HiddenSize;
+    }
+
+    /// <summary>MemAvailable from /proc/meminfo (0 where it cannot be read).</summary>
+    private static long AvailableMemoryBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        }
+        catch (IOException) { }
+        return 0;
     }
 
     /// <summary>Child entry: train one configuration and report throughput and memory.</summary>
@@ -122,6 +152,7 @@ public static class TrainingBench
             ? QuantizedRandomModel(config, plugins)
             : ModelLoader.CreateRandom(config, ScalarType.Float32, CPU, seed: 1);
         Phase("model ready");
+        long modelRss = PeftHost.Core.Runtime.ProcessMemory.ResidentBytes();
         model.GradientCheckpointing = recompute;
         IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable;
         if (method == "full")
@@ -152,6 +183,7 @@ public static class TrainingBench
         {
             tokensPerSecond,
             peakRss = ChildProcess.PeakResidentBytes(),
+            modelRss,
             trainable = trainableCount,
             matmulFlopsPerToken = MatmulFlopsPerToken(config, method == "full", recompute),
         });
