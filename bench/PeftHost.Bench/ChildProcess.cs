@@ -42,13 +42,4 @@ public static class ChildProcess
 
     /// <summary>Prints the child's result line.</summary>
     public static void Report(object result) => Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
-
-    /// <summary>Peak resident set size of this process (VmHWM), in bytes.</summary>
-    public static long PeakResidentBytes()
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-        return 0;
-    }
 }

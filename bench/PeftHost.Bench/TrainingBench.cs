@@ -182,7 +182,7 @@ public static class TrainingBench
         ChildProcess.Report(new
         {
             tokensPerSecond,
-            peakRss = ChildProcess.PeakResidentBytes(),
+            peakRss = PeftHost.Core.Runtime.ProcessMemory.PeakResidentBytes(),
             modelRss,
             trainable = trainableCount,
             matmulFlopsPerToken = MatmulFlopsPerToken(config, method == "full", recompute),
