@@ -1,5 +1,5 @@
 using PeftHost.Sdk;
-using TorchSharp;
+using PeftHost.Sdk.Tuners;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -11,76 +11,54 @@ namespace PeftHost.Plugins.AdaLora;
 /// <c>base_model.model.{path}.lora_A</c> [r, in], <c>.lora_E</c> [r, 1], <c>.lora_B</c> [out, r], pruned to
 /// <c>rank_pattern</c> when the allocator has produced one.
 /// </summary>
-public sealed class AdaLoraAdapter : IAdapter
+public sealed class AdaLoraAdapter : TunerLayerAdapter<AdaLoraLayer>
 {
-    /// <summary>The prefix PEFT puts in front of module paths in saved keys.</summary>
-    public const string KeyPrefix = "base_model.model.";
-
-    private readonly IPeftModelSurface _surface;
-    private readonly List<(string Path, AdaLoraLayer Layer)> _layers;
     private readonly List<IDisposable> _hooks = [];
     private RankAllocator? _allocator;
-    private bool _removed;
 
     internal AdaLoraAdapter(IPeftModelSurface surface, string name, AdaLoraConfig config, List<(string Path, AdaLoraLayer Layer)> layers)
+        : base(surface, name, config, layers)
     {
-        _surface = surface;
-        Name = name;
         AdaLoraConfig = config;
-        _layers = layers;
         _hooks.Add(surface.AddLossTerm(new OrthogonalRegularizer(this)));
         _hooks.Add(surface.AddTrainingHooks(new AdaLoraTrainingHooks(this, surface.Warn)));
     }
 
-    /// <inheritdoc />
-    public string Name { get; }
-
-    /// <inheritdoc />
-    public PeftConfig Config => AdaLoraConfig;
-
     /// <summary>The typed config (its <c>rank_pattern</c> is updated by the allocator).</summary>
     public AdaLoraConfig AdaLoraConfig { get; }
 
-    /// <summary>The adapted modules, by path.</summary>
-    public IReadOnlyList<(string Path, AdaLoraLayer Layer)> Layers => _layers;
-
     /// <summary>The rank allocator (created on first use).</summary>
-    public RankAllocator Allocator => _allocator ??= new RankAllocator(AdaLoraConfig, Name, _layers);
-
-    /// <inheritdoc />
-    public bool CanMerge => true;
-
-    /// <inheritdoc />
-    public bool IsMerged => _layers.Count > 0 && _layers.All(l => l.Layer.IsMerged(Name));
+    public RankAllocator Allocator => _allocator ??= new RankAllocator(AdaLoraConfig, Name, Layers);
 
     /// <summary>The number of triplets whose singular value is not zero, over all modules (the effective total rank).</summary>
     public int EffectiveRank()
     {
         using var scope = NewDisposeScope();
-        return _layers.Sum(l => (int)l.Layer.LoraE(Name).ne(0).sum().item<long>());
+        return Layers.Sum(l => (int)l.Layer.LoraE(Name).ne(0).sum().item<long>());
     }
 
     /// <inheritdoc />
-    public IEnumerable<(string Key, Parameter Parameter)> NamedParameters()
+    public override IEnumerable<(string Key, Parameter Parameter)> NamedParameters()
     {
-        foreach (var (path, layer) in _layers)
+        foreach (var (path, layer) in Layers)
         {
-            yield return ($"{KeyPrefix}{path}.lora_A", layer.LoraA(Name));
-            yield return ($"{KeyPrefix}{path}.lora_B", layer.LoraB(Name));
-            yield return ($"{KeyPrefix}{path}.lora_E", layer.LoraE(Name));
+            yield return (AdapterStateDict.Key(path, "lora_A"), layer.LoraA(Name));
+            yield return (AdapterStateDict.Key(path, "lora_B"), layer.LoraB(Name));
+            yield return (AdapterStateDict.Key(path, "lora_E"), layer.LoraE(Name));
         }
     }
 
     /// <inheritdoc />
     /// <remarks>With a rank pattern, each module keeps only its kept triplets (rows of A and E, columns of B).</remarks>
-    public IReadOnlyDictionary<string, Tensor> GetState()
+    public override IReadOnlyDictionary<string, Tensor> GetState()
     {
         var pattern = AdaLoraConfig.ReadRankPattern();
         var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        foreach (var (path, layer) in _layers)
+        foreach (var (path, layer) in Layers)
         {
+            string ka = AdapterStateDict.Key(path, "lora_A"), ke = AdapterStateDict.Key(path, "lora_E"), kb = AdapterStateDict.Key(path, "lora_B");
             var a = layer.LoraA(Name).detach();
             var e = layer.LoraE(Name).detach();
             var b = layer.LoraB(Name).detach();
@@ -88,15 +66,15 @@ public sealed class AdaLoraAdapter : IAdapter
                 && keep.Length == a.shape[0] && keep.Count(k => k) != keep.Length)
             {
                 var index = tensor(Enumerable.Range(0, keep.Length).Where(i => keep[i]).Select(i => (long)i).ToArray(), device: a.device);
-                state[$"{KeyPrefix}{path}.lora_A"] = a.index_select(0, index).cpu();
-                state[$"{KeyPrefix}{path}.lora_E"] = e.index_select(0, index).cpu();
-                state[$"{KeyPrefix}{path}.lora_B"] = b.index_select(1, index).cpu();
+                state[ka] = a.index_select(0, index).cpu();
+                state[ke] = e.index_select(0, index).cpu();
+                state[kb] = b.index_select(1, index).cpu();
             }
             else
             {
-                state[$"{KeyPrefix}{path}.lora_A"] = a.cpu().clone();
-                state[$"{KeyPrefix}{path}.lora_E"] = e.cpu().clone();
-                state[$"{KeyPrefix}{path}.lora_B"] = b.cpu().clone();
+                state[ka] = a.cpu().clone();
+                state[ke] = e.cpu().clone();
+                state[kb] = b.cpu().clone();
             }
         }
         foreach (var t in state.Values) t.MoveToOuterDisposeScope();
@@ -109,14 +87,14 @@ public sealed class AdaLoraAdapter : IAdapter
     /// module still holds every initial triplet — the pruned shapes, which are then scattered into the kept
     /// positions (dropped triplets get zeros). Problems are reported together, naming key and both shapes.
     /// </remarks>
-    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    public override void LoadState(IReadOnlyDictionary<string, Tensor> state)
     {
         var pattern = AdaLoraConfig.ReadRankPattern();
         var problems = new List<string>();
         var plan = new List<(AdaLoraLayer Layer, Tensor A, Tensor E, Tensor B, bool[]? Scatter)>();
-        foreach (var (path, layer) in _layers)
+        foreach (var (path, layer) in Layers)
         {
-            string ka = $"{KeyPrefix}{path}.lora_A", ke = $"{KeyPrefix}{path}.lora_E", kb = $"{KeyPrefix}{path}.lora_B";
+            string ka = AdapterStateDict.Key(path, "lora_A"), ke = AdapterStateDict.Key(path, "lora_E"), kb = AdapterStateDict.Key(path, "lora_B");
             int rank = layer.Rank(Name);
             bool[]? keep = pattern is not null && pattern.TryGetValue(RankAllocator.PatternKey(path), out var k) && k.Length == rank ? k : null;
             int pruned = keep?.Count(x => x) ?? rank;
@@ -127,17 +105,14 @@ public sealed class AdaLoraAdapter : IAdapter
             bool scatter = keep is not null && pruned != rank && a.shape[0] == pruned;
             if (scatter && (e.shape[0] != pruned || b.shape[1] != pruned))
             {
-                problems.Add($"tensors of '{path}' mix pruned and unpruned ranks (lora_A {Shape(a.shape)}, lora_E {Shape(e.shape)}, lora_B {Shape(b.shape)})");
+                problems.Add($"tensors of '{path}' mix pruned and unpruned ranks (lora_A {AdapterStateDict.Shape(a.shape)}, lora_E {AdapterStateDict.Shape(e.shape)}, lora_B {AdapterStateDict.Shape(b.shape)})");
                 continue;
             }
             plan.Add((layer, a, e, b, scatter ? keep : null));
         }
-        var expected = NamedParameters().Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
-        foreach (var key in state.Keys.Where(k => !expected.Contains(k)))
-            _surface.Warn($"AdaLoRA adapter '{Name}': unexpected tensor '{key}' ignored");
-        if (problems.Count > 0)
-            throw new InvalidDataException($"cannot load AdaLoRA adapter '{Name}': " + string.Join("; ", problems.Take(20))
-                + (problems.Count > 20 ? $"; and {problems.Count - 20} more" : ""));
+        foreach (var key in AdapterStateDict.Unexpected(state, NamedParameters()))
+            Surface.Warn($"AdaLoRA adapter '{Name}': unexpected tensor '{key}' ignored");
+        AdapterStateDict.ThrowIfAny(problems, "AdaLoRA", Name);
 
         using var _ = no_grad();
         foreach (var (layer, a, e, b, keep) in plan)
@@ -161,33 +136,13 @@ public sealed class AdaLoraAdapter : IAdapter
         _allocator?.ResetImportance();
     }
 
-    /// <inheritdoc />
-    public void Merge()
+    /// <summary>Releases the loss term, the training hooks and the rank allocator.</summary>
+    protected override void OnRemoving()
     {
-        foreach (var (_, layer) in _layers) layer.Merge(Name);
-    }
-
-    /// <inheritdoc />
-    public void Unmerge()
-    {
-        foreach (var (_, layer) in _layers) layer.Unmerge(Name);
-    }
-
-    /// <inheritdoc />
-    public void Remove(bool keepMerged = false)
-    {
-        if (_removed) return;
-        _removed = true;
         foreach (var hook in _hooks) hook.Dispose();
         _hooks.Clear();
         _allocator?.Dispose();
         _allocator = null;
-        foreach (var (path, layer) in _layers)
-        {
-            layer.RemoveAdapter(Name, keepMerged);
-            if (layer.AdapterNames.Count == 0) _surface.ReplaceModule(path, layer.BaseLayer);
-        }
-        _layers.Clear();
     }
 
     /// <summary>
@@ -199,7 +154,7 @@ public sealed class AdaLoraAdapter : IAdapter
     /// </summary>
     public void UpdateAndAllocate(int globalStep)
     {
-        if (_removed || _layers.Count == 0 || !_layers[0].Layer.LoraA(Name).requires_grad) return;
+        if (IsRemoved || Layers.Count == 0 || !Layers[0].Layer.LoraA(Name).requires_grad) return;
         int total = AdaLoraConfig.TotalStep
             ?? throw new InvalidOperationException($"AdaLoRA adapter '{Name}': total_step is not set; the budget schedule needs it");
         int final = total - AdaLoraConfig.Tfinal;
@@ -224,14 +179,12 @@ public sealed class AdaLoraAdapter : IAdapter
     {
         if (!state.TryGetValue(key, out var value))
         {
-            problems.Add($"missing tensor '{key}' (expected shape {Shape(prunedShape ?? shape)})");
+            problems.Add(AdapterStateDict.Missing(key, prunedShape ?? shape));
             return null;
         }
         if (value.shape.SequenceEqual(shape) || (prunedShape is not null && value.shape.SequenceEqual(prunedShape))) return value;
-        problems.Add($"tensor '{key}' has shape {Shape(value.shape)} but the adapter expects {Shape(shape)}"
-            + (prunedShape is null ? "" : $" (or {Shape(prunedShape)} pruned to rank_pattern)"));
+        problems.Add($"tensor '{key}' has shape {AdapterStateDict.Shape(value.shape)} but the adapter expects {AdapterStateDict.Shape(shape)}"
+            + (prunedShape is null ? "" : $" (or {AdapterStateDict.Shape(prunedShape)} pruned to rank_pattern)"));
         return null;
     }
-
-    private static string Shape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
 }

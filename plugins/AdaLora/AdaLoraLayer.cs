@@ -28,59 +28,27 @@ public sealed record AdaLoraSettings(double Scaling, double RankNum, double Drop
 /// Inside a disable-adapters scope only the base runs (merged adapters are unmerged first, as PEFT does).
 /// Mixed-adapter batches are refused when a row asks for one of this layer's adapters.
 /// </remarks>
-public sealed class AdaLoraLayer : nn.Module<Tensor, Tensor>
+public sealed class AdaLoraLayer : LinearTunerLayer<AdaLoraSettings>
 {
-    /// <summary>Child name of the wrapped layer.</summary>
-    public const string BaseLayerName = "base_layer";
-
-    private readonly nn.Module<Tensor, Tensor> _base;
     private readonly AdapterParameterDict _loraA = new("lora_A");
     private readonly AdapterParameterDict _loraE = new("lora_E");
     private readonly AdapterParameterDict _loraB = new("lora_B");
     private readonly AdapterParameterDict _rankNum = new("ranknum");
-    private readonly Dictionary<string, AdaLoraSettings> _settings = new(StringComparer.Ordinal);
-    private readonly List<string> _merged = [];
-    private readonly IAdapterRouting _routing;
 
     /// <summary>Wraps <paramref name="baseLayer"/> (a <see cref="Linear"/> or an <see cref="ILinearLayer"/>).</summary>
-    public AdaLoraLayer(nn.Module baseLayer, IAdapterRouting routing) : base("adalora.SVDLinear")
+    public AdaLoraLayer(nn.Module baseLayer, IAdapterRouting routing) : base("adalora.SVDLinear", "AdaLoRA", baseLayer, routing)
     {
-        if (!LinearLayers.IsLinear(baseLayer) || baseLayer is not nn.Module<Tensor, Tensor> forward)
-            throw new ArgumentException($"AdaLoRA wraps linear layers; got {baseLayer.GetType().Name}", nameof(baseLayer));
-        _base = forward;
-        _routing = routing;
-        (InFeatures, OutFeatures) = LinearLayers.Features(baseLayer);
-        register_module(BaseLayerName, baseLayer);
         register_module("lora_A", _loraA);
         register_module("lora_E", _loraE);
         register_module("lora_B", _loraB);
         register_module("ranknum", _rankNum);
     }
 
-    /// <summary>Children are registered explicitly under PEFT's names.</summary>
-    protected override void RegisterComponents() { }
-
-    /// <summary>The wrapped layer.</summary>
-    public nn.Module<Tensor, Tensor> BaseLayer => _base;
-
-    /// <summary>Input features.</summary>
-    public long InFeatures { get; }
-
-    /// <summary>Output features.</summary>
-    public long OutFeatures { get; }
-
-    /// <summary>The adapters on this layer.</summary>
-    public IReadOnlyCollection<string> AdapterNames => _settings.Keys;
-
-    /// <summary>True when <paramref name="adapter"/> is on this layer.</summary>
-    public bool HasAdapter(string adapter) => _settings.ContainsKey(adapter);
+    /// <inheritdoc />
+    public override IReadOnlyCollection<string> AdapterNames => AdapterSettings.Keys;
 
     /// <summary>True when <paramref name="adapter"/> is folded into the base weight.</summary>
-    public bool IsMerged(string adapter) => _merged.Contains(adapter);
-
-    /// <summary>The settings of <paramref name="adapter"/>.</summary>
-    public AdaLoraSettings Settings(string adapter) =>
-        _settings.TryGetValue(adapter, out var s) ? s : throw new KeyNotFoundException($"adapter '{adapter}' is not on this layer");
+    public bool IsMerged(string adapter) => Merged.Contains(adapter);
 
     /// <summary>lora_A [r, in].</summary>
     public Parameter LoraA(string adapter) => _loraA[adapter];
@@ -104,7 +72,7 @@ public sealed class AdaLoraLayer : nn.Module<Tensor, Tensor>
     /// </summary>
     public void AddAdapter(string adapter, int rank, AdaLoraSettings settings, bool initWeights, Device device, bool trainable, Generator? generator = null)
     {
-        if (_settings.ContainsKey(adapter)) throw new InvalidOperationException($"adapter '{adapter}' is already on this layer");
+        EnsureNewAdapter(adapter);
         if (rank < 0) throw new ArgumentOutOfRangeException(nameof(rank), $"rank must not be negative, got {rank}");
         var a = empty([rank, InFeatures], ScalarType.Float32, device);
         var e = empty([rank, 1], ScalarType.Float32, device);
@@ -123,56 +91,46 @@ public sealed class AdaLoraLayer : nn.Module<Tensor, Tensor>
         _loraE.Set(adapter, new Parameter(e, trainable));
         _loraB.Set(adapter, new Parameter(b, trainable));
         _rankNum.Set(adapter, new Parameter(rankNum, requires_grad: false));
-        _settings[adapter] = settings;
+        AdapterSettings[adapter] = settings;
     }
 
-    /// <summary>Removes <paramref name="adapter"/> (unmerging it first unless <paramref name="keepMerged"/>) and disposes its tensors.</summary>
-    public void RemoveAdapter(string adapter, bool keepMerged = false)
+    /// <inheritdoc />
+    protected override void DisposeAdapter(string adapter, AdaLoraSettings settings, bool keepMerged)
     {
-        if (!_settings.ContainsKey(adapter)) return;
-        if (_merged.Contains(adapter))
-        {
-            if (keepMerged) _merged.Remove(adapter);
-            else Unmerge(adapter);
-        }
         _loraA.Remove(adapter);
         _loraE.Remove(adapter);
         _loraB.Remove(adapter);
         _rankNum.Remove(adapter);
-        _settings.Remove(adapter);
     }
 
-    /// <summary>ΔW = B·(A ⊙ E)·scaling/(ranknum + 1e-5) [out, in] in float32 (PEFT's <c>get_delta_weight</c>).</summary>
-    public Tensor DeltaWeight(string adapter)
+    /// <summary>ΔW = B·(A ⊙ E)·scaling/(ranknum + 1e-5) [out, in] in float32.</summary>
+    protected override Tensor ComputeDeltaWeight(string adapter, AdaLoraSettings settings)
     {
-        var s = Settings(adapter);
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
         var a = LoraA(adapter).detach().to(ScalarType.Float32);
         var e = LoraE(adapter).detach().to(ScalarType.Float32);
         var b = LoraB(adapter).detach().to(ScalarType.Float32);
-        return (b.matmul(a * e) * s.Factor).MoveToOuterDisposeScope();
+        return b.matmul(a * e) * settings.Factor;
     }
 
     /// <summary>Folds <paramref name="adapter"/> into the base weight (W += ΔW).</summary>
-    public void Merge(string adapter)
+    public override void Merge(string adapter)
     {
-        if (!_settings.ContainsKey(adapter) || _merged.Contains(adapter)) return;
+        if (!AdapterSettings.ContainsKey(adapter) || Merged.Contains(adapter)) return;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
-        LinearLayers.WriteWeight(_base, w + DeltaWeight(adapter));
-        _merged.Add(adapter);
+        var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
+        LinearLayers.WriteWeight(BaseLayer, w + DeltaWeight(adapter));
+        Merged.Add(adapter);
     }
 
     /// <summary>Takes <paramref name="adapter"/> back out of the base weight (W −= ΔW).</summary>
-    public void Unmerge(string adapter)
+    public override void Unmerge(string adapter)
     {
-        if (!_merged.Remove(adapter)) return;
+        if (!Merged.Remove(adapter)) return;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
-        LinearLayers.WriteWeight(_base, w - DeltaWeight(adapter));
+        var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
+        LinearLayers.WriteWeight(BaseLayer, w - DeltaWeight(adapter));
     }
 
     /// <inheritdoc />
@@ -180,24 +138,20 @@ public sealed class AdaLoraLayer : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         Tensor result;
-        if (_routing.AdaptersDisabled)
+        if (Routing.AdaptersDisabled) result = DisabledForward(x);
+        else if (Routing.RowAdapterNames is { } rows)
         {
-            foreach (var name in _merged.ToArray()) Unmerge(name);
-            result = _base.forward(x);
-        }
-        else if (_routing.RowAdapterNames is { } rows)
-        {
-            var mine = rows.Where(_settings.ContainsKey).Distinct().ToArray();
+            var mine = rows.Where(AdapterSettings.ContainsKey).Distinct().ToArray();
             if (mine.Length > 0)
                 throw new InvalidOperationException($"AdaLoRA adapters ({string.Join(", ", mine)}) cannot serve mixed-adapter batches");
-            result = _base.forward(x);
+            result = BaseLayer.forward(x);
         }
         else
         {
-            result = _base.forward(x);
-            foreach (var name in _routing.ActiveAdapters)
+            result = BaseLayer.forward(x);
+            foreach (var name in Routing.ActiveAdapters)
             {
-                if (!_settings.TryGetValue(name, out var s) || _merged.Contains(name)) continue;
+                if (!AdapterSettings.TryGetValue(name, out var s) || Merged.Contains(name)) continue;
                 var a = Cast(_loraA[name], x.dtype);
                 var e = Cast(_loraE[name], x.dtype);
                 var b = Cast(_loraB[name], x.dtype);

@@ -16,56 +16,32 @@ namespace PeftHost.Plugins.IA3;
 /// weight and are skipped. Inside a disable-adapters scope only the base runs (merged adapters are unmerged first,
 /// as PEFT does). With per-row adapter names each row gets its own vector (ones for the base model).
 /// </remarks>
-public sealed class IA3Layer : nn.Module<Tensor, Tensor>
+public sealed class IA3Layer : LinearTunerLayer
 {
-    /// <summary>Child name of the wrapped layer.</summary>
-    public const string BaseLayerName = "base_layer";
-
     /// <summary>PEFT's tolerance added to the vector when unmerging (division).</summary>
     public const double UnmergeEpsilon = 1e-8;
 
-    private readonly nn.Module<Tensor, Tensor> _base;
     private readonly AdapterParameterDict _vectors = new("ia3_l");
     private readonly List<string> _adapters = [];
-    private readonly List<string> _merged = [];
-    private readonly IAdapterRouting _routing;
 
     /// <summary>Wraps <paramref name="baseLayer"/> (a <see cref="Linear"/> or an <see cref="ILinearLayer"/>).</summary>
-    public IA3Layer(nn.Module baseLayer, bool isFeedforward, IAdapterRouting routing) : base("ia3.Linear")
+    public IA3Layer(nn.Module baseLayer, bool isFeedforward, IAdapterRouting routing) : base("ia3.Linear", "IA3", baseLayer, routing)
     {
-        if (!LinearLayers.IsLinear(baseLayer) || baseLayer is not nn.Module<Tensor, Tensor> forward)
-            throw new ArgumentException($"IA3 wraps linear layers; got {baseLayer.GetType().Name}", nameof(baseLayer));
-        _base = forward;
-        _routing = routing;
         IsFeedforward = isFeedforward;
-        (InFeatures, OutFeatures) = LinearLayers.Features(baseLayer);
-        register_module(BaseLayerName, baseLayer);
         register_module("ia3_l", _vectors);
     }
-
-    /// <summary>Children are registered explicitly under PEFT's names.</summary>
-    protected override void RegisterComponents() { }
-
-    /// <summary>The wrapped layer.</summary>
-    public nn.Module<Tensor, Tensor> BaseLayer => _base;
 
     /// <summary>True when the input is scaled ([1, in] vectors), false when the output is ([out, 1]).</summary>
     public bool IsFeedforward { get; }
 
-    /// <summary>Input features.</summary>
-    public long InFeatures { get; }
+    /// <inheritdoc />
+    public override IReadOnlyList<string> AdapterNames => _adapters;
 
-    /// <summary>Output features.</summary>
-    public long OutFeatures { get; }
-
-    /// <summary>The adapters on this layer.</summary>
-    public IReadOnlyList<string> AdapterNames => _adapters;
-
-    /// <summary>True when <paramref name="adapter"/> is on this layer.</summary>
-    public bool HasAdapter(string adapter) => _adapters.Contains(adapter);
+    /// <inheritdoc />
+    public override bool HasAdapter(string adapter) => _adapters.Contains(adapter);
 
     /// <summary>True when <paramref name="adapter"/> is folded into the base weight.</summary>
-    public bool IsMerged(string adapter) => _merged.Contains(adapter);
+    public bool IsMerged(string adapter) => Merged.Contains(adapter);
 
     /// <summary>The vector of <paramref name="adapter"/>: [out, 1], or [1, in] for a feed-forward layer.</summary>
     public Parameter Vector(string adapter) => _vectors[adapter];
@@ -76,7 +52,7 @@ public sealed class IA3Layer : nn.Module<Tensor, Tensor>
     /// <summary>Adds <paramref name="adapter"/> (float32): ones with <paramref name="initOnes"/>, else N(0, 1) as PEFT's <c>torch.randn</c>.</summary>
     public void AddAdapter(string adapter, bool initOnes, Device device, bool trainable)
     {
-        if (_adapters.Contains(adapter)) throw new InvalidOperationException($"adapter '{adapter}' is already on this layer");
+        EnsureNewAdapter(adapter);
         Tensor v = device.type == DeviceType.META || initOnes
             ? ones(VectorShape, ScalarType.Float32, device)
             : randn(VectorShape, ScalarType.Float32, device);
@@ -84,15 +60,9 @@ public sealed class IA3Layer : nn.Module<Tensor, Tensor>
         _adapters.Add(adapter);
     }
 
-    /// <summary>Removes <paramref name="adapter"/> (unmerging it first unless <paramref name="keepMerged"/>) and disposes its vector.</summary>
-    public void RemoveAdapter(string adapter, bool keepMerged = false)
+    /// <inheritdoc />
+    protected override void DropAdapter(string adapter, bool keepMerged)
     {
-        if (!_adapters.Contains(adapter)) return;
-        if (_merged.Contains(adapter))
-        {
-            if (keepMerged) _merged.Remove(adapter);
-            else Unmerge(adapter);
-        }
         _vectors.Remove(adapter);
         _adapters.Remove(adapter);
     }
@@ -101,27 +71,27 @@ public sealed class IA3Layer : nn.Module<Tensor, Tensor>
     /// Folds <paramref name="adapter"/> into the base: W ← W ⊙ l (rows scaled for [out, 1], columns for [1, in]);
     /// for an output-scaled layer a bias is scaled too.
     /// </summary>
-    public void Merge(string adapter)
+    public override void Merge(string adapter)
     {
-        if (!_adapters.Contains(adapter) || _merged.Contains(adapter)) return;
+        if (!_adapters.Contains(adapter) || Merged.Contains(adapter)) return;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var l = Vector(adapter).detach().to(ScalarType.Float32);
-        var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
-        LinearLayers.WriteWeight(_base, w * l.to(w.device));
+        var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
+        LinearLayers.WriteWeight(BaseLayer, w * l.to(w.device));
         if (!IsFeedforward && BaseBias() is { } bias) bias.mul_(l.reshape(bias.shape).to(bias.dtype, bias.device));
-        _merged.Add(adapter);
+        Merged.Add(adapter);
     }
 
     /// <summary>Takes <paramref name="adapter"/> back out: W ← W / (l + 1e-8) (PEFT warns this can be inexact).</summary>
-    public void Unmerge(string adapter)
+    public override void Unmerge(string adapter)
     {
-        if (!_merged.Remove(adapter)) return;
+        if (!Merged.Remove(adapter)) return;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var l = Vector(adapter).detach().to(ScalarType.Float32) + UnmergeEpsilon;
-        var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
-        LinearLayers.WriteWeight(_base, w / l.to(w.device));
+        var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
+        LinearLayers.WriteWeight(BaseLayer, w / l.to(w.device));
         if (!IsFeedforward && BaseBias() is { } bias) bias.div_(l.reshape(bias.shape).to(bias.dtype, bias.device));
     }
 
@@ -130,21 +100,17 @@ public sealed class IA3Layer : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         Tensor result;
-        if (_routing.AdaptersDisabled)
-        {
-            foreach (var name in _merged.ToArray()) Unmerge(name);
-            result = _base.forward(x);
-        }
-        else if (_routing.RowAdapterNames is { } rows)
+        if (Routing.AdaptersDisabled) result = DisabledForward(x);
+        else if (Routing.RowAdapterNames is { } rows)
         {
             result = MixedBatchForward(x, rows);
         }
         else
         {
             Tensor? scaling = null;
-            foreach (var name in _routing.ActiveAdapters)
+            foreach (var name in Routing.ActiveAdapters)
             {
-                if (!_adapters.Contains(name) || _merged.Contains(name)) continue;
+                if (!_adapters.Contains(name) || Merged.Contains(name)) continue;
                 var v = _vectors[name].flatten();
                 scaling = scaling is null ? v : scaling * v;
             }
@@ -156,10 +122,9 @@ public sealed class IA3Layer : nn.Module<Tensor, Tensor>
     /// <summary>Each row scaled by its own adapter's vector (ones for rows without an adapter on this layer).</summary>
     private Tensor MixedBatchForward(Tensor x, IReadOnlyList<string> rows)
     {
-        if (rows.Count != x.shape[0])
-            throw new ArgumentException($"mixed-adapter batch: {rows.Count} adapter names for a batch of {x.shape[0]} rows");
-        if (!rows.Any(_adapters.Contains)) return _base.forward(x);
-        if (_merged.Count > 0) throw new InvalidOperationException("mixed-adapter batches need unmerged adapters; unmerge first");
+        CheckRowAdapterCount(rows, x);
+        if (!rows.Any(_adapters.Contains)) return BaseLayer.forward(x);
+        if (Merged.Count > 0) throw new InvalidOperationException("mixed-adapter batches need unmerged adapters; unmerge first");
         long size = IsFeedforward ? InFeatures : OutFeatures;
         var identity = ones([size], ScalarType.Float32, x.device);
         var perRow = stack(rows.Select(r => _adapters.Contains(r) ? _vectors[r].flatten() : identity).ToArray(), 0); // [B, size]
@@ -173,14 +138,14 @@ public sealed class IA3Layer : nn.Module<Tensor, Tensor>
     /// <summary>base(x ⊙ s) for a feed-forward layer, base(x) ⊙ s otherwise; base(x) when <paramref name="scaling"/> is null.</summary>
     private Tensor Apply(Tensor x, Tensor? scaling)
     {
-        if (scaling is null) return _base.forward(x);
+        if (scaling is null) return BaseLayer.forward(x);
         if (scaling.dtype != x.dtype) scaling = scaling.to(x.dtype);
-        if (IsFeedforward) return _base.forward(x * scaling);
-        var output = _base.forward(x);
+        if (IsFeedforward) return BaseLayer.forward(x * scaling);
+        var output = BaseLayer.forward(x);
         return output * (scaling.dtype == output.dtype ? scaling : scaling.to(output.dtype));
     }
 
-    private Tensor? BaseBias() => _base switch
+    private Tensor? BaseBias() => BaseLayer switch
     {
         Linear l => l.bias,
         ILinearLayer q => q.Bias,

@@ -1,5 +1,5 @@
 using PeftHost.Sdk;
-using TorchSharp;
+using PeftHost.Sdk.Tuners;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -20,7 +20,7 @@ namespace PeftHost.Plugins.Lora;
 public sealed class LoraAdapter : IAdapter
 {
     /// <summary>The prefix PEFT puts before module paths in saved keys.</summary>
-    public const string KeyPrefix = "base_model.model.";
+    public const string KeyPrefix = AdapterStateDict.KeyPrefix;
 
     private readonly IPeftModelSurface _model;
     private readonly List<(string Path, LoraLayer Layer)> _layers;
@@ -73,16 +73,16 @@ public sealed class LoraAdapter : IAdapter
         EnsureLive();
         foreach (var (path, layer) in _layers)
         {
-            yield return (KeyPrefix + path + ".lora_A.weight", layer.LoraA(Name));
-            yield return (KeyPrefix + path + ".lora_B.weight", layer.LoraB(Name));
+            yield return (AdapterStateDict.Key(path, "lora_A.weight"), layer.LoraA(Name));
+            yield return (AdapterStateDict.Key(path, "lora_B.weight"), layer.LoraB(Name));
             if (layer.Magnitude(Name) is { } magnitude)
-                yield return (KeyPrefix + path + ".lora_magnitude_vector", magnitude);
+                yield return (AdapterStateDict.Key(path, "lora_magnitude_vector"), magnitude);
         }
         foreach (var (key, bias) in Biases())
             yield return (key, bias);
         foreach (var (path, layer) in _saved)
             foreach (var (name, p) in layer.Copy(Name).named_parameters())
-                yield return (KeyPrefix + path + "." + name, p);
+                yield return (AdapterStateDict.Key(path, name), p);
     }
 
     /// <summary>The biases this adapter's <c>bias</c> mode makes trainable, keyed like PEFT's state dict.</summary>
@@ -97,7 +97,7 @@ public sealed class LoraAdapter : IAdapter
                     if (module is LoraLayer lora)
                     {
                         if (BiasOf(lora.BaseLayer) is { } wrappedBias)
-                            yield return (KeyPrefix + path + "." + LoraLayer.BaseLayerName + ".bias", wrappedBias);
+                            yield return (AdapterStateDict.Key(path, LoraLayer.BaseLayerName + ".bias"), wrappedBias);
                         continue;
                     }
                     if (module is ModulesToSaveLayer) continue;
@@ -109,7 +109,7 @@ public sealed class LoraAdapter : IAdapter
             case "lora_only":
                 foreach (var (path, layer) in _layers)
                     if (BiasOf(layer.BaseLayer) is { } bias)
-                        yield return (KeyPrefix + path + "." + LoraLayer.BaseLayerName + ".bias", bias);
+                        yield return (AdapterStateDict.Key(path, LoraLayer.BaseLayerName + ".bias"), bias);
                 break;
         }
     }
@@ -145,25 +145,11 @@ public sealed class LoraAdapter : IAdapter
     public void LoadState(IReadOnlyDictionary<string, Tensor> state)
     {
         var expected = NamedParameters().ToList();
-        var problems = new List<string>();
-        foreach (var (key, p) in expected)
-        {
-            if (!state.TryGetValue(key, out var value))
-                problems.Add($"missing tensor '{key}' (expected shape {Shape(p.shape)})");
-            else if (!value.shape.SequenceEqual(p.shape))
-                problems.Add($"tensor '{key}' has shape {Shape(value.shape)} but adapter '{Name}' expects {Shape(p.shape)}");
-            else if (!value.is_floating_point())
-                problems.Add($"tensor '{key}' has dtype {value.dtype}; expected a floating dtype");
-        }
-        if (problems.Count > 0)
-            throw new InvalidDataException($"cannot load LoRA adapter '{Name}': " + string.Join("; ", problems.Take(20))
-                + (problems.Count > 20 ? $"; and {problems.Count - 20} more" : ""));
-        var known = expected.Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
-        var unexpected = state.Keys.Where(k => !known.Contains(k)).ToList();
+        AdapterStateDict.ThrowIfAny(AdapterStateDict.Check(state, expected, Name, requireFloating: true), "LoRA", Name);
+        var unexpected = AdapterStateDict.Unexpected(state, expected);
         if (unexpected.Count > 0)
             _model.Warn($"LoRA adapter '{Name}': ignored {unexpected.Count} unexpected tensor(s): {string.Join(", ", unexpected.Take(5))}{(unexpected.Count > 5 ? ", …" : "")}");
-        using var _ = no_grad();
-        foreach (var (key, p) in expected) p.copy_(state[key]);
+        AdapterStateDict.CopyInto(state, expected);
     }
 
     /// <inheritdoc />
@@ -218,6 +204,4 @@ public sealed class LoraAdapter : IAdapter
     {
         if (_removed) throw new InvalidOperationException($"LoRA adapter '{Name}' has been removed from the model");
     }
-
-    private static string Shape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
 }

@@ -1,4 +1,5 @@
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -26,64 +27,29 @@ public sealed record LoraAdapterSettings(int Rank, double Alpha, double Scaling,
 /// Inside a disable-adapters scope only the base runs (merged adapters are unmerged first, as PEFT does). Merged
 /// adapters live in the base weight, so only active adapters that are not merged add a branch.
 /// </remarks>
-public sealed class LoraLayer : nn.Module<Tensor, Tensor>
+public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
 {
-    /// <summary>Child name of the wrapped layer.</summary>
-    public const string BaseLayerName = "base_layer";
-
-    private readonly nn.Module<Tensor, Tensor> _base;
     private readonly AdapterModuleDict _loraA = new("lora_A");
     private readonly AdapterModuleDict _loraB = new("lora_B");
     private readonly AdapterModuleDict _magnitude = new("lora_magnitude_vector");
-    private readonly Dictionary<string, LoraAdapterSettings> _settings = new(StringComparer.Ordinal);
-    private readonly List<string> _merged = [];
     private readonly Dictionary<string, Tensor> _doraMergeNorms = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (Tensor A, Tensor B)> _initialFactors = new(StringComparer.Ordinal);
-    private readonly IAdapterRouting _routing;
 
     /// <summary>Wraps <paramref name="baseLayer"/> (a <see cref="Linear"/> or an <see cref="ILinearLayer"/>).</summary>
     /// <param name="baseLayer">The layer to adapt; it becomes the child <c>base_layer</c>.</param>
     /// <param name="routing">The model's routing state, read on every forward pass.</param>
-    public LoraLayer(nn.Module baseLayer, IAdapterRouting routing) : base("lora.Linear")
+    public LoraLayer(nn.Module baseLayer, IAdapterRouting routing) : base("lora.Linear", "LoRA", baseLayer, routing)
     {
-        if (!LinearLayers.IsLinear(baseLayer) || baseLayer is not nn.Module<Tensor, Tensor> forward)
-            throw new ArgumentException($"LoRA wraps linear layers; got {baseLayer.GetType().Name}", nameof(baseLayer));
-        _base = forward;
-        _routing = routing;
-        (InFeatures, OutFeatures) = LinearLayers.Features(baseLayer);
-        register_module(BaseLayerName, baseLayer);
         register_module("lora_A", _loraA);
         register_module("lora_B", _loraB);
         register_module("lora_magnitude_vector", _magnitude);
     }
 
-    /// <summary>Children and parameters are registered explicitly under PEFT's names; TorchSharp's field-name auto-registration would add aliases.</summary>
-    protected override void RegisterComponents() { }
-
-    /// <summary>The wrapped layer.</summary>
-    public nn.Module<Tensor, Tensor> BaseLayer => _base;
-
-    /// <summary>Input features.</summary>
-    public long InFeatures { get; }
-
-    /// <summary>Output features.</summary>
-    public long OutFeatures { get; }
-
     /// <summary>The adapters on this layer, in the order they were added.</summary>
-    public IReadOnlyList<string> AdapterNames => _loraA.Names;
-
-    /// <summary>The adapters currently merged into the base weight, in merge order.</summary>
-    public IReadOnlyList<string> MergedAdapters => _merged;
+    public override IReadOnlyList<string> AdapterNames => _loraA.Names;
 
     /// <summary>True when any adapter is merged into the base weight.</summary>
-    public bool IsMerged => _merged.Count > 0;
-
-    /// <summary>True when <paramref name="adapter"/> lives on this layer.</summary>
-    public bool HasAdapter(string adapter) => _settings.ContainsKey(adapter);
-
-    /// <summary>The hyper-parameters of <paramref name="adapter"/>.</summary>
-    public LoraAdapterSettings Settings(string adapter) =>
-        _settings.TryGetValue(adapter, out var s) ? s : throw new KeyNotFoundException($"adapter '{adapter}' is not on this layer");
+    public bool IsMerged => Merged.Count > 0;
 
     /// <summary>lora_A's weight [r, in] for <paramref name="adapter"/>.</summary>
     public Parameter LoraA(string adapter) => ((Linear)_loraA[adapter]).weight!;
@@ -101,14 +67,14 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
     /// </summary>
     public void AddAdapter(string adapter, LoraAdapterSettings settings, LoraInitKind init, Device device, ScalarType dtype, bool trainable)
     {
-        if (_settings.ContainsKey(adapter)) throw new InvalidOperationException($"adapter '{adapter}' is already on this layer");
+        EnsureNewAdapter(adapter);
         if (settings.Rank <= 0) throw new ArgumentOutOfRangeException(nameof(settings), $"r must be positive, got {settings.Rank}");
 
         var a = new Parameter(empty([settings.Rank, InFeatures], dtype, device), trainable);
         var b = new Parameter(empty([OutFeatures, settings.Rank], dtype, device), trainable);
         if (device.type != DeviceType.META)
         {
-            LoraInitializer.Initialise(init, a, b, _base, settings.Rank, settings.Scaling);
+            LoraInitializer.Initialise(init, a, b, BaseLayer, settings.Rank, settings.Scaling);
             // PiSSA/OLoRA left W − scaling·B₀·A₀ in the base: keep B₀, A₀ so removal can give W back.
             if (init is LoraInitKind.Pissa or LoraInitKind.Olora)
                 _initialFactors[adapter] = (a.detach().clone(), b.detach().clone());
@@ -122,27 +88,18 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
                 : WeightNorm(a, b, settings.Scaling, dtype), trainable);
             _magnitude.Add(adapter, new DoraMagnitude(magnitude));
         }
-        _settings[adapter] = settings;
+        AdapterSettings[adapter] = settings;
     }
 
     /// <summary>
-    /// Removes <paramref name="adapter"/> from this layer and disposes its tensors. A merged adapter is unmerged
-    /// first, and a PiSSA/OLoRA adapter gives the base weight its original value back (W_res + scaling·B₀·A₀),
-    /// unless <paramref name="keepMerged"/> is true: the base weight then keeps whatever it holds (merged deltas,
+    /// Disposes <paramref name="adapter"/>'s tensors (and a DoRA merge norm kept with <paramref name="keepMerged"/>).
+    /// A PiSSA/OLoRA adapter gives the base weight its original value back (W_res + scaling·B₀·A₀), unless
+    /// <paramref name="keepMerged"/> is true: the base weight then keeps whatever it holds (merged deltas,
     /// residuals), which is what merge-and-unload wants.
     /// </summary>
-    public void RemoveAdapter(string adapter, bool keepMerged = false)
+    protected override void DisposeAdapter(string adapter, LoraAdapterSettings settings, bool keepMerged)
     {
-        if (!_settings.TryGetValue(adapter, out var settings)) return;
-        if (_merged.Contains(adapter))
-        {
-            if (keepMerged)
-            {
-                _merged.Remove(adapter);
-                if (_doraMergeNorms.Remove(adapter, out var norm)) norm.Dispose();
-            }
-            else Unmerge(adapter);
-        }
+        if (_doraMergeNorms.Remove(adapter, out var norm)) norm.Dispose();
         if (_initialFactors.Remove(adapter, out var initial))
         {
             using (initial.A)
@@ -152,7 +109,7 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
                 {
                     using var _ = no_grad();
                     using var scope = NewDisposeScope();
-                    var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
+                    var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
                     var b0 = initial.B.to(ScalarType.Float32, w.device);
                     var a0 = initial.A.to(ScalarType.Float32, w.device);
                     WriteBase(w + settings.Scaling * b0.matmul(a0));
@@ -162,18 +119,14 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
         _loraA.Remove(adapter)?.Dispose();
         _loraB.Remove(adapter)?.Dispose();
         _magnitude.Remove(adapter)?.Dispose();
-        _settings.Remove(adapter);
     }
 
-    /// <summary>ΔW = scaling·B·A [out, in] for <paramref name="adapter"/>, in float32 (PEFT's <c>get_delta_weight</c>).</summary>
-    public Tensor DeltaWeight(string adapter)
+    /// <summary>ΔW = scaling·B·A [out, in] for <paramref name="adapter"/>, in float32.</summary>
+    protected override Tensor ComputeDeltaWeight(string adapter, LoraAdapterSettings settings)
     {
-        var s = Settings(adapter);
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
         var a = LoraA(adapter).detach().to(ScalarType.Float32);
         var b = LoraB(adapter).detach().to(ScalarType.Float32);
-        return (b.matmul(a) * s.Scaling).MoveToOuterDisposeScope();
+        return b.matmul(a) * settings.Scaling;
     }
 
     /// <summary>
@@ -182,16 +135,16 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
     /// </summary>
     public void Merge(IEnumerable<string>? adapters = null)
     {
-        var names = (adapters ?? _routing.ActiveAdapters).Where(n => _settings.ContainsKey(n) && !_merged.Contains(n)).ToList();
+        var names = (adapters ?? Routing.ActiveAdapters).Where(n => AdapterSettings.ContainsKey(n) && !Merged.Contains(n)).ToList();
         if (names.Count == 0) return;
         using var _ = no_grad();
         foreach (var name in names)
         {
             using var scope = NewDisposeScope();
             var delta = DeltaWeight(name);
-            var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
+            var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
             Tensor merged;
-            if (!_settings[name].UseDora)
+            if (!AdapterSettings[name].UseDora)
             {
                 merged = w + delta;
             }
@@ -204,34 +157,37 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
                 _doraMergeNorms[name] = norm.MoveToOuterDisposeScope();
             }
             WriteBase(merged);
-            _merged.Add(name);
+            Merged.Add(name);
         }
     }
+
+    /// <summary>Folds <paramref name="adapter"/> into the base weight, as <see cref="Merge(IEnumerable{string})"/> does.</summary>
+    public override void Merge(string adapter) => Merge([adapter]);
 
     /// <summary>Takes every merged adapter back out of the base weight, last merged first.</summary>
     public void UnmergeAll()
     {
-        while (_merged.Count > 0) Unmerge(_merged[^1]);
+        while (Merged.Count > 0) Unmerge(Merged[^1]);
     }
 
     /// <summary>
     /// Takes <paramref name="adapter"/> back out of the base weight (W −= ΔW; DoRA: W ← W/(m/‖·‖) − ΔW with the
     /// cached norm). A DoRA adapter, or one merged before a DoRA adapter, must be the last merged one.
     /// </summary>
-    public void Unmerge(string adapter)
+    public override void Unmerge(string adapter)
     {
-        int position = _merged.IndexOf(adapter);
+        int position = Merged.IndexOf(adapter);
         if (position < 0) return;
-        bool laterDora = _merged.Skip(position + 1).Any(n => _settings[n].UseDora);
-        if (laterDora || (_settings[adapter].UseDora && position != _merged.Count - 1))
+        bool laterDora = Merged.Skip(position + 1).Any(n => AdapterSettings[n].UseDora);
+        if (laterDora || (AdapterSettings[adapter].UseDora && position != Merged.Count - 1))
             throw new InvalidOperationException(
-                $"adapter '{adapter}' was merged before {string.Join(", ", _merged.Skip(position + 1))}; unmerge those first (DoRA merges do not commute)");
+                $"adapter '{adapter}' was merged before {string.Join(", ", Merged.Skip(position + 1))}; unmerge those first (DoRA merges do not commute)");
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var delta = DeltaWeight(adapter);
-        var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
+        var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
         Tensor restored;
-        if (!_settings[adapter].UseDora) restored = w - delta;
+        if (!AdapterSettings[adapter].UseDora) restored = w - delta;
         else
         {
             _doraMergeNorms.Remove(adapter, out var norm);
@@ -242,7 +198,7 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
             }
         }
         WriteBase(restored);
-        _merged.RemoveAt(position);
+        Merged.RemoveAt(position);
     }
 
     /// <inheritdoc />
@@ -250,25 +206,25 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         Tensor result;
-        if (_routing.AdaptersDisabled)
+        if (Routing.AdaptersDisabled)
         {
             if (IsMerged) UnmergeAll();
-            result = _base.forward(x);
+            result = BaseLayer.forward(x);
         }
-        else if (_routing.RowAdapterNames is { } rows)
+        else if (Routing.RowAdapterNames is { } rows)
         {
             result = MixedBatchForward(x, rows);
         }
         else
         {
-            var baseResult = _base.forward(x);
+            var baseResult = BaseLayer.forward(x);
             result = baseResult;
-            var active = _routing.ActiveAdapters;
+            var active = Routing.ActiveAdapters;
             for (int i = 0; i < active.Count; i++) // indexed: no enumerator allocation per call
             {
                 string name = active[i];
                 // A merged adapter is already in the base weight.
-                if (!_settings.TryGetValue(name, out var s) || _merged.Contains(name)) continue;
+                if (!AdapterSettings.TryGetValue(name, out var s) || Merged.Contains(name)) continue;
                 if (!s.UseDora && result.dtype == x.dtype)
                 {
                     // Without autograd (generation) the delta is added in place, one op fewer; DoRA
@@ -288,21 +244,20 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
     /// <summary>PEFT's <c>_mixed_batch_forward</c>: base for every row, plus each row's own adapter on its rows.</summary>
     private Tensor MixedBatchForward(Tensor x, IReadOnlyList<string> rows)
     {
-        if (rows.Count != x.shape[0])
-            throw new ArgumentException($"mixed-adapter batch: {rows.Count} adapter names for a batch of {x.shape[0]} rows");
+        CheckRowAdapterCount(rows, x);
         if (IsMerged)
             throw new InvalidOperationException("mixed-adapter batches need unmerged adapters; unmerge first");
-        var result = _base.forward(x);
+        var result = BaseLayer.forward(x);
         var groups = new Dictionary<string, List<long>>(StringComparer.Ordinal);
         for (int i = 0; i < rows.Count; i++)
         {
-            if (rows[i] == IAdapterRouting.BaseModelName || !_settings.ContainsKey(rows[i])) continue;
+            if (rows[i] == IAdapterRouting.BaseModelName || !AdapterSettings.ContainsKey(rows[i])) continue;
             if (!groups.TryGetValue(rows[i], out var list)) groups[rows[i]] = list = [];
             list.Add(i);
         }
         foreach (var (name, indices) in groups)
         {
-            var s = _settings[name];
+            var s = AdapterSettings[name];
             if (s.UseDora) throw new InvalidOperationException($"mixed-adapter batches do not support DoRA (adapter '{name}')");
             var index = tensor(indices.ToArray(), ScalarType.Int64, x.device);
             var delta = LoraDelta(x.index_select(0, index), name, s);
@@ -333,7 +288,7 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
 
     private bool HasDoraAdapter()
     {
-        foreach (var settings in _settings.Values)
+        foreach (var settings in AdapterSettings.Values)
             if (settings.UseDora) return true;
         return false;
     }
@@ -369,7 +324,7 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
         if (dropping) baseTerm = F.linear(dropped, weight);
         else
         {
-            var bias = _base is Linear l ? l.bias : ((ILinearLayer)_base).Bias;
+            var bias = BaseLayer is Linear l ? l.bias : ((ILinearLayer)BaseLayer).Bias;
             baseTerm = bias is null ? baseResult : baseResult - bias;
             if (baseTerm.dtype != x.dtype) baseTerm = baseTerm.to(x.dtype);
         }
@@ -378,7 +333,7 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
 
     /// <summary>The base weight [out, in] in <paramref name="dtype"/>, detached; a plain Linear's own weight is not copied.</summary>
     private Tensor BaseWeight(ScalarType dtype) =>
-        _base is Linear l && l.weight!.dtype == dtype ? l.weight.detach() : LinearLayers.ReadWeight(_base, dtype);
+        BaseLayer is Linear l && l.weight!.dtype == dtype ? l.weight.detach() : LinearLayers.ReadWeight(BaseLayer, dtype);
 
     private (Tensor A, Tensor B) AdapterWeights(string name, ScalarType dtype)
     {
@@ -393,11 +348,11 @@ public sealed class LoraLayer : nn.Module<Tensor, Tensor>
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var w = LinearLayers.ReadWeight(_base, ScalarType.Float32);
+        var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
         var lora = b.detach().to(ScalarType.Float32).matmul(a.detach().to(ScalarType.Float32));
         return linalg.vector_norm(w + scaling * lora, 2, [1]).to(dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>Writes <paramref name="updated"/> (float32) into the base weight, cast to the weight's own dtype (re-quantized for an <see cref="ILinearLayer"/>).</summary>
-    private void WriteBase(Tensor updated) => LinearLayers.WriteWeight(_base, updated);
+    private void WriteBase(Tensor updated) => LinearLayers.WriteWeight(BaseLayer, updated);
 }

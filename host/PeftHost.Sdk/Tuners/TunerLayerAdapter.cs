@@ -1,0 +1,92 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PeftHost.Sdk.Tuners;
+
+/// <summary>
+/// The plumbing of an adapter that lives in <see cref="LinearTunerLayer"/>s, one per adapted module: its name,
+/// config and layers by module path; merging and unmerging layer by layer; and removal, which puts a layer's
+/// wrapped module back once its last adapter is gone. The subclass says what is trained and saved.
+/// </summary>
+/// <typeparam name="TLayer">The method's layer type.</typeparam>
+public abstract class TunerLayerAdapter<TLayer> : IAdapter where TLayer : LinearTunerLayer
+{
+    /// <summary>The prefix PEFT puts in front of module paths in saved keys (<see cref="AdapterStateDict.KeyPrefix"/>).</summary>
+    public const string KeyPrefix = AdapterStateDict.KeyPrefix;
+
+    private readonly List<(string Path, TLayer Layer)> _layers;
+
+    /// <summary>Creates the adapter <paramref name="name"/> held by <paramref name="layers"/> on <paramref name="surface"/>'s model.</summary>
+    /// <param name="surface">The model.</param>
+    /// <param name="name">The adapter's name.</param>
+    /// <param name="config">The config it was made from.</param>
+    /// <param name="layers">The layers holding it, with their module paths; the adapter owns the list (it is emptied on removal).</param>
+    protected TunerLayerAdapter(IPeftModelSurface surface, string name, PeftConfig config, List<(string Path, TLayer Layer)> layers)
+    {
+        Surface = surface;
+        Name = name;
+        Config = config;
+        _layers = layers;
+    }
+
+    /// <summary>The model the adapter lives on.</summary>
+    protected IPeftModelSurface Surface { get; }
+
+    /// <summary>True once <see cref="Remove"/> has run.</summary>
+    protected bool IsRemoved { get; private set; }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <inheritdoc />
+    public PeftConfig Config { get; }
+
+    /// <summary>The adapted modules, by path (empty once removed).</summary>
+    public IReadOnlyList<(string Path, TLayer Layer)> Layers => _layers;
+
+    /// <inheritdoc />
+    public bool CanMerge => true;
+
+    /// <inheritdoc />
+    /// <remarks>True when every layer holds this adapter merged.</remarks>
+    public bool IsMerged => _layers.Count > 0 && _layers.All(l => l.Layer.MergedAdapters.Contains(Name));
+
+    /// <inheritdoc />
+    public abstract IEnumerable<(string Key, Parameter Parameter)> NamedParameters();
+
+    /// <inheritdoc />
+    public abstract IReadOnlyDictionary<string, Tensor> GetState();
+
+    /// <inheritdoc />
+    public abstract void LoadState(IReadOnlyDictionary<string, Tensor> state);
+
+    /// <inheritdoc />
+    public void Merge()
+    {
+        foreach (var (_, layer) in _layers) layer.Merge(Name);
+    }
+
+    /// <inheritdoc />
+    public void Unmerge()
+    {
+        foreach (var (_, layer) in _layers) layer.Unmerge(Name);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Runs once: <see cref="OnRemoving"/>, then each layer drops the adapter (a layer left empty is replaced by the module it wraps).</remarks>
+    public void Remove(bool keepMerged = false)
+    {
+        if (IsRemoved) return;
+        IsRemoved = true;
+        OnRemoving();
+        foreach (var (path, layer) in _layers)
+        {
+            layer.RemoveAdapter(Name, keepMerged);
+            if (layer.AdapterNames.Count == 0) Surface.ReplaceModule(path, layer.BaseLayer);
+        }
+        _layers.Clear();
+    }
+
+    /// <summary>Called by <see cref="Remove"/> before the layers drop the adapter: release hooks and helpers here.</summary>
+    protected virtual void OnRemoving() { }
+}
