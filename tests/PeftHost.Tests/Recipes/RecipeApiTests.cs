@@ -174,38 +174,6 @@ public sealed class RecipeApiTests : IDisposable
     }
 
     [Fact]
-    public void SetSeed_makes_adapter_initialisation_reproducible()
-    {
-        // lora_A draws from torch's global generator: the same seed gives the same bytes, another seed others.
-        byte[] AdapterBytes(int seed, string folder)
-        {
-            Ok($$"""
-                import { setSeed, loadModel, getPeftModel, saveAdapter } from "peft";
-                setSeed({{seed}});
-                const model = getPeftModel(loadModel("models/stories260k"), { method: "lora", r: 4, targetModules: ["q_proj", "v_proj"] });
-                saveAdapter(model, "{{folder}}");
-                """);
-            return File.ReadAllBytes(Path.Combine(_h.Output, folder, "adapter_model.safetensors"));
-        }
-        var first = AdapterBytes(7, "a");
-        Assert.Equal(first, AdapterBytes(7, "b"));
-        Assert.NotEqual(first, AdapterBytes(8, "c"));
-    }
-
-    [Theory]
-    [InlineData("-1")]
-    [InlineData("1.5")]
-    [InlineData("\"42\"")]
-    public void SetSeed_refuses_a_seed_that_is_not_a_non_negative_integer(string seed)
-    {
-        var run = _h.Run("recipe.js", $$"""
-            import { setSeed } from "peft";
-            setSeed({{seed}});
-            """);
-        RecipeAssert.FailsAt(run, PeftCli.Failure, "recipe.js", 2, 1, "setSeed: seed must be a non-negative integer");
-    }
-
-    [Fact]
     public void A_mistyped_lora_key_is_an_error_with_a_did_you_mean_at_the_call()
     {
         var run = _h.Run("recipe.js", """

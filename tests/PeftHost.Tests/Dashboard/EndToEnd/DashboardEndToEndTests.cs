@@ -87,7 +87,9 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         // F5 runs it on the job thread; the Run panel follows the training.
         tmux.SendKeys("F5");
         tmux.WaitFor(s => StepOf30().IsMatch(s), RunTimeout, "training progress (step N/30)");
-        string finished = tmux.WaitForText("✓ finished tiny-train.js", RunTimeout);
+        // The status line and the log line are drawn in separate frames: wait for both.
+        string finished = tmux.WaitFor(s => s.Contains("✓ finished tiny-train.js", StringComparison.Ordinal) && s.Contains("tiny-train.js: succeeded", StringComparison.Ordinal),
+            RunTimeout, "the finished run and its log line");
         Assert.Contains("┤Run├", finished);
         Assert.Contains("step 30/30", finished);
         Assert.Contains("100%", finished);
