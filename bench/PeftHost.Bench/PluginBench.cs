@@ -76,7 +76,7 @@ public static class PluginBench
         sb.AppendLine("|---|---:|---:|---:|");
         sb.AppendLine($"| model forward, 16 tokens (42 LoRA layers) | {Measure.F(throughPlugin * 1e3, "F3")} ms | {Measure.F(defaultContext * 1e3, "F3")} ms | {Measure.F(100 * (throughPlugin / defaultContext - 1))}% |");
         sb.AppendLine($"| `IPeftMethod.BindConfig` | {Measure.F(bindPlugin * 1e6, "F2")} µs | {Measure.F(bindDirect * 1e6, "F2")} µs | {Measure.F(100 * (bindPlugin / bindDirect - 1))}% |");
-        sb.AppendLine($"| `BindConfig` through `PluginHost.InvokeGuarded` | {Measure.F(guarded * 1e6, "F2")} µs | — | +{Measure.F((guarded - bindPlugin) * 1e9, "F0")} ns per call |");
+        sb.AppendLine($"| `BindConfig` through `PluginHost.InvokeGuarded` | {Measure.F(guarded * 1e6, "F2")} µs | — | {SignedNanos(guarded - bindPlugin)} per call (within noise when negative) |");
         return SuiteResult.Text(sb.ToString());
     }
 
@@ -92,4 +92,8 @@ public static class PluginBench
         public TempFolder() => Directory.CreateDirectory(Path);
         public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
     }
+
+    /// <summary>A time difference in ns with its sign (+12 ns, −40 ns).</summary>
+    private static string SignedNanos(double seconds) =>
+        (seconds >= 0 ? "+" : "−") + Measure.F(Math.Abs(seconds) * 1e9, "F0") + " ns";
 }

@@ -1,4 +1,5 @@
 using PeftHost.Core.Models;
+using PeftHost.Core.Runtime;
 using PeftHost.Sdk;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -62,6 +63,8 @@ public static class ModelQuantizer
         }
         if (quantizer.Name is "nf4" or "fp4")
             QuantizedLayers.SetConfig(model, BnbQuantizationConfig.From(quantizer.Name, options));
+        // Thousands of small per-chunk temporaries went through the C heap; hand its free pages back.
+        NativeRuntime.ReleaseFreeHeap();
         return new ModelQuantizationResult(quantizer.Name, options, done, skipped);
     }
 

@@ -51,6 +51,21 @@ public static class NativeRuntime
     /// <summary>True when libtorch was asked for transparent huge pages (by <see cref="Initialize"/> or the user).</summary>
     public static bool HugePagesRequested => Environment.GetEnvironmentVariable(HugePagesVariable) is "1" || NativeVariable(HugePagesVariable) == "1";
 
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(nuint pad);
+
+    /// <summary>
+    /// Returns the C heap's free pages to the system (glibc <c>malloc_trim</c>) after a phase that
+    /// made many small allocations (tensors under the 128 KiB mmap threshold live there), such as
+    /// quantizing a model: ~10 MB off the resident size of a quantized ~1.1B model. A no-op off glibc.
+    /// </summary>
+    public static void ReleaseFreeHeap()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { MallocTrim(0); }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { }
+    }
+
     [DllImport("libc", EntryPoint = "getenv")]
     private static extern IntPtr GetEnv(string name);
 
