@@ -76,6 +76,26 @@ public static class Measure
         return times;
     }
 
+    /// <summary>
+    /// Seconds per run of each action, measured in <paramref name="rounds"/> interleaved rounds
+    /// (every action once per round, the order rotating) after one warm-up each, so drift in the
+    /// machine's speed lands on all of them alike; returns each action's median.
+    /// </summary>
+    public static double[] InterleavedMedians(int rounds, params Action[] actions)
+    {
+        foreach (var action in actions) action();
+        var times = actions.Select(_ => new List<double>()).ToArray();
+        for (int round = 0; round < rounds; round++)
+            for (int i = 0; i < actions.Length; i++)
+            {
+                int k = (i + round) % actions.Length;
+                var sw = Stopwatch.StartNew();
+                actions[k]();
+                times[k].Add(sw.Elapsed.TotalSeconds);
+            }
+        return times.Select(Median).ToArray();
+    }
+
     /// <summary>The median.</summary>
     public static double Median(IEnumerable<double> values)
     {
