@@ -62,7 +62,7 @@ public sealed partial class DashboardEndToEndTests : IDisposable
 
     private void Shot(Tmux tmux, string name, string panelTitle)
     {
-        var screen = tmux.CaptureScreen(out string raw);
+        var screen = tmux.CaptureSettledScreen(out string raw);
         DashboardScreens.AssertLayout(screen, panelTitle);
         DashboardScreens.Save(name, screen, raw, _dir["screens"]);
     }
@@ -200,7 +200,7 @@ public sealed partial class DashboardEndToEndTests : IDisposable
     {
         using var tmux = Tmux.Start(Start("--no-model"), 80, 24, _dir.Path, new Dictionary<string, string> { ["NO_COLOR"] = "1" });
         tmux.WaitForText("tiny-train.js", StartTimeout);
-        var screen = tmux.CaptureScreen(out string raw);
+        var screen = tmux.CaptureSettledScreen(out string raw);
         Assert.False(screen.HasColor, "NO_COLOR screen has colours:\n" + raw);
         int recipesTab = screen.Row(0).IndexOf("2 Recipes", StringComparison.Ordinal);
         Assert.True(screen.Cells[0, recipesTab].Reverse, "the current tab is not in reverse video");
@@ -210,10 +210,10 @@ public sealed partial class DashboardEndToEndTests : IDisposable
 
         tmux.Resize(100, 30);
         tmux.WaitFor(s => FrameWidth(s) == 100, KeyTimeout, "the frame to widen to 100 columns");
-        DashboardScreens.AssertLayout(tmux.CaptureScreen(out _, 100, 30), "Recipes");
+        DashboardScreens.AssertLayout(tmux.CaptureSettledScreen(out _, 100, 30), "Recipes");
         tmux.Resize(80, 24);
         tmux.WaitFor(s => FrameWidth(s) == 80, KeyTimeout, "the frame to narrow to 80 columns");
-        DashboardScreens.AssertLayout(tmux.CaptureScreen(out _, 80, 24), "Recipes");
+        DashboardScreens.AssertLayout(tmux.CaptureSettledScreen(out _, 80, 24), "Recipes");
         tmux.SendKeys("C-q");
         tmux.WaitForText("[exited 0]", KeyTimeout);
     }

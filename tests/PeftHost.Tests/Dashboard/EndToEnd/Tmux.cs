@@ -53,6 +53,24 @@ internal sealed class Tmux : IDisposable
         return AnsiScreen.Parse(raw, width ?? Width, height ?? Height);
     }
 
+    /// <summary>
+    /// The screen once two captures 150 ms apart agree (colours and attributes included), so an
+    /// assertion does not read a frame that is still being drawn; after 5 s, the last capture.
+    /// </summary>
+    public AnsiScreen CaptureSettledScreen(out string raw, int? width = null, int? height = null)
+    {
+        var clock = Stopwatch.StartNew();
+        raw = Run(["capture-pane", "-e", "-p", "-t", Session]);
+        while (clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            Thread.Sleep(150);
+            string next = Run(["capture-pane", "-e", "-p", "-t", Session]);
+            if (next == raw) break;
+            raw = next;
+        }
+        return AnsiScreen.Parse(raw, width ?? Width, height ?? Height);
+    }
+
     /// <summary>Polls the screen until <paramref name="done"/> holds or <paramref name="timeout"/> passes (then fails, showing the screen).</summary>
     public string WaitFor(Func<string, bool> done, TimeSpan timeout, string what)
     {
