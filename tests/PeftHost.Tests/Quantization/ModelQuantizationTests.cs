@@ -138,6 +138,57 @@ public class ModelQuantizationTests
     }
 
     [Fact]
+    public void ACheckpointWrittenTheWayBitsandbytesWritesItLoadsAndComputesWithItsWeights()
+    {
+        // The reverse direction of SavedCheckpointHasTheBitsandbytesLayout: the files are built here
+        // from the published layout with the scalar reference quantizer (nf4, no double
+        // quantization, packed uint8 [n/2, 1], absmax F32, quant_map F32, the JSON blob as U8, keys
+        // in another order), not by QuantizedModelFiles.Save.
+        using var dir = new TempDir();
+        using var source = TinyUntied();
+        using var expected = TinyUntied(); // its linear weights become the reference's dequantized values
+        var expectedParameters = expected.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var tensors = new List<KeyValuePair<string, Tensor>>();
+        foreach (var (name, p) in source.named_parameters().Reverse())
+        {
+            if (!name.EndsWith("_proj.weight", StringComparison.Ordinal))
+            {
+                tensors.Add(new(name, p.detach().clone()));
+                continue;
+            }
+            float[] w = p.detach().contiguous().data<float>().ToArray();
+            var (packed, absmax) = BnbReference.Quantize4Bit(w, 64, BnbReference.Nf4Index);
+            var dequantized = new float[w.Length];
+            for (int i = 0; i < w.Length; i++)
+                dequantized[i] = BnbReference.Nf4[(packed[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 15] * absmax[i / 64];
+            using (no_grad()) expectedParameters[name].copy_(tensor(dequantized, p.shape));
+            string blob = $"{{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float32\", \"shape\": [{p.shape[0]}, {p.shape[1]}]}}";
+            tensors.Add(new(name + ".quant_state.bitsandbytes__nf4", tensor(System.Text.Encoding.UTF8.GetBytes(blob), ScalarType.Byte)));
+            tensors.Add(new(name + ".quant_map", tensor(BnbReference.Nf4)));
+            tensors.Add(new(name + ".absmax", tensor(absmax)));
+            tensors.Add(new(name, tensor(packed, ScalarType.Byte).reshape(-1, 1)));
+        }
+        SafeTensorsWriter.Write(dir["model.safetensors"], tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        var config = source.Config.ToJson("float32");
+        config["quantization_config"] = new JsonObject
+        {
+            ["quant_method"] = "bitsandbytes", ["load_in_4bit"] = true, ["load_in_8bit"] = false,
+            ["bnb_4bit_quant_type"] = "nf4", ["bnb_4bit_use_double_quant"] = false, ["bnb_4bit_compute_dtype"] = "float32",
+            ["bnb_4bit_quant_storage"] = "uint8", ["llm_int8_skip_modules"] = null, ["llm_int8_threshold"] = 6.0,
+        };
+        File.WriteAllText(dir["config.json"], config.ToJsonString());
+
+        using var loaded = QuantizedModelFiles.Load(dir.Path, QuantizationFixtures.Registry);
+        Assert.False(QuantizedLayers.ConfigOf(loaded)!.DoubleQuant);
+        Assert.IsType<QuantizedLinear>(new ModelSurface(loaded).GetModule("model.layers.1.mlp.down_proj"));
+        using var ids = TinyModels.Tokens(2, 12);
+        using var noGrad = no_grad();
+        using var got = loaded.Forward(ids);
+        using var want = expected.Forward(ids);
+        TensorAssert.Close(want, got, 1e-5);
+    }
+
+    [Fact]
     public void LoadingPicksTheQuantizerFromTheConfigAndRefusesMismatches()
     {
         using var dir = new TempDir();
