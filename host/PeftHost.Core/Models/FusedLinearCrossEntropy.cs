@@ -57,8 +57,8 @@ internal sealed class FusedLinearCrossEntropy : autograd.SingleTensorFunction<Fu
             var grad = logits.sub_(logSumExp.unsqueeze(1)).exp_();
             grad.scatter_add_(1, index, full([length, 1], -1f, ScalarType.Float32, grad.device));
             grad.mul_(valid.unsqueeze(1));
-            var gradInDtype = grad.to(hidden.dtype);
-            gradHidden?.narrow(0, start, length).copy_(gradInDtype.mm(weight.to(hidden.dtype)));
+            // F.linear above already needed hidden and weight in one dtype.
+            gradHidden?.narrow(0, start, length).copy_(grad.to(hidden.dtype).mm(weight));
             gradWeight?.addmm_(grad.t(), h.to(ScalarType.Float32));
         }
         var saved = new List<Tensor>();
