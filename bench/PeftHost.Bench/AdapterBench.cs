@@ -19,7 +19,7 @@ public static class AdapterBench
     public static SuiteResult Run(MachineInfo machine)
     {
         using var plugins = new PluginHost(new PluginHostOptions { WatchForChanges = false });
-        using var model = ModelLoader.CreateRandom(BenchModels.Llama20M(), ScalarType.Float32, CPU, seed: 1);
+        using var model = ModelLoader.CreateRandom(BenchModels.Llama20M(), ScalarType.Float32, BenchDevice.Current, seed: 1);
         var peft = new PeftModel(model, plugins);
         var lora = new JsonObject { ["r"] = 8, ["loraAlpha"] = 16, ["targetModules"] = "all-linear" };
         peft.AddAdapter("lora", (JsonObject)lora.DeepClone(), "a");
@@ -62,7 +62,7 @@ public static class AdapterBench
         var modules = model.named_modules().ToDictionary(m => m.name, m => m.module);
         var loraLayer = (nn.Module<Tensor, Tensor>)modules[layerPath];
         var plainLayer = (nn.Module<Tensor, Tensor>)modules[layerPath + ".base_layer"];
-        using var token = randn(1, 1, model.Config.HiddenSize);
+        using var token = randn(1, 1, model.Config.HiddenSize, device: BenchDevice.Current);
         double CallMicros(nn.Module<Tensor, Tensor> layer)
         {
             using var noGrad = no_grad();

@@ -20,9 +20,9 @@ public static class GenerationBench
         sb.AppendLine("| model | parameters | KV cache (tok/s) | recompute (tok/s) | cache speed-up |");
         sb.AppendLine("|---|---:|---:|---:|---:|");
         var rows = new List<(string Name, double Cached, double Recompute)>();
-        using (var stories = ModelLoader.Load(Path.Combine(RepoPaths.Root, "models", "stories260k")))
+        using (var stories = ModelLoader.Load(Path.Combine(RepoPaths.Root, "models", "stories260k"), device: BenchDevice.Current))
             rows.Add(Row("stories260k", stories, sb));
-        using (var random = ModelLoader.CreateRandom(BenchModels.Llama20M(), ScalarType.Float32, CPU, seed: 1))
+        using (var random = ModelLoader.CreateRandom(BenchModels.Llama20M(), ScalarType.Float32, BenchDevice.Current, seed: 1))
             rows.Add(Row("random LLaMA ~20M", random, sb));
         var chart = new BenchChart("tokens-per-second", $"Greedy decoding, {NewTokens} tokens: KV cache vs recompute", "tokens/s",
             rows.Select(r => r.Name).ToArray(),

@@ -38,8 +38,28 @@ public static class RepoPaths
     }
 }
 
+/// <summary>
+/// The device the suites run on: <c>PEFTHOST_BENCH_DEVICE</c> (<c>auto</c>, <c>cpu</c>,
+/// <c>cuda</c>, <c>cuda:N</c>), <c>auto</c> by default — CUDA when libtorch has it. Child
+/// processes inherit the variable, so every measurement of a run uses the same device.
+/// </summary>
+public static class BenchDevice
+{
+    /// <summary>The environment variable that picks the device.</summary>
+    public const string Variable = "PEFTHOST_BENCH_DEVICE";
+
+    /// <summary>The resolved device.</summary>
+    public static torch.Device Current { get; } = PeftHost.Core.Runtime.DeviceSelector.Resolve(Environment.GetEnvironmentVariable(Variable));
+
+    /// <summary>Waits for queued GPU work, so a stopwatch around it measures the work (a no-op on the CPU).</summary>
+    public static void Synchronize()
+    {
+        if (Current.type == DeviceType.CUDA) torch.cuda.synchronize(Current);
+    }
+}
+
 /// <summary>The machine the numbers were measured on.</summary>
-public sealed record MachineInfo(string Cpu, int Cores, int TorchThreads, string Os, string Runtime)
+public sealed record MachineInfo(string Cpu, int Cores, int TorchThreads, string Os, string Runtime, string Device)
 {
     /// <summary>Reads /proc/cpuinfo and the runtime.</summary>
     public static MachineInfo Read()
@@ -52,11 +72,11 @@ public sealed record MachineInfo(string Cpu, int Cores, int TorchThreads, string
         catch (IOException) { }
         return new MachineInfo(cpu, Environment.ProcessorCount, torch.get_num_threads(),
             System.Runtime.InteropServices.RuntimeInformation.OSDescription,
-            $".NET {Environment.Version}, TorchSharp {typeof(torch).Assembly.GetName().Version}");
+            $".NET {Environment.Version}, TorchSharp {typeof(torch).Assembly.GetName().Version}", BenchDevice.Current.ToString());
     }
 
     /// <summary>One Markdown line.</summary>
-    public override string ToString() => $"{Cpu}, {Cores} cores, libtorch threads {TorchThreads}; {Os}; {Runtime}";
+    public override string ToString() => $"{Cpu}, {Cores} cores, libtorch threads {TorchThreads}; device {Device}; {Os}; {Runtime}";
 }
 
 /// <summary>Timing helpers: medians of repeated runs.</summary>
@@ -71,6 +91,7 @@ public static class Measure
         {
             var sw = Stopwatch.StartNew();
             action();
+            BenchDevice.Synchronize();
             times[i] = sw.Elapsed.TotalSeconds;
         }
         return times;
@@ -91,6 +112,7 @@ public static class Measure
                 int k = (i + round) % actions.Length;
                 var sw = Stopwatch.StartNew();
                 actions[k]();
+                BenchDevice.Synchronize();
                 times[k].Add(sw.Elapsed.TotalSeconds);
             }
         return times.Select(Median).ToArray();

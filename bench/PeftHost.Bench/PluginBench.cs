@@ -26,7 +26,7 @@ public static class PluginBench
         CopyFolder(builtLora, Path.Combine(pluginRoot, "Lora"));
         string dll = Path.Combine(pluginRoot, "Lora", "Lora.dll");
 
-        using var model = ModelLoader.CreateRandom(BenchModels.Llama20M(), ScalarType.Float32, CPU, seed: 1);
+        using var model = ModelLoader.CreateRandom(BenchModels.Llama20M(), ScalarType.Float32, BenchDevice.Current, seed: 1);
         using var host = new PluginHost(new PluginHostOptions
         {
             PluginDirectories = [pluginRoot], IncludeBuiltIn = false, IncludeEnvironment = false, WatchForChanges = true,
@@ -53,10 +53,10 @@ public static class PluginBench
 
         // The same LoRA assembly in the default context, for the per-call comparison.
         var direct = (IPeftMethod)Activator.CreateInstance(Assembly.LoadFrom(Path.Combine(builtLora, "Lora.dll")).GetType("PeftHost.Plugins.Lora.LoraMethod")!)!;
-        using var twin = ModelLoader.CreateRandom(BenchModels.Llama20M(), ScalarType.Float32, CPU, seed: 1);
+        using var twin = ModelLoader.CreateRandom(BenchModels.Llama20M(), ScalarType.Float32, BenchDevice.Current, seed: 1);
         var twinPeft = new PeftModel(twin, new StaticMethodCatalog(direct));
         twinPeft.AddAdapter("lora", new JsonObject { ["r"] = 8, ["loraAlpha"] = 16, ["targetModules"] = "all-linear" });
-        using var ids = randint(3, 4096, [1, 16], ScalarType.Int64);
+        using var ids = randint(3, 4096, [1, 16], ScalarType.Int64, BenchDevice.Current);
         using var inference = inference_mode();
         // The two contexts in interleaved rounds: measured one after the other, machine drift alone
         // moved this comparison between +0.4% and +22% on the 2-core CI machine.

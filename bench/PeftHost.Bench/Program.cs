@@ -2,6 +2,15 @@ using PeftHost.Bench;
 using PeftHost.Core.Runtime;
 
 NativeRuntime.Initialize();
+try
+{
+    _ = BenchDevice.Current;
+}
+catch (TypeInitializationException e) when (e.InnerException is ArgumentException bad)
+{
+    Console.Error.WriteLine($"{BenchDevice.Variable}: {bad.Message}");
+    return 2;
+}
 if (args.Length > 0 && args[0] == ChildProcess.Flag)
 {
     // One measurement in its own process: `--child train SIZE METHOD BATCH STEPS RECOMPUTE(0|1)`.

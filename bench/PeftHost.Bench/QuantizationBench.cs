@@ -15,7 +15,7 @@ public static class QuantizationBench
         using var plugins = new PluginHost(new PluginHostOptions { WatchForChanges = false });
         var nf4 = new PluginQuantizerResolver(plugins).Resolve("nf4");
         const long n = 4096L * 4096;
-        using var weight = randn(4096, 4096) * 0.02;
+        using var weight = randn(4096, 4096, device: BenchDevice.Current) * 0.02;
         using var target = empty_like(weight);
         double copy = Measure.Median(Measure.Seconds(() => target.copy_(weight), 7));
         var options = new QuantizationOptions(64, DoubleQuant: true);

@@ -150,7 +150,7 @@ public static class TrainingBench
         using var plugins = new PluginHost(new PluginHostOptions { WatchForChanges = false });
         var model = method == "qlora"
             ? QuantizedRandomModel(config, plugins)
-            : ModelLoader.CreateRandom(config, ScalarType.Float32, CPU, seed: 1);
+            : ModelLoader.CreateRandom(config, ScalarType.Float32, BenchDevice.Current, seed: 1);
         Phase("model ready");
         long modelRss = PeftHost.Core.Runtime.ProcessMemory.ResidentBytes();
         model.GradientCheckpointing = recompute;
@@ -224,21 +224,29 @@ public static class TrainingBench
     {
         // Uninitialised fp32 storage is not resident until written: each layer is filled just
         // before it is quantized and released right after.
-        var model = ModelLoader.Build(config, CPU, ScalarType.Float32, WeightInit.Empty);
+        var model = ModelLoader.Build(config, BenchDevice.Current, ScalarType.Float32, WeightInit.Empty);
         using var g = new Generator(1);
         using (no_grad())
         {
             foreach (var (name, p) in model.named_parameters())
             {
                 if (name.EndsWith("norm.weight")) p.fill_(1);
-                else if (!name.Contains("_proj")) p.normal_(0, 0.02, g);
+                else if (!name.Contains("_proj")) FillNormal(p, g);
             }
         }
         var nf4 = new PluginQuantizerResolver(plugins).Resolve("nf4");
         ModelQuantizer.Quantize(model, nf4, new QuantizationOptions(64, DoubleQuant: true, ScalarType.Float32),
-            materialize: (_, linear) => { using (no_grad()) linear.weight!.normal_(0, 0.02, g); });
+            materialize: (_, linear) => { using (no_grad()) FillNormal(linear.weight!, g); });
         KbitTraining.Prepare(model, useGradientCheckpointing: false);
         return model;
+    }
+
+    /// <summary>N(0, 0.02) from the CPU generator <paramref name="g"/>: in place on the CPU, through a host copy on a GPU.</summary>
+    private static void FillNormal(Tensor t, Generator g)
+    {
+        if (t.device.type == DeviceType.CPU) { t.normal_(0, 0.02, g); return; }
+        using var host = empty(t.shape, t.dtype).normal_(0, 0.02, g);
+        t.copy_(host);
     }
 
     private static TokenizedDataset RandomTokens(int count, int vocab)
@@ -256,9 +264,8 @@ public static class TrainingBench
     public static double PeakMatmulFlops()
     {
         const int n = 2048;
-        using var a = randn(n, n);
-        using var b = randn(n, n);
-        using var c = empty(n, n);
+        using var a = randn(n, n, device: BenchDevice.Current);
+        using var b = randn(n, n, device: BenchDevice.Current);
         var seconds = Measure.Seconds(() => { using var _ = torch.mm(a, b); }, 5);
         return 2.0 * n * n * n / Measure.Median(seconds);
     }

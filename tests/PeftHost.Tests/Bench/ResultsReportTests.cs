@@ -6,7 +6,7 @@ namespace PeftHost.Tests.Bench;
 /// <summary>The harness's RESULTS.md handling: a suite replaces its own section only; the hand-written log survives.</summary>
 public class ResultsReportTests
 {
-    private static readonly MachineInfo Machine = new("Test CPU", 2, 2, "Linux", ".NET");
+    private static readonly MachineInfo Machine = new("Test CPU", 2, 2, "Linux", ".NET", "cpu");
 
     [Fact]
     public void A_suite_run_replaces_its_section_and_keeps_the_others_and_the_log_verbatim()
@@ -24,7 +24,7 @@ public class ResultsReportTests
 
         string text = File.ReadAllText(path);
         Assert.Contains("## Generation\n\n_Measured ", text);
-        Assert.Contains("Test CPU, 2 cores, libtorch threads 2", text);
+        Assert.Contains("Test CPU, 2 cores, libtorch threads 2; device cpu", text);
         Assert.Contains("new body\n", text);
         Assert.DoesNotContain("old generation body", text);
         Assert.Contains("<!-- suite:training -->\n## Training\n\nkept training body | 1.48× |\n", text);
