@@ -57,6 +57,30 @@ public class FourBitQuantizationTests
     }
 
     [Fact]
+    public void Nf4EncodingEqualsTheScalarArgminAroundEveryBoundaryAndCellEdge()
+    {
+        // The table lookup's risky places: each decision boundary and each table cell edge, ±8 ulps;
+        // plus random values, the ends, signed zeros and NaN. The reference is the plain argmin.
+        var values = new List<float>();
+        var random = new Random(5);
+        for (int i = 0; i < 200_000; i++) values.Add((float)(random.NextDouble() * 2.02 - 1.01));
+        var edges = Nf4Code.Instance.Boundaries.Concat(Enumerable.Range(0, 1025).Select(c => -1f + c * 2f / 1024))
+            .Concat(BnbReference.Nf4);
+        foreach (float edge in edges)
+        {
+            float v = edge;
+            for (int k = 0; k < 8; k++) v = MathF.BitDecrement(v);
+            for (int k = 0; k < 17; k++, v = MathF.BitIncrement(v)) values.Add(v);
+        }
+        values.AddRange([0f, -0f, float.NaN, 1.5f, -1.5f]);
+        using var codes = Nf4Code.Instance.Encode(tensor(values.ToArray()));
+        var got = codes.data<byte>().ToArray();
+        var mismatches = Enumerable.Range(0, values.Count).Where(i => got[i] != BnbReference.Nf4Index(values[i])).ToList();
+        Assert.True(mismatches.Count == 0,
+            $"{mismatches.Count} codes differ, e.g. {string.Join(", ", mismatches.Take(5).Select(i => $"{values[i]:R} → {got[i]} (expected {BnbReference.Nf4Index(values[i])})"))}");
+    }
+
+    [Fact]
     public void Nf4TiesGoToTheLowerIndex()
     {
         // Block absmax 1 makes scaled == x. c7 = 0, c8 = 0.0796: c8/2 is exactly halfway.

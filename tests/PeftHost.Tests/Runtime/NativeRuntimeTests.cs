@@ -3,6 +3,8 @@ using static TorchSharp.torch;
 
 namespace PeftHost.Tests.Runtime;
 
+// Allocates 256 MiB and reads process-wide counters: alone, so it neither disturbs nor is disturbed.
+[Collection(PeftHost.Tests.Training.TorchRngCollection.Name)]
 public class NativeRuntimeTests
 {
     [Fact]

@@ -3,6 +3,8 @@ using static TorchSharp.torch;
 namespace PeftHost.Tests.Reliability.Fuzzing;
 
 /// <summary>The fuzz harness itself catches what it claims to: wrong exception types, unnamed files, hangs, huge allocations.</summary>
+// The peak-memory checks read the process-wide high-water mark: no other test may allocate meanwhile.
+[Collection(PeftHost.Tests.Training.TorchRngCollection.Name)]
 public sealed class FuzzRunnerTests
 {
     private static readonly byte[] Seed = "{\"a\": 1}"u8.ToArray();
