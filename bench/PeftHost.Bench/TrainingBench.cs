@@ -104,7 +104,7 @@ public static class TrainingBench
         // Full fine-tuning keeps weights, gradients and two AdamW moments in fp32: 16 bytes a parameter.
         long parameters = ParameterCount(BenchModels.Llama1B());
         long fullNeeds = (long)(16.0 * parameters * 1.15);
-        long available = AvailableMemoryBytes();
+        long available = PeftHost.Core.Runtime.ProcessMemory.AvailableSystemBytes();
         JsonElement? full = available >= fullNeeds ? ChildProcess.Run("train", "1b", "full", "1", "2", "1") : null;
         var rows = new List<(string Name, JsonElement Result)> { ("LoRA, fp32 base", lora), ("QLoRA, NF4 + double quant", qlora) };
         if (full is { } f) rows.Insert(0, ("full fine-tuning, fp32", f));
@@ -128,19 +128,6 @@ public static class TrainingBench
         long layer = attention + 3L * c.HiddenSize * c.IntermediateSize + 2L * c.HiddenSize;
         long embeddings = (long)c.VocabSize * c.HiddenSize;
         return embeddings * (c.TieWordEmbeddings ? 1 : 2) + c.NumHiddenLayers * layer + c.HiddenSize;
-    }
-
-    /// <summary>MemAvailable from /proc/meminfo (0 where it cannot be read).</summary>
-    private static long AvailableMemoryBytes()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/meminfo"))
-                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
-                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-        }
-        catch (IOException) { }
-        return 0;
     }
 
     /// <summary>Child entry: train one configuration and report throughput and memory.</summary>

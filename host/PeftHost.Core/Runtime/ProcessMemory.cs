@@ -23,15 +23,24 @@ public static class ProcessMemory
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
-    private static long StatusField(string name)
+    /// <summary>Memory the system can still hand out without swapping (<c>MemAvailable</c>), in bytes (0 off Linux).</summary>
+    public static long AvailableSystemBytes() => KilobyteField("/proc/meminfo", "MemAvailable:");
+
+    /// <summary>
+    /// A "Name:   123 kB" line of a Linux /proc file (<c>/proc/self/status</c>, <c>/proc/meminfo</c>,
+    /// <c>/proc/self/smaps_rollup</c>) in bytes; 0 when the file or the field is missing.
+    /// </summary>
+    public static long KilobyteField(string path, string name)
     {
         try
         {
-            foreach (var line in File.ReadLines("/proc/self/status"))
+            foreach (var line in File.ReadLines(path))
                 if (line.StartsWith(name, StringComparison.Ordinal))
                     return long.Parse(line.AsSpan(name.Length).Trim().ToString().Split(' ')[0]) * 1024;
         }
         catch (IOException) { }
         return 0;
     }
+
+    private static long StatusField(string name) => KilobyteField("/proc/self/status", name);
 }

@@ -21,11 +21,5 @@ public class NativeRuntimeTests
             $"huge pages grew by {(after - before) >> 20} MiB for a 256 MiB tensor (libtorch read THP_MEM_ALLOC_ENABLE before NativeRuntime.Initialize?)");
     }
 
-    private static long AnonHugePagesBytes()
-    {
-        foreach (var line in File.ReadLines("/proc/self/smaps_rollup"))
-            if (line.StartsWith("AnonHugePages:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-        return 0;
-    }
+    private static long AnonHugePagesBytes() => ProcessMemory.KilobyteField("/proc/self/smaps_rollup", "AnonHugePages:");
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using PeftHost.Core.Runtime;
 
 namespace PeftHost.Tests.Reliability.Fuzzing;
 
@@ -162,7 +163,7 @@ public static class FuzzRunner
                 _current = new CaseInfo(i, what, data);
                 File.WriteAllBytes(file, data);
                 long residentBefore = Environment.WorkingSet;
-                PeakMemory.Reset();
+                ProcessMemory.ResetPeak();
                 long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
                 Interlocked.Exchange(ref _startedAt, Stopwatch.GetTimestamp());
                 Exception? error = null;
@@ -170,7 +171,7 @@ public static class FuzzRunner
                 catch (Exception e) { error = e; }
                 double ms = Stopwatch.GetElapsedTime(Interlocked.Exchange(ref _startedAt, 0)).TotalMilliseconds;
                 long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
-                long peakGrowth = PeakMemory.Read() is long peak and > 0 ? peak - residentBefore : 0;
+                long peakGrowth = ProcessMemory.PeakResidentBytes() is long peak and > 0 ? peak - residentBefore : 0;
                 long rssGrowth = Environment.WorkingSet - rssBaseline;
                 lock (report)
                 {
@@ -215,35 +216,4 @@ public static class FuzzRunner
 
     private static string TopFrames(Exception e) =>
         string.Join("\n", (e.StackTrace ?? "").Split('\n').Take(6).Select(l => "      " + l.Trim()));
-}
-
-/// <summary>
-/// The process's resident-memory high-water mark (Linux <c>VmHWM</c>), resettable through
-/// <c>/proc/self/clear_refs</c>: catches native allocations (torch tensors) that are freed again
-/// before anyone looks at the current resident size.
-/// </summary>
-internal static class PeakMemory
-{
-    private static readonly bool Supported = OperatingSystem.IsLinux() && File.Exists("/proc/self/clear_refs");
-
-    /// <summary>Resets the high-water mark to the current resident size.</summary>
-    public static void Reset()
-    {
-        if (!Supported) return;
-        try { File.WriteAllText("/proc/self/clear_refs", "5"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-    }
-
-    /// <summary>The high-water mark in bytes since the last reset, or 0 when unknown.</summary>
-    public static long Read()
-    {
-        if (!Supported) return 0;
-        foreach (var line in File.ReadLines("/proc/self/status"))
-        {
-            if (!line.StartsWith("VmHWM:", StringComparison.Ordinal)) continue;
-            var digits = new string(line.Where(char.IsDigit).ToArray());
-            return long.TryParse(digits, out long kb) ? kb * 1024 : 0;
-        }
-        return 0;
-    }
 }

@@ -1,3 +1,4 @@
+using PeftHost.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace PeftHost.Tests.Reliability.Fuzzing;
@@ -85,7 +86,7 @@ public sealed class FuzzRunnerTests
     [Fact]
     public void A_huge_native_allocation_freed_before_the_case_ends_is_a_failure()
     {
-        if (PeakMemory.Read() == 0) return; // no /proc high-water mark on this system
+        if (ProcessMemory.PeakResidentBytes() == 0) return; // no /proc high-water mark on this system
         var report = FuzzRunner.Run(Target(OnCases(file =>
         {
             using (var t = ones(96L << 20)) { } // 384 MiB touched by torch, freed at once

@@ -1,8 +1,9 @@
 using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json.Nodes;
+using System.Text;
 using PeftHost.Core.Checkpoints;
 using PeftHost.Core.Models;
+using PeftHost.Core.Runtime;
 using PeftHost.Tests.Reliability.Fuzzing;
 using PeftHost.Tests.Support;
 
@@ -117,7 +118,7 @@ public sealed class SafeTensorsAttackTests
         {
             count++;
             File.WriteAllBytes(path, file);
-            PeakMemory.Reset();
+            ProcessMemory.ResetPeak();
             long before = Environment.WorkingSet;
             try
             {
@@ -134,7 +135,7 @@ public sealed class SafeTensorsAttackTests
             {
                 problems.Add($"{name}: {e.GetType().Name}: {e.Message}");
             }
-            long peak = PeakMemory.Read();
+            long peak = ProcessMemory.PeakResidentBytes();
             if (peak > 0 && peak - before > 64L << 20) problems.Add($"{name}: resident memory peaked {(peak - before) >> 20} MiB above its start");
         }
         ReliabilityLog.Record("safetensors attacks", $"{count} hand-aimed header attacks, {count - problems.Count} refused cleanly");

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Runtime.Loader;
 using PeftHost.Cli.Commands;
+using PeftHost.Core.Runtime;
 using PeftHost.Tests.Recipes;
-using PeftHost.Tests.Reliability.Fuzzing;
-using PeftHost.Tests.Support;
 using PeftHost.Tests.Reliability.Training;
+using PeftHost.Tests.Support;
 
 namespace PeftHost.Tests.Reliability.Recipes;
 
@@ -155,10 +155,10 @@ public sealed class RecipeEscapeTests : IDisposable
     [InlineData("Array.from({ length: 2 ** 27 })", "memory limit reached")]
     public void One_call_that_amplifies_memory_ends_in_a_clean_error_and_a_bounded_peak(string expression, string message)
     {
-        PeakMemory.Reset();
+        ProcessMemory.ResetPeak();
         long before = Environment.WorkingSet;
         var run = _h.Run("amplify.js", $"const r = {expression};\n", "--max-memory", "64");
-        long peak = PeakMemory.Read() - before;
+        long peak = ProcessMemory.PeakResidentBytes() - before;
         Assert.Equal(PeftCli.Failure, run.Code);
         Assert.Contains(message, run.Err);
         Assert.Matches(@"^\S*amplify\.js(:\d+:\d+)?: ", run.Err); // Jint reports an over-large array without a position: the file, at least

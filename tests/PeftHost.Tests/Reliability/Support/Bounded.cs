@@ -1,4 +1,4 @@
-using PeftHost.Tests.Reliability.Fuzzing;
+using PeftHost.Core.Runtime;
 
 namespace PeftHost.Tests.Reliability.Support;
 
@@ -18,7 +18,7 @@ public static class Bounded
         limit ??= TimeSpan.FromSeconds(20);
         Exception? error = null;
         long before = Environment.WorkingSet;
-        PeakMemory.Reset();
+        ProcessMemory.ResetPeak();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var thread = new Thread(() =>
         {
@@ -27,7 +27,7 @@ public static class Bounded
         }, 16 << 20) { IsBackground = true, Name = "bounded call" };
         thread.Start();
         Assert.True(thread.Join(limit.Value), $"the call was still running after {limit.Value.TotalSeconds:F0} s (a hang)");
-        long peak = PeakMemory.Read();
+        long peak = ProcessMemory.PeakResidentBytes();
         long growth = peak > 0 ? peak - before : 0;
         Assert.True(growth <= maxPeakGrowthMiB << 20, $"resident memory peaked {growth >> 20} MiB above its start (limit {maxPeakGrowthMiB} MiB)");
         return new BoundedOutcome(error, growth, clock.Elapsed);
