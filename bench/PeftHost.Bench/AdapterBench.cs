@@ -31,24 +31,13 @@ public static class AdapterBench
 
         var generator = new TextGenerator(model);
         var options = new GenerationOptions { Temperature = 0, MaxNewTokens = NewTokens, StopAtEos = false };
-        // The three configurations are measured in interleaved rounds (the order rotating each
-        // round), so drift in the machine's speed lands on all of them alike; each figure is the
-        // median over the rounds.
-        var configurations = new (string Name, Func<double> Rate)[]
-        {
-            ("base", () => { using (peft.DisableAdapter()) return Rate(); }),
-            ("unmerged", Rate),
-            ("merged", () => { peft.MergeAdapter(); try { return Rate(); } finally { peft.UnmergeAdapter(); } }),
-        };
-        foreach (var (_, rate) in configurations) rate(); // warm-up
-        var rounds = configurations.ToDictionary(c => c.Name, _ => new List<double>());
-        for (int round = 0; round < Rounds; round++)
-            for (int i = 0; i < configurations.Length; i++)
-            {
-                var (name, rate) = configurations[(i + round) % configurations.Length];
-                rounds[name].Add(rate());
-            }
-        double baseRate = Measure.Median(rounds["base"]), unmerged = Measure.Median(rounds["unmerged"]), merged = Measure.Median(rounds["merged"]);
+        // Interleaved rounds, the order rotating, so drift in the machine's speed lands on all
+        // three alike; merging happens outside the timed generation.
+        var rates = Measure.InterleavedMedians(Rounds,
+            () => { using (peft.DisableAdapter()) return Rate(); },
+            Rate,
+            () => { peft.MergeAdapter(); try { return Rate(); } finally { peft.UnmergeAdapter(); } });
+        double baseRate = rates[0], unmerged = rates[1], merged = rates[2];
         double Rate()
         {
             var sw = Stopwatch.StartNew();

@@ -99,23 +99,34 @@ public static class Measure
 
     /// <summary>
     /// Seconds per run of each action, measured in <paramref name="rounds"/> interleaved rounds
-    /// (every action once per round, the order rotating) after one warm-up each, so drift in the
-    /// machine's speed lands on all of them alike; returns each action's median.
+    /// (see <see cref="InterleavedMedians(int, Func{double}[])"/>); returns each action's median.
     /// </summary>
-    public static double[] InterleavedMedians(int rounds, params Action[] actions)
+    public static double[] InterleavedMedians(int rounds, params Action[] actions) =>
+        InterleavedMedians(rounds, actions.Select(action => (Func<double>)(() =>
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            BenchDevice.Synchronize();
+            return sw.Elapsed.TotalSeconds;
+        })).ToArray());
+
+    /// <summary>
+    /// Each measurement (a function that runs something and returns its own figure) taken in
+    /// <paramref name="rounds"/> interleaved rounds — every measurement once per round, the order
+    /// rotating — after one warm-up each, so drift in the machine's speed lands on all of them
+    /// alike; returns each measurement's median.
+    /// </summary>
+    public static double[] InterleavedMedians(int rounds, params Func<double>[] measurements)
     {
-        foreach (var action in actions) action();
-        var times = actions.Select(_ => new List<double>()).ToArray();
+        foreach (var measure in measurements) measure();
+        var values = measurements.Select(_ => new List<double>()).ToArray();
         for (int round = 0; round < rounds; round++)
-            for (int i = 0; i < actions.Length; i++)
+            for (int i = 0; i < measurements.Length; i++)
             {
-                int k = (i + round) % actions.Length;
-                var sw = Stopwatch.StartNew();
-                actions[k]();
-                BenchDevice.Synchronize();
-                times[k].Add(sw.Elapsed.TotalSeconds);
+                int k = (i + round) % measurements.Length;
+                values[k].Add(measurements[k]());
             }
-        return times.Select(Median).ToArray();
+        return values.Select(Median).ToArray();
     }
 
     /// <summary>The median.</summary>
