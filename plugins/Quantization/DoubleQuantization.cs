@@ -32,6 +32,27 @@ public static class DoubleQuantization
         return new Result(codes.MoveToOuterDisposeScope(), nestedAbsmax.MoveToOuterDisposeScope(), map.MoveToOuterDisposeScope(), offset.item<float>());
     }
 
+    /// <summary>
+    /// Stores <paramref name="absmax"/> in a quantized tensor's <paramref name="state"/> under
+    /// bitsandbytes' keys: as it is, or with <paramref name="doubleQuant"/> as its nested
+    /// quantization (codes, nested absmax and map; <paramref name="absmax"/> is then disposed).
+    /// Returns the nested offset for the quant state JSON, null without double quantization.
+    /// </summary>
+    public static float? StoreAbsmax(IDictionary<string, Tensor> state, Tensor absmax, bool doubleQuant)
+    {
+        if (!doubleQuant)
+        {
+            state[QuantStateKeys.Absmax] = absmax;
+            return null;
+        }
+        var nested = Quantize(absmax);
+        absmax.Dispose();
+        state[QuantStateKeys.Absmax] = nested.Codes;
+        state[QuantStateKeys.NestedAbsmax] = nested.NestedAbsmax;
+        state[QuantStateKeys.NestedQuantMap] = nested.NestedQuantMap;
+        return nested.Offset;
+    }
+
     /// <summary>The float32 absmax values [blocks] restored from their nested quantization.</summary>
     public static Tensor Restore(Tensor codes, Tensor nestedAbsmax, Tensor nestedQuantMap, float offset, int nestedBlockSize = BlockSizes.Nested)
     {

@@ -30,17 +30,7 @@ public abstract class FourBitQuantizer(FourBitCode code) : IQuantizer
         QuantStateJson.DtypeName(dtype); // refuses non-float weights early
         var (packed, absmax) = FourBitCodec.Quantize(weight, code, blockSize);
         var state = new Dictionary<string, Tensor> { [QuantStateKeys.QuantMap] = code.QuantMapTensor(weight.device) };
-        float? offset = null;
-        if (options.DoubleQuant)
-        {
-            var nested = DoubleQuantization.Quantize(absmax);
-            absmax.Dispose();
-            state[QuantStateKeys.Absmax] = nested.Codes;
-            state[QuantStateKeys.NestedAbsmax] = nested.NestedAbsmax;
-            state[QuantStateKeys.NestedQuantMap] = nested.NestedQuantMap;
-            offset = nested.Offset;
-        }
-        else state[QuantStateKeys.Absmax] = absmax;
+        float? offset = DoubleQuantization.StoreAbsmax(state, absmax, options.DoubleQuant);
         var json = QuantStateJson.Create(code.Name, blockSize, dtype, weight.shape, offset);
         state[QuantStateKeys.Blob(code.Name)] = QuantStateJson.Pack(json).to(weight.device);
         return new QuantizedTensor(code.Name, weight.shape, dtype, packed, state, json);

@@ -29,17 +29,7 @@ public sealed class Int8Quantizer : IQuantizer
         QuantStateJson.DtypeName(dtype);
         var (codes, absmax) = Blockwise8Bit.Quantize(weight.detach(), Search.Value, blockSize);
         var state = new Dictionary<string, Tensor> { [QuantStateKeys.QuantMap] = DynamicMap.Create(signed: true, weight.device) };
-        float? offset = null;
-        if (options.DoubleQuant)
-        {
-            var nested = DoubleQuantization.Quantize(absmax);
-            absmax.Dispose();
-            state[QuantStateKeys.Absmax] = nested.Codes;
-            state[QuantStateKeys.NestedAbsmax] = nested.NestedAbsmax;
-            state[QuantStateKeys.NestedQuantMap] = nested.NestedQuantMap;
-            offset = nested.Offset;
-        }
-        else state[QuantStateKeys.Absmax] = absmax;
+        float? offset = DoubleQuantization.StoreAbsmax(state, absmax, options.DoubleQuant);
         var json = QuantStateJson.Create(Name, blockSize, dtype, weight.shape, offset);
         state[QuantStateKeys.Blob(Name)] = QuantStateJson.Pack(json).to(weight.device);
         var data = codes.view(weight.shape);
