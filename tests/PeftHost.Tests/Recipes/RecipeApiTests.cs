@@ -10,12 +10,7 @@ public sealed class RecipeApiTests : IDisposable
 
     public void Dispose() => _h.Dispose();
 
-    private (int Code, string Out, string Err) Ok(string source, params string[] extra)
-    {
-        var run = _h.Run("recipe.js", source, extra);
-        Assert.True(run.Code == 0, $"exit {run.Code}\nstdout:\n{run.Out}\nstderr:\n{run.Err}");
-        return run;
-    }
+    private (int Code, string Out, string Err) Ok(string source, params string[] extra) => _h.RunOk(source, extra);
 
     [Fact]
     public void Set_values_are_typed_by_their_defaults()

@@ -37,6 +37,14 @@ public sealed class RecipeHarness : IDisposable
     /// <summary>Writes and runs a recipe.</summary>
     public (int Code, string Out, string Err) Run(string name, string source, params string[] extra) => RunFile(Write(name, source), Output, extra);
 
+    /// <summary>Writes and runs <c>recipe.js</c>, asserting that it succeeds (both streams shown when it does not).</summary>
+    public (int Code, string Out, string Err) RunOk(string source, params string[] extra)
+    {
+        var run = Run("recipe.js", source, extra);
+        Assert.True(run.Code == 0, $"exit {run.Code}\nstdout:\n{run.Out}\nstderr:\n{run.Err}");
+        return run;
+    }
+
     /// <summary>
     /// Runs <c>peft run</c> with a cancellation token standing in for Ctrl-C, cancelled as soon as
     /// the recipe prints <paramref name="trigger"/>.

@@ -14,20 +14,13 @@ public sealed class SeedApiTests : IDisposable
 
     public void Dispose() => _h.Dispose();
 
-    private (int Code, string Out, string Err) Ok(string source)
-    {
-        var run = _h.Run("recipe.js", source);
-        Assert.True(run.Code == 0, $"exit {run.Code}\nstdout:\n{run.Out}\nstderr:\n{run.Err}");
-        return run;
-    }
-
     [Fact]
     public void SetSeed_makes_adapter_initialisation_reproducible()
     {
         // lora_A draws from torch's global generator: the same seed gives the same bytes, another seed others.
         byte[] AdapterBytes(int seed, string folder)
         {
-            Ok($$"""
+            _h.RunOk($$"""
                 import { setSeed, loadModel, getPeftModel, saveAdapter } from "peft";
                 setSeed({{seed}});
                 const model = getPeftModel(loadModel("models/stories260k"), { method: "lora", r: 4, targetModules: ["q_proj", "v_proj"] });

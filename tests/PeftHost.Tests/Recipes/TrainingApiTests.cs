@@ -26,12 +26,7 @@ public sealed class TrainingApiTests : IDisposable
 
     public void Dispose() => _h.Dispose();
 
-    private (int Code, string Out, string Err) Ok(string body, params string[] extra)
-    {
-        var run = _h.Run("recipe.js", Setup + "\n" + body, extra);
-        Assert.True(run.Code == 0, $"exit {run.Code}\nstdout:\n{run.Out}\nstderr:\n{run.Err}");
-        return run;
-    }
+    private (int Code, string Out, string Err) Ok(string body, params string[] extra) => _h.RunOk(Setup + "\n" + body, extra);
 
     /// <summary>The 1-based line of <paramref name="text"/> in the recipe (Setup included).</summary>
     private static int LineOf(string body, string text) =>
