@@ -11,7 +11,7 @@ namespace PeftHost.Quantization;
 /// <c>quant_map</c> (the 16 codes), <c>nested_absmax</c>, <c>nested_quant_map</c> and the JSON
 /// blob <c>quant_state.bitsandbytes__{type}</c>.
 /// </summary>
-public abstract class FourBitQuantizer(FourBitCode code) : IQuantizer
+public abstract class FourBitQuantizer(FourBitCode code) : IQuantizer, IRangeDequantizer
 {
     /// <summary>The 4-bit data type.</summary>
     public FourBitCode Code => code;
@@ -46,6 +46,16 @@ public abstract class FourBitQuantizer(FourBitCode code) : IQuantizer
         var absmax = QuantizedState.Absmax(quantized);
         var values = FourBitCodec.Dequantize(quantized.Data, absmax, quantized.State[QuantStateKeys.QuantMap], blockSize, quantized.ElementCount);
         return values.view(quantized.Shape).to(dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    Tensor IRangeDequantizer.DequantizeRange(QuantizedTensor quantized, Tensor absmax, long start, long length)
+    {
+        using var scope = NewDisposeScope();
+        int blockSize = QuantStateJson.Int(quantized.QuantState, "blocksize");
+        var packed = quantized.Data.reshape(-1).narrow(0, start / 2, length / 2); // two codes a byte; block sizes are even
+        var values = FourBitCodec.Dequantize(packed, absmax.narrow(0, start / blockSize, length / blockSize), quantized.State[QuantStateKeys.QuantMap], blockSize, length);
+        return values.MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />

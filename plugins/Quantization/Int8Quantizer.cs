@@ -11,7 +11,7 @@ namespace PeftHost.Quantization;
 /// (float32, or double-quantized like the 4-bit types), <c>quant_map</c> = the dynamic map.
 /// For 8-bit bases kept in memory; bitsandbytes has no serialized form of it for whole models.
 /// </summary>
-public sealed class Int8Quantizer : IQuantizer
+public sealed class Int8Quantizer : IQuantizer, IRangeDequantizer
 {
     private static readonly Lazy<CodebookSearch> Search = new(() => new CodebookSearch(DynamicMap.Values(signed: true)));
 
@@ -43,10 +43,22 @@ public sealed class Int8Quantizer : IQuantizer
         using var scope = NewDisposeScope();
         int blockSize = QuantStateJson.Int(quantized.QuantState, "blocksize");
         var absmax = QuantizedState.Absmax(quantized);
-        var codes = quantized.Data.dtype == ScalarType.Int8 ? quantized.Data.to(ScalarType.Byte) : quantized.Data;
-        var values = Blockwise8Bit.Dequantize(codes, absmax, quantized.State[QuantStateKeys.QuantMap], blockSize);
+        var values = Blockwise8Bit.Dequantize(Codes(quantized.Data), absmax, quantized.State[QuantStateKeys.QuantMap], blockSize);
         return values.view(quantized.Shape).to(dtype).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc />
+    Tensor IRangeDequantizer.DequantizeRange(QuantizedTensor quantized, Tensor absmax, long start, long length)
+    {
+        using var scope = NewDisposeScope();
+        int blockSize = QuantStateJson.Int(quantized.QuantState, "blocksize");
+        var codes = Codes(quantized.Data.reshape(-1).narrow(0, start, length));
+        var values = Blockwise8Bit.Dequantize(codes, absmax.narrow(0, start / blockSize, length / blockSize), quantized.State[QuantStateKeys.QuantMap], blockSize);
+        return values.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The codes as uint8 (a layer stores them as int8, the same bits, so that parameter counting does not double them).</summary>
+    private static Tensor Codes(Tensor data) => data.dtype == ScalarType.Int8 ? data.to(ScalarType.Byte) : data;
 
     /// <inheritdoc />
     public nn.Module CreateLinear(QuantizedTensor weight, Tensor? bias, ScalarType computeDtype) =>

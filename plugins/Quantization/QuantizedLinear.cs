@@ -102,7 +102,7 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
     /// <summary>x·Wᵀ + b in <paramref name="input"/>'s dtype, dequantizing W by bands of rows (<see cref="RowBands"/>) where its rows hold whole blocks.</summary>
     internal Tensor Project(Tensor input, Tensor? bias)
     {
-        using var bands = RowBands.TryCreate(this);
+        using var bands = RowBands.TryCreate(Quantized(), _quantizer);
         if (bands is not null) return bands.Linear(input, bias);
         using var weight = DequantizedWeight(input.dtype);
         return F.linear(input, weight, bias);
@@ -111,7 +111,7 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
     /// <summary>∂y·W for <paramref name="gradOutput"/> [..., out], dequantizing W by bands of rows where it can.</summary>
     internal Tensor InputGradient(Tensor gradOutput)
     {
-        using var bands = RowBands.TryCreate(this);
+        using var bands = RowBands.TryCreate(Quantized(), _quantizer);
         if (bands is not null) return bands.InputGradient(gradOutput);
         using var weight = DequantizedWeight(gradOutput.dtype);
         return gradOutput.matmul(weight);

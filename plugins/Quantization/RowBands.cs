@@ -1,4 +1,3 @@
-using PeftHost.Core.Quantization.Codecs;
 using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -20,28 +19,27 @@ internal sealed class RowBands : IDisposable
     public const long BandElements = 1L << 21;
 
     private readonly QuantizedTensor _quantized;
+    private readonly IRangeDequantizer _dequantizer;
     private readonly Tensor _absmax;
-    private readonly Tensor _codes;
-    private readonly int _blockSize;
     private readonly long _out, _in, _rowsPerBand;
 
-    private RowBands(QuantizedTensor quantized, int blockSize)
+    private RowBands(QuantizedTensor quantized, IRangeDequantizer dequantizer)
     {
         _quantized = quantized;
-        _blockSize = blockSize;
+        _dequantizer = dequantizer;
         (_out, _in) = (quantized.Shape[0], quantized.Shape[1]);
         _rowsPerBand = Math.Max(1, BandElements / _in);
         _absmax = QuantizedState.Absmax(quantized); // restored once from the double quantization
-        _codes = quantized.Data.reshape(-1);
     }
 
-    /// <summary>Bands over <paramref name="layer"/>'s weight, or null when its rows do not hold whole blocks (then dequantize it whole).</summary>
-    public static RowBands? TryCreate(QuantizedLinear layer)
+    /// <summary>
+    /// Bands over <paramref name="quantized"/> (a layer's weight), or null when <paramref name="quantizer"/>
+    /// cannot decode ranges or the rows do not hold whole blocks (then dequantize it whole).
+    /// </summary>
+    public static RowBands? TryCreate(QuantizedTensor quantized, IQuantizer quantizer)
     {
-        var quantized = layer.Quantized();
-        int blockSize = QuantStateJson.Int(quantized.QuantState, "blocksize");
-        bool wholeBlocks = quantized.Shape[1] % blockSize == 0;
-        return wholeBlocks && quantized.QuantType is "nf4" or "fp4" or "int8" ? new RowBands(quantized, blockSize) : null;
+        bool wholeBlocks = quantized.Shape[1] % QuantStateJson.Int(quantized.QuantState, "blocksize") == 0;
+        return wholeBlocks && quantizer is IRangeDequantizer dequantizer ? new RowBands(quantized, dequantizer) : null;
     }
 
     /// <summary>x·Wᵀ (+ bias) for <paramref name="input"/> [..., in] in its dtype.</summary>
@@ -78,21 +76,10 @@ internal sealed class RowBands : IDisposable
     /// <summary>Weight rows [first, first + count) in <paramref name="dtype"/>, via the original dtype as the whole-weight path.</summary>
     private Tensor Rows(long first, long count, ScalarType dtype)
     {
-        long start = first * _in, length = count * _in;
-        var absmax = _absmax.narrow(0, start / _blockSize, length / _blockSize);
-        var map = _quantized.State[QuantStateKeys.QuantMap];
-        var values = _quantized.QuantType == "int8"
-            ? Blockwise8Bit.Dequantize(Int8Codes(_codes.narrow(0, start, length)), absmax, map, _blockSize)
-            : FourBitCodec.Dequantize(_codes.narrow(0, start / 2, length / 2), absmax, map, _blockSize, length);
+        var values = _dequantizer.DequantizeRange(_quantized, _absmax, first * _in, count * _in);
         return values.view(count, _in).to(_quantized.OriginalDtype).to(dtype);
     }
 
-    private static Tensor Int8Codes(Tensor codes) => codes.dtype == ScalarType.Int8 ? codes.to(ScalarType.Byte) : codes;
-
     /// <inheritdoc />
-    public void Dispose()
-    {
-        _absmax.Dispose();
-        _codes.Dispose();
-    }
+    public void Dispose() => _absmax.Dispose();
 }
