@@ -49,7 +49,7 @@ public static class NativeRuntime
     }
 
     /// <summary>True when libtorch was asked for transparent huge pages (by <see cref="Initialize"/> or the user).</summary>
-    public static bool HugePagesRequested => Environment.GetEnvironmentVariable(HugePagesVariable) is "1" || NativeVariable(HugePagesVariable) == "1";
+    public static bool HugePagesRequested => NativeVariable(HugePagesVariable) == "1"; // what libtorch reads, whoever set it
 
     [DllImport("libc", EntryPoint = "malloc_trim")]
     private static extern int MallocTrim(nuint pad);
