@@ -41,11 +41,7 @@ internal static class AdapterApi
             string name = args.String(2, "adapterName", AdapterFiles.DefaultAdapterName);
             if (model.Peft is { Adapters.Count: > 0 })
                 throw new RecipeApiException($"getPeftModel: the model already has adapters ({string.Join(", ", model.Peft.Adapters.Select(a => a.Name))}); add another with addAdapter(model, name, config)");
-            var (method, config) = MethodConfig(args[1], "getPeftModel");
-            var peft = model.Peft ?? NewPeftModel(s, model);
-            s.Job("getPeftModel", _ => peft.AddAdapter(method, config, name));
-            model.Peft = peft;
-            return ModelHandles.Peft(s, model);
+            return AddAdapter(s, model, args[1], name, "getPeftModel");
         }));
 
         api.Add("addAdapter", s.Function("addAdapter", 3, values =>
@@ -53,11 +49,7 @@ internal static class AdapterApi
             var args = new ApiArguments("addAdapter", values).AtMost(3, "(model, adapterName, config)");
             var model = ModelApi.ExpectModel(s, args[0], "addAdapter");
             string name = args.String(1, "adapterName");
-            var (method, config) = MethodConfig(args[2], "addAdapter");
-            var peft = model.Peft ?? NewPeftModel(s, model);
-            s.Job("addAdapter", _ => peft.AddAdapter(method, config, name));
-            model.Peft = peft;
-            return ModelHandles.Peft(s, model);
+            return AddAdapter(s, model, args[2], name, "addAdapter");
         }));
 
         api.Add("printTrainableParameters", s.Function("printTrainableParameters", 1, values =>
@@ -163,6 +155,16 @@ internal static class AdapterApi
             s.Log(active is null ? "unloaded the adapters" : $"merged adapter '{active}' into the base weights and unloaded the adapters");
             return ModelHandles.Base(s, model);
         }));
+    }
+
+    /// <summary>Adds adapter <paramref name="name"/> from the recipe's method config (the model becomes a PEFT model if it is not one) and returns the PEFT-model handle.</summary>
+    private static JsValue AddAdapter(RecipeSession s, RecipeModel model, JsValue configValue, string name, string function)
+    {
+        var (method, config) = MethodConfig(configValue, function);
+        var peft = model.Peft ?? NewPeftModel(s, model);
+        s.Job(function, _ => peft.AddAdapter(method, config, name));
+        model.Peft = peft;
+        return ModelHandles.Peft(s, model);
     }
 
     /// <summary>A fresh PEFT model over <paramref name="model"/>, sharing its tokenizer with the methods, taken into the host's hot reloads.</summary>
