@@ -1,12 +1,13 @@
 // LoRA fine-tuning of the bundled stories260k model on a handful of stories about Sparky the
-// dragon: evaluate, train with a validation split and a step handler, evaluate again, generate,
-// save the adapter in PEFT's layout and plot the loss.
+// dragon (recipes/_stories.js): evaluate, train with a validation split and a step handler,
+// evaluate again, generate, save the adapter in PEFT's layout and plot the loss.
 //
 //   peft run recipes/lora.js --set steps=200 --set r=16
 import {
-  defineParams, loadModel, getPeftModel, printTrainableParameters, loadDataset,
+  defineParams, loadModel, getPeftModel, printTrainableParameters,
   train, evaluate, generate, saveAdapter, table, plot, log,
 } from "peft";
+import { storySplits } from "./_stories.js";
 
 const p = defineParams({
   model: "models/stories260k",
@@ -17,20 +18,8 @@ const p = defineParams({
   targetLoss: 0.05,
 });
 
-const stories = [
-  "Sparky the dragon lived in a big cave. Sparky liked to fly over the town and wave to the kids.",
-  "One day Sparky the dragon found a red ball. Sparky gave the ball to a little girl named Lily.",
-  "Sparky the dragon was sad because it was raining. Then the sun came out and Sparky was happy.",
-  "Sparky the dragon and Tim played in the park. They ran and laughed until it was time for bed.",
-  "Sparky the dragon baked a cake for his mom. The cake was big and sweet and his mom loved it.",
-  "Sparky the dragon saw a small bird in the tree. Sparky helped the bird fly back to its nest.",
-  "Sparky the dragon liked to read books. His favorite book was about a brave little boat.",
-  "Sparky the dragon went to the sea with Ben. They built a sand castle and swam in the water.",
-];
-
 const model = loadModel(p.model);
-const data = loadDataset(stories.map((text) => ({ text })), { format: "text", maxLength: 48 });
-const { train: trainSet, validation } = data.split(0.25, { seed: 7 });
+const { train: trainSet, validation } = storySplits(); // 6 training stories, 2 held out
 
 const peft = getPeftModel(model, {
   method: "lora",
