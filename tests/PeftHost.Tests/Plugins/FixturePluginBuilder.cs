@@ -85,7 +85,8 @@ internal static class FixturePluginBuilder
     private static string DotnetPath() =>
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
-    private static void CopyTree(string source, string target, string[]? skip = null, string pattern = "*")
+    /// <summary>Copies the folder <paramref name="source"/> into <paramref name="target"/>, recursively, leaving out subfolders named in <paramref name="skip"/>.</summary>
+    public static void CopyTree(string source, string target, string[]? skip = null, string pattern = "*")
     {
         Directory.CreateDirectory(target);
         foreach (var file in Directory.EnumerateFiles(source, pattern))

@@ -14,11 +14,11 @@ public sealed class HotReloadBuild : IDisposable
         string sources = Path.Combine(Workspace, "src");
         Directory.CreateDirectory(sources);
         File.Copy(Path.Combine(FixturePluginBuilder.Sources, "PluginFixture.props"), Path.Combine(sources, "PluginFixture.props"));
-        CopyFolder(Path.Combine(FixturePluginBuilder.Sources, "ChannelScale"), Path.Combine(sources, "ChannelScale"));
+        FixturePluginBuilder.CopyTree(Path.Combine(FixturePluginBuilder.Sources, "ChannelScale"), Path.Combine(sources, "ChannelScale"), skip: ["bin", "obj"]);
         Project = Path.Combine(sources, "ChannelScale", "ChannelScale.csproj");
         FirstBuildTime = FixturePluginBuilder.Build(Project, Root);
         Pristine = Path.Combine(Workspace, "pristine", "ChannelScale");
-        CopyFolder(PluginFolder, Pristine);
+        FixturePluginBuilder.CopyTree(PluginFolder, Pristine, skip: ["bin", "obj"]);
     }
 
     public string Workspace { get; }
@@ -50,7 +50,7 @@ public sealed class HotReloadBuild : IDisposable
     public string CopyPristineToNewRoot()
     {
         string root = Path.Combine(Workspace, "copy-" + Guid.NewGuid().ToString("N")[..8]);
-        CopyFolder(Pristine, Path.Combine(root, "ChannelScale"));
+        FixturePluginBuilder.CopyTree(Pristine, Path.Combine(root, "ChannelScale"));
         return root;
     }
 
@@ -58,12 +58,5 @@ public sealed class HotReloadBuild : IDisposable
     {
         try { Directory.Delete(Workspace, recursive: true); }
         catch (IOException) { }
-    }
-
-    private static void CopyFolder(string source, string target)
-    {
-        Directory.CreateDirectory(target);
-        foreach (var file in Directory.EnumerateFiles(source))
-            File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
     }
 }

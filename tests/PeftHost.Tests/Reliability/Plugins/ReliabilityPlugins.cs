@@ -20,9 +20,9 @@ public sealed class ReliabilityPlugins : IDisposable
         Root = Path.Combine(Workspace, "plugins");
         Directory.CreateDirectory(sources);
         File.Copy(Path.Combine(FixturePluginBuilder.Sources, "PluginFixture.props"), Path.Combine(sources, "PluginFixture.props"));
-        foreach (var name in Reused) CopyFolder(Path.Combine(FixturePluginBuilder.Sources, name), Path.Combine(sources, name));
+        foreach (var name in Reused) FixturePluginBuilder.CopyTree(Path.Combine(FixturePluginBuilder.Sources, name), Path.Combine(sources, name), skip: ["bin", "obj"]);
         string own = Path.Combine(AppContext.BaseDirectory, "Fixtures", "reliability", "plugins");
-        foreach (var name in Own) CopyFolder(Path.Combine(own, name), Path.Combine(sources, name));
+        foreach (var name in Own) FixturePluginBuilder.CopyTree(Path.Combine(own, name), Path.Combine(sources, name), skip: ["bin", "obj"]);
         string solution = Path.Combine(sources, "Reliability.slnx");
         File.WriteAllText(solution, "<Solution>\n" + string.Concat(Reused.Concat(Own).Select(n => $"  <Project Path=\"{n}/{n}.csproj\" />\n")) + "</Solution>\n");
         BuildTime = FixturePluginBuilder.Build(solution, Root);
@@ -44,7 +44,7 @@ public sealed class ReliabilityPlugins : IDisposable
     public string CopyToNewRoot(string plugin)
     {
         string root = Path.Combine(Workspace, "copy-" + Guid.NewGuid().ToString("N")[..8]);
-        CopyFolder(Folder(plugin), Path.Combine(root, plugin));
+        FixturePluginBuilder.CopyTree(Folder(plugin), Path.Combine(root, plugin), skip: ["bin", "obj"]);
         return root;
     }
 
@@ -52,15 +52,6 @@ public sealed class ReliabilityPlugins : IDisposable
     {
         try { Directory.Delete(Workspace, recursive: true); }
         catch (IOException) { }
-    }
-
-    private static void CopyFolder(string source, string target)
-    {
-        Directory.CreateDirectory(target);
-        foreach (var file in Directory.EnumerateFiles(source))
-            File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
-        foreach (var dir in Directory.EnumerateDirectories(source).Where(d => Path.GetFileName(d) is not ("bin" or "obj")))
-            CopyFolder(dir, Path.Combine(target, Path.GetFileName(dir)));
     }
 }
 
