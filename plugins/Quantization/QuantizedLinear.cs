@@ -154,7 +154,9 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
             {
                 _internal_buffers.Remove(name);
                 existing?.Dispose();
-                register_buffer(name, tensor.clone());
+                // Out of any dispose scope the caller runs in (an adapter's merge step does): the
+                // buffer belongs to the layer, and a disposed one drops out of the state dict.
+                register_buffer(name, tensor.clone().DetachFromDisposeScope());
             }
         }
         _quantState = requantized.QuantState;

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using PeftHost.Core.Checkpoints;
 using PeftHost.Core.IO;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,14 +16,23 @@ public static class ModelLoader
 
     /// <summary>
     /// Loads the model in <paramref name="directory"/> into <paramref name="dtype"/> on
-    /// <paramref name="device"/>. On the meta device only <c>config.json</c> is read.
+    /// <paramref name="device"/>. On the meta device only <c>config.json</c> is read. A folder whose
+    /// config.json has a bitsandbytes <c>quantization_config</c> loads as a quantized model (its
+    /// quantizer from <paramref name="quantizers"/>; <paramref name="dtype"/> then applies to the
+    /// tensors that are not quantized), never through a full-precision copy.
     /// </summary>
-    public static CausalLanguageModel Load(string directory, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    public static CausalLanguageModel Load(string directory, ScalarType dtype = ScalarType.Float32, Device? device = null, IQuantizerResolver? quantizers = null)
     {
         device ??= CPU;
         if (!Directory.Exists(directory)) throw new ModelFormatException(directory, "model folder not found");
         var config = ModelConfig.Load(Path.Combine(directory, ConfigFileName));
         if (device.type == DeviceType.META) return Build(config, device, dtype, WeightInit.Empty);
+        if (config.Raw[BnbQuantizationConfig.Key] is not null)
+        {
+            if (quantizers is null)
+                throw new ModelFormatException(directory, "the model is quantized (config.json has a quantization_config) and needs the quantizer plugins to load");
+            return QuantizedModelFiles.Load(directory, quantizers, dtype, device);
+        }
         using var reader = CheckpointReader.Open(directory);
         // Check the config against the checkpoint before allocating anything it asks for: a damaged
         // config.json (a layer count or a width off by orders of magnitude) must be an error, not a huge allocation.
@@ -161,27 +171,33 @@ public static class ModelLoader
     /// <summary>
     /// Saves <paramref name="model"/> in Hugging Face layout: <c>config.json</c>,
     /// <c>generation_config.json</c> and safetensors weights (sharded above <paramref name="maxShardBytes"/>).
+    /// A model with quantized layers is saved in the bitsandbytes layout with its
+    /// <c>quantization_config</c> when no <paramref name="dtype"/> is given; with one, its quantized
+    /// layers are dequantized and it is saved as a plain model in that dtype.
     /// </summary>
     public static void Save(CausalLanguageModel model, string directory, ScalarType? dtype = null, long maxShardBytes = CheckpointWriter.DefaultMaxShardBytes)
     {
         var saveDtype = dtype ?? model.Dtype;
-        var state = new List<KeyValuePair<string, Tensor>>();
+        bool keepQuantized = dtype is null && QuantizedLayers.Find(model).Any();
+        var config = model.Config.ToJson(DeviceSelector.DtypeName(saveDtype));
+        // Before anything is written: a model that cannot be saved in its layout is refused here.
+        if (keepQuantized) config[BnbQuantizationConfig.Key] = QuantizedModelFiles.ConfigOf(model).ToJson();
+        else config.Remove(BnbQuantizationConfig.Key);
         // The folder is assembled beside the target and moved in, so a failed save (a full disk)
         // never leaves new weights next to the previous config.json.
         using var staging = StagingDirectory.Create(directory);
         IReadOnlyList<string> written;
+        var state = new List<KeyValuePair<string, Tensor>>();
         try
         {
-            foreach (var (name, p) in model.named_parameters())
-                state.Add(new(name, p.detach().to(saveDtype)));
+            state.AddRange(keepQuantized ? QuantizedModelFiles.StateDict(model, saveDtype) : QuantizedModelFiles.PlainStateDict(model, saveDtype));
             written = CheckpointWriter.Write(staging.Path, state, maxShardBytes);
         }
         finally
         {
             foreach (var kv in state) kv.Value.Dispose();
         }
-        AtomicFile.WriteAllText(Path.Combine(staging.Path, ConfigFileName),
-            model.Config.ToJson(DeviceSelector.DtypeName(saveDtype)).ToJsonString(Json.Indented));
+        AtomicFile.WriteAllText(Path.Combine(staging.Path, ConfigFileName), config.ToJsonString(Json.Indented));
         WriteGenerationConfig(model.Config, staging.Path);
         staging.Commit();
         CheckpointWriter.RemoveStale(directory, written);

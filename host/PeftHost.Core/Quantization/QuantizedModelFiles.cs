@@ -20,36 +20,55 @@ namespace PeftHost.Core.Quantization;
 public static class QuantizedModelFiles
 {
     /// <summary>
-    /// Writes <paramref name="model"/> (quantized by <see cref="ModelQuantizer"/> or loaded 4-bit,
-    /// without adapters) into <paramref name="directory"/>; full-precision tensors in
-    /// <paramref name="dtype"/> (default: the model's).
+    /// How <paramref name="model"/> is quantized, for its <c>quantization_config</c>; refuses a
+    /// model that still carries adapters (its saved keys would not be the base model's).
     /// </summary>
-    public static void Save(CausalLanguageModel model, string directory, ScalarType? dtype = null, long maxShardBytes = CheckpointWriter.DefaultMaxShardBytes)
+    public static BnbQuantizationConfig ConfigOf(CausalLanguageModel model)
     {
-        var config = QuantizedLayers.ConfigOf(model) ?? InferConfig(model);
-        var saveDtype = dtype ?? model.Dtype;
-        var quantizedPrefixes = QuantizedLayers.Find(model).Select(q => q.Path + ".").ToArray();
-        bool IsQuantizedState(string key) => quantizedPrefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal) && !key.EndsWith(".bias", StringComparison.Ordinal));
-        if (quantizedPrefixes.Length == 0) throw new InvalidOperationException("the model has no quantized layers: save it with ModelLoader.Save");
         var adapted = model.named_parameters().FirstOrDefault(p => p.name.Contains(".base_layer.", StringComparison.Ordinal)).name;
         if (adapted is not null) throw new InvalidOperationException($"the model still carries adapters ('{adapted}'): save the adapter, or merge and unload it, first");
+        return QuantizedLayers.ConfigOf(model) ?? InferConfig(model);
+    }
+
+    /// <summary>
+    /// The state dict in the bitsandbytes layout: each quantized layer's packed weight and quant
+    /// state as stored, every other tensor in <paramref name="dtype"/>, all on the CPU. The caller
+    /// disposes the tensors.
+    /// </summary>
+    public static List<KeyValuePair<string, Tensor>> StateDict(CausalLanguageModel model, ScalarType dtype)
+    {
+        var quantizedPrefixes = QuantizedLayers.Find(model).Select(q => q.Path + ".").ToArray();
+        bool IsQuantizedState(string key) => quantizedPrefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal) && !key.EndsWith(".bias", StringComparison.Ordinal));
+        return Collect(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter))
+                .Concat(model.named_buffers(include_nonpersistent: false).Select(b => (b.name, b.buffer))),
+            (name, t) => IsQuantizedState(name) || !t.is_floating_point() ? t.detach().cpu() : t.detach().to(dtype).cpu());
+    }
+
+    /// <summary>
+    /// The state dict of a plain model in <paramref name="dtype"/>: each quantized layer's weight
+    /// dequantized (as its forward sees it), every other parameter cast. The caller disposes the tensors.
+    /// </summary>
+    public static List<KeyValuePair<string, Tensor>> PlainStateDict(CausalLanguageModel model, ScalarType dtype)
+    {
+        var quantizedWeights = QuantizedLayers.Find(model).ToDictionary(q => q.Path + ".weight", q => (ILinearLayer)q.Module);
+        return Collect(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)),
+            (name, t) => quantizedWeights.TryGetValue(name, out var layer) ? layer.ReadWeight(dtype).cpu() : t.detach().to(dtype));
+    }
+
+    private static List<KeyValuePair<string, Tensor>> Collect(IEnumerable<(string Name, Tensor Tensor)> source, Func<string, Tensor, Tensor> convert)
+    {
         var state = new List<KeyValuePair<string, Tensor>>();
         try
         {
-            foreach (var (name, p) in model.named_parameters())
-                state.Add(new(name, IsQuantizedState(name) ? p.detach().cpu() : p.detach().to(saveDtype).cpu()));
-            foreach (var (name, b) in model.named_buffers(include_nonpersistent: false))
-                state.Add(new(name, b.detach().cpu()));
-            CheckpointWriter.Write(directory, state, maxShardBytes);
+            using (no_grad())
+                foreach (var (name, t) in source) state.Add(new(name, convert(name, t)));
+            return state;
         }
-        finally
+        catch
         {
             foreach (var kv in state) kv.Value.Dispose();
+            throw;
         }
-        var json = model.Config.ToJson(DeviceSelector.DtypeName(saveDtype));
-        json[BnbQuantizationConfig.Key] = config.ToJson();
-        AtomicFile.WriteAllText(Path.Combine(directory, ModelLoader.ConfigFileName), json.ToJsonString(Json.Indented));
-        ModelLoader.WriteGenerationConfig(model.Config, directory);
     }
 
     /// <summary>True when <paramref name="directory"/>'s config.json has a <c>quantization_config</c>.</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using PeftHost.Core.Models;
 using PeftHost.Core.Peft;
 using PeftHost.Core.Plugins;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Runtime;
 using TorchSharp;
 
@@ -21,7 +22,7 @@ public static class InspectCommand
             Description = "Size a LoRA adapter too: r=8,alpha=16,targets=q_proj+v_proj[,dropout=0.05,rslora=true,dora=true] (other keys pass through as LoRA options)",
         };
         var plugins = PluginsCommand.PluginDirectories();
-        var command = new Command("inspect", "Show a model's architecture, parameter count and memory; needs only config.json") { model, dtype, lora, plugins };
+        var command = new Command("inspect", "Show a model's architecture, parameter count and memory; needs only config.json (a quantized folder is loaded to measure its stored layout)") { model, dtype, lora, plugins };
         command.SetAction(CommandAction.Of((parse, output) =>
         {
             string dir = parse.GetValue(model)!;
@@ -31,6 +32,14 @@ public static class InspectCommand
             using var lm = ModelLoader.Build(config, torch.META, weightDtype, WeightInit.Empty);
             var report = ModelReport.Of(lm);
             output.Write(report.Format());
+            if (QuantizedModelFiles.IsQuantized(dir))
+            {
+                // The sizes above are the full-precision model's; a quantized folder is loaded as it is stored to measure it.
+                using var host = new PluginHost(new PluginHostOptions { PluginDirectories = parse.GetValue(plugins)!, WatchForChanges = false });
+                using var stored = ModelLoader.Load(dir, weightDtype, torch.CPU, new PluginQuantizerResolver(host));
+                output.WriteLine($"stored quantized ({QuantizedLayers.ConfigOf(stored)!.QuantType}, bitsandbytes layout):");
+                output.WriteLine(QuantizationMemory.Measure(stored).Format());
+            }
             if (parse.GetValue(lora) is string spec)
             {
                 using var host = new PluginHost(new PluginHostOptions { PluginDirectories = parse.GetValue(plugins)!, WatchForChanges = false });

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using PeftHost.Core.IO;
 using PeftHost.Core.Models;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Runtime;
+using static TorchSharp.torch;
 
 namespace PeftHost.Cli.Commands;
 
@@ -18,23 +20,42 @@ public static class MergeCommand
         var model = CommonOptions.Model();
         var adapter = new Option<string>("--adapter", "-a") { Description = "PEFT adapter folder to merge", Required = true };
         var outDir = new Option<string>("--out", "-o") { Description = "Output folder for the merged model", Required = true };
-        var dtype = new Option<string?>("--dtype") { Description = "Dtype to save in (default: the base model's)" };
+        var dtype = new Option<string?>("--dtype")
+        {
+            Description = "Dtype to save in (default: the base model's). A quantized base is saved re-quantized, with the measured " +
+                "output difference as a warning, unless --dtype is given: then the merge is exact and saved as a plain model in that dtype",
+        };
         var plugins = PluginsCommand.PluginDirectories();
-        var command = new Command("merge", "Merge an adapter into its base model and save a plain model in Hugging Face layout") { model, adapter, outDir, dtype, plugins };
+        var command = new Command("merge", "Merge an adapter into its base model and save a standalone model in Hugging Face layout " +
+            "(a 4-bit or 8-bit base: re-quantized in the bitsandbytes layout, or with --dtype a plain model)") { model, adapter, outDir, dtype, plugins };
         command.SetAction(CommandAction.Of((parse, output) =>
         {
             string modelDir = parse.GetValue(model)!;
             string target = parse.GetValue(outDir)!;
+            var askedDtype = parse.GetValue(dtype) is string d ? DeviceSelector.ParseDtype(d) : (TorchSharp.torch.ScalarType?)null;
             using var session = ModelSession.Open(modelDir, parse.GetValue(adapter), "cpu", "float32", parse.GetValue(plugins)!);
-            var merged = session.Peft!.MergeAndUnload();
-            var saveDtype = parse.GetValue(dtype) is string d ? DeviceSelector.ParseDtype(d)
-                : DeviceSelector.ParseDtype(merged.Config.TorchDtype ?? "float32");
+            bool quantized = QuantizedLayers.Find(session.Model).Any();
             using var staging = StagingDirectory.Create(target);
-            ModelLoader.Save(merged, staging.Path, saveDtype);
+            string saved;
+            if (quantized && askedDtype is ScalarType plain)
+            {
+                // Each layer's effective weight read off the adapted layer: nothing is rounded to the 4-bit grid.
+                QuantizedMerge.ExportMergedFullPrecision(session.Peft!, staging.Path, plain);
+                saved = DeviceSelector.DtypeName(plain);
+            }
+            else
+            {
+                var error = parse.InvocationConfiguration.Error;
+                var (merged, _) = QuantizedMerge.MergeAndUnload(session.Peft!, warning => error.WriteLine($"warning: {warning}"));
+                var saveDtype = askedDtype ?? DeviceSelector.ParseDtype(merged.Config.TorchDtype ?? "float32");
+                // A quantized model keeps its layout when no dtype was asked for.
+                ModelLoader.Save(merged, staging.Path, quantized ? null : saveDtype);
+                saved = quantized ? $"{QuantizedLayers.ConfigOf(merged)?.QuantType ?? "quantized"}, bitsandbytes layout" : DeviceSelector.DtypeName(saveDtype);
+            }
             foreach (var name in CompanionFiles.Where(n => File.Exists(Path.Combine(modelDir, n))))
                 File.Copy(Path.Combine(modelDir, name), Path.Combine(staging.Path, name), overwrite: true);
             staging.Commit();
-            output.WriteLine($"merged {parse.GetValue(adapter)} into {modelDir} → {target} ({DeviceSelector.DtypeName(saveDtype)})");
+            output.WriteLine($"merged {parse.GetValue(adapter)} into {modelDir} → {target} ({saved})");
             return 0;
         }));
         return command;

@@ -1,6 +1,7 @@
 using PeftHost.Core.Models;
 using PeftHost.Core.Peft;
 using PeftHost.Core.Plugins;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Runtime;
 using PeftHost.Core.Tokenization;
 using static TorchSharp.torch;
@@ -24,24 +25,35 @@ internal sealed class ModelSession : IDisposable
     public TextTokenizer Tokenizer { get; }
     public PeftModel? Peft { get; }
 
-    /// <summary>Loads <paramref name="modelDir"/> and, if <paramref name="adapterDir"/> is given, its adapter (methods from plugins).</summary>
+    /// <summary>
+    /// Loads <paramref name="modelDir"/> (a quantized folder with its quantizer from the plugins) and,
+    /// if <paramref name="adapterDir"/> is given, its adapter (methods from plugins).
+    /// </summary>
     public static ModelSession Open(string modelDir, string? adapterDir, string device, string dtype, IReadOnlyList<string> pluginDirs)
     {
         var tokenizer = TokenizerLoader.Load(modelDir);
-        var model = ModelLoader.Load(modelDir, DeviceSelector.ParseDtype(dtype), DeviceSelector.Resolve(device));
-        if (adapterDir is null) return new ModelSession(model, tokenizer, null, null);
-        PluginHost? plugins = null;
+        var dtypeValue = DeviceSelector.ParseDtype(dtype);
+        var deviceValue = DeviceSelector.Resolve(device);
+        // Plugins are loaded only when something needs them: an adapter's method or a quantized model's quantizer.
+        bool quantized = QuantizedModelFiles.IsQuantized(modelDir);
+        if (adapterDir is null && !quantized) return new ModelSession(ModelLoader.Load(modelDir, dtypeValue, deviceValue), tokenizer, null, null);
+        var plugins = new PluginHost(new PluginHostOptions { PluginDirectories = pluginDirs, WatchForChanges = false });
+        CausalLanguageModel? model = null;
         try
         {
-            plugins = new PluginHost(new PluginHostOptions { PluginDirectories = pluginDirs, WatchForChanges = false });
-            var peft = new PeftModel(model, plugins, tokenizer: tokenizer, baseModelPath: modelDir);
-            peft.LoadAdapter(adapterDir);
+            model = ModelLoader.Load(modelDir, dtypeValue, deviceValue, new PluginQuantizerResolver(plugins));
+            PeftModel? peft = null;
+            if (adapterDir is not null)
+            {
+                peft = new PeftModel(model, plugins, tokenizer: tokenizer, baseModelPath: modelDir);
+                peft.LoadAdapter(adapterDir);
+            }
             return new ModelSession(model, tokenizer, peft, plugins);
         }
         catch
         {
-            plugins?.Dispose();
-            model.Dispose();
+            plugins.Dispose();
+            model?.Dispose();
             throw;
         }
     }

@@ -52,7 +52,7 @@ public class ModelQuantizationTests
             ModelQuantizer.Quantize(model, QuantizationFixtures.Registry.Resolve(type), new QuantizationOptions(64, doubleQuant));
             using var expected = model.Forward(ids);
             string path = dir[$"{type}-{doubleQuant}"];
-            QuantizedModelFiles.Save(model, path);
+            ModelLoader.Save(model, path);
             Assert.True(QuantizedModelFiles.IsQuantized(path));
 
             using var loaded = QuantizedModelFiles.Load(path, QuantizationFixtures.Registry);
@@ -71,7 +71,7 @@ public class ModelQuantizationTests
         using var model = ModelLoader.CreateRandom(TinyModels.Config(o => { o["tie_word_embeddings"] = false; o["attention_bias"] = true; }), ScalarType.BFloat16);
         ModelQuantizer.Quantize(model, new Nf4Quantizer(), new QuantizationOptions(64, true, ScalarType.BFloat16));
         using var expected = model.Forward(ids);
-        QuantizedModelFiles.Save(model, dir.Path);
+        ModelLoader.Save(model, dir.Path);
         using (var file = SafeTensorsFile.Open(dir["model.safetensors"]))
         {
             Assert.Equal("BF16", file.Entries["model.norm.weight"].DtypeName);
@@ -91,7 +91,7 @@ public class ModelQuantizationTests
         using var dir = new TempDir();
         using var model = TinyUntied();
         ModelQuantizer.Quantize(model, new Nf4Quantizer(), new QuantizationOptions(64, true));
-        QuantizedModelFiles.Save(model, dir.Path);
+        ModelLoader.Save(model, dir.Path);
         using var file = SafeTensorsFile.Open(dir["model.safetensors"]);
         const string q = "model.layers.0.self_attn.q_proj.weight";
         AssertEntry(file, q, "U8", new long[] { 32 * 32 / 2, 1 });
@@ -118,7 +118,7 @@ public class ModelQuantizationTests
         using var dir = new TempDir();
         using var model = TinyUntied();
         ModelQuantizer.Quantize(model, new Nf4Quantizer(), new QuantizationOptions(64, true, ScalarType.BFloat16));
-        QuantizedModelFiles.Save(model, dir.Path);
+        ModelLoader.Save(model, dir.Path);
         string text = File.ReadAllText(dir["config.json"]);
         var qc = (JsonObject)JsonNode.Parse(text)!["quantization_config"]!;
         Assert.Equal(
@@ -194,7 +194,7 @@ public class ModelQuantizationTests
         using var dir = new TempDir();
         using var model = TinyUntied();
         ModelQuantizer.Quantize(model, new Fp4Quantizer(), new QuantizationOptions(64, false));
-        QuantizedModelFiles.Save(model, dir.Path);
+        ModelLoader.Save(model, dir.Path);
         using (var loaded = QuantizedModelFiles.Load(dir.Path, QuantizationFixtures.Registry))
         {
             Assert.Equal("fp4", QuantizedLayers.ConfigOf(loaded)!.QuantType);

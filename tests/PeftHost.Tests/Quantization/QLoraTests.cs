@@ -106,6 +106,33 @@ public class QLoraTests
     }
 
     [Fact]
+    public void AModelMergedByReQuantizingSavesAndLoadsBackWithItsLogits()
+    {
+        // The base as `peft merge` gets it: a saved 4-bit folder, loaded.
+        using var dir = new TempDir();
+        using (var quantized = TinyModels.Create(o => o["tie_word_embeddings"] = false))
+        {
+            ModelQuantizer.Quantize(quantized, new Nf4Quantizer(), new QuantizationOptions());
+            ModelLoader.Save(quantized, dir["base"]);
+        }
+        using var model = ModelLoader.Load(dir["base"], quantizers: QuantizationFixtures.Registry);
+        var peft = Peft(model);
+        peft.AddAdapter("lora", Lora("""{"r": 4, "loraAlpha": 8, "targetModules": ["q_proj", "v_proj", "down_proj"]}"""));
+        Randomize(peft, 7);
+        var (merged, _) = QuantizedMerge.MergeAndUnload(peft);
+        var missing = QuantizedLayers.Find(merged)
+            .Where(q => !merged.named_buffers(include_nonpersistent: false).Any(b => b.name == q.Path + ".weight.quant_state.bitsandbytes__nf4"))
+            .Select(q => q.Path).ToList();
+        Assert.Empty(missing);
+        using var ids = TinyModels.Tokens(2, 7);
+        using var expected = merged.Forward(ids);
+        ModelLoader.Save(merged, dir["merged"]);
+        using var loaded = ModelLoader.Load(dir["merged"], quantizers: QuantizationFixtures.Registry);
+        using var actual = loaded.Forward(ids);
+        Assert.True(expected.eq(actual).all().item<bool>());
+    }
+
+    [Fact]
     public void FullPrecisionExportKeepsTheAdaptedModelsOutput()
     {
         using var dir = new TempDir();

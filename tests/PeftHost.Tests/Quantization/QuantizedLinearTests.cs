@@ -84,6 +84,24 @@ public class QuantizedLinearTests
     }
 
     [Fact]
+    public void WritingTheWeightKeepsEveryStateBufferPersistent()
+    {
+        // A re-quantizing merge writes new state; all of it must stay in the saved state dict
+        // (the quant-state blob changes length with nested_offset's digits).
+        var (layer, _, _) = Make(new Nf4Quantizer());
+        string[] expected = ["weight.absmax", "weight.nested_absmax", "weight.nested_quant_map", "weight.quant_map", "weight.quant_state.bitsandbytes__nf4"];
+        var lengths = new HashSet<long>();
+        for (int i = 1; i <= 6; i++)
+        {
+            using (var scope = NewDisposeScope()) // as an adapter's merge step calls it
+                layer.WriteWeight(randn(24, 40) * Math.Pow(10, i - 3));
+            Assert.Equal(expected, layer.named_buffers(include_nonpersistent: false).Select(b => b.name).Order());
+            lengths.Add(layer.named_buffers().Single(b => b.name == expected[^1]).buffer.NumberOfElements);
+        }
+        Assert.True(lengths.Count > 1, "the blob's length never changed: the test did not exercise a re-registered buffer");
+    }
+
+    [Fact]
     public void GradientsReachTheInputThroughTheDequantizedWeight()
     {
         var (layer, _, bias) = Make(new Nf4Quantizer());

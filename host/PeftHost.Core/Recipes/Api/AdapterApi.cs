@@ -2,8 +2,10 @@ using System.Text.Json.Nodes;
 using Jint;
 using Jint.Native;
 using PeftHost.Core.Peft;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Recipes.Interop;
 using PeftHost.Core.Recipes.Sandbox;
+using PeftHost.Core.Telemetry;
 
 namespace PeftHost.Core.Recipes.Api;
 
@@ -149,7 +151,9 @@ internal static class AdapterApi
             var model = ModelApi.ExpectModel(s, args[0], "mergeAndUnload");
             var peft = model.RequirePeft("mergeAndUnload");
             string? active = peft.ActiveAdapter;
-            s.Job("mergeAndUnload", _ => peft.MergeAndUnload());
+            // Into a quantized base, the merged weights are re-quantized: the output difference that
+            // causes is measured and reported as a warning (PEFT warns too), never silent.
+            s.Job("mergeAndUnload", _ => QuantizedMerge.MergeAndUnload(peft, warning => s.Log(warning, LogLevel.Warning)));
             model.Peft = null;
             model.PeftHandle = null;
             s.Log(active is null ? "unloaded the adapters" : $"merged adapter '{active}' into the base weights and unloaded the adapters");

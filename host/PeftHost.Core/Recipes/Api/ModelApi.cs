@@ -31,7 +31,7 @@ internal static class ModelApi
 
     /// <summary>Options of <c>saveModel</c>.</summary>
     public static readonly OptionSchema SaveModelOptions = new("saveModel",
-        new("dtype", OptionKind.String, "Dtype to save the weights in (default: the model's)."),
+        new("dtype", OptionKind.String, "Dtype to save the weights in (default: the model's). On a quantized model, saves plain dequantized weights in this dtype instead of the bitsandbytes layout."),
         new("maxShardSize", OptionKind.Integer, "Largest safetensors shard in bytes (default 5 GiB)."));
 
     private static readonly string[] TokenizerFiles =
@@ -48,9 +48,14 @@ internal static class ModelApi
             var dtype = DeviceSelector.ParseDtype(options.String("dtype", "float32"));
             var device = DeviceSelector.Resolve(options.String("device", "auto"));
             string folder = s.Paths.ResolveFolder(path, "loadModel");
-            var model = s.Job("loadModel", _ => ModelLoader.Load(folder, dtype, device));
+            // A quantized folder (bitsandbytes layout) loads with the quantizers the plugins provide.
+            var quantizers = QuantizedModelFiles.IsQuantized(folder)
+                ? new QuantizerRegistry(s.Host.QuantizerNames().Select(s.Host.FindQuantizer).OfType<IQuantizer>())
+                : null;
+            var model = s.Job("loadModel", _ => ModelLoader.Load(folder, dtype, device, quantizers));
             var recipeModel = s.Handles.Own(new RecipeModel(model, folder, Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))));
-            s.Log($"loaded {recipeModel.Name}: {model.Config.NumHiddenLayers} layers, hidden {model.Config.HiddenSize}, {DeviceSelector.DtypeName(dtype)} on {model.Device}");
+            string quantized = QuantizedLayers.ConfigOf(model) is { } qc ? $", {qc.QuantType} quantized" : "";
+            s.Log($"loaded {recipeModel.Name}: {model.Config.NumHiddenLayers} layers, hidden {model.Config.HiddenSize}, {DeviceSelector.DtypeName(dtype)}{quantized} on {model.Device}");
             return ModelHandles.Base(s, recipeModel);
         }));
 

@@ -5,6 +5,7 @@ using PeftHost.Core.Generation;
 using PeftHost.Core.Models;
 using PeftHost.Core.Peft;
 using PeftHost.Core.Plugins;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Runtime;
 using PeftHost.Core.Telemetry;
 using PeftHost.Core.Tokenization;
@@ -58,7 +59,9 @@ public sealed class DashboardModel : IDisposable
     public void Load(string modelDir)
     {
         var tokenizer = TokenizerLoader.Load(modelDir);
-        var model = ModelLoader.Load(modelDir, TorchSharp.torch.ScalarType.Float32, DeviceSelector.Resolve(_device));
+        // A quantized folder takes its quantizer from the plugin host.
+        var quantizers = _reloads is null ? null : new PluginQuantizerResolver(_reloads);
+        var model = ModelLoader.Load(modelDir, TorchSharp.torch.ScalarType.Float32, DeviceSelector.Resolve(_device), quantizers);
         Attach(model, tokenizer, modelDir);
     }
 
