@@ -1,3 +1,4 @@
+using PeftHost.Core.IO;
 using PeftHost.Core.Models;
 using PeftHost.Core.Peft;
 using PeftHost.Core.Plugins;
@@ -27,6 +28,9 @@ internal sealed class ModelSession : IDisposable
     /// <summary>Loads <paramref name="modelDir"/> and, if <paramref name="adapterDir"/> is given, its adapter (methods from plugins).</summary>
     public static ModelSession Open(string modelDir, string? adapterDir, string device, string dtype, IReadOnlyList<string> pluginDirs)
     {
+        // The loaders open the folders' files as they are: a FIFO among them would block the command for good.
+        RegularFiles.RequireInFolder(modelDir);
+        if (adapterDir is not null) RegularFiles.RequireInFolder(adapterDir);
         var tokenizer = TokenizerLoader.Load(modelDir);
         var model = ModelLoader.Load(modelDir, DeviceSelector.ParseDtype(dtype), DeviceSelector.Resolve(device));
         if (adapterDir is null) return new ModelSession(model, tokenizer, null, null);
