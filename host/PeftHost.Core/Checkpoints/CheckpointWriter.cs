@@ -17,7 +17,7 @@ public static class CheckpointWriter
     public static IReadOnlyList<string> Write(string directory, IReadOnlyList<KeyValuePair<string, Tensor>> state,
         long maxShardBytes = DefaultMaxShardBytes, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        Directory.CreateDirectory(directory);
+        WriteConfinement.CreateDirectory(directory);
         metadata ??= new Dictionary<string, string> { ["format"] = "pt" };
         var shards = Split(state.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList(), maxShardBytes);
         var written = new List<string>();
@@ -79,7 +79,7 @@ public static class CheckpointWriter
             string name = Path.GetFileName(file);
             bool isCheckpoint = name == CheckpointReader.SingleFileName || name == CheckpointReader.IndexFileName
                 || (name.StartsWith("model-") && name.EndsWith(".safetensors"));
-            if (isCheckpoint && !written.Contains(name)) File.Delete(file);
+            if (isCheckpoint && !written.Contains(name)) WriteConfinement.DeleteFile(file);
         }
     }
 }

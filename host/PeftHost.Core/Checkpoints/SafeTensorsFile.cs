@@ -54,25 +54,40 @@ public sealed class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         if (!File.Exists(path)) throw new ModelFormatException(path, "file not found");
-        long fileLength = new FileInfo(path).Length;
-        if (fileLength < 8) throw new ModelFormatException(path, $"too short for a safetensors file ({fileLength} bytes)");
+        // One open file for the length, the header and the mapping: a file renamed over the path
+        // meanwhile (a save in progress) cannot pair one file's header with another's data.
+        var file = File.OpenRead(path);
+        try
+        {
+            long fileLength = file.Length;
+            if (fileLength < 8) throw new ModelFormatException(path, $"too short for a safetensors file ({fileLength} bytes)");
 
-        byte[] lengthBytes = new byte[8];
-        using (var fs = File.OpenRead(path)) fs.ReadExactly(lengthBytes);
-        ulong headerLength = BitConverter.ToUInt64(lengthBytes);
-        if (headerLength > MaxHeaderBytes || (long)headerLength > fileLength - 8)
-            throw new ModelFormatException(path, $"header length {headerLength} exceeds the file ({fileLength} bytes) or the {MaxHeaderBytes}-byte limit");
+            byte[] lengthBytes = new byte[8];
+            file.ReadExactly(lengthBytes);
+            ulong headerLength = BitConverter.ToUInt64(lengthBytes);
+            if (headerLength > MaxHeaderBytes || (long)headerLength > fileLength - 8)
+                throw new ModelFormatException(path, $"header length {headerLength} exceeds the file ({fileLength} bytes) or the {MaxHeaderBytes}-byte limit");
 
-        byte[] header = new byte[headerLength];
-        using (var fs = File.OpenRead(path)) { fs.Seek(8, SeekOrigin.Begin); fs.ReadExactly(header); }
-        long dataStart = 8 + (long)headerLength;
-        long dataLength = fileLength - dataStart;
-        var (entries, metadata) = ParseHeader(path, header, dataLength);
+            byte[] header = new byte[headerLength];
+            file.ReadExactly(header);
+            long dataStart = 8 + (long)headerLength;
+            long dataLength = fileLength - dataStart;
+            var (entries, metadata) = ParseHeader(path, header, dataLength);
 
-        if (dataLength == 0) return new SafeTensorsFile(path, null, null, dataStart, entries, metadata);
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-        return new SafeTensorsFile(path, map, view, dataStart, entries, metadata);
+            if (dataLength == 0)
+            {
+                file.Dispose();
+                return new SafeTensorsFile(path, null, null, dataStart, entries, metadata);
+            }
+            var map = MemoryMappedFile.CreateFromFile(file, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            return new SafeTensorsFile(path, map, view, dataStart, entries, metadata);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

@@ -2,7 +2,8 @@ namespace PeftHost.Core.IO;
 
 /// <summary>
 /// Writes files so that no reader ever sees half of one: the content goes to a temporary file
-/// in the same folder, is flushed to disk, and is renamed over the target in one step.
+/// in the same folder, is flushed to disk, and is renamed over the target in one step. Inside a
+/// confined run each step is checked by <see cref="WriteConfinement"/> first.
 /// </summary>
 public static class AtomicFile
 {
@@ -11,15 +12,17 @@ public static class AtomicFile
     {
         string full = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
+        WriteConfinement.CreateDirectory(dir);
         string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
+            WriteConfinement.Check(temp); // created with O_EXCL: a link of that name is not followed
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
             {
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }
+            WriteConfinement.Check(full);
             File.Move(temp, full, overwrite: true);
         }
         catch

@@ -83,21 +83,21 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
         // Errors about the config name the file, whichever step (catalog, binding, injection) finds them.
         ConfigException AtConfig(ConfigException e) => e.Message.Contains(configPath, StringComparison.Ordinal) ? e : new ConfigException($"{configPath}: {e.Message}", e.Key);
 
-        var json = AdapterFiles.ReadConfig(directory);
-        string peftType = json["peft_type"] is JsonValue value && value.TryGetValue<string>(out var type) ? type
-            : throw new ConfigException($"{configPath}: 'peft_type' " + (json["peft_type"] is null ? "missing" : $"must be a string, got {json["peft_type"]!.ToJsonString()}"), "peft_type");
-        IPeftMethod method;
-        PeftConfig config;
+        // Config and weights of one save, even while the folder is being saved again.
+        var (json, state) = AdapterFiles.Read(directory);
         try
         {
-            method = _methods.GetMethodByPeftType(peftType);
-            config = method.BindConfig(ConfigSource.FromAdapterConfig(json, configPath,
-                warning => _bus?.Log(Telemetry.LogLevel.Warning, "peft", warning)));
-        }
-        catch (ConfigException e) { throw AtConfig(e); }
-        var state = AdapterFiles.ReadState(directory);
-        try
-        {
+            string peftType = json["peft_type"] is JsonValue value && value.TryGetValue<string>(out var type) ? type
+                : throw new ConfigException($"{configPath}: 'peft_type' " + (json["peft_type"] is null ? "missing" : $"must be a string, got {json["peft_type"]!.ToJsonString()}"), "peft_type");
+            IPeftMethod method;
+            PeftConfig config;
+            try
+            {
+                method = _methods.GetMethodByPeftType(peftType);
+                config = method.BindConfig(ConfigSource.FromAdapterConfig(json, configPath,
+                    warning => _bus?.Log(Telemetry.LogLevel.Warning, "peft", warning)));
+            }
+            catch (ConfigException e) { throw AtConfig(e); }
             AdapterEntry entry;
             try { entry = Add(name, method, config, isTrainable); }
             catch (ConfigException e) { throw AtConfig(e); }

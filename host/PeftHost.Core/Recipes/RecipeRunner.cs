@@ -49,7 +49,11 @@ public sealed class RecipeRunner
         if (Path.GetExtension(recipe) is not (".js" or ".mjs")) return SetupFailure(options.RecipePath, output, "a recipe is a JavaScript module (.js or .mjs)");
         options.Limits.Validate();
         var parameters = new RecipeParameters(options.Parameters);
-        Directory.CreateDirectory(output);
+        RunOutputFolder outputFolder;
+        try { outputFolder = RunOutputFolder.Open(output); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return SetupFailure(options.RecipePath, output, e.Message); }
+        using var ownedOutput = outputFolder;
+        output = outputFolder.Path;
         WriteRunFile(output, recipe, options);
 
         string folder = Path.GetDirectoryName(recipe)!;
@@ -86,6 +90,8 @@ public sealed class RecipeRunner
             foreach (var (name, value) in exports) builder.ExportValue(name, value);
         });
         ConsoleObject.Install(session);
+        if (outputFolder.TakenOverFrom is int killed && killed != Environment.ProcessId)
+            session.Log($"{output}: took over the lock of process {killed}, which ended without releasing it", LogLevel.Warning);
 
         memory.Start();
         clock.Start();

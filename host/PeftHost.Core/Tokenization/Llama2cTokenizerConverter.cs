@@ -38,7 +38,7 @@ public static class Llama2cTokenizerConverter
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(modelMaxLength, 1);
         var model = BuildModelProto(tokBinPath, vocabSize);
-        Directory.CreateDirectory(outDir);
+        IO.WriteConfinement.CreateDirectory(outDir);
         IO.AtomicFile.Write(Path.Combine(outDir, "tokenizer.model"), stream => stream.Write(model));
         IO.AtomicFile.WriteAllText(Path.Combine(outDir, "tokenizer_config.json"), TokenizerConfigJson(modelMaxLength));
         IO.AtomicFile.WriteAllText(Path.Combine(outDir, "special_tokens_map.json"), SpecialTokensMapJson());

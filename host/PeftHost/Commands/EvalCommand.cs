@@ -27,6 +27,7 @@ public static class EvalCommand
             string dir = parse.GetValue(model)!;
             string file = parse.GetValue(textFile)!;
             if (!File.Exists(file)) throw new FileNotFoundException($"{file}: file not found");
+            PeftHost.Core.IO.RegularFiles.Require(file);
             using var session = ModelSession.Open(dir, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
             var ids = session.Tokenizer.Encode(File.ReadAllText(file), addBos: true);
             var result = Perplexity.OfTokens(session.Model, ids);

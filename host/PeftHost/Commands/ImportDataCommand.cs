@@ -25,6 +25,7 @@ public static class ImportDataCommand
         {
             string source = parse.GetValue(input)!;
             if (!File.Exists(source)) throw new FileNotFoundException($"{source}: file not found", source);
+            PeftHost.Core.IO.RegularFiles.Require(source);
             var result = SpamAssassinImporter.Import(source, parse.GetValue(outDir)!, parse.GetValue(maxBody));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"wrote {result.DataFile}: {result.Messages} messages ({string.Join(", ", result.Labels.Select(kv => $"{kv.Value} {kv.Key}"))}), {result.Bytes / 1024.0:F0} KiB"));

@@ -1,3 +1,4 @@
+using PeftHost.Core.IO;
 using PeftHost.Core.Models;
 using PeftHost.Core.Peft;
 using PeftHost.Core.Plugins;
@@ -31,6 +32,9 @@ internal sealed class ModelSession : IDisposable
     /// </summary>
     public static ModelSession Open(string modelDir, string? adapterDir, string device, string dtype, IReadOnlyList<string> pluginDirs)
     {
+        // The loaders open the folders' files as they are: a FIFO among them would block the command for good.
+        RegularFiles.RequireInFolder(modelDir);
+        if (adapterDir is not null) RegularFiles.RequireInFolder(adapterDir);
         var tokenizer = TokenizerLoader.Load(modelDir);
         var dtypeValue = DeviceSelector.ParseDtype(dtype);
         var deviceValue = DeviceSelector.Resolve(device);

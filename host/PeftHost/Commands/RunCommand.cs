@@ -30,7 +30,7 @@ public static class RunCommand
             AllowMultipleArgumentsPerToken = false,
             DefaultValueFactory = _ => [],
         };
-        var output = new Option<string?>("--out", "-o") { Description = "Output folder (default: runs/<recipe>-<timestamp>/)" };
+        var output = new Option<string?>("--out", "-o") { Description = "Output folder (default: runs/<recipe>-<timestamp>/); one run at a time, never / or a system folder" };
         var plugins = PluginsCommand.PluginDirectories();
         var workspace = new Option<string?>("--workspace") { Description = "Folder whose models/ and data/ the recipe may read (default: the current folder)" };
         var maxStatements = new Option<long?>("--max-statements") { Description = "JavaScript statements the recipe may run (default 200,000,000)" };

@@ -56,9 +56,14 @@ public sealed class PathPolicy
         if (string.IsNullOrWhiteSpace(userPath)) throw new ArgumentException($"{caller}: the path is empty");
         if (userPath.Contains('\0')) throw new SandboxViolationException($"{caller}: the path contains a NUL character");
         string full = Absolute(userPath, access);
+        IO.PathLimits.Check(full);
         string real = RealPath.Resolve(full);
         var roots = access == PathAccess.Write ? [(_outputReal, "the output folder")] : _readRoots;
-        if (roots.Any(r => RealPath.IsUnder(real, r.Real))) return real;
+        if (roots.Any(r => RealPath.IsUnder(real, r.Real)))
+        {
+            if (access == PathAccess.Read) IO.RegularFiles.Require(real);
+            return real;
+        }
 
         string allowed = string.Join(", ", roots.Select(r => r.Label));
         string verb = access == PathAccess.Write ? "write" : "read";
@@ -83,6 +88,7 @@ public sealed class PathPolicy
             string entryReal = RealPath.Resolve(entry);
             if (!_readRoots.Any(r => RealPath.IsUnder(entryReal, r.Real)))
                 throw new SandboxViolationException($"{caller}: '{Path.GetRelativePath(real, entry)}' in '{userPath}' is a symbolic link to {entryReal}, outside the folders a recipe may read");
+            IO.RegularFiles.Require(entryReal);
         }
         return real;
     }

@@ -1,11 +1,13 @@
 using System.Globalization;
+using PeftHost.Core.IO;
 
 namespace PeftHost.Core.Training.Checkpointing;
 
 /// <summary>
 /// The checkpoint folders of a run (<c>checkpoints/checkpoint-{step}</c>): listing, the newest,
 /// and removing all but the last K. A folder counts only when complete (it holds the trainer state,
-/// written last, and folders appear by an atomic rename of a staging folder).
+/// written last, and folders appear by an atomic rename of a staging folder). A symbolic link named
+/// like a checkpoint is not one the trainer wrote: it is neither resumed from nor rotated away.
 /// </summary>
 public sealed class CheckpointStore(string directory)
 {
@@ -24,7 +26,7 @@ public sealed class CheckpointStore(string directory)
         if (!System.IO.Directory.Exists(directory)) return [];
         return System.IO.Directory.EnumerateDirectories(directory, Prefix + "*")
             .Select(path => (Ok: int.TryParse(Path.GetFileName(path)[Prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int step), Step: step, Path: path))
-            .Where(c => c.Ok && File.Exists(Path.Combine(c.Path, TrainerState.FileName)))
+            .Where(c => c.Ok && PosixFile.KindOf(c.Path, followLinks: false) == PosixFile.Kind.Directory && File.Exists(Path.Combine(c.Path, TrainerState.FileName)))
             .OrderBy(c => c.Step)
             .Select(c => (c.Step, c.Path))
             .ToArray();
@@ -40,19 +42,12 @@ public sealed class CheckpointStore(string directory)
         var removed = new List<string>();
         foreach (var (_, path) in all.Take(Math.Max(0, all.Count - keep)))
         {
-            System.IO.Directory.Delete(path, recursive: true);
+            WriteConfinement.DeleteDirectory(path);
             removed.Add(path);
         }
         return removed;
     }
 
     /// <summary>Deletes staging folders left behind by a crash while a checkpoint was being written.</summary>
-    public void RemoveStaleStaging()
-    {
-        if (!System.IO.Directory.Exists(directory)) return;
-        foreach (var stale in System.IO.Directory.EnumerateDirectories(directory, "." + Prefix + "*.staging-*"))
-        {
-            try { System.IO.Directory.Delete(stale, recursive: true); } catch (IOException) { }
-        }
-    }
+    public void RemoveStaleStaging() => StagingDirectory.RemoveLeftovers(directory);
 }

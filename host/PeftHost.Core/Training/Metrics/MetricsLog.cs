@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using PeftHost.Core.Telemetry;
 
@@ -7,13 +6,15 @@ namespace PeftHost.Core.Training.Metrics;
 /// <summary>
 /// A subscriber that appends one JSON object a line to <c>metrics.jsonl</c> for each training,
 /// evaluation, checkpoint and finish event of one run. Non-finite numbers are written as null.
+/// Each line is appended whole in one write; when a write fails (a full disk) the file is cut back
+/// to where the line began, so the log never ends in a torn line.
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
     /// <summary>The file name inside a run's output folder.</summary>
     public const string FileName = "metrics.jsonl";
 
-    private readonly StreamWriter _writer;
+    private readonly FileStream _file;
     private readonly List<IDisposable> _subscriptions = [];
     private readonly object _gate = new();
 
@@ -21,8 +22,8 @@ public sealed class MetricsLog : IDisposable
     public MetricsLog(EventBus events, string runId, string path)
     {
         Path = path;
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-        _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), new UTF8Encoding(false));
+        IO.WriteConfinement.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        _file = IO.WriteConfinement.OpenAppend(path);
         _subscriptions.Add(events.Subscribe<TrainingStepEvent>(e => { if (e.RunId == runId) Write(w => TrainLine(w, e)); }));
         _subscriptions.Add(events.Subscribe<EvaluationEvent>(e => { if (e.RunId == runId) Write(w => EvalLine(w, e)); }));
         _subscriptions.Add(events.Subscribe<CheckpointEvent>(e => { if (e.RunId == runId) Write(w => CheckpointLine(w, e)); }));
@@ -61,10 +62,20 @@ public sealed class MetricsLog : IDisposable
             json.WriteString("time", DateTimeOffset.Now.ToString("O"));
             json.WriteEndObject();
         }
+        buffer.WriteByte((byte)'\n');
+        byte[] line = buffer.ToArray();
         lock (_gate)
         {
-            _writer.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
-            _writer.Flush();
+            long end = _file.Length;
+            try
+            {
+                _file.Write(line); // unbuffered: one write of the whole line
+            }
+            catch (IOException e)
+            {
+                try { _file.SetLength(end); } catch (IOException) { } // cutting back frees space; if even that fails, resume skips a torn line
+                throw new IOException($"{Path}: a line could not be appended ({e.Message}); the log ends at its last whole line", e);
+            }
         }
     }
 
@@ -114,6 +125,6 @@ public sealed class MetricsLog : IDisposable
     public void Dispose()
     {
         foreach (var s in _subscriptions) s.Dispose();
-        lock (_gate) _writer.Dispose();
+        lock (_gate) _file.Dispose();
     }
 }
