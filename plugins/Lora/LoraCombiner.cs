@@ -10,14 +10,13 @@ namespace PeftHost.Plugins.Lora;
 /// The new adapter has r = lora_alpha = new rank, so its scaling is 1 and each source's scaling sᵢ is folded
 /// into the new A/B. Per layer, over the sources present on it, with weights wᵢ:
 /// <list type="bullet">
-/// <item><c>linear</c> (equal ranks): A = Σ √(wᵢ·sᵢ)·Aᵢ, B = Σ √(wᵢ·sᵢ)·Bᵢ — so ΔW = (Σ√(wᵢsᵢ)Bᵢ)(Σ√(wᵢsᵢ)Aᵢ),
-/// which equals Σ wᵢ·sᵢ·BᵢAᵢ only for a single source (the cross terms are PEFT's behaviour too);
-/// wᵢ·sᵢ must not be negative.</item>
+/// <item><c>linear</c> (equal ranks): with cᵢ = wᵢ·sᵢ, A = Σ sign(cᵢ)·√|cᵢ|·Aᵢ, B = Σ √|cᵢ|·Bᵢ — so
+/// ΔW = (Σ√|cᵢ|Bᵢ)(Σ sign(cᵢ)√|cᵢ|Aᵢ), which equals Σ wᵢ·sᵢ·BᵢAᵢ only for a single source (the cross terms are
+/// PEFT's behaviour too; the sign goes on A alone, as PEFT does, so that negative weights subtract).</item>
 /// <item><c>cat</c>: A = [w₁s₁A₁; w₂s₂A₂; …] (rows), B = [B₁ B₂ …] (columns): ΔW = Σ wᵢ·sᵢ·BᵢAᵢ exactly, rank Σ rᵢ.</item>
-/// <item><c>svd</c>: M = Σ (wᵢ·sᵢ)·ΔWᵢ with ΔWᵢ = sᵢ·BᵢAᵢ (PEFT multiplies <c>get_delta_weight</c>, which already
-/// carries sᵢ, by wᵢ·sᵢ, so the scaling enters twice: M = Σ wᵢ·sᵢ²·BᵢAᵢ; identical to Σ wᵢ·sᵢ·BᵢAᵢ when
-/// every sᵢ = 1); then M ≈ U S Vᵀ truncated to k = min(svd_rank ?? max rᵢ, rank of M's shape): B = U[:, :k]·diag(S[:k]),
-/// A = Vᵀ[:k].</item>
+/// <item><c>svd</c>: M = Σ wᵢ·ΔWᵢ with ΔWᵢ = sᵢ·BᵢAᵢ, the delta each source applies (its scaling enters once, as in
+/// PEFT since huggingface/peft#3111); then M ≈ U S Vᵀ truncated to k = min(svd_rank ?? max rᵢ, rank of M's shape):
+/// B = U[:, :k]·diag(S[:k]), A = Vᵀ[:k]. With weights [1, 0] and k ≥ r₁ the blend reproduces the first source.</item>
 /// </list>
 /// A single source is always combined "linear" (as PEFT does). The new config copies the first source's
 /// (PEFT's <c>dataclasses.replace</c>) with r, lora_alpha and target_modules replaced, use_rslora off (PEFT's
@@ -142,7 +141,7 @@ public static class LoraCombiner
         return config;
     }
 
-    /// <summary>A = Σ √(wᵢsᵢ)·Aᵢ, B = Σ √(wᵢsᵢ)·Bᵢ (float32).</summary>
+    /// <summary>A = Σ sign(wᵢsᵢ)·√|wᵢsᵢ|·Aᵢ, B = Σ √|wᵢsᵢ|·Bᵢ (float32).</summary>
     private static (Tensor A, Tensor B) Linear(LoraLayer layer, List<(string Name, double Weight)> present, string path)
     {
         using var _ = no_grad();
@@ -151,10 +150,8 @@ public static class LoraCombiner
         foreach (var (name, weight) in present)
         {
             double product = weight * layer.Settings(name).Scaling;
-            if (product < 0)
-                throw new ArgumentException($"combination type linear takes √(weight·scaling); adapter '{name}' gives {product} at '{path}' (use cat or svd for negative weights)");
-            double factor = Math.Sqrt(product);
-            var ai = layer.LoraA(name).detach().to(ScalarType.Float32) * factor;
+            double factor = Math.Sqrt(Math.Abs(product));
+            var ai = layer.LoraA(name).detach().to(ScalarType.Float32) * (Math.Sign(product) * factor);
             var bi = layer.LoraB(name).detach().to(ScalarType.Float32) * factor;
             if (a is not null && !a.shape.SequenceEqual(ai.shape))
                 throw new ArgumentException($"combination type linear needs equal ranks; '{path}' has ranks {a.shape[0]} and {ai.shape[0]}");
@@ -174,7 +171,7 @@ public static class LoraCombiner
         return (cat(aParts, 0).MoveToOuterDisposeScope(), cat(bParts, 1).MoveToOuterDisposeScope());
     }
 
-    /// <summary>M = Σ (wᵢsᵢ)·ΔWᵢ, truncated SVD: B = U[:, :k]·diag(S[:k]), A = Vᵀ[:k] (float32).</summary>
+    /// <summary>M = Σ wᵢ·ΔWᵢ (ΔWᵢ already carries sᵢ), truncated SVD: B = U[:, :k]·diag(S[:k]), A = Vᵀ[:k] (float32).</summary>
     private static (Tensor A, Tensor B) Svd(LoraLayer layer, List<(string Name, double Weight)> present, int newRank)
     {
         using var _ = no_grad();
@@ -182,7 +179,7 @@ public static class LoraCombiner
         Tensor? m = null;
         foreach (var (name, weight) in present)
         {
-            var term = layer.DeltaWeight(name) * (weight * layer.Settings(name).Scaling);
+            var term = layer.DeltaWeight(name) * weight;
             m = m is null ? term : m + term;
         }
         var (u, s, vh) = linalg.svd(m!, fullMatrices: false);
