@@ -1,8 +1,6 @@
 using System.CommandLine;
-using System.Text;
 using PeftHost.Core.Generation;
 using PeftHost.Core.Runtime;
-using PeftHost.Core.Tokenization;
 
 namespace PeftHost.Cli.Commands;
 
@@ -45,34 +43,20 @@ public static class GenerateCommand
             };
             string text = parse.GetValue(prompt) ?? "";
             var ids = tokenizer.Encode(text, addBos: true);
-            output.Write(text);
-            var stream = new StreamingDecoder(tokenizer, output);
-            new TextGenerator(session.Model).Generate([ids], options, (_, token) => stream.Add(token));
+            // Printed as decode(prompt + continuation): the prompt's own text, then each new suffix.
+            var detokenizer = new IncrementalDetokenizer(tokenizer, ids);
+            output.Write(detokenizer.PromptText);
+            void Print(string delta)
+            {
+                if (delta.Length == 0) return;
+                output.Write(delta);
+                output.Flush();
+            }
+            new TextGenerator(session.Model).Generate([ids], options, (_, token) => Print(detokenizer.Add(token)));
+            Print(detokenizer.Flush());
             output.WriteLine();
             return 0;
         }));
         return command;
-    }
-}
-
-/// <summary>
-/// Writes generated text as tokens arrive. Decoding the whole continuation each time and
-/// printing only the new suffix keeps multi-byte characters and SentencePiece spacing right.
-/// </summary>
-internal sealed class StreamingDecoder(TextTokenizer tokenizer, TextWriter output)
-{
-    private readonly List<int> _tokens = [];
-    private string _printed = "";
-
-    public void Add(int token)
-    {
-        _tokens.Add(token);
-        string text = tokenizer.Decode(_tokens);
-        if (text.Length > _printed.Length && text.StartsWith(_printed, StringComparison.Ordinal) && !text.EndsWith('\uFFFD'))
-        {
-            output.Write(text[_printed.Length..]);
-            output.Flush();
-            _printed = text;
-        }
     }
 }

@@ -28,18 +28,6 @@ internal static class GenerationApi
 
     private static readonly string[] SamplingOnly = ["temperature", "topK", "topP", "seed"];
 
-    /// <summary>
-    /// The text of <paramref name="generated"/> as it reads after the prompt: decoding prompt and
-    /// continuation together and cutting the prompt's text off keeps SentencePiece's leading space
-    /// (decoding the new tokens alone would drop it).
-    /// </summary>
-    private static string Continuation(TextTokenizer tokenizer, IReadOnlyList<int> prompt, IReadOnlyList<int> generated)
-    {
-        string head = tokenizer.Decode(prompt);
-        string whole = tokenizer.Decode(prompt.Concat(generated));
-        return whole.StartsWith(head, StringComparison.Ordinal) ? whole[head.Length..] : tokenizer.Decode(generated);
-    }
-
     /// <summary>Adds the function.</summary>
     public static void Register(RecipeSession s, ApiRegistry api)
     {
@@ -97,7 +85,7 @@ internal static class GenerationApi
                     var progress = new GenerationProgress(s.Host.Events, prompts.Count, settings.MaxNewTokens);
                     var rows = new TextGenerator(model.Model).Generate(ids, settings, progress.OnToken, job.Cancellation);
                     progress.Finish();
-                    return rows.Select((r, i) => (fullText ? prompts[i] : "") + Continuation(tokenizer, ids[i], r)).ToArray();
+                    return rows.Select((r, i) => (fullText ? prompts[i] : "") + IncrementalDetokenizer.Continuation(tokenizer, ids[i], r)).ToArray();
                 }
                 finally
                 {

@@ -151,8 +151,13 @@ public sealed class DashboardModel : IDisposable
             var generator = new TextGenerator(peft.Base);
             void Answer(GenerationLane lane)
             {
-                var stream = new StreamingDecoder(tokenizer, new DeltaWriter(text => _events.Publish(new GenerationTextEvent(requestId, lane, text))));
-                generator.Generate([ids], options, (_, token) => { tokens++; stream.Add(token); }, cancellation);
+                var detokenizer = new IncrementalDetokenizer(tokenizer, ids);
+                void Publish(string delta)
+                {
+                    if (delta.Length > 0) _events.Publish(new GenerationTextEvent(requestId, lane, delta));
+                }
+                generator.Generate([ids], options, (_, token) => { tokens++; Publish(detokenizer.Add(token)); }, cancellation);
+                Publish(detokenizer.Flush());
             }
             if (adapter is not null) Answer(GenerationLane.Adapter);
             using (peft.DisableAdapter()) Answer(GenerationLane.Base);
@@ -228,15 +233,4 @@ public sealed class DashboardModel : IDisposable
     }
 
     private static string DisplayCount(long n) => ViewModels.DisplayFormat.ShortCount(n);
-
-    /// <summary>A writer that hands each written piece of text to a callback.</summary>
-    private sealed class DeltaWriter(Action<string> onText) : TextWriter
-    {
-        public override Encoding Encoding => Encoding.UTF8;
-        public override void Write(char value) => onText(value.ToString());
-        public override void Write(string? value)
-        {
-            if (!string.IsNullOrEmpty(value)) onText(value);
-        }
-    }
 }
