@@ -31,7 +31,7 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
 
     /// <summary>Wraps <paramref name="weight"/> and <paramref name="bias"/> (sharing their storage; a <see cref="Parameter"/> bias is kept as it is).</summary>
     public QuantizedLinear(IQuantizer quantizer, QuantizedTensor weight, Tensor? bias, ScalarType computeDtype)
-        : base(weight.QuantType == "int8" ? "Linear8bitBlockwise" : "Linear4bit")
+        : base(weight.QuantType == "int8" ? "Linear8bitLt" : "Linear4bit")
     {
         if (weight.Shape.Length != 2) throw new ArgumentException($"a linear weight must be 2-D, got [{string.Join(", ", weight.Shape)}]");
         _quantizer = quantizer;
@@ -42,7 +42,7 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
         ComputeDtype = computeDtype;
         // The layer holds its own handles on the storage: the caller may dispose its QuantizedTensor.
         register_parameter("weight", new Parameter(StoredCodes(weight.Data.detach()), requires_grad: false));
-        foreach (var (key, tensor) in weight.State) register_buffer(StatePrefix + key, tensor.detach());
+        foreach (var (key, tensor) in weight.State) register_buffer(BufferName(key), tensor.detach());
         if (bias is not null)
         {
             if (bias.shape.Length != 1 || bias.shape[0] != OutFeatures)
@@ -80,7 +80,7 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
     {
         var state = new Dictionary<string, Tensor>();
         foreach (var (name, buffer) in named_buffers(recurse: false))
-            if (name.StartsWith(StatePrefix, StringComparison.Ordinal)) state[name[StatePrefix.Length..]] = buffer;
+            state[name.StartsWith(StatePrefix, StringComparison.Ordinal) ? name[StatePrefix.Length..] : name] = buffer;
         return new QuantizedTensor(_quantType, _shape, _originalDtype, PackedWeight, state, _quantState);
     }
 
@@ -147,7 +147,7 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
         var current = named_buffers(recurse: false).ToDictionary(b => b.name, b => b.buffer);
         foreach (var (key, tensor) in requantized.State)
         {
-            string name = StatePrefix + key;
+            string name = BufferName(key);
             if (current.TryGetValue(name, out var existing) && existing.shape.SequenceEqual(tensor.shape) && existing.dtype == tensor.dtype)
                 existing.copy_(tensor);
             else
@@ -180,6 +180,12 @@ public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
             if (n == name) return p;
         return null;
     }
+
+    /// <summary>
+    /// The buffer a state tensor is registered as, named as in bitsandbytes' state dict: 4-bit state
+    /// under the weight (<c>weight.absmax</c>, …), LLM.int8's on the module (<c>SCB</c>, <c>weight_format</c>).
+    /// </summary>
+    private string BufferName(string key) => _quantType == "int8" ? key : StatePrefix + key;
 
     // int8 codes are kept as int8 (same bits) so that parameter counting does not double them.
     private Tensor StoredCodes(Tensor data) => _quantType == "int8" && data.dtype == ScalarType.Byte ? data.to(ScalarType.Int8) : data;

@@ -20,7 +20,9 @@ public static class QuantizedState
             quantized.State[QuantStateKeys.NestedQuantMap], offset, nestedBlockSize);
     }
 
-    /// <summary>The options that reproduce <paramref name="quantized"/>'s layout (block size, nesting).</summary>
+    /// <summary>The options that reproduce <paramref name="quantized"/>'s layout (block size, nesting; int8 rows have neither).</summary>
     public static QuantizationOptions Options(QuantizedTensor quantized, ScalarType computeDtype) =>
-        new(QuantStateJson.Int(quantized.QuantState, "blocksize"), IsNested(quantized), computeDtype);
+        quantized.QuantState.ContainsKey("blocksize")
+            ? new(QuantStateJson.Int(quantized.QuantState, "blocksize"), IsNested(quantized), computeDtype)
+            : new(DoubleQuant: false, ComputeDtype: computeDtype);
 }

@@ -6,7 +6,7 @@ namespace PeftHost.Quantization;
 
 /// <summary>
 /// A quantized weight [out, in] dequantized a band of rows at a time, so the matmuls of a 4-bit
-/// (or int8) layer never hold the whole full-precision weight: y = x·Wᵀ is computed band by band
+/// layer never hold the whole full-precision weight: y = x·Wᵀ is computed band by band
 /// into its output columns and ∂x = ∂y·W accumulated band by band. With rows of whole blocks
 /// (in a multiple of the block size) a band's codes and absmax are plain slices of the layer's.
 /// Each band is at most <see cref="BandElements"/> weights (8 MiB in float32) plus its codes,
@@ -38,8 +38,9 @@ internal sealed class RowBands : IDisposable
     /// </summary>
     public static RowBands? TryCreate(QuantizedTensor quantized, IQuantizer quantizer)
     {
+        if (quantizer is not IRangeDequantizer dequantizer) return null;
         bool wholeBlocks = quantized.Shape[1] % QuantStateJson.Int(quantized.QuantState, "blocksize") == 0;
-        return wholeBlocks && quantizer is IRangeDequantizer dequantizer ? new RowBands(quantized, dequantizer) : null;
+        return wholeBlocks ? new RowBands(quantized, dequantizer) : null;
     }
 
     /// <summary>x·Wᵀ (+ bias) for <paramref name="input"/> [..., in] in its dtype.</summary>

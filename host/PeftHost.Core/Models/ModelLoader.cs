@@ -178,7 +178,7 @@ public static class ModelLoader
     public static void Save(CausalLanguageModel model, string directory, ScalarType? dtype = null, long maxShardBytes = CheckpointWriter.DefaultMaxShardBytes)
     {
         var saveDtype = dtype ?? model.Dtype;
-        bool keepQuantized = dtype is null && QuantizedLayers.Find(model).Any();
+        bool keepQuantized = dtype is null && QuantizedModelFiles.PluginLinearLayers(model).Count > 0;
         var config = model.Config.ToJson(DeviceSelector.DtypeName(saveDtype));
         // Before anything is written: a model that cannot be saved in its layout is refused here.
         if (keepQuantized) config[BnbQuantizationConfig.Key] = QuantizedModelFiles.ConfigOf(model).ToJson();

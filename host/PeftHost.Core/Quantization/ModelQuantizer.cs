@@ -61,7 +61,7 @@ public static class ModelQuantizer
             linear.weight!.Dispose();
             done.Add(path);
         }
-        if (quantizer.Name is "nf4" or "fp4")
+        if (BnbQuantizationConfig.IsBitsandbytesType(quantizer.Name))
             QuantizedLayers.SetConfig(model, BnbQuantizationConfig.From(quantizer.Name, options));
         // Thousands of small per-chunk temporaries went through the C heap; hand its free pages back.
         NativeRuntime.ReleaseFreeHeap();

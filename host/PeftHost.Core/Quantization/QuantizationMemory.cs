@@ -115,10 +115,12 @@ public static class QuantizationMemory
                     };
                     Add(QuantizedPrefix + component, b, perElement);
                 }
+                else if (quantized && name == QuantizedLayers.RowScales) Add(QuantizedPrefix + "row scales (float32)", b, true);
+                else if (quantized && name == "weight_format") Add(QuantizedPrefix + "weight format", b, false);
                 else { Add($"{DtypeName(t.dtype)} buffers", b, false); otherElements += t.NumberOfElements; }
             }
         }
-        var order = new[] { "4-bit codes", "8-bit codes", "absmax (uint8)", "absmax (float32)", "nested absmax (float32)", "code tables", "quant state JSON" };
+        var order = new[] { "4-bit codes", "8-bit codes", "row scales (float32)", "absmax (uint8)", "absmax (float32)", "nested absmax (float32)", "code tables", "quant state JSON", "weight format" };
         var components = bytes
             .OrderBy(kv => kv.Key.StartsWith(QuantizedPrefix, StringComparison.Ordinal) ? Array.IndexOf(order, kv.Key[QuantizedPrefix.Length..]) : 100)
             .ThenBy(kv => kv.Key, StringComparer.Ordinal)

@@ -19,19 +19,27 @@ public static class QuantizedLayers
 
     private static readonly ConditionalWeakTable<nn.Module, BnbQuantizationConfig> Configs = new();
 
-    /// <summary>True for a quantized linear layer.</summary>
+    /// <summary>LLM.int8's per-row scales, a buffer of the module itself (bitsandbytes' <c>Linear8bitLt</c>).</summary>
+    public const string RowScales = "SCB";
+
+    /// <summary>True for a quantized linear layer: 4-bit with its quant-state blob, or LLM.int8 with its row scales.</summary>
     public static bool IsQuantized(nn.Module module) =>
         module is ILinearLayer && Weight(module) is { } w && (w.dtype is ScalarType.Byte or ScalarType.Int8)
-        && module.named_buffers(recurse: false).Any(b => b.name.StartsWith(BlobPrefix, StringComparison.Ordinal));
+        && module.named_buffers(recurse: false).Any(b => b.name.StartsWith(BlobPrefix, StringComparison.Ordinal) || (w.dtype == ScalarType.Int8 && b.name == RowScales));
 
     /// <summary>The layer's packed or coded weight parameter.</summary>
     public static TorchSharp.Modules.Parameter? Weight(nn.Module module) =>
         module.named_parameters(recurse: false).FirstOrDefault(p => p.name == "weight").parameter;
 
-    /// <summary>The layer's quant state dict (quant_type, blocksize, dtype, shape, nested_…).</summary>
+    /// <summary>
+    /// The layer's quant state dict (quant_type, blocksize, dtype, shape, nested_…); for LLM.int8,
+    /// which stores no such dict, quant_type and shape.
+    /// </summary>
     public static JsonObject QuantState(nn.Module module)
     {
-        var blob = module.named_buffers(recurse: false).First(b => b.name.StartsWith(BlobPrefix, StringComparison.Ordinal)).buffer;
+        var blob = module.named_buffers(recurse: false).FirstOrDefault(b => b.name.StartsWith(BlobPrefix, StringComparison.Ordinal)).buffer;
+        if (blob is null)
+            return new JsonObject { ["quant_type"] = "int8", ["shape"] = new JsonArray(Weight(module)!.shape.Select(d => (JsonNode)d).ToArray()) };
         var bytes = blob.to(ScalarType.Byte, CPU).data<byte>().ToArray();
         return JsonNode.Parse(bytes) as JsonObject ?? throw new FormatException("quant state blob is not a JSON object");
     }

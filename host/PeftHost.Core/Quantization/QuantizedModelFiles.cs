@@ -11,22 +11,26 @@ using static TorchSharp.torch;
 namespace PeftHost.Core.Quantization;
 
 /// <summary>
-/// Saves and loads 4-bit models in the layout transformers + bitsandbytes write and read:
-/// <c>config.json</c> with <c>quantization_config</c>, and safetensors holding, per quantized
-/// layer, <c>weight</c> (packed uint8 [(n+1)/2, 1]), <c>weight.absmax</c>, <c>weight.quant_map</c>,
-/// <c>weight.nested_absmax</c>, <c>weight.nested_quant_map</c>,
-/// <c>weight.quant_state.bitsandbytes__nf4</c> and <c>bias</c>; everything else in the model dtype.
+/// The state and config of quantized models in the layout transformers + bitsandbytes write and
+/// read (<see cref="ModelLoader"/> saves and loads through it): <c>config.json</c> with
+/// <c>quantization_config</c>, and safetensors holding, per 4-bit layer, <c>weight</c> (packed
+/// uint8 [(n+1)/2, 1]), <c>weight.absmax</c>, <c>weight.quant_map</c>, <c>weight.nested_absmax</c>,
+/// <c>weight.nested_quant_map</c>, <c>weight.quant_state.bitsandbytes__nf4</c> and <c>bias</c>;
+/// per LLM.int8 layer <c>weight</c> (int8 [out, in]), <c>SCB</c>, <c>weight_format</c> and
+/// <c>bias</c>; everything else in the model dtype.
 /// </summary>
 public static class QuantizedModelFiles
 {
     /// <summary>
     /// How <paramref name="model"/> is quantized, for its <c>quantization_config</c>; refuses a
-    /// model that still carries adapters (its saved keys would not be the base model's).
+    /// model that still carries adapters (its saved keys would not be the base model's) or has
+    /// layers bitsandbytes cannot store.
     /// </summary>
     public static BnbQuantizationConfig ConfigOf(CausalLanguageModel model)
     {
         var adapted = model.named_parameters().FirstOrDefault(p => p.name.Contains(".base_layer.", StringComparison.Ordinal)).name;
         if (adapted is not null) throw new InvalidOperationException($"the model still carries adapters ('{adapted}'): save the adapter, or merge and unload it, first");
+        RequireBitsandbytesLayout(model);
         return QuantizedLayers.ConfigOf(model) ?? InferConfig(model);
     }
 
@@ -39,29 +43,59 @@ public static class QuantizedModelFiles
     {
         var quantizedPrefixes = QuantizedLayers.Find(model).Select(q => q.Path + ".").ToArray();
         bool IsQuantizedState(string key) => quantizedPrefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal) && !key.EndsWith(".bias", StringComparison.Ordinal));
+        Tensor Convert(string name, Tensor t) => IsQuantizedState(name) || !t.is_floating_point() ? t.detach().cpu() : t.detach().to(dtype).cpu();
         return Collect(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter))
-                .Concat(model.named_buffers(include_nonpersistent: false).Select(b => (b.name, b.buffer))),
-            (name, t) => IsQuantizedState(name) || !t.is_floating_point() ? t.detach().cpu() : t.detach().to(dtype).cpu());
+            .Concat(model.named_buffers(include_nonpersistent: false))
+            .Select(e => (e.Item1, (Func<Tensor>)(() => Convert(e.Item1, e.Item2)))));
     }
 
     /// <summary>
-    /// The state dict of a plain model in <paramref name="dtype"/>: each quantized layer's weight
-    /// dequantized (as its forward sees it), every other parameter cast. The caller disposes the tensors.
+    /// The state dict of a plain model in <paramref name="dtype"/>: each quantized (or otherwise
+    /// plugin-provided) linear layer's weight dequantized as its forward sees it, and its bias;
+    /// every other parameter cast. The caller disposes the tensors.
     /// </summary>
     public static List<KeyValuePair<string, Tensor>> PlainStateDict(CausalLanguageModel model, ScalarType dtype)
     {
-        var quantizedWeights = QuantizedLayers.Find(model).ToDictionary(q => q.Path + ".weight", q => (ILinearLayer)q.Module);
-        return Collect(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)),
-            (name, t) => quantizedWeights.TryGetValue(name, out var layer) ? layer.ReadWeight(dtype).cpu() : t.detach().to(dtype));
+        var layers = PluginLinearLayers(model);
+        var prefixes = layers.Select(l => l.Path + ".").ToArray();
+        var entries = model.named_parameters()
+            .Where(p => !prefixes.Any(prefix => p.name.StartsWith(prefix, StringComparison.Ordinal)))
+            .Select(p => (p.name, (Func<Tensor>)(() => p.parameter.detach().to(dtype))))
+            .ToList();
+        foreach (var (path, layer) in layers)
+        {
+            entries.Add((path + ".weight", () => layer.ReadWeight(dtype).cpu()));
+            if (layer.Bias is { } bias) entries.Add((path + ".bias", () => bias.detach().to(dtype)));
+        }
+        return Collect(entries);
     }
 
-    private static List<KeyValuePair<string, Tensor>> Collect(IEnumerable<(string Name, Tensor Tensor)> source, Func<string, Tensor, Tensor> convert)
+    /// <summary>
+    /// The layers that are not the model's own <see cref="Linear"/> but a plugin's linear layer
+    /// (<see cref="ILinearLayer"/>), quantized in the bitsandbytes layout or not.
+    /// </summary>
+    public static List<(string Path, ILinearLayer Layer)> PluginLinearLayers(nn.Module model) =>
+        QuantizedLayers.UniqueModules(model).Where(m => m.Module is ILinearLayer && m.Module is not Linear).Select(m => (m.Path, (ILinearLayer)m.Module)).ToList();
+
+    /// <summary>
+    /// Refuses a model whose plugin linear layers are not all in the bitsandbytes layout: saving it
+    /// quantized would write a file that does not hold those weights.
+    /// </summary>
+    private static void RequireBitsandbytesLayout(CausalLanguageModel model)
+    {
+        var foreign = PluginLinearLayers(model).Where(l => !QuantizedLayers.IsQuantized((nn.Module)l.Layer)).Select(l => l.Path).ToList();
+        if (foreign.Count > 0)
+            throw new InvalidOperationException($"layer '{foreign[0]}'{(foreign.Count > 1 ? $" (and {foreign.Count - 1} more)" : "")} is quantized in a format " +
+                "bitsandbytes cannot store (only nf4, fp4 and int8 layers can be saved quantized); give a dtype to save plain dequantized weights");
+    }
+
+    private static List<KeyValuePair<string, Tensor>> Collect(IEnumerable<(string Name, Func<Tensor> Make)> source)
     {
         var state = new List<KeyValuePair<string, Tensor>>();
         try
         {
             using (no_grad())
-                foreach (var (name, t) in source) state.Add(new(name, convert(name, t)));
+                foreach (var (name, make) in source) state.Add(new(name, make()));
             return state;
         }
         catch
@@ -100,14 +134,16 @@ public static class QuantizedModelFiles
             var consumed = new HashSet<string>(StringComparer.Ordinal);
             var surface = new ModelSurface(model);
             var skip = new HashSet<string>(qc.SkipModules ?? [], StringComparer.Ordinal) { ModelQuantizer.OutputLayer };
+            bool eightBit = qc.QuantType == BnbQuantizationConfig.Int8;
+            var storedDtype = eightBit ? ScalarType.Int8 : ScalarType.Byte;
             foreach (var path in ModelQuantizer.LinearPaths(surface))
             {
                 string weightKey = path + ".weight";
-                if (!reader.Keys.Contains(weightKey) || reader.Entry(weightKey).Dtype != ScalarType.Byte) continue;
+                if (!reader.Keys.Contains(weightKey) || reader.Entry(weightKey).Dtype != storedDtype) continue;
                 if (skip.Contains(path[(path.LastIndexOf('.') + 1)..])) { problems.Add($"'{weightKey}' is quantized but the config skips '{path}'"); continue; }
                 try
                 {
-                    var quantized = ReadQuantized(reader, path, quantizer.Name, consumed);
+                    var quantized = eightBit ? ReadInt8(reader, path, modelDtype, consumed) : ReadQuantized(reader, path, quantizer.Name, consumed);
                     var linear = (Linear)surface.GetModule(path);
                     Parameter? bias = null;
                     if (linear.bias is not null)
@@ -166,6 +202,37 @@ public static class QuantizedModelFiles
         long n = shape.Aggregate(1L, (a, b) => a * b);
         if (data.NumberOfElements != (n + 1) / 2) throw new FormatException($"packed weight has {data.NumberOfElements} bytes, shape {ModelLoader.ShapeText(shape)} needs {(n + 1) / 2}");
         return new QuantizedTensor(type, shape, originalDtype, data, state, json);
+    }
+
+    /// <summary>
+    /// An LLM.int8 weight as <c>Linear8bitLt</c> saves it: <c>weight</c> (int8 [out, in]), <c>SCB</c>
+    /// (float32 [out]) and <c>weight_format</c> (0, row-major; the tiled GPU layouts older versions wrote are refused).
+    /// </summary>
+    private static QuantizedTensor ReadInt8(CheckpointReader reader, string path, ScalarType dtype, HashSet<string> consumed)
+    {
+        string scalesKey = $"{path}.{QuantizedLayers.RowScales}", formatKey = $"{path}.weight_format";
+        if (!reader.Keys.Contains(scalesKey)) throw new FormatException($"missing tensor '{scalesKey}'");
+        if (reader.Keys.Contains(formatKey))
+        {
+            using var format = reader.Read(formatKey);
+            if (format.NumberOfElements != 1 || format.to(ScalarType.Int64).item<long>() != 0)
+                throw new FormatException($"'{formatKey}' is not 0 (row-major): tiled GPU layouts are not supported");
+            consumed.Add(formatKey);
+        }
+        var data = reader.Read(path + ".weight");
+        var scales = reader.Read(scalesKey).to(ScalarType.Float32);
+        consumed.Add(path + ".weight");
+        consumed.Add(scalesKey);
+        if (data.dim() != 2 || scales.dim() != 1 || scales.shape[0] != data.shape[0])
+            throw new FormatException($"'{scalesKey}' has shape {ModelLoader.ShapeText(scales.shape)}, the weight {ModelLoader.ShapeText(data.shape)} needs one scale per row");
+        var state = new Dictionary<string, Tensor> { [QuantizedLayers.RowScales] = scales, ["weight_format"] = tensor((byte)0, ScalarType.Byte) };
+        var json = new JsonObject
+        {
+            ["quant_type"] = BnbQuantizationConfig.Int8,
+            ["dtype"] = DeviceSelector.DtypeName(dtype),
+            ["shape"] = new JsonArray(data.shape.Select(d => (JsonNode)d).ToArray()),
+        };
+        return new QuantizedTensor(BnbQuantizationConfig.Int8, data.shape, dtype, data, state, json);
     }
 
     private static QuantizedTensor Move(QuantizedTensor q, Device device)

@@ -7,26 +7,39 @@ namespace PeftHost.Tests.Quantization;
 
 public class EightBitQuantizationTests
 {
-    [Theory]
-    [InlineData(256 * 3, 256)]
-    [InlineData(1000, 256)]
-    [InlineData(333, 64)]
-    public void Int8CodesAndAbsmaxMatchTheReference(int n, int blockSize)
+    [Fact]
+    public void Int8IsLlmInt8RowWiseAsBitsandbytesQuantizesIt()
     {
-        var x = Enumerable.Range(0, n).Select(i => BnbReference.Wave(i) * (i % 5 + 1)).ToArray();
-        for (int i = 0; i < Math.Min(n, blockSize); i++) x[i] = 0f; // a zero block: codes 0, absmax 0
-        var code = DynamicMap.Values(signed: true);
-        var (expectedCodes, expectedAbsmax) = BnbReference.Quantize8Bit(x, blockSize, code);
-
+        // int8_vectorwise_quant: SCB = max|row|, codes = round(w · (127 / SCB)) (half to even);
+        // int8_vectorwise_dequant: codes · (SCB · 7.874015718698502e-3). Row 0 is all zeros.
+        int rows = 5, cols = 37;
+        var w = new float[rows * cols];
+        for (int i = cols; i < w.Length; i++) w[i] = BnbReference.Wave(i) * (i / cols);
         var quantizer = new Int8Quantizer();
-        using var q = quantizer.Quantize(tensor(x).view(1, n), new QuantizationOptions(blockSize, DoubleQuant: false));
-        Assert.Equal(new long[] { 1, n }, q.Data.shape);
-        Assert.Equal(expectedCodes, q.Data.reshape(-1).data<byte>().ToArray());
-        Assert.Equal(expectedAbsmax, q.State["absmax"].data<float>().ToArray());
-
+        using var q = quantizer.Quantize(tensor(w).view(rows, cols), new QuantizationOptions(DoubleQuant: false));
+        Assert.Equal(ScalarType.Int8, q.Data.dtype);
+        Assert.Equal(new long[] { rows, cols }, q.Data.shape);
+        var scb = q.State["SCB"].data<float>().ToArray();
+        var codes = q.Data.to(ScalarType.Int32).data<int>().ToArray();
+        Assert.Equal(0, (int)q.State["weight_format"].item<byte>());
+        for (int r = 0; r < rows; r++)
+        {
+            float expectedScale = w.Skip(r * cols).Take(cols).Select(MathF.Abs).Max();
+            Assert.Equal(expectedScale, scb[r]);
+            float factor = expectedScale == 0 ? 0 : 127f / expectedScale;
+            for (int c = 0; c < cols; c++)
+                Assert.Equal((int)MathF.Round(w[r * cols + c] * factor, MidpointRounding.ToEven), codes[r * cols + c]);
+        }
         using var back = quantizer.Dequantize(q, ScalarType.Float32);
-        var y = back.reshape(-1).data<float>().ToArray();
-        for (int i = 0; i < n; i++) Assert.Equal(code[expectedCodes[i]] * expectedAbsmax[i / blockSize], y[i]);
+        var y = back.data<float>().ToArray();
+        for (int i = 0; i < w.Length; i++) Assert.Equal(codes[i] * (scb[i / cols] * 7.874015718698502e-3f), y[i]);
+    }
+
+    [Fact]
+    public void Int8RefusesDoubleQuantizationNamingTheOption()
+    {
+        var e = Assert.Throws<ConfigException>(() => new Int8Quantizer().Quantize(randn(4, 8), new QuantizationOptions(DoubleQuant: true)));
+        Assert.Equal("doubleQuant", e.Key);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using PeftHost.Cli.Commands;
 using PeftHost.Core.Checkpoints;
 using PeftHost.Core.Evaluation;
 using PeftHost.Core.Models;
@@ -35,7 +36,7 @@ public sealed class QuantizedModelFolderTests : IDisposable
         var run = _recipes.RunOk($$"""
             import { loadModel, quantize, saveModel, evaluate, generate, loadDataset, log } from "peft";
             const text = loadDataset([{{JsonValue.Create(Text).ToJsonString()}}], { format: "text", maxLength: 40 });
-            const model = quantize(loadModel("models/stories260k"), "{{type}}", { doubleQuant: {{(doubleQuant ? "true" : "false")}}, blockSize: 64 });
+            const model = quantize(loadModel("models/stories260k"), "{{type}}", { doubleQuant: {{(doubleQuant ? "true" : "false")}} });
             const before = evaluate(model, text).loss;
             const saved = saveModel(model, "{{folder}}");
             const reloaded = loadModel(saved);
@@ -63,6 +64,7 @@ public sealed class QuantizedModelFolderTests : IDisposable
     [InlineData("nf4", false)]
     [InlineData("fp4", true)]
     [InlineData("fp4", false)]
+    [InlineData("int8", false)]
     public void SaveModel_writes_a_folder_that_loads_back_quantized_with_identical_logits(string type, bool doubleQuant)
     {
         string folder = SaveQuantized(type, doubleQuant, "q");
@@ -131,6 +133,59 @@ public sealed class QuantizedModelFolderTests : IDisposable
             Assert.Equal($$"""{"quant_type": "{{type}}", "blocksize": 64, "dtype": "float32", "shape": [{{rows}}, {{cols}}]}""", blob);
         }
         Assert.Equal("F32", file.Entries["model.norm.weight"].DtypeName);
+    }
+
+    [Fact]
+    public void An_int8_model_is_saved_as_llm_int8_with_scb_and_weight_format()
+    {
+        string folder = SaveQuantized("int8", false, "q8");
+        var qc = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!["quantization_config"]!.AsObject();
+        // transformers' BitsAndBytesConfig(load_in_8bit=True).to_dict(): 4-bit keys at their defaults.
+        var expected = new JsonObject
+        {
+            ["_load_in_4bit"] = false, ["_load_in_8bit"] = true, ["bnb_4bit_compute_dtype"] = "float32", ["bnb_4bit_quant_storage"] = "uint8",
+            ["bnb_4bit_quant_type"] = "fp4", ["bnb_4bit_use_double_quant"] = false, ["llm_int8_enable_fp32_cpu_offload"] = false,
+            ["llm_int8_has_fp16_weight"] = false, ["llm_int8_skip_modules"] = null, ["llm_int8_threshold"] = JsonNode.Parse("6.0"),
+            ["load_in_4bit"] = false, ["load_in_8bit"] = true, ["quant_method"] = "bitsandbytes",
+        };
+        Assert.True(JsonNode.DeepEquals(expected, qc), qc.ToJsonString());
+
+        // Fixed inputs: stories260k's q_proj of layer 0; Linear8bitLt's keys and int8_vectorwise_quant's values.
+        using var original = SafeTensorsFile.Open(Path.Combine(TestPaths.Stories260k, "model.safetensors"));
+        using var source = original.Read(Layer + ".weight").to(ScalarType.Float32);
+        float[] w = source.contiguous().data<float>().ToArray();
+        long rows = source.shape[0], cols = source.shape[1];
+        using var file = SafeTensorsFile.Open(Path.Combine(folder, "model.safetensors"));
+        Assert.Equal("I8", file.Entries[Layer + ".weight"].DtypeName);
+        Assert.Equal(new[] { rows, cols }, file.Entries[Layer + ".weight"].Shape);
+        Assert.Equal("F32", file.Entries[Layer + ".SCB"].DtypeName);
+        Assert.Equal(new[] { rows }, file.Entries[Layer + ".SCB"].Shape);
+        Assert.Equal("U8", file.Entries[Layer + ".weight_format"].DtypeName);
+        Assert.Empty(file.Entries[Layer + ".weight_format"].Shape);
+        using (var format = file.Read(Layer + ".weight_format")) Assert.Equal(0, format.to(ScalarType.Int64).item<long>());
+        Assert.DoesNotContain(file.Entries.Keys, k => k.StartsWith(Layer + ".weight.", StringComparison.Ordinal));
+        float[] scb;
+        using (var t = file.Read(Layer + ".SCB")) scb = t.data<float>().ToArray();
+        sbyte[] codes;
+        using (var t = file.Read(Layer + ".weight")) codes = t.data<sbyte>().ToArray();
+        for (long r = 0; r < rows; r++)
+        {
+            float scale = w.Skip((int)(r * cols)).Take((int)cols).Select(MathF.Abs).Max();
+            Assert.Equal(scale, scb[r]);
+            for (long c = 0; c < cols; c++)
+                Assert.Equal((int)MathF.Round(w[r * cols + c] * (127f / scale), MidpointRounding.ToEven), codes[r * cols + c]);
+        }
+    }
+
+    [Fact]
+    public void Int8_with_double_quantization_is_refused_naming_the_option()
+    {
+        var run = _recipes.Run("recipe.js", """
+            import { loadModel, quantize } from "peft";
+            quantize(loadModel("models/stories260k"), "int8", { doubleQuant: true });
+            """);
+        RecipeAssert.FailsAt(run, PeftCli.Failure, "recipe.js", 2, null,
+            "int8 (LLM.int8) quantizes each row with one float32 scale and has no double quantization: set doubleQuant to false");
     }
 
     [Fact]

@@ -53,6 +53,21 @@ public sealed class RecipeRunnerTests : IDisposable
     }
 
     [Fact]
+    public void Saving_a_model_quantized_in_a_format_bitsandbytes_cannot_store_is_refused_before_writing()
+    {
+        var quantizer = new CopyQuantizer();
+        var host = new RecipeHostContext { Methods = new StaticMethodCatalog(), FindQuantizer = name => name == "copy8" ? quantizer : null, QuantizerNames = () => ["copy8"] };
+        var (result, _) = Run("""
+            import { loadModel, quantize, saveModel } from "peft";
+            const model = quantize(loadModel("models/stories260k"), "copy8", { doubleQuant: false });
+            saveModel(model, "copy8");
+            """, host);
+        Assert.Equal(RecipeOutcome.Failed, result.Outcome);
+        Assert.Contains("layer 'model.layers.0.self_attn.q_proj' (and 34 more) is quantized in a format bitsandbytes cannot store", result.Failure!.Message);
+        Assert.False(Directory.Exists(Path.Combine(_h.Output, "copy8")));
+    }
+
+    [Fact]
     public void A_misspelled_quantizer_gets_a_did_you_mean()
     {
         var host = new RecipeHostContext { Methods = new StaticMethodCatalog(), FindQuantizer = _ => null, QuantizerNames = () => ["nf4", "fp4"] };

@@ -20,8 +20,8 @@ internal static class ModelApi
 
     /// <summary>Options of <c>quantize</c>.</summary>
     public static readonly OptionSchema QuantizeOptions = new("quantize",
-        new("doubleQuant", OptionKind.Boolean, "Quantize the absmax values again (QLoRA's double quantization; default true)."),
-        new("blockSize", OptionKind.Integer, "Elements per absmax block (default 64)."),
+        new("doubleQuant", OptionKind.Boolean, "Quantize the absmax values again (QLoRA's double quantization; default true for nf4 and fp4; int8 has none)."),
+        new("blockSize", OptionKind.Integer, "Elements per absmax block (default 64; nf4 and fp4 — int8 scales each row)."),
         new("computeDtype", OptionKind.String, "The dtype layers compute in after dequantizing (default \"float32\")."),
         new("skipModules", OptionKind.StringArray, "Linear layers to keep in full precision, by name or path (lm_head always is)."));
 
@@ -82,7 +82,7 @@ internal static class ModelApi
                     $" (loaded quantizers: {(loaded.Count == 0 ? "none — build the QLora plugin or pass --plugins DIR" : string.Join(", ", loaded))})");
             }
             if (model.Peft is { Adapters.Count: > 0 }) throw new RecipeApiException("quantize: quantize the base model before adding adapters");
-            var q = new QuantizationOptions(options.Int("blockSize", 64), options.Bool("doubleQuant", true),
+            var q = new QuantizationOptions(options.Int("blockSize", 64), options.Bool("doubleQuant", BnbQuantizationConfig.HasDoubleQuant(type)),
                 DeviceSelector.ParseDtype(options.String("computeDtype", "float32")));
             var skip = options.Strings("skipModules");
             var done = s.Job("quantize", _ => ModelQuantizer.Quantize(model.Model, quantizer, q, skip));
