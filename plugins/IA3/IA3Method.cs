@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using PeftHost.Sdk;
 using PeftHost.Sdk.Tuners;
 using TorchSharp;
@@ -62,7 +61,7 @@ public sealed class IA3Method : IPeftMethod
         if (feedforwardGiven && ia3.FeedforwardModules is JsonArray && ia3.TargetModules is JsonArray)
             ia3.Validate(); // the subset rule, now that all-linear is resolved
         Func<string, bool> isFeedforward = TargetModulesJson.IsString(ia3.FeedforwardModules, out string? ffRegex)
-            ? path => new Regex($"^(?:{ffRegex})\\z", RegexOptions.CultureInvariant).IsMatch(path)
+            ? ModulePattern.FullMatch(ffRegex!, "feedforward_modules").IsMatch
             : FeedforwardSuffixes(TargetModulesJson.Strings(ia3.FeedforwardModules, "feedforward_modules")!);
 
         var targets = new List<(string Path, nn.Module Module, bool Feedforward)>();

@@ -225,19 +225,19 @@ public sealed partial class LoraConfig : PeftConfig
     public double ScalingFor(int r, double alpha) => UseRslora ? alpha / Math.Sqrt(r) : alpha / r;
 
     /// <summary>The rank of the module at <paramref name="path"/>: the first <see cref="RankPattern"/> key that matches, else <see cref="R"/>.</summary>
-    public int RankFor(string path) => PatternValue(RankPattern, path, R);
+    public int RankFor(string path) => PatternValue(RankPattern, path, R, "rank_pattern");
 
     /// <summary>The alpha of the module at <paramref name="path"/>: the first <see cref="AlphaPattern"/> key that matches, else <see cref="LoraAlpha"/>.</summary>
-    public double AlphaFor(string path) => PatternValue(AlphaPattern, path, LoraAlpha);
+    public double AlphaFor(string path) => PatternValue(AlphaPattern, path, LoraAlpha, "alpha_pattern");
 
     /// <summary>
     /// PEFT's <c>get_pattern_key</c>: keys are tried in insertion order; key <c>k</c> matches a module path
     /// when the regex <c>(.*\.)?(k)$</c> matches the path from its start.
     /// </summary>
-    internal static T PatternValue<T>(Dictionary<string, T> patterns, string path, T fallback)
+    internal static T PatternValue<T>(Dictionary<string, T> patterns, string path, T fallback, string option)
     {
         foreach (var (key, value) in patterns)
-            if (Regex.IsMatch(path, $"^(?:.*\\.)?(?:{key})$", RegexOptions.CultureInvariant))
+            if (KeyPattern(key, option).IsMatch(path))
                 return value;
         return fallback;
     }
@@ -314,11 +314,10 @@ public sealed partial class LoraConfig : PeftConfig
         node is JsonArray ? TargetModulesJson.Strings(node, key) : null;
 
 
-    private static void CheckRegex(string pattern, string key)
-    {
-        try { _ = new Regex(pattern, RegexOptions.CultureInvariant); }
-        catch (ArgumentException e) { throw new ConfigException($"{key}: '{pattern}' is not a valid regular expression ({e.Message})", key); }
-    }
+    private static void CheckRegex(string pattern, string key) => _ = ModulePattern.Create(pattern, pattern, key);
+
+    /// <summary>PEFT's <c>get_pattern_key</c> match for one key of <paramref name="option"/>.</summary>
+    private static ModulePattern KeyPattern(string key, string option) => ModulePattern.Create($"^(?:.*\\.)?(?:{key})$", key, option);
 
     [GeneratedRegex(@"^pissa_niter_\d+$")]
     private static partial Regex PissaNiter();

@@ -43,6 +43,10 @@ internal sealed partial class RecipeErrorReport(RecipeModuleLoader loader, strin
     /// <summary>A failure before the script could start.</summary>
     public static RecipeFailure Setup(string recipePath, string message) => new(RecipeFailureKind.Setup, message, recipePath, null, null, null);
 
+    /// <summary>A run given up on inside one call (see <see cref="SingleCallWatch"/>): where in the recipe is not known.</summary>
+    public static RecipeFailure Abandoned(string recipePath, string message, bool cancelled) =>
+        new(cancelled ? RecipeFailureKind.Cancelled : RecipeFailureKind.Limit, message, Display(recipePath), null, null, null);
+
     private RecipeFailure Script(JavaScriptException e)
     {
         string message = Message(e.Error, e.Message);

@@ -20,15 +20,24 @@ namespace PeftHost.Core.Recipes;
 public sealed class RecipeRunner
 {
     private const int ScriptStackSize = 64 * 1024 * 1024;
+    private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Runs <paramref name="options"/>' recipe with what <paramref name="host"/> lends; never throws for script or sandbox failures.</summary>
     public RecipeResult Run(RecipeRunOptions options, RecipeHostContext host, CancellationToken cancellation = default)
     {
+        options.Limits.Validate();
+        // The script's own token: cancelled by the caller, or by this runner when it gives up on the script thread,
+        // so that an abandoned script stops at its next statement or host-step boundary. Not disposed: an
+        // abandoned script thread may still observe it.
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var clock = new ScriptClock();
+        var memory = new ScriptMemoryBudget(options.Limits.MaxMemoryBytes);
+        var watch = new SingleCallWatch(clock, memory, options.Limits, cancellation);
         RecipeResult? result = null;
         ExceptionDispatchInfo? crash = null;
         var thread = new Thread(() =>
         {
-            try { result = RunOnScriptThread(options, host, cancellation); }
+            try { result = RunOnScriptThread(options, host, clock, memory, stop.Token); }
             catch (Exception e) { crash = ExceptionDispatchInfo.Capture(e); }
         }, ScriptStackSize)
         {
@@ -36,18 +45,26 @@ public sealed class RecipeRunner
             IsBackground = true,
         };
         thread.Start();
-        thread.Join();
+        while (!thread.Join(WatchInterval))
+        {
+            if (watch.Check() is not { } overrun) continue;
+            stop.Cancel();
+            // The thread cannot be interrupted inside a native call: it is left to end at its next statement
+            // (it is a background thread, so it never keeps the process alive).
+            bool cancelled = cancellation.IsCancellationRequested;
+            return new RecipeResult(cancelled ? RecipeOutcome.Cancelled : RecipeOutcome.Failed,
+                RecipeErrorReport.Abandoned(Path.GetFullPath(options.RecipePath), overrun.Message, cancelled), Path.GetFullPath(options.OutputFolder), []);
+        }
         crash?.Throw();
         return result!;
     }
 
-    private static RecipeResult RunOnScriptThread(RecipeRunOptions options, RecipeHostContext host, CancellationToken cancellation)
+    private static RecipeResult RunOnScriptThread(RecipeRunOptions options, RecipeHostContext host, ScriptClock clock, ScriptMemoryBudget memory, CancellationToken cancellation)
     {
         string recipe = Path.GetFullPath(options.RecipePath);
         string output = Path.GetFullPath(options.OutputFolder);
         if (!File.Exists(recipe)) return SetupFailure(options.RecipePath, output, "recipe not found");
         if (Path.GetExtension(recipe) is not (".js" or ".mjs")) return SetupFailure(options.RecipePath, output, "a recipe is a JavaScript module (.js or .mjs)");
-        options.Limits.Validate();
         var parameters = new RecipeParameters(options.Parameters);
         RunOutputFolder outputFolder;
         try { outputFolder = RunOutputFolder.Open(output); }
@@ -59,8 +76,6 @@ public sealed class RecipeRunner
         string folder = Path.GetDirectoryName(recipe)!;
         var loader = new RecipeModuleLoader(folder);
         var paths = new PathPolicy(folder, options.Workspace, output, options.ExtraReadRoots);
-        var clock = new ScriptClock();
-        var memory = new ScriptMemoryBudget(options.Limits.MaxMemoryBytes);
         using var engine = new Engine(o =>
         {
             o.EnableModules(loader);
@@ -68,6 +83,8 @@ public sealed class RecipeRunner
             o.Interop.AllowGetType = false;
             o.Interop.AllowSystemReflection = false;
             o.Host.StringCompilationAllowed = false; // no eval / new Function: everything that runs is in the recipe's files
+            // Atomics.wait blocks inside one call, where no budget is checked; a recipe has no other agent to wake it.
+            o.AgentCanSuspend = false;
             o.Constraints.MaxRecursionDepth = options.Limits.MaxRecursionDepth;
             o.Constraints.StackOverflowGuard = true;
             // One array cannot take the whole memory budget in a single allocation, before the budget is checked.
@@ -83,7 +100,7 @@ public sealed class RecipeRunner
         });
         var report = new RecipeErrorReport(loader, recipe, options.Limits);
         using var session = new RecipeSession(engine, paths, new JobDispatcher(clock), host, parameters,
-            Path.GetFileNameWithoutExtension(recipe), cancellation);
+            Path.GetFileNameWithoutExtension(recipe), options.Limits, cancellation);
         var exports = RecipeApi.Build(session);
         engine.Modules.Add(RecipeModuleLoader.ApiModule, builder =>
         {

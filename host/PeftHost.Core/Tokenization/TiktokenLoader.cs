@@ -86,6 +86,7 @@ internal static class TiktokenLoader
         }
         var maxRank = -1;
         var lineNumber = 0;
+        var singleBytes = new bool[256];
         foreach (var line in lines)
         {
             lineNumber++;
@@ -96,8 +97,16 @@ internal static class TiktokenLoader
                 throw new TokenizerFormatException(path, $"line {lineNumber} is not \"<base64 token> <rank>\"");
             if (rank > TokenizerModel.MaxTokenId)
                 throw new TokenizerFormatException(path, $"line {lineNumber}: rank {rank} is above {TokenizerModel.MaxTokenId}");
+            var token = new byte[space];
+            if (!Convert.TryFromBase64Chars(line.AsSpan(0, space), token, out int length) || length == 0)
+                throw new TokenizerFormatException(path, $"line {lineNumber}: the token is not base64");
+            if (length == 1) singleBytes[token[0]] = true;
             maxRank = Math.Max(maxRank, rank);
         }
-        return maxRank >= 0 ? maxRank : throw new TokenizerFormatException(path, "holds no tokens");
+        if (maxRank < 0) throw new TokenizerFormatException(path, "holds no tokens");
+        // Byte-level BPE starts from one token a byte: without one, encoding text with that byte fails (or never ends).
+        int missing = Array.IndexOf(singleBytes, false);
+        if (missing >= 0) throw new TokenizerFormatException(path, $"has no token for the byte 0x{missing:X2}; every one of the 256 bytes needs a token");
+        return maxRank;
     }
 }

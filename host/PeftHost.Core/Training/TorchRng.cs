@@ -17,7 +17,28 @@ public static class TorchRng
         return state.bytes.ToArray();
     }
 
-    /// <summary>Restores the default CPU generator to <paramref name="state"/>.</summary>
+    /// <summary>
+    /// What is wrong with <paramref name="state"/> as a CPU generator state, or null when libtorch will take it.
+    /// libtorch checks the length and the Mersenne Twister's bookkeeping itself, but its error escapes TorchSharp's
+    /// native call as a C++ exception and aborts the process; so both are checked here first. The layout is
+    /// libtorch's <c>CPUGeneratorImplState</c>: the legacy <c>THGeneratorState</c> (seed, <c>left</c> at byte 8,
+    /// <c>seeded</c> at 12, <c>next</c> at 16, then the 624 state words) followed by the normal-sample cache.
+    /// </summary>
+    public static string? Problem(byte[] state)
+    {
+        int expected = CaptureCpu().Length;
+        if (state.Length != expected) return $"holds {state.Length} bytes; torch's CPU generator state is {expected} bytes";
+        if (state.Length < 24) return null;
+        int left = BitConverter.ToInt32(state, 8), seeded = BitConverter.ToInt32(state, 12);
+        ulong next = BitConverter.ToUInt64(state, 16);
+        if (seeded == 0 || left is < 1 or > MersenneStateWords || next > MersenneStateWords)
+            return $"is not a valid Mersenne Twister state (seeded {seeded}, left {left}, next {next}; left must be 1 to {MersenneStateWords}, next at most {MersenneStateWords})";
+        return null;
+    }
+
+    private const int MersenneStateWords = 624;
+
+    /// <summary>Restores the default CPU generator to <paramref name="state"/> (checked with <see cref="Problem"/> first).</summary>
     public static void RestoreCpu(byte[] state)
     {
         using var t = tensor(state, ScalarType.Byte);

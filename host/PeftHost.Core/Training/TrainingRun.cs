@@ -92,6 +92,7 @@ internal sealed class TrainingRun : IDisposable
         if (state.ShuffleSeed != _options.Seed) problems.Add($"seed {state.ShuffleSeed} → {_options.Seed}");
         if (problems.Count > 0)
             throw new InvalidOperationException($"cannot resume from {path}: the run differs from the checkpoint's ({string.Join("; ", problems)})");
+        var rng = state.CheckRestorable(path, Loader.BatchesPerEpoch);
         GlobalStep = state.GlobalStep;
         PeakLearningRate = state.PeakLearningRate;
         Loader.Position = new DataPosition(state.Epoch, state.BatchInEpoch);
@@ -105,7 +106,7 @@ internal sealed class TrainingRun : IDisposable
             EarlyStopping.BestStep = state.BestStep;
             EarlyStopping.EvaluationsWithoutImprovement = state.EvaluationsWithoutImprovement;
         }
-        if (state.TorchCpuRngState.Length > 0) TorchRng.RestoreCpu(Convert.FromBase64String(state.TorchCpuRngState));
+        if (rng is not null) TorchRng.RestoreCpu(rng);
         LastCheckpoint = path;
         LastCheckpointStep = state.GlobalStep;
     }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 
 namespace PeftHost.Sdk.Tuners;
 
@@ -21,12 +20,12 @@ public sealed class TargetModuleMatcher
     /// <summary>PEFT's <c>target_modules</c> shorthand for every linear layer except the output layer.</summary>
     public const string AllLinear = "all-linear";
 
-    private readonly Regex? _targetRegex;
+    private readonly ModulePattern? _targetRegex;
     private readonly HashSet<string>? _targetNames;
-    private readonly Regex? _excludeRegex;
+    private readonly ModulePattern? _excludeRegex;
     private readonly HashSet<string>? _excludeNames;
     private readonly IReadOnlyList<int>? _layerIndices;
-    private readonly IReadOnlyList<Regex> _layerIndexPatterns;
+    private readonly IReadOnlyList<ModulePattern> _layerIndexPatterns;
 
     /// <summary>Builds a matcher from explicit settings (the names of a list, or a regex, for targets).</summary>
     /// <param name="targetNames">Target names (list semantics), or null when <paramref name="targetRegex"/> is used.</param>
@@ -35,7 +34,8 @@ public sealed class TargetModuleMatcher
     /// <param name="excludeRegex">A full-match exclusion regex, or null.</param>
     /// <param name="layerIndices">Layer indices to keep (suffix matches only); null or empty for all.</param>
     /// <param name="layerPatterns">Names of the module lists holding layers; null or empty for any.</param>
-    /// <exception cref="ArgumentException">Both or neither of the target forms are given, or a regex is invalid.</exception>
+    /// <exception cref="ArgumentException">Both or neither of the target forms are given.</exception>
+    /// <exception cref="ConfigException">A regex is invalid, naming its key.</exception>
     public TargetModuleMatcher(IEnumerable<string>? targetNames, string? targetRegex,
         IEnumerable<string>? excludeNames = null, string? excludeRegex = null,
         IReadOnlyList<int>? layerIndices = null, IReadOnlyList<string>? layerPatterns = null)
@@ -43,13 +43,13 @@ public sealed class TargetModuleMatcher
         if ((targetNames is null) == (targetRegex is null))
             throw new ArgumentException("give either target names or a target regex");
         _targetNames = targetNames?.ToHashSet(StringComparer.Ordinal);
-        _targetRegex = targetRegex is null ? null : FullMatch(targetRegex);
+        _targetRegex = targetRegex is null ? null : ModulePattern.FullMatch(targetRegex, "target_modules");
         _excludeNames = excludeNames?.ToHashSet(StringComparer.Ordinal);
-        _excludeRegex = excludeRegex is null ? null : FullMatch(excludeRegex);
+        _excludeRegex = excludeRegex is null ? null : ModulePattern.FullMatch(excludeRegex, "exclude_modules");
         _layerIndices = layerIndices is { Count: > 0 } ? layerIndices : null;
         _layerIndexPatterns = layerPatterns is { Count: > 0 }
-            ? layerPatterns.Select(p => new Regex($@"^.*\.{p}\.(\d+)\.", RegexOptions.CultureInvariant)).ToArray()
-            : [AnyLayerList()];
+            ? layerPatterns.Select(p => ModulePattern.Create($@"^.*\.{p}\.(\d+)\.", p, "layers_pattern")).ToArray()
+            : [AnyLayerList];
     }
 
     /// <summary>
@@ -138,7 +138,5 @@ public sealed class TargetModuleMatcher
         return result;
     }
 
-    private static Regex FullMatch(string pattern) => new($"^(?:{pattern})\\z", RegexOptions.CultureInvariant);
-
-    private static Regex AnyLayerList() => new(@"^.*\.[^.]*\.(\d+)\.", RegexOptions.CultureInvariant);
+    private static readonly ModulePattern AnyLayerList = ModulePattern.Create(@"^.*\.[^.]*\.(\d+)\.", "", "layers_pattern");
 }

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 
 namespace PeftHost.Sdk.Tuners;
 
@@ -57,8 +56,7 @@ public static class TargetModulesJson
     /// <exception cref="ConfigException">It does not, naming <paramref name="key"/>.</exception>
     public static string CheckFullMatchRegex(string pattern, string key)
     {
-        try { _ = new Regex($"^(?:{pattern})\\z", RegexOptions.CultureInvariant); }
-        catch (ArgumentException e) { throw new ConfigException($"{key}: '{pattern}' is not a valid regular expression ({e.Message})", key); }
+        _ = ModulePattern.FullMatch(pattern, key);
         return pattern;
     }
 

@@ -7,9 +7,10 @@ namespace PeftHost.Core.Data;
 /// is a literal quote, and quoted fields may hold delimiters and line breaks. Each row carries
 /// the line it starts on.
 /// </summary>
-internal sealed class CsvRowReader(TextReader reader, string file, char delimiter)
+internal sealed class CsvRowReader(TextReader reader, string file, char delimiter, DataLimits limits)
 {
     private long _line = 1;
+    private long _rowChars;
 
     /// <summary>The next row and its first line, or null at the end of the input.</summary>
     public (List<string> Fields, long Line)? Next()
@@ -23,6 +24,7 @@ internal sealed class CsvRowReader(TextReader reader, string file, char delimite
         if (c < 0) return null;
 
         long start = _line;
+        _rowChars = 0;
         var fields = new List<string>();
         var field = new StringBuilder();
         while (true)
@@ -48,8 +50,15 @@ internal sealed class CsvRowReader(TextReader reader, string file, char delimite
                 fields.Add(field.ToString());
                 field.Clear();
             }
-            else field.Append((char)c);
+            else Append(field, (char)c, start);
         }
+    }
+
+    /// <summary>Adds a character to the row's field, refusing a row longer than the record limit.</summary>
+    private void Append(StringBuilder field, char c, long start)
+    {
+        if (++_rowChars > limits.MaxRecordChars) throw limits.RecordTooLong(file, start);
+        field.Append(c);
     }
 
     private void ReadQuoted(StringBuilder field, long start)
@@ -60,12 +69,12 @@ internal sealed class CsvRowReader(TextReader reader, string file, char delimite
             if (c < 0) throw new DataFormatException(file, start, "unterminated quoted field");
             if (c == '"')
             {
-                if (reader.Peek() == '"') { reader.Read(); field.Append('"'); continue; }
+                if (reader.Peek() == '"') { reader.Read(); Append(field, '"', start); continue; }
                 return;
             }
             if (c == '\n') _line++;
             else if (c == '\r' && reader.Peek() != '\n') _line++;
-            field.Append((char)c);
+            Append(field, (char)c, start);
         }
     }
 

@@ -4,9 +4,10 @@ namespace PeftHost.Core.Data;
 
 /// <summary>
 /// A CSV file (RFC 4180: quoted fields, doubled quotes, line breaks inside quotes) whose first
-/// row names the fields. A row with the wrong number of fields is an error naming the file and line.
+/// row names the fields. A row with the wrong number of fields, or longer than the record limit
+/// (<see cref="DataLimits"/>), is an error naming the file and line.
 /// </summary>
-public sealed class CsvSource(string path, char delimiter = ',') : IRecordSource
+public sealed class CsvSource(string path, char delimiter = ',', DataLimits? limits = null) : IRecordSource
 {
     /// <inheritdoc />
     public string Name => path;
@@ -18,7 +19,7 @@ public sealed class CsvSource(string path, char delimiter = ',') : IRecordSource
     public IEnumerable<DataRecord> Read()
     {
         using var text = JsonlSource.OpenText(path);
-        var rows = new CsvRowReader(text, path, delimiter);
+        var rows = new CsvRowReader(text, path, delimiter, limits ?? DataLimits.Default);
         var header = rows.Next() ?? throw new DataFormatException(path, 0, "empty file: expected a header row");
         var names = header.Fields.Select(f => f.Trim().TrimStart('\uFEFF')).ToArray();
         var duplicate = names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);

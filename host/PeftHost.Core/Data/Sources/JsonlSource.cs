@@ -1,6 +1,6 @@
-using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
+using PeftHost.Core.IO;
 
 namespace PeftHost.Core.Data;
 
@@ -8,9 +8,9 @@ namespace PeftHost.Core.Data;
 /// JSON Lines (<c>.jsonl</c>, or gzip-compressed <c>.jsonl.gz</c>): one JSON object a line.
 /// Strings are taken as they are; numbers and booleans as their JSON text; nested values as
 /// JSON text. Blank lines are skipped; a line that is not a JSON object is an error naming
-/// the file and line.
+/// the file and line, and so is a line longer than the record limit (<see cref="DataLimits"/>).
 /// </summary>
-public sealed class JsonlSource(string path) : IRecordSource
+public sealed class JsonlSource(string path, DataLimits? limits = null) : IRecordSource
 {
     /// <inheritdoc />
     public string Name => path;
@@ -22,20 +22,19 @@ public sealed class JsonlSource(string path) : IRecordSource
     public IEnumerable<DataRecord> Read()
     {
         using var reader = OpenText(path);
-        long lineNumber = 0;
+        var lines = new LineReader(reader, path, limits ?? DataLimits.Default);
         string? line;
-        while ((line = reader.ReadLine()) is not null)
+        while ((line = lines.ReadLine()) is not null)
         {
-            lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            yield return Parse(line, lineNumber);
+            yield return Parse(line, lines.LineNumber);
         }
     }
 
     private DataRecord Parse(string line, long lineNumber)
     {
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(line); }
+        try { doc = StrictJson.ParseDocument(Encoding.UTF8.GetBytes(line)); } // every string checked: a lone surrogate escape is refused here
         catch (JsonException e) { throw new DataFormatException(path, lineNumber, $"invalid JSON: {e.Message}", e); }
         using (doc)
         {
@@ -65,7 +64,7 @@ public sealed class JsonlSource(string path) : IRecordSource
         int read = file.Read(magic);
         file.Position = 0;
         if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || (read == 2 && magic[0] == 0x1f && magic[1] == 0x8b))
-            stream = new GZipStream(file, CompressionMode.Decompress);
+            stream = new CheckedGzipStream(file, path);
         return new StreamReader(stream, Encoding.UTF8);
     }
 }

@@ -6,8 +6,10 @@ namespace PeftHost.Core.Data;
 /// <summary>
 /// A Parquet file (read with Parquet.Net). Every column becomes a field: strings as they are,
 /// other values in invariant culture. A record's <see cref="DataRecord.Line"/> is its 1-based row.
+/// Parquet.Net reads the file whole, so a file larger than the dataset limit (<see cref="DataLimits"/>) is
+/// refused before it is read, and a value longer than the record limit after.
 /// </summary>
-public sealed class ParquetSource(string path) : IRecordSource
+public sealed class ParquetSource(string path, DataLimits? limits = null) : IRecordSource
 {
     /// <inheritdoc />
     public string Name => path;
@@ -19,15 +21,19 @@ public sealed class ParquetSource(string path) : IRecordSource
     public IEnumerable<DataRecord> Read()
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found", path);
+        var bounds = limits ?? DataLimits.Default;
+        long size = new FileInfo(path).Length;
+        if (size > bounds.MaxTotalBytes)
+            throw new DataFormatException(path, 0, $"the file ({size:N0} bytes) is larger than the {bounds.MaxTotalBytes:N0} bytes a dataset may take in memory");
         IList<Dictionary<string, object>> rows;
         try
         {
             using var stream = File.OpenRead(path);
             rows = ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult().Data;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException
-                                       || e.GetType().Namespace?.StartsWith("Parquet", StringComparison.Ordinal) == true)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // A damaged file surfaces from Parquet.Net as any exception type (index out of range, format, I/O): all mean the same.
             throw new DataFormatException(path, 0, $"cannot read as Parquet: {e.Message}", e);
         }
         long row = 0;
@@ -35,7 +41,12 @@ public sealed class ParquetSource(string path) : IRecordSource
         {
             row++;
             var fields = new Dictionary<string, string?>(values.Count, StringComparer.Ordinal);
-            foreach (var (name, value) in values) fields[name] = Text(value);
+            foreach (var (name, value) in values)
+            {
+                var text = Text(value);
+                if (text?.Length > bounds.MaxRecordChars) throw bounds.RecordTooLong(path, row);
+                fields[name] = text;
+            }
             yield return new DataRecord(fields, path, row);
         }
     }

@@ -13,8 +13,8 @@ public enum TextSplit
     Lines,
 }
 
-/// <summary>A UTF-8 text file; each record has one field, <c>text</c>.</summary>
-public sealed class TextFileSource(string path, TextSplit split = TextSplit.Document, string fieldName = "text") : IRecordSource
+/// <summary>A UTF-8 text file; each record has one field, <c>text</c>, of at most the record limit (<see cref="DataLimits"/>).</summary>
+public sealed class TextFileSource(string path, TextSplit split = TextSplit.Document, string fieldName = "text", DataLimits? limits = null) : IRecordSource
 {
     /// <inheritdoc />
     public string Name => path;
@@ -26,18 +26,20 @@ public sealed class TextFileSource(string path, TextSplit split = TextSplit.Docu
     public IEnumerable<DataRecord> Read()
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found", path);
+        var bounds = limits ?? DataLimits.Default;
+        using var reader = new StreamReader(path, Encoding.UTF8);
+        var lines = new LineReader(reader, path, bounds);
         if (split == TextSplit.Document)
         {
-            yield return Record(File.ReadAllText(path, Encoding.UTF8), 1);
+            yield return Record(lines.ReadToEnd(), 1);
             yield break;
         }
-        using var reader = new StreamReader(path, Encoding.UTF8);
         var paragraph = new StringBuilder();
-        long paragraphStart = 0, lineNumber = 0;
+        long paragraphStart = 0;
         string? line;
-        while ((line = reader.ReadLine()) is not null)
+        while ((line = lines.ReadLine()) is not null)
         {
-            lineNumber++;
+            long lineNumber = lines.LineNumber;
             bool blank = string.IsNullOrWhiteSpace(line);
             if (split == TextSplit.Lines)
             {
@@ -52,6 +54,7 @@ public sealed class TextFileSource(string path, TextSplit split = TextSplit.Docu
             }
             if (paragraph.Length == 0) paragraphStart = lineNumber;
             else paragraph.Append('\n');
+            if (paragraph.Length + (long)line.Length > bounds.MaxRecordChars) throw bounds.RecordTooLong(path, paragraphStart);
             paragraph.Append(line);
         }
         if (paragraph.Length > 0) yield return Record(paragraph.ToString(), paragraphStart);

@@ -55,8 +55,11 @@ internal static class DatasetApi
             var records = s.Job("loadDataset", job =>
             {
                 if (real is not null && !File.Exists(real)) throw new FileNotFoundException($"'{name}': no such file");
-                IRecordSource source = real is null ? new RecordListSource(inline!) : RecordSource.Open(real, split);
+                var limits = DataLimits.Within(s.Limits.MaxMemoryBytes);
+                IRecordSource source = real is null ? new RecordListSource(inline!) : RecordSource.Open(real, split, limits);
                 foreach (var (field, values) in where) source = source.WhereField(field, values);
+                // Everything below keeps the records in memory: bounded by the run's --max-memory, which thus covers this host step too.
+                source = source.WithinMemory(limits, "the limit is --max-memory");
                 if (balanceBy is not null) source = source.BalanceBy(balanceBy, seed);
                 var read = new List<DataRecord>();
                 foreach (var r in source.Read())

@@ -11,7 +11,7 @@ namespace PeftHost.Core.Recipes.Api;
 /// <summary>Everything one recipe run's API functions share: the engine, the sandbox, the job thread, the handles.</summary>
 internal sealed class RecipeSession(
     Engine engine, PathPolicy paths, JobDispatcher jobs, RecipeHostContext host, RecipeParameters parameters,
-    string recipeName, CancellationToken cancellation) : IDisposable
+    string recipeName, RecipeLimits limits, CancellationToken cancellation) : IDisposable
 {
     /// <summary>The source name of the recipe's log events.</summary>
     public const string EventSource = "recipe";
@@ -33,6 +33,9 @@ internal sealed class RecipeSession(
 
     /// <summary>The <c>--set</c> values.</summary>
     public RecipeParameters Parameters { get; } = parameters;
+
+    /// <summary>The run's budgets (<c>--max-memory</c> also bounds what host steps such as <c>loadDataset</c> keep in memory).</summary>
+    public RecipeLimits Limits { get; } = limits;
 
     /// <summary>The recipe's file name without extension.</summary>
     public string RecipeName { get; } = recipeName;

@@ -6,7 +6,7 @@ namespace PeftHost.Core.Recipes.Limits;
 /// Measures the time a recipe spends running JavaScript: it runs from the start of the run and
 /// stops while a host step (loading a model, training, generating) does its work, so the time
 /// limit bounds script loops, not the length of a training run. Callbacks a step makes into
-/// JavaScript run the clock again. Used only on the script thread.
+/// JavaScript run the clock again. Driven by the script thread; <see cref="SingleCallWatch"/> only reads it.
 /// </summary>
 public sealed class ScriptClock
 {
@@ -14,6 +14,9 @@ public sealed class ScriptClock
 
     /// <summary>Script time so far.</summary>
     public TimeSpan Elapsed => _watch.Elapsed;
+
+    /// <summary>Whether JavaScript is running now (not a host step); read from the runner's watch thread too.</summary>
+    public bool IsRunning => _watch.IsRunning;
 
     /// <summary>Starts measuring.</summary>
     public void Start() => _watch.Start();

@@ -13,6 +13,8 @@ internal sealed class ScriptMemoryBudget(long maxBytes) : Constraint
 {
     private int _threadId = -1;
     private long _start;
+    private long _checks;
+    private long _allocatedAtLastCheck;
 
     /// <summary>Allocation grows without bound between two statements, so every statement is checked.</summary>
     public override bool IsAmortizable => false;
@@ -27,15 +29,25 @@ internal sealed class ScriptMemoryBudget(long maxBytes) : Constraint
     /// <summary>Bytes charged so far.</summary>
     public long Allocated => _threadId == Environment.CurrentManagedThreadId ? GC.GetAllocatedBytesForCurrentThread() - _start : 0;
 
+    /// <summary>Statements checked so far: the heartbeat <see cref="SingleCallWatch"/> watches from another thread.</summary>
+    public long Checks => Volatile.Read(ref _checks);
+
+    /// <summary>Bytes charged at the last statement, readable from another thread.</summary>
+    public long AllocatedAtLastCheck => Volatile.Read(ref _allocatedAtLastCheck);
+
     /// <inheritdoc />
     public override void Check()
     {
         if (_threadId != Environment.CurrentManagedThreadId) return;
         long used = GC.GetAllocatedBytesForCurrentThread() - _start;
-        if (used > maxBytes)
-            throw new RecipeLimitException(RecipeLimitKind.Memory,
-                $"memory limit reached: the recipe's JavaScript allocated {Mib(used)} MiB, more than its {Mib(maxBytes)} MiB (raise it with --max-memory)");
+        Volatile.Write(ref _allocatedAtLastCheck, used);
+        Volatile.Write(ref _checks, _checks + 1);
+        if (used > maxBytes) throw new RecipeLimitException(RecipeLimitKind.Memory, Message(used, maxBytes));
     }
+
+    /// <summary>The message of an exceeded budget.</summary>
+    public static string Message(long used, long maxBytes) =>
+        $"memory limit reached: the recipe's JavaScript allocated {Mib(used)} MiB, more than its {Mib(maxBytes)} MiB (raise it with --max-memory)";
 
     /// <summary>Deliberately nothing: the budget spans the whole run.</summary>
     public override void Reset() { }

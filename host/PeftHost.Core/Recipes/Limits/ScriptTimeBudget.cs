@@ -11,10 +11,12 @@ internal sealed class ScriptTimeBudget(ScriptClock clock, TimeSpan limit) : Cons
     /// <inheritdoc />
     public override void Check()
     {
-        if (clock.Elapsed > limit)
-            throw new RecipeLimitException(RecipeLimitKind.Time,
-                $"time limit reached: the recipe's JavaScript ran for more than {limit.TotalSeconds:0.###} s (host steps excluded; raise it with --timeout)");
+        if (clock.Elapsed > limit) throw new RecipeLimitException(RecipeLimitKind.Time, Message(limit));
     }
+
+    /// <summary>The message of an exceeded limit.</summary>
+    public static string Message(TimeSpan limit) =>
+        $"time limit reached: the recipe's JavaScript ran for more than {limit.TotalSeconds:0.###} s (host steps excluded; raise it with --timeout)";
 
     /// <summary>Deliberately nothing: the budget spans the whole run.</summary>
     public override void Reset() { }

@@ -65,20 +65,39 @@ public sealed class RecipeModuleLoader : IModuleLoader
         if (resolved.Type == SpecifierType.Bare) throw new SandboxViolationException($"cannot import '{resolved.ModuleRequest.Specifier}'");
         var request = resolved.ModuleRequest;
         if (request.IsBytesModule()) return ModuleFactory.BuildBytesModule(engine, resolved, File.ReadAllBytes(resolved.Key));
+        if (new FileInfo(resolved.Key).Length > SyntaxDepth.MaxModuleChars * 4L) throw TooLarge(resolved.Key); // more than 4 UTF-8 bytes a character cannot be
         string code = File.ReadAllText(resolved.Key);
+        if (code.Length > SyntaxDepth.MaxModuleChars) throw TooLarge(resolved.Key);
         _loaded.Add(resolved.Key);
         if (request.IsJsonModule()) return ModuleFactory.BuildJsonModule(engine, resolved, code);
         if (request.IsTextModule()) return ModuleFactory.BuildTextModule(engine, resolved, code);
-        try
-        {
-            var prepared = Engine.PrepareModule(code, resolved.Key);
-            return ModuleFactory.BuildSourceTextModule(engine, prepared);
-        }
+        Prepared<Acornima.Ast.Module> prepared;
+        try { prepared = Engine.PrepareModule(code, resolved.Key); }
         catch (Exception e) when ((e as ParseErrorException ?? e.InnerException as ParseErrorException) is { } parse)
         {
             SyntaxError ??= new RecipeSyntaxError(resolved.Key, parse.LineNumber, parse.Column + 1, parse.Description);
             throw;
         }
+        catch (ScriptPreparationException e)
+        {
+            // Jint's own bounds on what it prepares (nesting, stack): the module, not the recipe's run, is at fault.
+            SyntaxError ??= new RecipeSyntaxError(resolved.Key, 1, 1, e.Message);
+            throw;
+        }
+        if (SyntaxDepth.FindTooDeep(prepared.Program!) is { } deep)
+        {
+            var at = deep.Location.Start;
+            SyntaxError ??= new RecipeSyntaxError(resolved.Key, at.Line, at.Column + 1,
+                $"the code nests more than {SyntaxDepth.MaxDepth:N0} levels deep here (one expression or statement too long or too deeply nested; a sandbox limit)");
+            throw new SandboxViolationException(SyntaxError.Description);
+        }
+        return ModuleFactory.BuildSourceTextModule(engine, prepared);
+    }
+
+    private SandboxViolationException TooLarge(string module)
+    {
+        SyntaxError ??= new RecipeSyntaxError(module, 1, 1, $"the module is larger than {SyntaxDepth.MaxModuleChars:N0} characters (a sandbox limit)");
+        return new SandboxViolationException(SyntaxError.Description);
     }
 
     private SandboxViolationException Refuse(string? from, string specifier, string message)

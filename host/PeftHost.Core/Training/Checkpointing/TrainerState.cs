@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using PeftHost.Core.IO;
+using PeftHost.Core.Models;
 
 namespace PeftHost.Core.Training.Checkpointing;
 
@@ -56,6 +57,27 @@ public sealed record TrainerState
     public List<double> Losses { get; init; } = [];
     /// <summary>Every evaluation so far.</summary>
     public List<EvaluationRecord> Evaluations { get; init; } = [];
+
+    /// <summary>
+    /// The values a resume hands to libtorch and the data loader, checked: a damaged file is refused naming it
+    /// and the key, before anything is restored. Returns the CPU generator state (null when none was saved).
+    /// </summary>
+    /// <exception cref="ModelFormatException">A value is out of range.</exception>
+    public byte[]? CheckRestorable(string directory, int batchesPerEpoch)
+    {
+        string file = Path.Combine(directory, FileName);
+        ModelFormatException Bad(string key, string problem) => new(file, $"{key} {problem}");
+        if (GlobalStep < 0) throw Bad("global_step", $"is {GlobalStep}; it cannot be negative");
+        if (Epoch < 0) throw Bad("epoch", $"is {Epoch}; it cannot be negative");
+        if (BatchInEpoch < 0 || BatchInEpoch >= batchesPerEpoch)
+            throw Bad("batch_in_epoch", $"is {BatchInEpoch}; an epoch of this run has batches 0 to {batchesPerEpoch - 1}");
+        if (TorchCpuRngState.Length == 0) return null;
+        byte[] rng;
+        try { rng = Convert.FromBase64String(TorchCpuRngState); }
+        catch (FormatException) { throw Bad("torch_cpu_rng_state", "is not base64"); }
+        if (TorchRng.Problem(rng) is { } problem) throw Bad("torch_cpu_rng_state", problem);
+        return rng;
+    }
 
     /// <summary>Writes the state to <paramref name="directory"/>.</summary>
     public void Save(string directory) =>

@@ -43,4 +43,22 @@ public sealed class ParserFuzzTests(ITestOutputHelper output)
     [Fact] public void Llama2c_model() => Fuzz(FuzzTargets.Llama2cModel(), 2000);
 
     [Fact] public void Llama2c_tokenizer() => Fuzz(FuzzTargets.Llama2cTokenizer(), 2000);
+
+    [Fact] public void Text_data() => Fuzz(DataFuzzTargets.Text(), 1000);
+
+    [Fact] public void Jsonl_data() => Fuzz(DataFuzzTargets.Jsonl(), 1000);
+
+    [Fact] public void Jsonl_gzip_data() => Fuzz(DataFuzzTargets.JsonlGzip(), 1000);
+
+    [Fact] public void Csv_data() => Fuzz(DataFuzzTargets.Csv(), 1000);
+
+    [Fact] public void Parquet_data() => Fuzz(DataFuzzTargets.Parquet(), 1000);
+
+    [Fact] public void Gpt2_vocab_json() => Fuzz(DataFuzzTargets.Gpt2Vocab(), 1000);
+
+    [Fact] public void Gpt2_merges_txt() => Fuzz(DataFuzzTargets.Gpt2Merges(), 1000);
+
+    [Fact] public void Tiktoken_file() => Fuzz(DataFuzzTargets.Tiktoken(), 1000);
+
+    [Fact] public void Shard_index_json() => Fuzz(DataFuzzTargets.ShardIndex(), 1000);
 }
