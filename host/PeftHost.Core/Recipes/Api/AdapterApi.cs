@@ -151,6 +151,9 @@ internal static class AdapterApi
             string? active = peft.ActiveAdapter;
             s.Job("mergeAndUnload", _ => peft.MergeAndUnload());
             model.Peft = null;
+            // As in PEFT, the wrapper is spent: only the returned base model goes on.
+            if (model.PeftHandle is { } spent)
+                s.Handles.Retire(spent, "a PEFT model that mergeAndUnload merged and unloaded; use the model that mergeAndUnload returned");
             model.PeftHandle = null;
             s.Log(active is null ? "unloaded the adapters" : $"merged adapter '{active}' into the base weights and unloaded the adapters");
             return ModelHandles.Base(s, model);
