@@ -257,6 +257,10 @@ public sealed partial class LoraConfig : PeftConfig
             throw new ConfigException($"lora_dropout must be in [0, 1), got {LoraDropout.ToString(CultureInfo.InvariantCulture)}", "lora_dropout");
         if (double.IsNaN(LoraAlpha) || double.IsInfinity(LoraAlpha))
             throw new ConfigException("lora_alpha must be a finite number", "lora_alpha");
+        // The scaling multiplies float32 (or narrower) tensors: beyond float32's range every delta and merge is infinite.
+        foreach (var (key, alpha) in AlphaPattern.Select(kv => ($"alpha_pattern['{kv.Key}']", kv.Value)).Prepend(("lora_alpha", LoraAlpha)))
+            if (!(Math.Abs(ScalingFor(R, alpha)) <= float.MaxValue))
+                throw new ConfigException($"{key} = {alpha.ToString(CultureInfo.InvariantCulture)} gives a scaling of {ScalingFor(R, alpha).ToString("G3", CultureInfo.InvariantCulture)} at r = {R}, beyond the float32 range of the weights it multiplies", key.StartsWith("alpha", StringComparison.Ordinal) ? "alpha_pattern" : "lora_alpha");
         if (!BiasModes.Contains(Bias))
             throw new ConfigException($"bias must be one of {string.Join(", ", BiasModes.Select(b => $"\"{b}\""))}, got \"{Bias}\"", "bias");
 

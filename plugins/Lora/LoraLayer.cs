@@ -156,6 +156,9 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
                 merged = factor.view(-1, 1) * sum;
                 _doraMergeNorms[name] = norm.MoveToOuterDisposeScope();
             }
+            // PEFT's safe_merge, always on: an overflowing merge (a huge scaling) must not leave an infinite weight behind.
+            if (!merged.isfinite().all().item<bool>())
+                throw new InvalidOperationException($"merging adapter '{name}' would make a weight NaN or infinite (its scaling is {AdapterSettings[name].Scaling:G3}); the weight is left unmerged");
             WriteBase(merged);
             Merged.Add(name);
         }

@@ -31,6 +31,6 @@ public static class DatasetLoss
             count += batch.PredictedTokens;
         }
         if (count == 0) throw new ArgumentException($"dataset '{dataset.Name}' has no supervised tokens");
-        return new PerplexityResult(sum / count, count);
+        return PerplexityResult.FromSum(sum, count, $"dataset '{dataset.Name}'");
     }
 }

@@ -23,7 +23,8 @@ public sealed record RetentionResult(double Loss, double BaseLoss, double MeanKl
 /// Retention: perplexity of the tuned model on a reference text (e.g. Moby Dick) and the mean
 /// KL divergence KL(p_base ‖ p_tuned) between the base model's and the tuned model's next-token
 /// distributions at every position — 0 when the tuning changed nothing there. The reference is
-/// cut into non-overlapping windows of the model's context (or <c>window</c>); base logits come
+/// cut into non-overlapping windows of the model's context (or <c>window</c>), the last one shorter, so every
+/// token (up to <c>maxTokens</c>, when given) is scored; base logits come
 /// from the same model with adapters disabled (a <c>Func&lt;IDisposable&gt;</c> whose scope disables
 /// them) or from a second model.
 /// </summary>
@@ -31,7 +32,7 @@ public static class Retention
 {
     /// <summary>Scores <paramref name="model"/> against itself with adapters disabled by <paramref name="disableAdapters"/>.</summary>
     public static RetentionResult Evaluate(CausalLanguageModel model, IReadOnlyList<int> referenceIds, Func<IDisposable> disableAdapters,
-        int window = 256, int maxTokens = 4096, int batchSize = 4, CancellationToken cancellation = default) =>
+        int window = 256, int? maxTokens = null, int batchSize = 4, CancellationToken cancellation = default) =>
         Run(model, referenceIds, ids =>
         {
             using (disableAdapters()) return model.Forward(ids);
@@ -39,42 +40,48 @@ public static class Retention
 
     /// <summary>Scores <paramref name="tuned"/> against a separate <paramref name="baseModel"/>.</summary>
     public static RetentionResult Evaluate(CausalLanguageModel tuned, CausalLanguageModel baseModel, IReadOnlyList<int> referenceIds,
-        int window = 256, int maxTokens = 4096, int batchSize = 4, CancellationToken cancellation = default) =>
+        int window = 256, int? maxTokens = null, int batchSize = 4, CancellationToken cancellation = default) =>
         Run(tuned, referenceIds, ids => baseModel.Forward(ids.to(baseModel.Device)).to(tuned.Device), window, maxTokens, batchSize, cancellation);
 
     private static RetentionResult Run(CausalLanguageModel model, IReadOnlyList<int> referenceIds, Func<Tensor, Tensor> baseLogits,
-        int window, int maxTokens, int batchSize, CancellationToken cancellation)
+        int window, int? maxTokens, int batchSize, CancellationToken cancellation)
     {
         window = Math.Min(window, model.Config.MaxPositionEmbeddings);
         if (window < 2) throw new ArgumentOutOfRangeException(nameof(window), window, "must be at least 2");
-        int usable = Math.Min(referenceIds.Count, maxTokens) / window * window;
-        if (usable == 0) throw new ArgumentException($"the reference needs at least {window} tokens, it has {referenceIds.Count}");
+        if (maxTokens is < 2) throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "must be at least 2");
+        int usable = Math.Min(referenceIds.Count, maxTokens ?? int.MaxValue);
+        if (usable < 2) throw new ArgumentException($"the reference needs at least 2 tokens, it has {referenceIds.Count}");
         var all = referenceIds.Take(usable).Select(i => (long)i).ToArray();
-        int windows = usable / window;
+        // Whole windows in batches, then the rest (if it holds a prediction) as a window of its own: every token is covered.
+        int whole = usable / window, rest = usable % window;
+        var batches = new List<(int Start, int Rows, int Length)>();
+        for (int w = 0; w < whole; w += batchSize) batches.Add((w * window, Math.Min(batchSize, whole - w), window));
+        if (rest >= 2) batches.Add((whole * window, 1, rest));
 
         double nll = 0, baseNll = 0, kl = 0;
         long positions = 0;
         using var inference = inference_mode();
-        for (int start = 0; start < windows; start += batchSize)
+        foreach (var (start, rows, length) in batches)
         {
             cancellation.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            int rows = Math.Min(batchSize, windows - start);
-            var ids = tensor(all.AsSpan(start * window, rows * window).ToArray(), [rows, window]).to(model.Device);
+            var ids = tensor(all.AsSpan(start, rows * length).ToArray(), [rows, length]).to(model.Device);
             var tuned = F.log_softmax(model.Forward(ids)[.., ..^1, ..].to(ScalarType.Float32), -1);
             var reference = F.log_softmax(baseLogits(ids)[.., ..^1, ..].to(ScalarType.Float32), -1);
             var targets = ids[.., 1..].unsqueeze(-1);
             nll -= tuned.gather(-1, targets).sum().item<float>();
             baseNll -= reference.gather(-1, targets).sum().item<float>();
             kl += (reference.exp() * (reference - tuned)).sum().item<float>();
-            positions += rows * (window - 1);
+            positions += rows * (length - 1);
         }
-        return new RetentionResult(nll / positions, baseNll / positions, kl / positions, positions);
+        var tunedResult = PerplexityResult.FromSum(nll, positions, "retention");
+        var baseResult = PerplexityResult.FromSum(baseNll, positions, "retention (base model)");
+        return new RetentionResult(tunedResult.Loss, baseResult.Loss, kl / positions, positions);
     }
 }
 
 /// <summary>Retention as trainer metrics: <c>retention_perplexity</c> and <c>retention_kl</c>.</summary>
-public sealed class RetentionEvaluator(IReadOnlyList<int> referenceIds, Func<IDisposable> disableAdapters, int window = 256, int maxTokens = 2048) : IEvaluator
+public sealed class RetentionEvaluator(IReadOnlyList<int> referenceIds, Func<IDisposable> disableAdapters, int window = 256, int? maxTokens = 2048) : IEvaluator
 {
     /// <inheritdoc />
     public IReadOnlyDictionary<string, double> Evaluate(CausalLanguageModel model, CancellationToken cancellation = default)

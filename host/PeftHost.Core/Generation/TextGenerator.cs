@@ -18,15 +18,12 @@ public sealed class TextGenerator(CausalLanguageModel model)
     public IReadOnlyList<List<int>> Generate(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options,
         Action<int, int>? onToken = null, CancellationToken cancellation = default)
     {
-        options.Validate();
+        Check(prompts, options);
         if (prompts.Count == 0) return [];
-        if (prompts.Any(p => p.Count == 0)) throw new ArgumentException("every prompt needs at least one token (e.g. BOS)");
         var eos = model.Config.EosTokenIds.ToHashSet();
         int rows = prompts.Count;
         int longest = prompts.Max(p => p.Count);
         int capacity = longest + options.MaxNewTokens;
-        if (capacity > model.Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"prompt ({longest} tokens) + max new tokens ({options.MaxNewTokens}) exceed the model's context of {model.Config.MaxPositionEmbeddings}");
 
         var results = Enumerable.Range(0, rows).Select(_ => new List<int>()).ToList();
         var finished = new bool[rows];
@@ -48,7 +45,10 @@ public sealed class TextGenerator(CausalLanguageModel model)
                 // With the cache only the newest token goes in; without it, the whole sequence again.
                 var input = step ?? history;
                 var logits = model.Forward(input, padded ? mask : null, cache, lastPositionOnly: true);
-                var next = processor.Next(logits[.., -1, ..], history);
+                var last = logits[.., -1, ..];
+                if (!last.isfinite().all().item<bool>())
+                    throw new InvalidOperationException("the model's next-token scores are NaN or infinite: its weights or adapter hold non-finite values (a diverged run or a damaged file)");
+                var next = processor.Next(last, history);
                 long[] chosen = next.to(CPU).data<long>().ToArray();
                 for (int r = 0; r < rows; r++)
                 {
@@ -73,6 +73,21 @@ public sealed class TextGenerator(CausalLanguageModel model)
             history.Dispose(); mask.Dispose(); step?.Dispose();
         }
         return results;
+    }
+
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> when <see cref="Generate"/> would refuse these prompts and options
+    /// (an option out of range, an empty prompt, prompt + new tokens beyond the context), so a caller can check before writing anything.
+    /// </summary>
+    public void Check(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options)
+    {
+        options.Validate();
+        if (prompts.Count == 0) return;
+        if (prompts.Any(p => p.Count == 0)) throw new ArgumentException("every prompt needs at least one token (e.g. BOS)");
+        int longest = prompts.Max(p => p.Count);
+        // In 64 bits: max new tokens may be as large as int.MaxValue.
+        if ((long)longest + options.MaxNewTokens > model.Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"prompt ({longest} tokens) + max new tokens ({options.MaxNewTokens}) exceed the model's context of {model.Config.MaxPositionEmbeddings}");
     }
 
     private int PrefixAndVirtualTokens() =>

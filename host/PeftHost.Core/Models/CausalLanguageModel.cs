@@ -105,6 +105,9 @@ public sealed class CausalLanguageModel : HfModule
     /// <summary>The final norm's output [B, T, hidden] (the input of lm_head), in the caller's dispose scope.</summary>
     private Tensor FinalHidden(Tensor inputIds, Tensor? attentionMask, KvCache? cache, bool lastPositionOnly)
     {
+        // Every evaluation, generation and training step passes here; on meta, libtorch would fail later with a native dump.
+        if (Device.type == DeviceType.META)
+            throw new InvalidOperationException("the model is on the meta device, which holds shapes but no weights; load it on cpu or cuda to run it");
         var hidden = Model.EmbedTokens.forward(inputIds);
         long batch = hidden.shape[0];
         bool firstPass = cache is null || cache.Length == 0;

@@ -121,8 +121,8 @@ public sealed record ModelConfig
             NumKeyValueHeads = kvHeads,
             HeadDim = headDim ?? hidden / heads,
             MaxPositionEmbeddings = r.OptionalPositiveInt("max_position_embeddings") ?? 2048,
-            RmsNormEps = r.Double("rms_norm_eps") ?? 1e-6,
-            RopeTheta = r.Double("rope_theta") ?? 10000,
+            RmsNormEps = r.OptionalPositiveDouble("rms_norm_eps") ?? 1e-6,
+            RopeTheta = r.OptionalPositiveDouble("rope_theta") ?? 10000,
             RopeScaling = r.RopeScaling(),
             TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? false,
             QkvBias = isQwen || attentionBias,
@@ -194,6 +194,14 @@ public sealed record ModelConfig
         public double? Double(string key) => Get(key, JsonNumbers.ToDouble, "a number");
         public int? OptionalInt(string key) => Get(key, ReadInt, "an integer");
 
+        /// <summary>A finite number above 0 (an epsilon, a base, a factor: 0 or less divides by zero or inverts the model), or null when absent.</summary>
+        public double? OptionalPositiveDouble(string key)
+        {
+            double? v = Double(key);
+            if (v is { } d && !(double.IsFinite(d) && d > 0)) throw Error(key, $"must be a positive number, got {d}");
+            return v;
+        }
+
         public int? OptionalPositiveInt(string key)
         {
             int? v = OptionalInt(key);
@@ -218,17 +226,25 @@ public sealed record ModelConfig
             string? type = typeNode is null ? null
                 : typeNode is JsonValue v && v.TryGetValue<string>(out var t) ? t
                 : throw Error("rope_scaling", $"its type must be a string, got {typeNode.ToJsonString()}");
-            double factor = Num(rs["factor"]) ?? 1.0;
+            double factor = Positive(rs, "factor") ?? 1.0;
             return type switch
             {
                 null or "default" => null,
                 "linear" => new RopeScaling("linear", factor),
                 "llama3" => new RopeScaling("llama3", factor,
-                    Num(rs["low_freq_factor"]) ?? 1.0,
-                    Num(rs["high_freq_factor"]) ?? 4.0,
-                    (int)(Num(rs["original_max_position_embeddings"]) ?? 8192)),
+                    Positive(rs, "low_freq_factor") ?? 1.0,
+                    Positive(rs, "high_freq_factor") ?? 4.0,
+                    (int)Math.Min(Positive(rs, "original_max_position_embeddings") ?? 8192, int.MaxValue)),
                 _ => throw Error("rope_scaling", $"type '{type}' is not supported (supported: linear, llama3)"),
             };
+        }
+
+        /// <summary>A rope_scaling entry that must be a finite number above 0, or null when absent.</summary>
+        private double? Positive(JsonObject rs, string key)
+        {
+            double? v = Num(rs[key]);
+            if (v is { } d && !(double.IsFinite(d) && d > 0)) throw Error("rope_scaling", $"'{key}' must be a positive number, got {d}");
+            return v;
         }
 
         private double? Num(JsonNode? n)

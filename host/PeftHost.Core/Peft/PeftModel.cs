@@ -133,6 +133,10 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
             config["base_model_name_or_path"] = BaseModelPath is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(BaseModelPath));
             config["inference_mode"] = true;
             var state = entry.Adapter.GetState();
+            // The loader refuses non-finite tensors, so a diverged adapter is refused here rather than written unloadable.
+            foreach (var (key, tensor) in state)
+                if (ModelLoader.NonFiniteReport(tensor) is { } problem)
+                    throw new InvalidOperationException($"adapter '{name}' cannot be saved: tensor '{key}' {problem} (a diverged run; resume from a checkpoint instead)");
             AdapterFiles.Write(AdapterFiles.FolderFor(directory, name), config, state);
         }
     }
@@ -183,8 +187,24 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
         foreach (var n in names ?? Routing.ActiveAdapters)
         {
             var a = this[n].Adapter;
-            if (!a.CanMerge) throw new InvalidOperationException($"adapter '{n}' ({this[n].Method.Name}) cannot be merged");
-            if (!a.IsMerged) a.Merge();
+            if (!a.CanMerge) throw new InvalidOperationException(a.Config is PeftHost.Sdk.Tuners.PromptLearningConfig
+                ? $"adapter '{n}' ({this[n].Method.Name}) cannot be merged: a prompt-learning adapter adds virtual tokens (or attention prefixes) to the input, and there is no weight to fold them into; use it unmerged (e.g. peft generate --adapter)"
+                : $"adapter '{n}' ({this[n].Method.Name}) cannot be merged: its method does not change weights that merging could fold into the base");
+            if (a.IsMerged) continue;
+            // NaN or infinity folded into a weight cannot be taken out again (x + NaN − NaN is NaN): refuse before touching it.
+            foreach (var (key, parameter) in a.NamedParameters())
+                if (ModelLoader.NonFiniteReport(parameter) is { } problem)
+                    throw new InvalidOperationException($"merging adapter '{n}' would make the base weights non-finite: its '{key}' {problem}; the adapter stays unmerged");
+            try
+            {
+                a.Merge();
+            }
+            catch
+            {
+                // A layer that refused (its merged weight would overflow) leaves the layers merged before it: take them back out.
+                if (a.IsMerged) a.Unmerge();
+                throw;
+            }
         }
     }
 

@@ -36,7 +36,7 @@ internal sealed partial class RecipeErrorReport(RecipeModuleLoader loader, strin
             InvalidOperationException when e.Message.Contains("did not return a fulfilled promise: Pending", StringComparison.Ordinal) =>
                 new RecipeFailure(RecipeFailureKind.Script, "the module's top-level await never finished: it waits on a promise that nothing settles " +
                     "(the API's calls are synchronous; only promises the recipe makes itself can stay pending)", Display(recipePath), null, null, null),
-            _ => Located(RecipeFailureKind.Script, e, e is SandboxViolationException ? e.Message : $"{e.GetType().Name}: {e.Message}"),
+            _ => Located(RecipeFailureKind.Script, e, e is SandboxViolationException ? e.Message : $"unexpected failure: {e.Message}"),
         };
     }
 

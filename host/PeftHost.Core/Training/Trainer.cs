@@ -103,7 +103,8 @@ public sealed class Trainer
                 {
                     try
                     {
-                        if (Evaluate(run, validation, padId, events, cancellation) is { } stop)
+                        // Patience running out at the last step cuts nothing short: the run completed.
+                        if (Evaluate(run, validation, padId, events, cancellation) is { } stop && run.GlobalStep < run.TotalSteps)
                         {
                             reason = TrainingStopReason.EarlyStopped;
                             message = stop;
@@ -145,7 +146,7 @@ public sealed class Trainer
         }
         Finish(run, events, reason, message, session.Elapsed);
         return new TrainingResult(runId, run.GlobalStep, run.TotalSteps, reason, message, run.Losses.ToArray(), run.Evaluations.ToArray(),
-            run.LastCheckpoint, run.EarlyStopping?.Best, run.EarlyStopping?.BestStep, session.Elapsed);
+            run.LastCheckpoint, run.Best.Best, run.Best.BestStep, session.Elapsed);
     }
 
     /// <summary>Checks a trainable-parameter list: not empty, unique names, floating dtypes.</summary>
@@ -203,7 +204,9 @@ public sealed class Trainer
         finally { _model.train(); }
         run.Evaluations.Add(new EvaluationRecord(run.GlobalStep, metrics));
         events.Publish(new EvaluationEvent(run.RunId, run.GlobalStep, metrics));
-        if (!trackEarlyStopping || run.EarlyStopping is not { } tracker || !tracker.Update(metrics, run.GlobalStep)) return null;
+        var tracker = run.Best;
+        bool patienceSpent = tracker.Update(metrics, run.GlobalStep);
+        if (!trackEarlyStopping || !run.StopsEarly || !patienceSpent) return null;
         return $"{tracker.Options.Metric} did not improve on {tracker.Best:G6} (step {tracker.BestStep}) for {tracker.Options.Patience} evaluations";
     }
 

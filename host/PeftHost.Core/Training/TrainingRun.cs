@@ -24,7 +24,10 @@ internal sealed class TrainingRun : IDisposable
         PeakLearningRate = options.LearningRate;
         Weights = new MasterWeights(parameters);
         Optimizer = new AdamWOptimizer(ParameterGroup.DecayAndNoDecay(Weights.Optimized, options.WeightDecay), options.Beta1, options.Beta2, options.Epsilon);
-        EarlyStopping = options.EarlyStopping is null ? null : new EarlyStoppingTracker(options.EarlyStopping);
+        // The best metric is tracked whenever validation runs (Hugging Face's best_metric, eval_loss by default);
+        // patience ends the run only when early stopping was asked for.
+        Best = new EarlyStoppingTracker(options.EarlyStopping ?? new EarlyStoppingOptions());
+        StopsEarly = options.EarlyStopping is not null;
     }
 
     public string RunId { get; }
@@ -34,7 +37,10 @@ internal sealed class TrainingRun : IDisposable
     public BatchLoader Loader { get; }
     public MasterWeights Weights { get; private set; }
     public AdamWOptimizer Optimizer { get; }
-    public EarlyStoppingTracker? EarlyStopping { get; }
+    /// <summary>The best value of the watched metric (early stopping's, else eval_loss) and its step.</summary>
+    public EarlyStoppingTracker Best { get; }
+    /// <summary>Whether running out of patience ends the run.</summary>
+    public bool StopsEarly { get; }
     public int GlobalStep { get; set; }
     public List<double> Losses { get; } = [];
     public List<EvaluationRecord> Evaluations { get; } = [];
@@ -73,9 +79,9 @@ internal sealed class TrainingRun : IDisposable
         TrainExamples = Loader.ExampleCount,
         BatchSize = _options.BatchSize,
         GradientAccumulationSteps = _options.GradientAccumulationSteps,
-        BestMetric = EarlyStopping?.Best,
-        BestStep = EarlyStopping?.BestStep,
-        EvaluationsWithoutImprovement = EarlyStopping?.EvaluationsWithoutImprovement ?? 0,
+        BestMetric = Best.Best,
+        BestStep = Best.BestStep,
+        EvaluationsWithoutImprovement = Best.EvaluationsWithoutImprovement,
         TorchCpuRngState = Convert.ToBase64String(TorchRng.CaptureCpu()),
         Losses = [.. Losses],
         Evaluations = [.. Evaluations],
@@ -100,12 +106,9 @@ internal sealed class TrainingRun : IDisposable
         Losses.AddRange(state.Losses);
         Evaluations.Clear();
         Evaluations.AddRange(state.Evaluations);
-        if (EarlyStopping is not null)
-        {
-            EarlyStopping.Best = state.BestMetric;
-            EarlyStopping.BestStep = state.BestStep;
-            EarlyStopping.EvaluationsWithoutImprovement = state.EvaluationsWithoutImprovement;
-        }
+        Best.Best = state.BestMetric;
+        Best.BestStep = state.BestStep;
+        Best.EvaluationsWithoutImprovement = state.EvaluationsWithoutImprovement;
         if (rng is not null) TorchRng.RestoreCpu(rng);
         LastCheckpoint = path;
         LastCheckpointStep = state.GlobalStep;

@@ -26,7 +26,8 @@ public static class CommandAction
         }
         catch (Exception e)
         {
-            error.WriteLine($"error: {e.GetType().Name}: {e.Message}");
+            // Not a failure the code expected: still one line in the user's terms; --verbose shows the type and stack.
+            error.WriteLine($"error: unexpected failure: {e.Message}");
             error.WriteLine(parse.GetValue(CommonOptions.Verbose) ? e.ToString() : "(run with --verbose for the stack trace)");
             return PeftCli.Failure;
         }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PeftHost.Core.Runtime;
 
 namespace PeftHost.Cli.Commands;
 
@@ -20,18 +21,24 @@ public static class CommonOptions
     };
 
     /// <summary>auto, cpu, cuda, cuda:N.</summary>
-    public static Option<string> Device() => new("--device")
+    public static Option<string> Device() => new Option<string>("--device")
     {
         Description = "Where to run: auto, cpu, cuda, cuda:N",
         DefaultValueFactory = _ => "auto",
-    };
+    }.Check(DeviceSelector.CheckComputeDevice);
 
     /// <summary>Weight dtype to load into.</summary>
-    public static Option<string> Dtype() => new("--dtype")
+    public static Option<string> Dtype() => new Option<string>("--dtype")
     {
         Description = "Weight dtype: float32, bfloat16, float16",
         DefaultValueFactory = _ => "float32",
-    };
+    }.Check(name => DeviceSelector.ParseDtype(name));
+
+    /// <summary>A dtype that, when not given, the command takes from the model's config.</summary>
+    public static Option<string?> DtypeOrConfig(string description) => new Option<string?>("--dtype")
+    {
+        Description = description,
+    }.Check(name => DeviceSelector.ParseDtype(name!));
 
     /// <summary>A PEFT adapter folder applied (unmerged) on top of the model.</summary>
     public static Option<string?> Adapter() => new("--adapter", "-a")
@@ -40,9 +47,9 @@ public static class CommonOptions
     };
 
     /// <summary>libtorch intra-op threads.</summary>
-    public static Option<int> Threads() => new("--threads")
+    public static Option<int> Threads() => new Option<int>("--threads")
     {
         Description = "libtorch threads (0 = libtorch's default)",
         DefaultValueFactory = _ => 0,
-    };
+    }.NonNegative();
 }

@@ -19,8 +19,15 @@ public static class EvalCommand
         var dtype = CommonOptions.Dtype();
         var threads = CommonOptions.Threads();
         var adapter = CommonOptions.Adapter();
+        var stride = new Option<int?>("--stride")
+        {
+            Description = "Tokens between the starts of the sliding windows that cover a text longer than the model's context (default: half the context; at most the context)",
+        }.Positive();
         var plugins = PluginsCommand.PluginDirectories();
-        var command = new Command("eval", "Score a text: mean next-token negative log-likelihood and perplexity") { model, textFile, device, dtype, threads, adapter, plugins };
+        var command = new Command("eval", "Score a whole text: mean next-token negative log-likelihood, perplexity and the tokens scored (strided sliding windows over the model's context)")
+        {
+            model, textFile, stride, device, dtype, threads, adapter, plugins,
+        };
         command.SetAction(CommandAction.Of((parse, output) =>
         {
             NativeRuntime.SetThreads(parse.GetValue(threads));
@@ -30,8 +37,8 @@ public static class EvalCommand
             PeftHost.Core.IO.RegularFiles.Require(file);
             using var session = ModelSession.Open(dir, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
             var ids = session.Tokenizer.Encode(File.ReadAllText(file), addBos: true);
-            var result = Perplexity.OfTokens(session.Model, ids);
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"loss: {result.Loss:G6} perplexity: {result.Perplexity:G6}"));
+            var result = Perplexity.OfTokens(session.Model, ids, parse.GetValue(stride));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"loss: {result.Loss:G6} perplexity: {result.Perplexity:G6} tokens: {result.Tokens}"));
             return 0;
         }));
         return command;

@@ -16,7 +16,7 @@ public static class ImportDataCommand
         {
             Description = "Characters of body text kept per message",
             DefaultValueFactory = _ => SpamAssassinImporter.DefaultMaxBodyChars,
-        };
+        }.Positive();
         var command = new Command("spamassassin", "Reduce the SpamAssassin corpus to id, group, label, subject and the start of the body (other headers dropped)")
         {
             input, outDir, maxBody,

@@ -2,6 +2,7 @@ using System.CommandLine;
 using PeftHost.Core.IO;
 using PeftHost.Core.Models;
 using PeftHost.Core.Quantization;
+using PeftHost.Core.Recipes.Sandbox;
 using PeftHost.Core.Runtime;
 using static TorchSharp.torch;
 
@@ -14,20 +15,33 @@ public static class MergeCommand
     private static readonly string[] CompanionFiles =
         ["tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "LICENSE"];
 
+    /// <summary>Where <paramref name="path"/> really is, links followed.</summary>
+    private static string Real(string path) => RealPath.Resolve(Path.GetFullPath(path));
+
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
         var model = CommonOptions.Model();
         var adapter = new Option<string>("--adapter", "-a") { Description = "PEFT adapter folder to merge", Required = true };
         var outDir = new Option<string>("--out", "-o") { Description = "Output folder for the merged model", Required = true };
-        var dtype = new Option<string?>("--dtype")
-        {
-            Description = "Dtype to save in (default: the base model's). A quantized base is saved re-quantized, with the measured " +
-                "output difference as a warning, unless --dtype is given: then the merge is exact and saved as a plain model in that dtype",
-        };
+        var dtype = CommonOptions.DtypeOrConfig("Dtype to save in (default: the base model's). A quantized base is saved re-quantized, with the measured " +
+            "output difference as a warning, unless --dtype is given: then the merge is exact and saved as a plain model in that dtype");
         var plugins = PluginsCommand.PluginDirectories();
-        var command = new Command("merge", "Merge an adapter into its base model and save a standalone model in Hugging Face layout " +
+        var command = new Command("merge", "Merge an adapter into its base model and save a standalone model in Hugging Face layout, to a folder apart from both inputs " +
             "(a 4-bit or 8-bit base: re-quantized in the bitsandbytes layout, or with --dtype a plain model)") { model, adapter, outDir, dtype, plugins };
+        // Writing the merged model over an input would replace the base weights or the adapter while they are read.
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(outDir) is not string target) return;
+            string output = Real(target);
+            foreach (var (input, role) in new[] { (result.GetValue(model), "model"), (result.GetValue(adapter), "adapter") })
+            {
+                if (input is null) continue;
+                string real = Real(input);
+                if (RealPath.IsUnder(output, real) || RealPath.IsUnder(real, output))
+                    result.AddError($"--out {target}: the output folder may not be, contain or lie inside the {role} folder {input}");
+            }
+        });
         command.SetAction(CommandAction.Of((parse, output) =>
         {
             string modelDir = parse.GetValue(model)!;

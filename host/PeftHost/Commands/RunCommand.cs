@@ -29,13 +29,15 @@ public static class RunCommand
             Description = "A recipe parameter, key=value (numbers and true/false are typed; repeat for more)",
             AllowMultipleArgumentsPerToken = false,
             DefaultValueFactory = _ => [],
-        };
+        }.Check(assignments => { foreach (var a in assignments) RecipeParameters.Split(a); });
         var output = new Option<string?>("--out", "-o") { Description = "Output folder (default: runs/<recipe>-<timestamp>/); one run at a time, never / or a system folder" };
         var plugins = PluginsCommand.PluginDirectories();
         var workspace = new Option<string?>("--workspace") { Description = "Folder whose models/ and data/ the recipe may read (default: the current folder)" };
-        var maxStatements = new Option<long?>("--max-statements") { Description = "JavaScript statements the recipe may run (default 200,000,000)" };
-        var timeout = new Option<double?>("--timeout") { Description = "Seconds of JavaScript time, host steps excluded (default 1800)" };
-        var maxMemory = new Option<double?>("--max-memory") { Description = "MiB the recipe's JavaScript may allocate (default 4096)" };
+        var maxStatements = new Option<long?>("--max-statements") { Description = "JavaScript statements the recipe may run (default 200,000,000)" }.Positive();
+        var timeout = new Option<double?>("--timeout") { Description = "Seconds of JavaScript time, host steps excluded (default 1800)" }
+            .Positive().Check(s => OptionRules.Require(s is not { } x || x < TimeSpan.MaxValue.TotalSeconds, $"must be less than {TimeSpan.MaxValue.TotalSeconds:G3} seconds, got {s}"));
+        var maxMemory = new Option<double?>("--max-memory") { Description = "MiB the recipe's JavaScript may allocate (default 4096)" }
+            .Positive().Check(m => OptionRules.Require(m is not { } x || x * 1024 * 1024 <= long.MaxValue, $"must be at most {long.MaxValue / 1024 / 1024:N0} MiB, got {m}"));
         var watch = new Option<bool>("--watch-plugins") { Description = "Hot-reload plugins whose files change, at the next training step boundary" };
 
         var command = new Command("run", "Run a JavaScript recipe (ES module) that scripts loading, adapters, training and generation")

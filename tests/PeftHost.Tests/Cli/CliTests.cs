@@ -39,7 +39,7 @@ public sealed class CliTests
         File.WriteAllText(dir["text.txt"], "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.");
         var (code, output, error) = Run("eval", "--model", TestPaths.Stories260k, "--text-file", dir["text.txt"]);
         Assert.True(code == 0, error);
-        var m = Regex.Match(output.Trim(), @"^loss: (\S+) perplexity: (\S+)$");
+        var m = Regex.Match(output.Trim(), @"^loss: (\S+) perplexity: (\S+) tokens: (\d+)$");
         Assert.True(m.Success, output);
         double loss = double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         double ppl = double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);

@@ -155,6 +155,9 @@ internal static class AdapterApi
             // causes is measured and reported as a warning (PEFT warns too), never silent.
             s.Job("mergeAndUnload", _ => QuantizedMerge.MergeAndUnload(peft, warning => s.Log(warning, LogLevel.Warning)));
             model.Peft = null;
+            // As in PEFT, the wrapper is spent: only the returned base model goes on.
+            if (model.PeftHandle is { } spent)
+                s.Handles.Retire(spent, "a PEFT model that mergeAndUnload merged and unloaded; use the model that mergeAndUnload returned");
             model.PeftHandle = null;
             s.Log(active is null ? "unloaded the adapters" : $"merged adapter '{active}' into the base weights and unloaded the adapters");
             return ModelHandles.Base(s, model);

@@ -49,8 +49,11 @@ internal sealed class RecipeSession(
     /// <summary>True once the recipe called <c>defineParams</c>.</summary>
     public bool ParamsDeclared { get; set; }
 
-    /// <summary>How many times <c>train</c> has been called (names the output subfolders).</summary>
+    /// <summary>How many times <c>train</c> has been called (numbers the run ids).</summary>
     public int TrainingRuns { get; set; }
+
+    /// <summary>Default output names (train folders, plot files), numbered among the calls that take them.</summary>
+    public DefaultNames DefaultNames { get; } = new();
 
     /// <summary>Publishes a line of recipe output.</summary>
     public void Log(string text, LogLevel level = LogLevel.Info) => Host.Events.Log(level, EventSource, text);

@@ -18,7 +18,7 @@ internal static class ReportingApi
 
     /// <summary>Options of <c>plot</c>.</summary>
     public static readonly OptionSchema PlotOptions = new("plot",
-        new("file", OptionKind.String, "The PNG to write, relative to the output folder (default \"plot.png\", then plot-2.png…)."),
+        new("file", OptionKind.String, "The PNG to write, relative to the output folder (default \"plot.png\", then plot-2.png… among the calls that give no file)."),
         new("title", OptionKind.String, "The plot's title."),
         new("xLabel", OptionKind.String, "The x axis label (default \"step\")."),
         new("yLabel", OptionKind.String, "The y axis label."),
@@ -47,14 +47,12 @@ internal static class ReportingApi
             return args[0];
         }));
 
-        int plots = 0;
         api.Add("plot", s.Function("plot", 2, values =>
         {
             var args = new ApiArguments("plot", values).AtMost(2, "(series, { file, title, xLabel, yLabel, width, height })");
             var series = Series(args[0]);
             var options = PlotOptions.Read(args[1]);
-            plots++;
-            string file = options.String("file", plots == 1 ? "plot.png" : $"plot-{plots}.png");
+            string file = options.String("file") ?? s.DefaultNames.Next("plot", ".png");
             if (!file.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new RecipeApiException($"plot: file must end in .png, got '{file}'");
             string path = s.Paths.Resolve(file, PathAccess.Write, "plot");
             string? title = options.String("title");

@@ -45,7 +45,7 @@ internal static class TrainingApi
                 throw new RecipeApiException($"train: adapter '{peft.ActiveAdapter}' has no trainable parameters (load it with loadAdapter(model, dir, name, {{ isTrainable: true }}))");
 
             int run = ++s.TrainingRuns;
-            string output = s.Paths.Resolve(options.String("outputDir", run == 1 ? "train" : $"train-{run}"), PathAccess.Write, "train");
+            string output = s.Paths.Resolve(options.String("outputDir") ?? s.DefaultNames.Next("train"), PathAccess.Write, "train");
             string? resume = options.String("resumeFrom") is { } r ? (r == "latest" ? r : s.Paths.ResolveFolder(r, "train")) : null;
             string runId = $"{s.RecipeName}-{run}";
             var settings = TrainingOptionsReader.Read(options, output, resume, runId, model.Model.GradientCheckpointing);
@@ -131,7 +131,8 @@ internal static class TrainingApi
                 throw new RecipeApiException("retention: the model has no adapters to compare against its base; call getPeftModel or loadAdapter first");
             string file = s.Paths.Resolve(args.String(1, "textFile"), Sandbox.PathAccess.Read, "retention");
             var options = RetentionOptions.Read(args[2]);
-            int maxTokens = options.Int("maxTokens", 4096), window = options.Int("window", 256);
+            int? maxTokens = options.Int("maxTokens"); // default: the whole text
+            int window = options.Int("window", 256);
             var result = s.Job("retention", job =>
             {
                 var ids = model.Tokenizer("retention").Encode(File.ReadAllText(file), addBos: false);

@@ -36,6 +36,18 @@ public sealed class HandleTable : IDisposable
         return obj;
     }
 
+    /// <summary>
+    /// Ends <paramref name="handle"/>'s use: from now on every function given it fails naming it as <paramref name="what"/>
+    /// (e.g. the PEFT model that mergeAndUnload consumed), instead of acting on what it used to stand for.
+    /// </summary>
+    public void Retire(JsValue handle, string what)
+    {
+        if (handle is ObjectInstance obj) _targets.AddOrUpdate(obj, new RetiredHandle(what));
+    }
+
+    /// <summary>Stands behind a handle that may no longer be used.</summary>
+    private sealed record RetiredHandle(string What);
+
     /// <summary>Disposes <paramref name="resource"/> when the run ends (unless disposed earlier).</summary>
     public T Own<T>(T resource) where T : IDisposable
     {
@@ -62,6 +74,8 @@ public sealed class HandleTable : IDisposable
     public T Expect<T>(JsValue value, string caller, string parameter, string expected) where T : class
     {
         if (TryGet<T>(value, out var target)) return target;
+        if (value is ObjectInstance retired && _targets.TryGetValue(retired, out var t) && t is RetiredHandle r)
+            throw new RecipeApiException($"{caller}: {parameter} is {r.What}");
         string got = value is ObjectInstance o && _targets.TryGetValue(o, out _) ? $"a {KindOf(o)}" : JsDescribe.Value(value);
         throw new RecipeApiException($"{caller}: {parameter} must be {expected}, got {got}");
     }

@@ -78,12 +78,12 @@ public static class HostFunctions
     private static string Prefixed(string name, string message) =>
         message.StartsWith(name + ":", StringComparison.Ordinal) || message.StartsWith(name + " ", StringComparison.Ordinal) ? message : $"{name}: {message}";
 
-    /// <summary>The message of a host failure; unexpected exception types also name their type.</summary>
+    /// <summary>The message of a host failure; one of an unexpected kind says so, in words (no .NET type names).</summary>
     private static string Describe(Exception e) => e switch
     {
         ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException or FormatException
             or NotSupportedException => e.Message,
         _ when e.GetType().Name.EndsWith("FormatException", StringComparison.Ordinal) => e.Message,
-        _ => $"{e.GetType().Name}: {e.Message}",
+        _ => $"unexpected failure: {e.Message}",
     };
 }

@@ -88,8 +88,13 @@ public sealed record TrainerState
     {
         string path = Path.Combine(directory, FileName);
         if (!File.Exists(path)) throw new FileNotFoundException($"{directory} is not a training checkpoint (no {FileName})", path);
-        try { return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Options) ?? throw new InvalidDataException($"{path}: empty"); }
+        TrainerState state;
+        try { state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Options) ?? throw new InvalidDataException($"{path}: empty"); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+        // The same rule a step-boundary handler's change obeys: a resumed run may not train with a learning rate it could never have had.
+        if (!(state.PeakLearningRate >= 0 && double.IsFinite(state.PeakLearningRate)))
+            throw new InvalidDataException($"{path}: 'peak_learning_rate' must be a finite number ≥ 0, got {state.PeakLearningRate}");
+        return state;
     }
 }
 
