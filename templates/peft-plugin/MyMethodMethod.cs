@@ -1,4 +1,5 @@
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -26,13 +27,17 @@ public sealed class MyMethodMethod : IPeftMethod
     public PeftConfig BindConfig(ConfigSource source) => ConfigBinder.Bind<MyMethodConfig>(source, PeftType);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A second adapter (addAdapter, loadAdapter under another name) lands on the layers the first one
+    /// made: a target that is already a <see cref="ScaledLinear"/> gets the adapter added, not a second wrapper.
+    /// </remarks>
     public IAdapter Inject(IPeftModelSurface model, string adapterName, PeftConfig config)
     {
         var cfg = (MyMethodConfig)config;
         var targets = model.NamedModules()
             // Hugging Face names never start with _ or <; TorchSharp may list C# field names too.
             .Where(m => m.Path.Split('.').All(s => s.Length > 0 && s[0] != '_' && s[0] != '<'))
-            .Where(m => cfg.TargetModules.Contains(m.Path.Split('.')[^1]) && LinearLayers.IsLinear(m.Module))
+            .Where(m => cfg.TargetModules.Contains(m.Path.Split('.')[^1]) && (m.Module is ScaledLinear || LinearLayers.IsLinear(m.Module)))
             .ToList();
         if (targets.Count == 0)
             throw new ConfigException($"no linear layer matches target_modules [{string.Join(", ", cfg.TargetModules)}]", "target_modules");
@@ -40,8 +45,12 @@ public sealed class MyMethodMethod : IPeftMethod
         var layers = new List<(string Path, ScaledLinear Layer)>();
         foreach (var (path, module) in targets)
         {
-            var layer = new ScaledLinear(module, model.Routing, adapterName, model.Device, trainable: !cfg.InferenceMode);
-            model.ReplaceModule(path, layer);
+            if (module is not ScaledLinear layer)
+            {
+                layer = new ScaledLinear(module, model.Routing);
+                model.ReplaceModule(path, layer);
+            }
+            layer.AddAdapter(adapterName, model.Device, trainable: !cfg.InferenceMode);
             layers.Add((path, layer));
         }
         return new MyMethodAdapter(model, adapterName, cfg, layers);
@@ -62,118 +71,116 @@ public sealed class MyMethodConfig : PeftConfig
     }
 }
 
-/// <summary>Wraps a linear layer: base(x) * s while its adapter is active.</summary>
-public sealed class ScaledLinear : nn.Module<Tensor, Tensor>
+/// <summary>
+/// Wraps a linear layer and holds any number of adapters, each a learned scale s [out features]:
+/// y = base(x) · s for every active adapter; in a mixed-adapter batch each row uses its own adapter's s.
+/// The SDK base (<see cref="PerAdapterTunerLayer{TSettings}"/>) keeps the adapters by name, registers
+/// the wrapped layer as <c>base_layer</c> and answers which adapters run. The scale adds no weight
+/// delta, so this layer derives from it directly (a ΔW method would use <c>LinearTunerLayer&lt;TSettings&gt;</c>).
+/// </summary>
+public sealed class ScaledLinear : PerAdapterTunerLayer<Parameter>
 {
-    private readonly nn.Module<Tensor, Tensor> _base;
-    private readonly IAdapterRouting _routing;
-    private readonly string _adapter;
+    // Parameters are reached as <path>.scale.<adapter>, PEFT's layout for per-adapter parameters.
+    private readonly AdapterParameterDict _scales = new("scale");
 
-    /// <summary>Wraps <paramref name="baseLayer"/> for adapter <paramref name="adapter"/>.</summary>
-    public ScaledLinear(nn.Module baseLayer, IAdapterRouting routing, string adapter, Device device, bool trainable) : base("ScaledLinear")
+    /// <summary>Wraps <paramref name="baseLayer"/>.</summary>
+    public ScaledLinear(nn.Module baseLayer, IAdapterRouting routing) : base("ScaledLinear", "my_method", baseLayer, routing)
     {
-        _base = (nn.Module<Tensor, Tensor>)baseLayer;
-        _routing = routing;
-        _adapter = adapter;
-        BaseLayer = baseLayer;
-        Scale = new Parameter(ones(LinearLayers.Features(baseLayer).Out, ScalarType.Float32, device), requires_grad: trainable);
-        register_module("base_layer", baseLayer);
-        register_parameter("scale", Scale);
+        register_module("scale", _scales);
     }
 
-    /// <summary>The wrapped layer.</summary>
-    public nn.Module BaseLayer { get; }
-
-    /// <summary>The learned scale [out features].</summary>
-    public Parameter Scale { get; }
-
-    /// <summary>Merged into the base weights: forward must not scale again.</summary>
-    public bool Merged { get; set; }
+    /// <summary>Adds <paramref name="adapter"/> with a scale of ones.</summary>
+    public void AddAdapter(string adapter, Device device, bool trainable)
+    {
+        var scale = new Parameter(ones(OutFeatures, ScalarType.Float32, device), requires_grad: trainable);
+        AddAdapterSettings(adapter, scale);
+        _scales.Set(adapter, scale);
+    }
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x)
     {
-        var y = _base.forward(x);
-        if (Merged || !_routing.IsActive(_adapter)) return y;
+        if (Routing.AdaptersDisabled) return DisabledForward(x);
         using var scope = NewDisposeScope();
-        return (y * Scale.to(y.dtype)).MoveToOuterDisposeScope();
+        var y = BaseLayer.forward(x);
+        if (Routing.RowAdapterNames is { } rows)
+        {
+            // Mixed batch: row i is scaled by its own adapter's s; rows of other adapters (or none) by ones.
+            var perRow = RowSettings(rows, x);
+            if (perRow.All(s => s is null)) return y.MoveToOuterDisposeScope();
+            var identity = ones(OutFeatures, ScalarType.Float32, y.device);
+            var scales = stack(perRow.Select(s => s is null ? identity : (Tensor)s).ToArray()); // [batch, out]
+            var shape = Enumerable.Repeat(1L, (int)y.dim()).ToArray();
+            shape[0] = y.shape[0];
+            shape[^1] = OutFeatures;
+            return (y * scales.view(shape).to(y.dtype)).MoveToOuterDisposeScope();
+        }
+        foreach (var (_, scale) in ActiveAdapterSettings()) y = y * scale.to(y.dtype);
+        return y.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Children are registered explicitly above; stop TorchSharp adding fields again under their C# names.</summary>
-    protected override void RegisterComponents() { }
+    /// <summary>W' = diag(s)·W and b' = s⊙b: the adapter then acts through the base weight.</summary>
+    public override void Merge(string adapter)
+    {
+        if (!HasAdapter(adapter) || Merged.Contains(adapter)) return;
+        Fold(Settings(adapter), multiply: true);
+        Merged.Add(adapter);
+    }
+
+    /// <summary>The inverse of <see cref="Merge"/>.</summary>
+    public override void Unmerge(string adapter)
+    {
+        if (!Merged.Remove(adapter)) return;
+        Fold(Settings(adapter), multiply: false);
+    }
+
+    /// <inheritdoc />
+    protected override void DisposeAdapter(string adapter, Parameter settings, bool keepMerged) => _scales.Remove(adapter);
+
+    private void Fold(Parameter scale, bool multiply)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var s = scale.detach().to(ScalarType.Float32);
+        var weight = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
+        var column = s.unsqueeze(1).to(weight.device);
+        LinearLayers.WriteWeight(BaseLayer, multiply ? weight * column : weight / column);
+        var bias = BaseLayer is Linear l ? l.bias : (BaseLayer as ILinearLayer)?.Bias;
+        if (bias is not null)
+        {
+            var sb = s.to(bias.dtype, bias.device);
+            if (multiply) bias.mul_(sb); else bias.div_(sb);
+        }
+    }
 }
 
-/// <summary>The adapter on the model: its parameters, its saved state, merging and removal.</summary>
-public sealed class MyMethodAdapter(IPeftModelSurface model, string name, MyMethodConfig config,
-    List<(string Path, ScaledLinear Layer)> layers) : IAdapter
+/// <summary>
+/// One adapter on the model: what trains and what is saved. The SDK base keeps its name, config and
+/// layers, merges and unmerges layer by layer, and on removal puts a layer's wrapped module back once
+/// its last adapter is gone. A method whose layers cannot merge sets <c>CanMerge = false</c> here.
+/// </summary>
+public sealed class MyMethodAdapter(IPeftModelSurface model, string name, MyMethodConfig config, List<(string Path, ScaledLinear Layer)> layers)
+    : TunerLayerAdapter<ScaledLinear>(model, name, config, layers)
 {
-    /// <inheritdoc />
-    public string Name => name;
+    /// <summary>PEFT's key layout, adapter name stripped: <c>base_model.model.&lt;module path&gt;.scale</c>.</summary>
+    public override IEnumerable<(string Key, Parameter Parameter)> NamedParameters() =>
+        Layers.Select(l => (AdapterStateDict.Key(l.Path, "scale"), l.Layer.Settings(Name)));
 
     /// <inheritdoc />
-    public PeftConfig Config => config;
-
-    /// <inheritdoc />
-    public bool CanMerge => true;
-
-    /// <inheritdoc />
-    public bool IsMerged => layers.Count > 0 && layers[0].Layer.Merged;
-
-    /// <summary>PEFT's key layout: <c>base_model.model.&lt;module path&gt;.scale</c>.</summary>
-    private static string KeyOf(string path) => $"base_model.model.{path}.scale";
-
-    /// <inheritdoc />
-    public IEnumerable<(string Key, Parameter Parameter)> NamedParameters() => layers.Select(l => (KeyOf(l.Path), l.Layer.Scale));
-
-    /// <inheritdoc />
-    public IReadOnlyDictionary<string, Tensor> GetState() => layers.ToDictionary(l => KeyOf(l.Path), l => (Tensor)l.Layer.Scale);
-
-    /// <inheritdoc />
-    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    public override IReadOnlyDictionary<string, Tensor> GetState()
     {
         using var _ = no_grad();
-        foreach (var (path, layer) in layers)
-        {
-            string key = KeyOf(path);
-            if (!state.TryGetValue(key, out var value)) throw new ArgumentException($"missing tensor '{key}'");
-            if (!value.shape.SequenceEqual(layer.Scale.shape))
-                throw new ArgumentException($"tensor '{key}' has shape [{string.Join(", ", value.shape)}], expected [{string.Join(", ", layer.Scale.shape)}]");
-            layer.Scale.copy_(value);
-        }
+        return NamedParameters().ToDictionary(p => p.Key, p => p.Parameter.detach().cpu().clone(), StringComparer.Ordinal);
     }
 
     /// <inheritdoc />
-    public void Merge() => Fold(multiply: true);
-
-    /// <inheritdoc />
-    public void Unmerge() => Fold(multiply: false);
-
-    /// <inheritdoc />
-    public void Remove(bool keepMerged = false)
+    /// <remarks>Every key must be there with its shape; all problems are reported at once.</remarks>
+    public override void LoadState(IReadOnlyDictionary<string, Tensor> state)
     {
-        if (IsMerged && !keepMerged) Unmerge();
-        foreach (var (path, layer) in layers) model.ReplaceModule(path, layer.BaseLayer);
-        layers.Clear();
-    }
-
-    /// <summary>W' = diag(s)·W and b' = s⊙b to merge; the inverse to unmerge.</summary>
-    private void Fold(bool multiply)
-    {
-        if (IsMerged == multiply) return;
-        using var _ = no_grad();
-        foreach (var (_, layer) in layers)
-        {
-            using var weight = LinearLayers.ReadWeight(layer.BaseLayer, ScalarType.Float32);
-            using var column = layer.Scale.detach().unsqueeze(1);
-            using var folded = multiply ? weight * column : weight / column;
-            LinearLayers.WriteWeight(layer.BaseLayer, folded);
-            var bias = layer.BaseLayer is Linear l ? l.bias : (layer.BaseLayer as ILinearLayer)?.Bias;
-            if (bias is not null)
-            {
-                using var s = layer.Scale.detach().to(bias.dtype);
-                if (multiply) bias.mul_(s); else bias.div_(s);
-            }
-            layer.Merged = multiply;
-        }
+        var expected = NamedParameters().ToList();
+        AdapterStateDict.ThrowIfAny(AdapterStateDict.Check(state, expected, Name), "my_method", Name);
+        foreach (var key in AdapterStateDict.Unexpected(state, expected))
+            Surface.Warn($"my_method adapter '{Name}': unexpected tensor '{key}' ignored");
+        AdapterStateDict.CopyInto(state, expected);
     }
 }

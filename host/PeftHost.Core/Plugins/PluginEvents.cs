@@ -38,7 +38,8 @@ public sealed record PluginReloadedEvent(PluginInfo Plugin, string? PreviousVers
 /// <param name="Plugin">The plugin as it now stands.</param>
 /// <param name="Reason">What went wrong, in one line.</param>
 /// <param name="StillServing">True when the previous build keeps serving (a refused reload).</param>
-public sealed record PluginFailedEvent(PluginInfo Plugin, string Reason, bool StillServing = false) : IHostEvent
+/// <param name="AttemptedVersion">The version of the build that was refused or failed to load; null when it could not be read.</param>
+public sealed record PluginFailedEvent(PluginInfo Plugin, string Reason, bool StillServing = false, string? AttemptedVersion = null) : IHostEvent
 {
     /// <inheritdoc />
     public DateTimeOffset Time { get; init; } = DateTimeOffset.Now;

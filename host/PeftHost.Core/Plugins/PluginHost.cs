@@ -349,14 +349,19 @@ public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
         else Publish(new PluginFailedEvent(slot.Info, slot.Info.FailureReason!));
     }
 
+    /// <summary>
+    /// A settled change of the plugin's files (watcher thread). Only the outcome at the step boundary is
+    /// announced (reloaded with its timing, refused with its reason, or nothing for identical bytes), so a
+    /// rebuild that writes its files in several bursts still gives one line; this is a debug note.
+    /// </summary>
     private void MarkPending(PluginSlot slot, long since)
     {
         lock (_gate)
         {
-            if (_disposed) return;
-            if (slot.PendingSince == 0) slot.PendingSince = since;
+            if (_disposed || slot.PendingSince != 0) return;
+            slot.PendingSince = since;
         }
-        _events?.Log(LogLevel.Info, EventSource, $"plugin '{slot.Name}' changed on disk; it will be reloaded at the next step boundary");
+        _events?.Log(LogLevel.Debug, EventSource, $"plugin '{slot.Name}' changed on disk; the new build is tried at the next step boundary");
     }
 
     private PluginReloadResult Reload(PluginSlot slot, long since, List<PluginException> errors)
@@ -470,7 +475,7 @@ public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
                 : InfoFrom(slot.Candidate, outcome, slot.Info.Generation) with { State = PluginState.Failed, FailureReason = reason };
             info = slot.Info;
         }
-        Publish(new PluginFailedEvent(info, reason, StillServing: wasServing));
+        Publish(new PluginFailedEvent(info, reason, StillServing: wasServing, AttemptedVersion: outcome.Facts?.Version));
         return new PluginReloadResult(slot.Name, wasServing ? PluginReloadOutcome.Refused : PluginReloadOutcome.Failed, reason,
             Elapsed(since), clock.Elapsed.TotalMilliseconds);
     }
@@ -513,18 +518,28 @@ public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
         return null;
     }
 
+    /// <summary>
+    /// The error for a name no serving plugin provides. A plugin that failed before its methods were
+    /// known may be the one that would have served it, so the failed plugins are listed with their reasons.
+    /// </summary>
     private PluginException Unknown(string name, PluginExportKind kind)
     {
         string noun = kind.ToString().ToLowerInvariant();
         var available = ServedNames(kind);
+        string failed;
+        lock (_gate)
+        {
+            var reasons = _slots.Where(s => !s.IsServing).Select(s => $"{s.Name} ({s.Info.FailureReason})").ToArray();
+            failed = reasons.Length == 0 ? "" : $". Plugins that failed to load: {string.Join("; ", reasons)}";
+        }
         if (available.Count == 0)
         {
             string searched = Roots.Count == 0 ? "no plugin folders were found" : "searched " + string.Join(", ", Roots);
-            return new PluginException(null, $"unknown {noun} '{name}': no {noun} plugins are loaded ({searched})");
+            return new PluginException(null, $"unknown {noun} '{name}': no {noun} plugins are loaded ({searched}){failed}");
         }
         string? hint = KeyNames.DidYouMean(name, available);
         return new PluginException(null,
-            $"unknown {noun} '{name}'" + (hint is null ? "" : $"; did you mean '{hint}'?") + $" Available: {string.Join(", ", available)}");
+            $"unknown {noun} '{name}'" + (hint is null ? "" : $"; did you mean '{hint}'?") + $" Available: {string.Join(", ", available)}{failed}");
     }
 
     private IReadOnlyList<string> ServedNames(PluginExportKind kind)

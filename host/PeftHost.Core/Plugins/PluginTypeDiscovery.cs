@@ -95,14 +95,18 @@ internal static class PluginTypeDiscovery
             staticConstructor |= e is TypeInitializationException;
             e = e.InnerException;
         }
-        string what = $"{e.GetType().Name}: {e.Message}";
+        string what = $"{e.GetType().Name}: {OneLine(e.Message)}";
         return staticConstructor ? $"its static constructor threw {what}" : what;
     }
 
     private static string DependencyMessage(Exception e) => e switch
     {
-        ReflectionTypeLoadException r => string.Join("; ", r.LoaderExceptions.OfType<Exception>().Select(x => x.Message).Distinct().Take(3)),
-        FileNotFoundException or FileLoadException => $"a dependency is missing: {e.Message}",
+        ReflectionTypeLoadException r => string.Join("; ", r.LoaderExceptions.OfType<Exception>().Select(x => OneLine(x.Message)).Distinct().Take(3)),
+        FileNotFoundException or FileLoadException => $"a dependency is missing: {OneLine(e.Message)}",
         _ => Unwrap(e),
     };
+
+    /// <summary>A failure reason is one line (in <c>peft plugins</c>, in errors that list several): the runtime's messages may span lines.</summary>
+    private static string OneLine(string message) =>
+        string.Join(" ", message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -45,7 +45,9 @@ public abstract class TunerLayerAdapter<TLayer> : IAdapter where TLayer : Linear
     public IReadOnlyList<(string Path, TLayer Layer)> Layers => _layers;
 
     /// <inheritdoc />
-    public bool CanMerge => true;
+    /// <remarks>True unless the method says otherwise: an adapter whose layers cannot fold it into the base weight sets it to
+    /// false in its constructor, and the host then refuses merges with a clear message instead of calling <see cref="Merge"/>.</remarks>
+    public bool CanMerge { get; protected init; } = true;
 
     /// <inheritdoc />
     /// <remarks>True when every layer holds this adapter merged.</remarks>
@@ -61,8 +63,10 @@ public abstract class TunerLayerAdapter<TLayer> : IAdapter where TLayer : Linear
     public abstract void LoadState(IReadOnlyDictionary<string, Tensor> state);
 
     /// <inheritdoc />
+    /// <exception cref="InvalidOperationException"><see cref="CanMerge"/> is false.</exception>
     public void Merge()
     {
+        if (!CanMerge) throw new InvalidOperationException($"adapter '{Name}' cannot be merged into the base weights");
         foreach (var (_, layer) in _layers) layer.Merge(Name);
     }
 

@@ -84,9 +84,9 @@ public sealed class LogViewModelTests
 
         var lines = vm.Visible;
         Assert.Equal(3, lines.Count);
-        Assert.Equal((LogLevel.Error, "plugins", "plugin Corrupt failed: not an assembly"), (lines[0].Level, lines[0].Source, lines[0].Message));
+        Assert.Equal((LogLevel.Error, "plugins", "plugin Corrupt 1.0.0 failed: not an assembly"), (lines[0].Level, lines[0].Source, lines[0].Message));
         Assert.Equal((LogLevel.Error, "recipe job #3 x.js failed after 0:00:02: x.js:1:1: boom"), (lines[1].Level, lines[1].Message));
         Assert.Equal("evaluation at step 10: eval_loss 2.0000, eval_perplexity 7.3891", lines[2].Message);
-        Assert.Matches(@"^\d\d:\d\d:\d\d ERROR plugins  plugin Corrupt failed", vm.VisibleLines[0]);
+        Assert.Matches(@"^\d\d:\d\d:\d\d ERROR plugins  plugin Corrupt 1.0.0 failed", vm.VisibleLines[0]);
     }
 }

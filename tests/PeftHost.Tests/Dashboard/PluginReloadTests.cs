@@ -96,7 +96,7 @@ public sealed class PluginReloadTests(HotReloadBuild build) : IClassFixture<HotR
         }
         await rebuild;
         Assert.Equal("Reloaded ×1", s.Panel.Rows[0].State);
-        Assert.StartsWith("ChannelScale reloaded 1.0.0 → 2.0.0 (generation 2)", s.Panel.LastChange);
+        Assert.StartsWith("plugin ChannelScale reloaded: 1.0.0 → 2.0.0 (generation 2), ", s.Panel.LastChange);
         Assert.Contains(s.Log.Visible, l => l.Message.StartsWith("plugin ChannelScale reloaded", StringComparison.Ordinal));
     }
 }

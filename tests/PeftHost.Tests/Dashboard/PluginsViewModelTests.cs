@@ -38,7 +38,7 @@ public sealed class PluginsViewModelTests
         Assert.Equal("built for SDK 2.0.0; this host has SDK 1.0.0", row.Reason);
         Assert.Equal("-", row.Provides);
         Assert.Contains("failed: built for SDK 2.0.0", vm.Details().Last());
-        Assert.Equal("FutureSdk failed: built for SDK 2.0.0; this host has SDK 1.0.0", vm.LastChange);
+        Assert.Equal("plugin FutureSdk 1.0.0 failed: built for SDK 2.0.0; this host has SDK 1.0.0", vm.LastChange);
         Assert.Contains("✗ Failed", vm.FormatRows(80)[0]);
     }
 
@@ -53,7 +53,7 @@ public sealed class PluginsViewModelTests
         Assert.Equal(2, vm.Rows.Count);
         Assert.Equal("0.1.1", vm.Rows[0].Version);
         Assert.Equal("Reloaded ×1", vm.Rows[0].State);
-        Assert.Equal("Lora reloaded 0.1.0 → 0.1.1 (generation 2) in 412 ms, 1 re-attached", vm.LastChange);
+        Assert.Equal("plugin Lora reloaded: 0.1.0 → 0.1.1 (generation 2), 412 ms from the file change to re-injection, 35 ms of it at the step boundary", vm.LastChange);
     }
 
     [Fact]
@@ -62,13 +62,13 @@ public sealed class PluginsViewModelTests
         var vm = new PluginsViewModel();
         vm.Apply(new PluginLoadedEvent(Plugin("Lora")));
         var still = Plugin("Lora", lastReloadError: "Lora.dll: bad IL format");
-        vm.Apply(new PluginFailedEvent(still, "Lora.dll: bad IL format", StillServing: true));
+        vm.Apply(new PluginFailedEvent(still, "Lora.dll: bad IL format", StillServing: true, AttemptedVersion: "1.1.0"));
 
         var row = Assert.Single(vm.Rows);
         Assert.False(row.IsFailed);
         Assert.Equal("Loaded", row.State);
         Assert.Equal("Lora.dll: bad IL format", row.Reason);
-        Assert.StartsWith("Lora: reload refused, the previous build keeps serving", vm.LastChange);
+        Assert.Equal("reload of Lora 1.1.0 refused: Lora.dll: bad IL format; 1.0.0 still serving", vm.LastChange);
         Assert.Contains("last reload refused: Lora.dll: bad IL format", vm.Details());
     }
 

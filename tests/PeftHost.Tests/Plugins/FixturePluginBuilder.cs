@@ -37,25 +37,29 @@ internal static class FixturePluginBuilder
     /// Runs <c>dotnet build</c> on <paramref name="projectOrSolution"/>, plugins going to
     /// <paramref name="pluginOutRoot"/>/&lt;Project&gt;/. Throws with the build log on failure.
     /// </summary>
-    public static TimeSpan Build(string projectOrSolution, string pluginOutRoot)
+    public static TimeSpan Build(string projectOrSolution, string pluginOutRoot) => Dotnet(Path.GetDirectoryName(projectOrSolution)!,
+        "build", projectOrSolution, "-nologo", "-v:q", "-clp:ErrorsOnly",
+        // No lingering MSBuild nodes after the test run.
+        "-nodeReuse:false",
+        $"-p:PeftSdkAssembly={typeof(IPeftMethod).Assembly.Location}",
+        $"-p:TorchSharpVersion={TorchSharpVersion()}",
+        $"-p:PluginOutRoot={pluginOutRoot.TrimEnd('/')}/");
+
+    /// <summary>
+    /// Runs the <c>dotnet</c> command line <paramref name="args"/> in <paramref name="workingDirectory"/>, as a user's
+    /// shell would (none of the test host's MSBuild variables). Throws with its output when it fails or takes over 5 minutes.
+    /// </summary>
+    public static TimeSpan Dotnet(string workingDirectory, params string[] args)
     {
         var clock = Stopwatch.StartNew();
         var start = new ProcessStartInfo(DotnetPath())
         {
-            WorkingDirectory = Path.GetDirectoryName(projectOrSolution)!,
+            WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in (string[])[
-                     "build", projectOrSolution, "-nologo", "-v:q", "-clp:ErrorsOnly",
-                     // No lingering MSBuild nodes after the test run.
-                     "-nodeReuse:false",
-                     $"-p:PeftSdkAssembly={typeof(IPeftMethod).Assembly.Location}",
-                     $"-p:TorchSharpVersion={TorchSharpVersion()}",
-                     $"-p:PluginOutRoot={pluginOutRoot.TrimEnd('/')}/",
-                 ])
-            start.ArgumentList.Add(arg);
+        foreach (var arg in args) start.ArgumentList.Add(arg);
         // `dotnet test` leaves MSBuild variables in the test host's environment that would point
         // the child build at the wrong SDK pieces.
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase)).ToList())
@@ -66,13 +70,14 @@ internal static class FixturePluginBuilder
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
+        string command = "dotnet " + string.Join(" ", args.Take(2));
         if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet build {projectOrSolution} took over 5 minutes");
+            throw new TimeoutException($"{command} took over 5 minutes");
         }
         if (process.ExitCode != 0)
-            throw new InvalidOperationException($"dotnet build {projectOrSolution} failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
+            throw new InvalidOperationException($"{command} failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
         return clock.Elapsed;
     }
 

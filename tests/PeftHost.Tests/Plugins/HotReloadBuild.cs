@@ -7,6 +7,9 @@ namespace PeftHost.Tests.Plugins;
 /// </summary>
 public sealed class HotReloadBuild : IDisposable
 {
+    private readonly string _originalProject;
+    private readonly string _originalCode;
+
     public HotReloadBuild()
     {
         Workspace = FixturePluginBuilder.NewTempFolder("reload");
@@ -16,6 +19,8 @@ public sealed class HotReloadBuild : IDisposable
         File.Copy(Path.Combine(FixturePluginBuilder.Sources, "PluginFixture.props"), Path.Combine(sources, "PluginFixture.props"));
         FixturePluginBuilder.CopyTree(Path.Combine(FixturePluginBuilder.Sources, "ChannelScale"), Path.Combine(sources, "ChannelScale"), skip: ["bin", "obj"]);
         Project = Path.Combine(sources, "ChannelScale", "ChannelScale.csproj");
+        _originalProject = File.ReadAllText(Project);
+        _originalCode = File.ReadAllText(Path.Combine(sources, "ChannelScale", "ChannelScaleMethod.cs"));
         FirstBuildTime = FixturePluginBuilder.Build(Project, Root);
         Pristine = Path.Combine(Workspace, "pristine", "ChannelScale");
         FixturePluginBuilder.CopyTree(PluginFolder, Pristine, skip: ["bin", "obj"]);
@@ -36,13 +41,19 @@ public sealed class HotReloadBuild : IDisposable
 
     public TimeSpan FirstBuildTime { get; }
 
-    /// <summary>Rewrites the plugin's version and output gain, then rebuilds into the same folder.</summary>
-    public TimeSpan Rebuild(string version, double gain)
+    /// <summary>
+    /// Rewrites the plugin's version and output gain (from the original sources, so rebuilds can follow each
+    /// other), optionally with a method constructor that throws, then rebuilds into the same folder.
+    /// </summary>
+    public TimeSpan Rebuild(string version, double gain, bool constructorThrows = false)
     {
-        string dir = Path.GetDirectoryName(Project)!;
-        string code = Path.Combine(dir, "ChannelScaleMethod.cs");
-        File.WriteAllText(code, File.ReadAllText(code).Replace("public const double OutputGain = 1.0;", $"public const double OutputGain = {gain:0.0#};"));
-        File.WriteAllText(Project, File.ReadAllText(Project).Replace("<Version>1.0.0</Version>", $"<Version>{version}</Version>"));
+        string code = Path.Combine(Path.GetDirectoryName(Project)!, "ChannelScaleMethod.cs");
+        string source = _originalCode.Replace("public const double OutputGain = 1.0;", $"public const double OutputGain = {gain:0.0#};");
+        if (constructorThrows)
+            source = source.Replace("    public string Name => \"channel_scale\";",
+                "    public ChannelScaleMethod() => throw new InvalidOperationException(\"constructor exploded\");\n\n    public string Name => \"channel_scale\";");
+        File.WriteAllText(code, source);
+        File.WriteAllText(Project, _originalProject.Replace("<Version>1.0.0</Version>", $"<Version>{version}</Version>"));
         return FixturePluginBuilder.Build(Project, Root);
     }
 

@@ -21,7 +21,7 @@ public sealed class PluginFailureTests(BuiltPlugins built)
     [InlineData("NoDll", "NoDll.dll not found in ")]
     [InlineData("MissingDependency", "type discovery failed: a dependency is missing: Could not load file or assembly 'MissingDependencyHelper")]
     [InlineData("StaticCtorThrows", "creating StaticCtorThrows.ExplodingMethod failed: its static constructor threw InvalidOperationException: static init exploded")]
-    [InlineData("FutureSdk", "built for PeftHost.Sdk 2.0.0, host has 1.2.0 (major versions must match)")]
+    [InlineData("FutureSdk", "built for PeftHost.Sdk 2.0.0, host has 1.3.0 (major versions must match)")]
     public void A_broken_plugin_is_Failed_with_its_reason_while_the_good_one_stays_Loaded(string plugin, string reason)
     {
         var events = new EventBus();
@@ -65,6 +65,30 @@ public sealed class PluginFailureTests(BuiltPlugins built)
 
         adapters.Attach("channel_scale", "default", new JsonObject());
         Assert.Equal(4, adapters.Adapter("default").GetState().Count);
+    }
+
+    [Fact]
+    public void GetPeftModel_with_a_method_no_plugin_serves_lists_the_plugins_that_failed_to_load_and_why()
+    {
+        using var h = new Recipes.RecipeHarness();
+        var run = h.Run("recipe.js", """
+            import { loadModel, getPeftModel } from "peft";
+            getPeftModel(loadModel("models/stories260k"), { method: "out_bias" });
+            """, "--plugins", built.Root);
+
+        Assert.True(run.Code == 1, $"exit {run.Code}\n{run.Out}\n{run.Err}");
+        string first = run.Err.Split('\n')[0];
+        foreach (var expected in new[]
+                 {
+                     "unknown method 'out_bias'", "Available: ", "channel_scale, ", "inject_throws, ",
+                     // Its plugin may be one that failed before its methods were known: each one is named, with its reason.
+                     "Plugins that failed to load: ",
+                     "MissingDependency (type discovery failed: a dependency is missing: Could not load file or assembly 'MissingDependencyHelper",
+                     "StaticCtorThrows (creating StaticCtorThrows.ExplodingMethod failed: its static constructor threw InvalidOperationException: static init exploded)",
+                     "FutureSdk (built for PeftHost.Sdk 2.0.0, host has 1.3.0 (major versions must match))",
+                 })
+            Assert.True(first.Contains(expected, StringComparison.Ordinal), $"'{expected}' not in the error's first line:\n{run.Err}");
+        Assert.Contains("The system cannot find the file specified.); NoDll (", first); // one line, even where the runtime's message ends in a newline
     }
 
     [Fact]

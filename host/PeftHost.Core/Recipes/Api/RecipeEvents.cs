@@ -16,6 +16,7 @@ internal sealed class RecipeEvents
         ["evaluate"] = "after each evaluation on the validation set",
         ["save"] = "after each checkpoint is written",
         ["end"] = "when a training run ends, with why",
+        ["plugin"] = "when a changed plugin is hot-reloaded at a step boundary, or its reload is refused and the previous build keeps serving",
     };
 
     private readonly Dictionary<string, List<JsValue>> _handlers = new(StringComparer.Ordinal);

@@ -1,5 +1,6 @@
 using Jint;
 using Jint.Native;
+using PeftHost.Core.Plugins;
 using PeftHost.Core.Recipes.Interop;
 using PeftHost.Core.Recipes.Threading;
 using PeftHost.Core.Telemetry;
@@ -37,6 +38,7 @@ internal sealed class TrainingBridge : IDisposable
             list.AddRange(s.Handlers.For(evt));
             _handlers[evt] = list;
         }
+        _handlers["plugin"] = s.Handlers.For("plugin").ToList();
     }
 
     /// <summary>Hooks the trainer (on the job thread): step boundaries and the bus events of this run.</summary>
@@ -60,6 +62,30 @@ internal sealed class TrainingBridge : IDisposable
             new("step", e.Step), new("reason", TrainingApi.ReasonName(e.Reason)), new("message", e.Message),
             new("finalLoss", e.FinalLoss), new("elapsed", e.Elapsed), new("checkpoint", e.LastCheckpoint),
         ]))));
+        // Plugin reloads happen at this run's step boundaries (on the job thread), so they are this run's events.
+        if (Has("plugin"))
+        {
+            _subscriptions.Add(bus.Subscribe<PluginReloadedEvent>(e => Forward(_runId, "plugin", () => PluginObject(e))));
+            _subscriptions.Add(bus.Subscribe<PluginFailedEvent>(e => Forward(_runId, "plugin", () => PluginObject(e))));
+        }
+    }
+
+    /// <summary>What a <c>plugin</c> handler gets: the plugin, the outcome, the versions, the reason and the one-line message.</summary>
+    private JsValue PluginObject(IHostEvent e)
+    {
+        (PluginInfo Info, string Outcome, string? Version, string? Serving, string? Reason, double? Ms) p = e switch
+        {
+            PluginReloadedEvent r => (r.Plugin, "reloaded", r.Plugin.Version, r.Plugin.Version, null, r.ChangeToReinjectMs),
+            PluginFailedEvent { StillServing: true } f => (f.Plugin, "refused", f.AttemptedVersion, f.Plugin.Version, f.Reason, null),
+            PluginFailedEvent f => (f.Plugin, "failed", f.AttemptedVersion ?? f.Plugin.Version, null, f.Reason, null),
+            _ => throw new ArgumentException("not a plugin reload event", nameof(e)),
+        };
+        return JsConvert.Object(_s.Engine,
+        [
+            new("plugin", p.Info.Name), new("outcome", p.Outcome), new("version", p.Version), new("servingVersion", p.Serving),
+            new("previousVersion", (e as PluginReloadedEvent)?.PreviousVersion), new("reason", p.Reason),
+            new("changeToReinjectMs", p.Ms), new("message", PluginEventText.From(e)!.Value.Message),
+        ]);
     }
 
     /// <summary>Stops listening to the bus.</summary>

@@ -1,3 +1,4 @@
+using PeftHost.Core.Plugins;
 using PeftHost.Core.Telemetry;
 
 namespace PeftHost.Core.Recipes.Output;
@@ -85,6 +86,8 @@ public sealed class RecipeConsoleView : IDisposable
     {
         if (ProgressLine.From(e) is { } line) Progress(line);
         else if (EventLine.From(e) is { } text) Line(text);
+        // Plugin loads, reloads and refused reloads (peft run --watch-plugins) read like the host's log lines.
+        else if (e is not PluginLoadedEvent && PluginEventText.From(e) is { } plugin) OnLog(new LogEvent(plugin.Level, e.Source, plugin.Message));
     }
 
     private void ClearBar()

@@ -1,4 +1,3 @@
-using System.Globalization;
 using PeftHost.Cli.Dashboard.Jobs;
 using PeftHost.Cli.Dashboard.Session;
 using PeftHost.Core.Plugins;
@@ -15,13 +14,10 @@ namespace PeftHost.Cli.Dashboard.ViewModels;
 public static class EventLogText
 {
     /// <summary>The level and message for <paramref name="e"/>, or null when it is not logged.</summary>
-    public static (LogLevel Level, string Message)? From(IHostEvent e) => e switch
+    public static (LogLevel Level, string Message)? From(IHostEvent e) => PluginEventText.From(e) ?? HostEvent(e);
+
+    private static (LogLevel Level, string Message)? HostEvent(IHostEvent e) => e switch
     {
-        PluginLoadedEvent p => (LogLevel.Info, $"plugin {p.Plugin.Name} {p.Plugin.Version} loaded"),
-        PluginReloadedEvent p => (LogLevel.Info, string.Create(CultureInfo.InvariantCulture,
-            $"plugin {p.Plugin.Name} reloaded ({p.PreviousVersion} → {p.Plugin.Version}, generation {p.Plugin.Generation}) in {p.ChangeToReinjectMs:0} ms")),
-        PluginFailedEvent p => (p.StillServing ? LogLevel.Warning : LogLevel.Error,
-            $"plugin {p.Plugin.Name} {(p.StillServing ? "reload refused" : "failed")}: {p.Reason}"),
         JobStartedEvent j => (LogLevel.Info, $"started {j.Kind.ToString().ToLowerInvariant()} job #{j.JobId}: {j.Name}"),
         JobCancellingEvent j => (LogLevel.Warning, $"stopping {j.Kind.ToString().ToLowerInvariant()} job #{j.JobId} {j.Name}" +
             (j.Kind == JobKind.Recipe ? " (checkpoint at the next step boundary)" : "")),

@@ -57,16 +57,11 @@ public sealed class PluginsViewModel : IEventSink
                 break;
             case PluginReloadedEvent reloaded:
                 Upsert(reloaded.Plugin);
-                string from = reloaded.PreviousVersion is null || reloaded.PreviousVersion == reloaded.Plugin.Version
-                    ? "" : $" {reloaded.PreviousVersion} →";
-                LastChange = string.Create(CultureInfo.InvariantCulture,
-                    $"{reloaded.Plugin.Name} reloaded{from} {reloaded.Plugin.Version ?? "?"} (generation {reloaded.Plugin.Generation}) in {reloaded.ChangeToReinjectMs:0} ms, {reloaded.Reattached} re-attached");
+                LastChange = PluginEventText.From(reloaded)!.Value.Message;
                 break;
             case PluginFailedEvent failed:
                 Upsert(failed.Plugin);
-                LastChange = failed.StillServing
-                    ? $"{failed.Plugin.Name}: reload refused, the previous build keeps serving: {failed.Reason}"
-                    : $"{failed.Plugin.Name} failed: {failed.Reason}";
+                LastChange = PluginEventText.From(failed)!.Value.Message;
                 break;
             default:
                 return false;
