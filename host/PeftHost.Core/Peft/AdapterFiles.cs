@@ -31,12 +31,14 @@ public static class AdapterFiles
     /// Writes one adapter's config and tensors into <paramref name="directory"/>. Both files are
     /// written in a staging folder first and then renamed into place, so a failed save (a full disk)
     /// never pairs new weights with the previous config; other files in the folder are kept.
+    /// A <paramref name="modelCard"/> is written beside them as README.md, as PEFT does.
     /// </summary>
-    public static void Write(string directory, JsonObject config, IReadOnlyDictionary<string, Tensor> state)
+    public static void Write(string directory, JsonObject config, IReadOnlyDictionary<string, Tensor> state, string? modelCard = null)
     {
         using var staging = StagingDirectory.Create(directory);
         SafeTensorsWriter.Write(Path.Combine(staging.Path, WeightsFileName), state, new Dictionary<string, string> { ["format"] = "pt" });
         AtomicFile.WriteAllText(Path.Combine(staging.Path, ConfigFileName), Sorted(config).ToJsonString(Json.Indented));
+        if (modelCard is not null) AtomicFile.WriteAllText(Path.Combine(staging.Path, ModelCard.FileName), modelCard);
         staging.Commit();
     }
 

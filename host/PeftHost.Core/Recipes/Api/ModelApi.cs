@@ -49,7 +49,7 @@ internal static class ModelApi
             var device = DeviceSelector.Resolve(options.String("device", "auto"));
             string folder = s.Paths.ResolveFolder(path, "loadModel");
             var model = s.Job("loadModel", _ => ModelLoader.Load(folder, dtype, device));
-            var recipeModel = s.Handles.Own(new RecipeModel(model, folder, Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))));
+            var recipeModel = s.Handles.Own(new RecipeModel(model, folder, Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), path));
             s.Log($"loaded {recipeModel.Name}: {model.Config.NumHiddenLayers} layers, hidden {model.Config.HiddenSize}, {DeviceSelector.DtypeName(dtype)} on {model.Device}");
             return ModelHandles.Base(s, recipeModel);
         }));
