@@ -33,7 +33,7 @@ public sealed class TextGenerator(CausalLanguageModel model)
         bool padded = prompts.Any(p => p.Count != longest);
 
         using var inference = inference_mode();
-        using var cache = options.UseCache ? new KvCache(model.Config, rows, capacity + PrefixAndVirtualTokens(), model.Dtype, device) : null;
+        using var cache = options.UseCache ? KvCache.For(model, rows, capacity) : null;
         var (history, mask) = LeftPad(prompts, longest, device); // every row's tokens so far, and which are real
         Tensor? step = null;                                      // the tokens to feed next when decoding with the cache
         try
@@ -93,7 +93,8 @@ public sealed class TextGenerator(CausalLanguageModel model)
     private int PrefixAndVirtualTokens() =>
         (model.Hooks.ActiveAttentionPrefix()?.PrefixLength ?? 0) + (model.Hooks.ActiveInputEmbeddingHook()?.VirtualTokenCount ?? 0);
 
-    private static (Tensor Ids, Tensor Mask) LeftPad(IReadOnlyList<IReadOnlyList<int>> prompts, int longest, Device device)
+    /// <summary>Token ids [rows, longest] with shorter prompts padded on the left, and the mask of real tokens.</summary>
+    internal static (Tensor Ids, Tensor Mask) LeftPad(IReadOnlyList<IReadOnlyList<int>> prompts, int longest, Device device)
     {
         var ids = new long[prompts.Count * longest];
         var mask = new long[prompts.Count * longest];

@@ -27,6 +27,16 @@ public sealed class KvCache : IDisposable
         }
     }
 
+    /// <summary>
+    /// A cache for <paramref name="rows"/> sequences of up to <paramref name="tokens"/> tokens through
+    /// <paramref name="model"/> as its adapters stand: room for their attention prefix and virtual tokens too.
+    /// </summary>
+    public static KvCache For(CausalLanguageModel model, long rows, int tokens)
+    {
+        int extra = (model.Hooks.ActiveAttentionPrefix()?.PrefixLength ?? 0) + (model.Hooks.ActiveInputEmbeddingHook()?.VirtualTokenCount ?? 0);
+        return new KvCache(model.Config, rows, tokens + extra, model.Dtype, model.Device);
+    }
+
     /// <summary>Positions the buffers can hold.</summary>
     public int Capacity { get; }
 
@@ -57,6 +67,17 @@ public sealed class KvCache : IDisposable
             _values[layer].narrow(2, offset, t).copy_(value);
         }
         return (_keys[layer].narrow(2, 0, offset + t), _values[layer].narrow(2, 0, offset + t));
+    }
+
+    /// <summary>
+    /// Forgets the positions from <paramref name="length"/> on (prefix and virtual tokens stay), so
+    /// several continuations can be run, one after another, after the same cached prompt.
+    /// </summary>
+    public void Crop(int length)
+    {
+        if (length < PrefixLength + VirtualTokens || length > Length)
+            throw new ArgumentOutOfRangeException(nameof(length), $"can crop to {PrefixLength + VirtualTokens}..{Length} positions, not {length}");
+        Length = length;
     }
 
     /// <summary>Forgets everything (buffers are kept for reuse).</summary>

@@ -41,14 +41,16 @@ public static class AdapterFiles
     /// written in a staging folder that replaces the folder in one step (<see cref="StagingDirectory"/>),
     /// so a failed save never pairs new weights with the previous config; other files in the folder
     /// are kept. The weights record their config's hash (<see cref="ConfigHashKey"/>).
+    /// A <paramref name="modelCard"/> is written beside them as README.md, as PEFT does.
     /// </summary>
-    public static void Write(string directory, JsonObject config, IReadOnlyDictionary<string, Tensor> state)
+    public static void Write(string directory, JsonObject config, IReadOnlyDictionary<string, Tensor> state, string? modelCard = null)
     {
         byte[] configBytes = new System.Text.UTF8Encoding(false).GetBytes(Sorted(config).ToJsonString(Json.Indented));
         using var staging = StagingDirectory.Create(directory);
         SafeTensorsWriter.Write(Path.Combine(staging.Path, WeightsFileName), state,
             new Dictionary<string, string> { ["format"] = "pt", [ConfigHashKey] = Hash(configBytes) });
         AtomicFile.Write(Path.Combine(staging.Path, ConfigFileName), s => s.Write(configBytes));
+        if (modelCard is not null) AtomicFile.WriteAllText(Path.Combine(staging.Path, ModelCard.FileName), modelCard);
         staging.Commit();
     }
 

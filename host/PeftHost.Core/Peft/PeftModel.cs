@@ -24,6 +24,7 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
     private readonly Dictionary<string, AdapterEntry> _adapters = new(StringComparer.Ordinal);
     private readonly IMethodCatalog _methods;
     private readonly EventBus? _bus;
+    private readonly Dictionary<string, AdapterHistory> _histories = new(StringComparer.Ordinal);
 
     /// <summary>Wraps <paramref name="model"/>; its base weights are frozen.</summary>
     public PeftModel(CausalLanguageModel model, IMethodCatalog methods, EventBus? bus = null, ITextEncoder? tokenizer = null, string? baseModelPath = null)
@@ -42,8 +43,18 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
     /// <summary>What method plugins see of the model.</summary>
     public ModelSurface Surface { get; }
 
-    /// <summary>Recorded as <c>base_model_name_or_path</c> when adapters are saved.</summary>
+    /// <summary>
+    /// Recorded as <c>base_model_name_or_path</c> when adapters are saved: the base model as the
+    /// user named it (the path given, as Hugging Face records the name passed to from_pretrained).
+    /// </summary>
     public string? BaseModelPath { get; set; }
+
+    /// <summary>What adapter <paramref name="name"/> was trained and evaluated on in this session (for its model card).</summary>
+    public AdapterHistory HistoryOf(string name)
+    {
+        _ = this[name];
+        return _histories.TryGetValue(name, out var history) ? history : _histories[name] = new AdapterHistory();
+    }
 
     /// <summary>The adapters, by name, in the order they were added.</summary>
     public IReadOnlyCollection<AdapterEntry> Adapters => _adapters.Values;
@@ -130,14 +141,14 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
             var entry = this[name];
             var config = entry.Adapter.Config.ToJson();
             config["peft_type"] = entry.Method.PeftType;
-            config["base_model_name_or_path"] = BaseModelPath is null ? null : Path.GetFileName(Path.TrimEndingDirectorySeparator(BaseModelPath));
+            config["base_model_name_or_path"] = BaseModelPath;
             config["inference_mode"] = true;
             var state = entry.Adapter.GetState();
             // The loader refuses non-finite tensors, so a diverged adapter is refused here rather than written unloadable.
             foreach (var (key, tensor) in state)
                 if (ModelLoader.NonFiniteReport(tensor) is { } problem)
                     throw new InvalidOperationException($"adapter '{name}' cannot be saved: tensor '{key}' {problem} (a diverged run; resume from a checkpoint instead)");
-            AdapterFiles.Write(AdapterFiles.FolderFor(directory, name), config, state);
+            AdapterFiles.Write(AdapterFiles.FolderFor(directory, name), config, state, ModelCard.Render(name, config, HistoryOf(name)));
         }
     }
 
@@ -176,6 +187,7 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
         var entry = this[name];
         entry.Adapter.Remove();
         _adapters.Remove(name);
+        _histories.Remove(name);
         var active = Routing.ActiveAdapters.Where(a => a != name).ToList();
         if (active.Count == 0 && _adapters.Count > 0) active.Add(_adapters.Keys.Last());
         Routing.ActiveAdapters = active;

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
+using PeftHost.Core;
 
 namespace PeftHost.Cli.Commands;
 
@@ -16,6 +18,8 @@ public static class PeftCli
     {
         var root = new RootCommand("PeftHost: parameter-efficient fine-tuning of LLaMA-family models on TorchSharp.");
         root.Options.Add(CommonOptions.Verbose);
+        // The built-in --version reads the entry assembly (a test host, when run in-process): print PeftHost's own.
+        root.Options.OfType<VersionOption>().Single().Action = new PrintVersion();
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
@@ -42,6 +46,15 @@ public static class PeftCli
             return UsageError;
         }
         return parse.Invoke(config);
+    }
+
+    private sealed class PrintVersion : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            parseResult.InvocationConfiguration.Output.WriteLine(PeftHostVersion.Current);
+            return 0;
+        }
     }
 
     private static bool IsHelpRequest(string[] args) => args.Any(a => a is "--help" or "-h" or "-?");

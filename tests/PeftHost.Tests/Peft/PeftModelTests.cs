@@ -57,7 +57,7 @@ public sealed class PeftModelTests
         Assert.Equal(config.Select(kv => kv.Key).Order(StringComparer.Ordinal), config.Select(kv => kv.Key));
         Assert.Equal("LORA", config["peft_type"]!.GetValue<string>());
         Assert.Equal("CAUSAL_LM", config["task_type"]!.GetValue<string>());
-        Assert.Equal("tiny", config["base_model_name_or_path"]!.GetValue<string>());
+        Assert.Equal("/models/tiny", config["base_model_name_or_path"]!.GetValue<string>()); // as the user named the base, as PEFT records it
         Assert.Equal(4, config["r"]!.GetValue<int>());
         Assert.Equal(8, config["lora_alpha"]!.GetValue<int>());
         using (var file = SafeTensorsFile.Open(dir["adapter_model.safetensors"]))

@@ -177,7 +177,7 @@ internal static class AdapterApi
     /// <summary>A fresh PEFT model over <paramref name="model"/>, sharing its tokenizer with the methods, taken into the host's hot reloads.</summary>
     private static PeftModel NewPeftModel(RecipeSession s, RecipeModel model)
     {
-        var peft = new PeftModel(model.Model, s.Host.Methods, s.Host.Events, model.TryTokenizer(), model.Folder);
+        var peft = new PeftModel(model.Model, s.Host.Methods, s.Host.Events, model.TryTokenizer(), model.NameOrPath);
         if (s.Host.TrackPeftModel?.Invoke(peft) is { } registration) s.Handles.Own(registration);
         return peft;
     }

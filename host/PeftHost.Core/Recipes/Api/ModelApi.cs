@@ -53,7 +53,7 @@ internal static class ModelApi
                 ? new QuantizerRegistry(s.Host.QuantizerNames().Select(s.Host.FindQuantizer).OfType<IQuantizer>())
                 : null;
             var model = s.Job("loadModel", _ => ModelLoader.Load(folder, dtype, device, quantizers));
-            var recipeModel = s.Handles.Own(new RecipeModel(model, folder, Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))));
+            var recipeModel = s.Handles.Own(new RecipeModel(model, folder, Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), path));
             string quantized = QuantizedLayers.ConfigOf(model) is { } qc ? $", {qc.QuantType} quantized" : "";
             s.Log($"loaded {recipeModel.Name}: {model.Config.NumHiddenLayers} layers, hidden {model.Config.HiddenSize}, {DeviceSelector.DtypeName(dtype)}{quantized} on {model.Device}");
             return ModelHandles.Base(s, recipeModel);

@@ -11,7 +11,7 @@ namespace PeftHost.Core.Recipes.Api;
 /// (<c>kind: "peftModel"</c>) both point here, as PEFT's wrapper and the model it injects into
 /// share the same modules.
 /// </summary>
-internal sealed class RecipeModel(CausalLanguageModel model, string? folder, string name) : IDisposable
+internal sealed class RecipeModel(CausalLanguageModel model, string? folder, string name, string? nameOrPath = null) : IDisposable
 {
     private TextTokenizer? _tokenizer;
 
@@ -23,6 +23,9 @@ internal sealed class RecipeModel(CausalLanguageModel model, string? folder, str
 
     /// <summary>Its name (the folder's name).</summary>
     public string Name { get; } = name;
+
+    /// <summary>The model as the recipe named it (the path given to loadModel): adapters record it as base_model_name_or_path.</summary>
+    public string? NameOrPath { get; } = nameOrPath;
 
     /// <summary>The PEFT model, once <c>getPeftModel</c> or <c>loadAdapter</c> made one; null again after <c>mergeAndUnload</c>.</summary>
     public PeftModel? Peft { get; set; }

@@ -1,6 +1,7 @@
 using Jint.Native;
 using PeftHost.Core.Data;
 using PeftHost.Core.Evaluation;
+using PeftHost.Core.Peft;
 using PeftHost.Core.Recipes.Interop;
 using PeftHost.Core.Recipes.Limits;
 using PeftHost.Core.Recipes.Sandbox;
@@ -68,6 +69,12 @@ internal static class TrainingApi
             if (result.Reason == TrainingStopReason.Cancelled && s.Cancellation.IsCancellationRequested)
                 throw new RecipeCancelledException($"train: cancelled at step {result.GlobalStep} of {result.TotalSteps}" +
                     (result.LastCheckpoint is null ? " (no output folder for a checkpoint)" : $"; checkpoint written to {result.LastCheckpoint}"));
+            if (peft.ActiveAdapter is { } trained)
+            {
+                var history = peft.HistoryOf(trained);
+                history.AddRun(new AdapterTrainingRun(dataset.Name, result.GlobalStep, result.Losses.Count > 0 ? result.Losses[^1] : null));
+                if (result.Evaluations.Count > 0) history.SetEvaluation(validation?.Name ?? dataset.Name, result.Evaluations[^1].Metrics);
+            }
             s.Log($"training {ReasonName(result.Reason)} at step {result.GlobalStep}/{result.TotalSteps}" +
                 (result.Losses.Count > 0 ? $", final loss {result.Losses[^1]:F4}" : "") + $" ({output})");
             return JsConvert.Object(s.Engine,
@@ -101,11 +108,14 @@ internal static class TrainingApi
                 model.Model.eval();
                 try
                 {
-                    var loss = DatasetLoss.Evaluate(model.Model, dataset.Tokenized(tokenizer), batchSize, encoder.PaddingId(), job.Cancellation);
+                    // A classification set's loss is that of its gold label words, which the
+                    // classifier scores anyway: one pass over the data, not two.
+                    ClassificationReport? report = dataset.Shape is ClassificationShape shape
+                        ? Classifier(dataset, shape, tokenizer, positive, "", batchSize).Run(model.Model, job.Cancellation)
+                        : null;
+                    var loss = report?.GoldLoss ?? DatasetLoss.Evaluate(model.Model, dataset.Tokenized(tokenizer), batchSize, encoder.PaddingId(), job.Cancellation);
                     var result = new Dictionary<string, object?> { ["loss"] = loss.Loss, ["perplexity"] = loss.Perplexity, ["tokens"] = loss.Tokens };
-                    if (dataset.Shape is ClassificationShape shape)
-                        foreach (var (name, value) in Classifier(dataset, shape, tokenizer, positive, "").Evaluate(model.Model, job.Cancellation))
-                            result[name] = value;
+                    foreach (var (name, value) in report?.Metrics ?? new Dictionary<string, double>()) result[name] = value;
                     return result;
                 }
                 finally
@@ -113,6 +123,9 @@ internal static class TrainingApi
                     if (wasTraining) model.Model.train();
                 }
             });
+            if (model.Peft is { ActiveAdapter: { } evaluated } evaluatedPeft)
+                evaluatedPeft.HistoryOf(evaluated).SetEvaluation(dataset.Name,
+                    metrics.Where(kv => kv.Value is double).ToDictionary(kv => kv.Key, kv => (double)kv.Value!));
             return JsConvert.ToJs(s.Engine, metrics);
         }));
     }
@@ -155,14 +168,14 @@ internal static class TrainingApi
         _ => "diverged",
     };
 
-    private static ClassificationEvaluator Classifier(RecipeDataset dataset, ClassificationShape shape, Tokenization.TextTokenizer tokenizer, string? positive, string prefix)
+    private static ClassificationEvaluator Classifier(RecipeDataset dataset, ClassificationShape shape, Tokenization.TextTokenizer tokenizer, string? positive, string prefix, int batchSize = 16)
     {
         var encoder = tokenizer.AsTokenEncoder();
         var labels = shape.LabelWords?.Keys.ToArray() ?? dataset.Records.Select(r => r.Require(shape.LabelField)).Distinct().Order(StringComparer.Ordinal).ToArray();
         if (positive is not null && !labels.Contains(positive))
             throw new RecipeApiException($"evaluate: positiveLabel '{positive}' is not a label (labels: {string.Join(", ", labels)})");
         var examples = shape.Examples(dataset.Records, encoder, labels);
-        return new ClassificationEvaluator(examples, shape, encoder, labels, positive) { MetricPrefix = prefix };
+        return new ClassificationEvaluator(examples, shape, encoder, labels, positive) { MetricPrefix = prefix, BatchSize = batchSize };
     }
 
     /// <summary>The trainer names options as C# does ("BatchSize"); recipes know them as "batchSize".</summary>

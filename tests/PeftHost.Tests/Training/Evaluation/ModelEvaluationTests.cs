@@ -52,6 +52,10 @@ public class ModelEvaluationTests
         }
         Assert.Equal(6, report.Matrix.Total);
         Assert.Equal(report.Matrix.Accuracy, report.Metrics["eval_accuracy"]);
+        // The gold label words' loss comes from the same pass and equals the dataset loss.
+        var gold = DatasetLoss.Evaluate(model, new TokenizedDataset(Shape.Tokenize(Mail(6), Tok)));
+        Assert.Equal(gold.Tokens, report.GoldLoss.Tokens);
+        Assert.Equal(gold.Loss, report.GoldLoss.Loss, 4);
     }
 
     [Fact]
