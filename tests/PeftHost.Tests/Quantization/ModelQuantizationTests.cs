@@ -143,7 +143,7 @@ public class ModelQuantizationTests
         // The reverse direction of SavedCheckpointHasTheBitsandbytesLayout: the files are built here
         // from the published layout with the scalar reference quantizer (nf4, no double
         // quantization, packed uint8 [n/2, 1], absmax F32, quant_map F32, the JSON blob as U8, keys
-        // in another order), not by QuantizedModelFiles.Save.
+        // in another order), not by ModelLoader.Save.
         using var dir = new TempDir();
         using var source = TinyUntied();
         using var expected = TinyUntied(); // its linear weights become the reference's dequantized values
