@@ -22,21 +22,6 @@ public static class DataFuzzTargets
     /// <summary>Records up to 4,096 characters, datasets up to 1 MiB: well above the seeds, reachable by mutations.</summary>
     public static readonly DataLimits Limits = new(4096, 1 << 20);
 
-    private static Func<Random, byte[], (byte[], string)> Mix(params (int Weight, Func<Random, byte[], (byte[], string)> Mutate)[] choices)
-    {
-        int total = choices.Sum(c => c.Weight);
-        return (rng, seed) =>
-        {
-            int pick = rng.Next(total);
-            foreach (var (weight, mutate) in choices)
-            {
-                if (pick < weight) return mutate(rng, seed);
-                pick -= weight;
-            }
-            throw new InvalidOperationException();
-        };
-    }
-
     private static (byte[], string) Bytes(Random rng, byte[] data) => Mutator.MutateBytes(rng, data, null);
 
     /// <summary>A line of text grown past the record limit, or the file repeated past the dataset limit.</summary>
@@ -66,32 +51,32 @@ public static class DataFuzzTargets
     /// <summary>Plain text, read by lines.</summary>
     public static FuzzTarget Text() => new("text data", "data.txt",
         Encoding.UTF8.GetBytes(string.Join("\n\n", Enumerable.Range(0, 12).Select(i => $"{Sentence} {i}\r\nSecond line {i}."))),
-        Mix((6, Bytes), (3, Grow), (1, JsonMutator.MutateText)),
+        FuzzTargets.Mix((6, Bytes), (3, Grow), (1, JsonMutator.MutateText)),
         (_, file) => { ReadAll(file, TextSplit.Lines); ReadAll(file, TextSplit.Paragraphs); ReadAll(file, TextSplit.Document); },
         typeof(DataFormatException));
 
     /// <summary>JSON Lines.</summary>
     public static FuzzTarget Jsonl() => new("JSONL data", "data.jsonl", JsonlSeed(),
-        Mix((4, Bytes), (4, JsonMutator.MutateText), (2, Grow)),
+        FuzzTargets.Mix((4, Bytes), (4, JsonMutator.MutateText), (2, Grow)),
         (_, file) => ReadAll(file),
         typeof(DataFormatException));
 
     /// <summary>gzip-compressed JSON Lines: the compressed bytes mutated, or the text before compressing.</summary>
     public static FuzzTarget JsonlGzip() => new("JSONL.gz data", "data.jsonl.gz", Gzip(JsonlSeed()),
-        Mix((5, Bytes), (3, (rng, data) => Recompressed(rng, data, JsonMutator.MutateText)), (2, (rng, data) => Recompressed(rng, data, Grow))),
+        FuzzTargets.Mix((5, Bytes), (3, (rng, data) => Recompressed(rng, data, JsonMutator.MutateText)), (2, (rng, data) => Recompressed(rng, data, Grow))),
         (_, file) => ReadAll(file),
         typeof(DataFormatException));
 
     /// <summary>CSV with a header, quoted fields and line breaks inside quotes.</summary>
     public static FuzzTarget Csv() => new("CSV data", "data.csv",
         Encoding.UTF8.GetBytes("text,label,n\n" + string.Concat(Enumerable.Range(0, 12).Select(i => $"\"{Sentence}, \"\"{i}\"\"\nmore\",{(i % 2 == 0 ? "spam" : "ham")},{i}\n"))),
-        Mix((5, Bytes), (3, JsonMutator.MutateText), (2, Grow)),
+        FuzzTargets.Mix((5, Bytes), (3, JsonMutator.MutateText), (2, Grow)),
         (_, file) => ReadAll(file),
         typeof(DataFormatException));
 
     /// <summary>Parquet (Parquet.Net's own file of 12 rows).</summary>
     public static FuzzTarget Parquet() => new("Parquet data", "data.parquet", ParquetSeed(),
-        Mix((10, Bytes)),
+        FuzzTargets.Mix((10, Bytes)),
         (_, file) => ReadAll(file),
         typeof(DataFormatException));
 
@@ -100,7 +85,7 @@ public static class DataFuzzTargets
     {
         var (vocab, merges) = Gpt2Seed();
         return new FuzzTarget("vocab.json (GPT-2 BPE)", "vocab.json", vocab,
-            Mix((6, JsonMutator.Mutate), (2, JsonMutator.MutateText), (2, Bytes)),
+            FuzzTargets.Mix((6, JsonMutator.Mutate), (2, JsonMutator.MutateText), (2, Bytes)),
             (folder, _) => LoadAndUse(folder),
             typeof(TokenizerFormatException))
         {
@@ -114,7 +99,7 @@ public static class DataFuzzTargets
     {
         var (vocab, merges) = Gpt2Seed();
         return new FuzzTarget("merges.txt (GPT-2 BPE)", "merges.txt", merges,
-            Mix((6, Bytes), (4, JsonMutator.MutateText)),
+            FuzzTargets.Mix((6, Bytes), (4, JsonMutator.MutateText)),
             (folder, _) => LoadAndUse(folder),
             typeof(TokenizerFormatException))
         {
@@ -125,7 +110,7 @@ public static class DataFuzzTargets
 
     /// <summary>A tiktoken file (base64 token, rank) as LLaMA-3 ships it in <c>tokenizer.model</c>.</summary>
     public static FuzzTarget Tiktoken() => new("tiktoken", "tokenizer.model", TiktokenSeed(),
-        Mix((6, Bytes), (4, JsonMutator.MutateText)),
+        FuzzTargets.Mix((6, Bytes), (4, JsonMutator.MutateText)),
         (folder, _) => LoadAndUse(folder),
         typeof(TokenizerFormatException))
     {
@@ -157,7 +142,7 @@ public static class DataFuzzTargets
         Directory.Delete(staging, recursive: true);
         var seed = Encoding.UTF8.GetBytes(new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = shards.Values.Sum(b => b.Length) }, ["weight_map"] = index }.ToJsonString());
         return new FuzzTarget("model.safetensors.index.json", CheckpointReader.IndexFileName, seed,
-            Mix((6, JsonMutator.Mutate), (2, JsonMutator.MutateText), (2, Bytes)),
+            FuzzTargets.Mix((6, JsonMutator.Mutate), (2, JsonMutator.MutateText), (2, Bytes)),
             (folder, _) => ModelLoader.Load(folder).Dispose(),
             typeof(ModelFormatException))
         {

@@ -17,7 +17,7 @@ public static class FuzzTargets
     private const string Sentence = "Once upon a time, a little cat sat on the mat. 12 ü ☃";
 
     /// <summary>Picks one mutation from <paramref name="choices"/> by weight.</summary>
-    private static Func<Random, byte[], (byte[], string)> Mix(params (int Weight, Func<Random, byte[], (byte[], string)> Mutate)[] choices)
+    internal static Func<Random, byte[], (byte[], string)> Mix(params (int Weight, Func<Random, byte[], (byte[], string)> Mutate)[] choices)
     {
         int total = choices.Sum(c => c.Weight);
         return (rng, seed) =>
