@@ -77,7 +77,7 @@ public sealed class AdapterCliTests
         Assert.True(code == 0, error);
         Assert.Contains("trainable params: 4,194,304 || all params: 6,742,609,920 || trainable%: 0.0622", output);
         var typo = CliTests.Run("inspect", "--model", dir.Path, "--lora", "r=8,alhpa=16");
-        Assert.Equal(1, typo.Code);
+        Assert.Equal(PeftHost.Cli.Commands.PeftCli.UsageError, typo.Code);
         Assert.Contains("did you mean", typo.Err);
     }
 

@@ -261,7 +261,7 @@ public sealed class RecipeErrorTests : IDisposable
     public void A_set_without_a_value_is_an_error()
     {
         var run = _h.Run("x.js", "export const a = 1;", "--set", "novalue");
-        Assert.Equal(PeftCli.Failure, run.Code);
+        Assert.Equal(PeftCli.UsageError, run.Code);
         Assert.Contains("--set expects key=value, got 'novalue'", run.Err);
     }
 

@@ -57,9 +57,12 @@ public sealed class NonFiniteTests : IDisposable
         {
             var peft = new PeftModel(model, new StaticMethodCatalog(new LoraMethod()));
             var entry = peft.AddAdapter("lora", new JsonObject { ["r"] = 2, ["targetModules"] = new JsonArray("v_proj") });
-            using (no_grad()) entry.Adapter.NamedParameters().Last().Parameter[0, 1] = tensor(float.NaN);
             peft.SaveAdapter(folder);
         }
+        // SaveAdapter refuses a non-finite adapter, so the damage is done to the file, as a disk or a download would.
+        var state = AdapterFiles.ReadState(folder);
+        state["base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight"][0, 1] = tensor(float.NaN);
+        AdapterFiles.Write(folder, AdapterFiles.ReadConfig(folder), state);
         using var fresh = ModelLoader.CreateRandom(TinyConfig, seed: 1);
         var target = new PeftModel(fresh, new StaticMethodCatalog(new LoraMethod()));
         var e = Assert.Throws<ModelFormatException>(() => target.LoadAdapter(folder));
