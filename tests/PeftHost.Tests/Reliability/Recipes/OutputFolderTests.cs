@@ -178,7 +178,7 @@ public sealed class OutputFolderTests : IDisposable
         var outTooLong = RecipeHarness.RunFile(recipe, deep);
         Assert.Equal(PeftCli.Failure, outTooLong.Code);
         Assert.Matches(@"the path is [\d,]+ bytes long; the system allows at most 4,095", outTooLong.Err);
-        ReliabilityLog.Record("output folder", $"a 300-byte name: \"{run.Err.Split('\n')[0]}\"");
+        ReliabilityLog.Record("output folder", $"a 300-byte name: \"{run.Err.Split('\n')[0]}\"; a long --out: \"{outTooLong.Err.Split('\n')[0]}\"");
     }
 
     private static int DeadProcessId()
