@@ -405,6 +405,7 @@ public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
         lock (_gate)
         {
             slot.Build = build;
+            slot.LastRefusal = null;
             slot.Info = InfoFrom(slot.Candidate, outcome, generation) with
             {
                 State = generation > 1 ? PluginState.Reloaded : PluginState.Loaded,
@@ -468,8 +469,12 @@ public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
     private PluginReloadResult Refuse(PluginSlot slot, PluginLoadOutcome outcome, string reason, bool wasServing, long since, Stopwatch clock)
     {
         PluginInfo info;
+        var refusal = (outcome.Facts?.ContentHash, reason);
         lock (_gate)
         {
+            if (wasServing && slot.LastRefusal == refusal)
+                return new PluginReloadResult(slot.Name, PluginReloadOutcome.Unchanged, null, Elapsed(since), clock.Elapsed.TotalMilliseconds);
+            slot.LastRefusal = wasServing ? refusal : null;
             slot.Info = wasServing
                 ? slot.Info with { LastReloadError = reason }
                 : InfoFrom(slot.Candidate, outcome, slot.Info.Generation) with { State = PluginState.Failed, FailureReason = reason };

@@ -17,5 +17,11 @@ internal sealed class PluginSlot(PluginCandidate candidate, PluginInfo info)
     /// <summary>Stopwatch timestamp of the change that made a reload pending; 0 when none is pending.</summary>
     public long PendingSince { get; set; }
 
+    /// <summary>
+    /// The build most recently refused while an older one kept serving (its content hash and the reason),
+    /// so one broken rebuild that settles on disk as two changes is refused, and reported, once.
+    /// </summary>
+    public (string? ContentHash, string Reason)? LastRefusal { get; set; }
+
     public bool IsServing => Build is not null && Info.IsServing;
 }

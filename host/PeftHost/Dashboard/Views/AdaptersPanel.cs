@@ -1,5 +1,6 @@
 using System.Collections.ObjectModel;
 using PeftHost.Cli.Dashboard.ViewModels;
+using Terminal.Gui.Input;
 using Terminal.Gui.ViewBase;
 using Terminal.Gui.Views;
 
@@ -31,6 +32,14 @@ public sealed class AdaptersPanel : FrameView
         Height = Dim.Fill();
         _list.SetSource(_rows);
         _list.ValueChanged += (_, e) => _vm.SelectedIndex = e.NewValue ?? -1;
+        // Up on the first row (Down on the last) would move focus into the folder fields, where the
+        // action letters that follow would become text: the list keeps focus at its ends.
+        _list.KeyDown += (_, key) =>
+        {
+            int last = _rows.Count - 1;
+            if ((key == Key.CursorUp && (_list.SelectedItem ?? 0) <= 0) || (key == Key.CursorDown && (_list.SelectedItem ?? last) >= last))
+                key.Handled = true;
+        };
 
         var activate = Button("_Activate", () => _vm.SetActive());
         var disable = Button("_Disable/enable", () => _vm.ToggleDisabled());
@@ -52,8 +61,15 @@ public sealed class AdaptersPanel : FrameView
         _loadFolder.X = Pos.Right(load) + 1;
         _loadFolder.Y = Pos.AnchorEnd(2);
 
+        // Enter in a folder field does what its button does.
+        ActOnEnter(_saveFolder, () => _vm.Save(_saveFolder.Text));
+        ActOnEnter(_loadFolder, () => _vm.Load(_loadFolder.Text));
+
         Add(_model, _header, _list, activate, disable, merge, save, _saveFolder, load, _loadFolder);
     }
+
+    /// <summary>The view focused when the panel is shown: the adapter list, which the action letters act on.</summary>
+    public View MainAction => _list;
 
     /// <summary>The folder the Load button reads; the dashboard points it at the last run's output.</summary>
     public string LoadFolder
@@ -88,6 +104,13 @@ public sealed class AdaptersPanel : FrameView
         ListSync.Update(_rows, _vm.FormatRows(width));
         if (_rows.Count > 0 && _vm.SelectedIndex >= 0 && _list.SelectedItem != _vm.SelectedIndex) _list.SelectedItem = _vm.SelectedIndex;
     }
+
+    private void ActOnEnter(TextField field, Func<CommandResult> action) => field.KeyDown += (_, key) =>
+    {
+        if (key != Key.Enter) return;
+        _report(action());
+        key.Handled = true;
+    };
 
     private FlatButton Button(string text, Func<CommandResult> action)
     {

@@ -24,6 +24,7 @@ public sealed class DashboardWindow : Window
     private readonly LinesView _message = new() { X = 0, Y = Pos.AnchorEnd(2), Width = Dim.Fill(), Height = 1 };
     private readonly HelpOverlay _help = new();
     private readonly Dictionary<DashboardPanel, View> _panels = [];
+    private readonly Dictionary<DashboardPanel, View> _mainActions = [];
     private readonly PluginsPanel _plugins;
     private readonly RecipesPanel _recipes;
     private readonly RunPanel _run;
@@ -52,6 +53,10 @@ public sealed class DashboardWindow : Window
         _panels[DashboardPanel.Adapters] = _adapters;
         _panels[DashboardPanel.Playground] = _playground;
         _panels[DashboardPanel.Log] = _log;
+        // Showing a panel focuses its main action, never a text field: the digit keys then keep switching panels.
+        _mainActions[DashboardPanel.Recipes] = _recipes.MainAction;
+        _mainActions[DashboardPanel.Adapters] = _adapters.MainAction;
+        _mainActions[DashboardPanel.Playground] = _playground.MainAction;
         foreach (var panel in _panels.Values)
         {
             panel.Visible = false;
@@ -210,6 +215,7 @@ public sealed class DashboardWindow : Window
         foreach (var (p, view) in _panels) view.Visible = p == panel;
         Refresh(panel);
         _panels[panel].SetFocus();
+        if (_mainActions.TryGetValue(panel, out var main)) main.SetFocus();
     }
 
     private void ToggleHelp(bool visible)

@@ -39,6 +39,7 @@ public sealed class PlaygroundPanel : FrameView
         _temperature.X = Pos.Right(temperatureLabel) + 1;
         _temperature.Y = 0;
         var send = new FlatButton { X = Pos.Right(_temperature) + 1, Y = 0, Text = "Send" };
+        MainAction = send;
         void Send()
         {
             _vm.Prompt = _prompt.Text;
@@ -57,6 +58,12 @@ public sealed class PlaygroundPanel : FrameView
         _baseFrame.X = Pos.Right(_adapterFrame);
         Add(promptLabel, _prompt, tokensLabel, _tokens, temperatureLabel, _temperature, send, _status, _adapterFrame, _baseFrame);
     }
+
+    /// <summary>
+    /// The view focused when the panel is shown: Send, not the prompt box, so that the digit keys that switch
+    /// panels never become prompt text (Tab or Shift-Tab reaches the fields; Enter sends from either).
+    /// </summary>
+    public View MainAction { get; }
 
     /// <summary>Redraws from the view-model.</summary>
     public void Refresh()

@@ -59,6 +59,9 @@ public sealed class RecipesPanel : FrameView
         Add(listFrame, _sourceFrame, _formFrame);
     }
 
+    /// <summary>The view focused when the panel is shown: the recipe list (F5 runs the selected one), never a form field.</summary>
+    public View MainAction => _list;
+
     /// <summary>Re-reads the folder and redraws.</summary>
     public void Refresh()
     {

@@ -176,9 +176,11 @@ public sealed partial class DashboardEndToEndTests : IDisposable
             DashboardScreens.AssertLayout(tmux.CaptureScreen(out _), title);
         }
 
-        // The prompt box has focus now: letters and digits are text, F-keys still act.
+        // Showing the Playground focuses Send; Shift-Tab (from Send: temperature, tokens, prompt) reaches the prompt box,
+        // where letters and digits are text and F-keys still act.
+        tmux.SendKeys("BTab", "BTab", "BTab");
         tmux.Type("q1");
-        tmux.WaitForText("Prompt: q1", KeyTimeout);
+        tmux.WaitFor(s => Regex.IsMatch(s, @"Prompt: \S*q1"), KeyTimeout, "q1 typed into the prompt box");
         tmux.SendKeys("F1");
         tmux.WaitForText("┤Help", KeyTimeout);
         Shot(tmux, "help", "Playground");
@@ -191,6 +193,46 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         tmux.WaitForText("┤Adapters├", KeyTimeout);
         tmux.SendKeys("C-c");    // nothing to stop
         tmux.WaitForText("nothing is running", KeyTimeout);
+        tmux.SendKeys("q");
+        tmux.WaitForText("[exited 0]", KeyTimeout);
+    }
+
+    [TmuxFact]
+    public void Panel_digits_switch_panels_and_never_edit_a_field_and_focus_lands_on_each_panels_main_action()
+    {
+        using var tmux = Tmux.Start(Start("--no-model"), 80, 24, _dir.Path);
+        tmux.WaitForText("tiny-train.js", StartTimeout);
+
+        // A form edit in Recipes; away and back, the recipe list has focus again, not the edited field.
+        tmux.SendKeys("Tab");
+        tmux.SendKeys("Tab");
+        tmux.Type("30");
+        tmux.WaitForText("--set steps=30", KeyTimeout);
+        tmux.SendKeys("F6");
+        tmux.WaitForText("┤Run├", KeyTimeout);
+        tmux.SendKeys("2");
+        tmux.WaitForText("┤Recipes├", KeyTimeout);
+        // Playground then Run by digits: neither digit lands in the prompt box or a form field.
+        tmux.SendKeys("5");
+        tmux.WaitForText("┤Playground├", KeyTimeout);
+        tmux.SendKeys("3");
+        tmux.WaitForText("┤Run├", KeyTimeout);
+        tmux.SendKeys("5");
+        // The title and the panel's body may come in separate frames: wait for both.
+        string playground = tmux.WaitFor(s => s.Contains("┤Playground├", StringComparison.Ordinal) && s.Contains("Prompt:", StringComparison.Ordinal), KeyTimeout, "the Playground");
+        Assert.Contains("Prompt: Once upon a time", playground);
+        tmux.SendKeys("2");
+        string recipes = tmux.WaitFor(s => s.Contains("┤Recipes├", StringComparison.Ordinal) && s.Contains("$ peft run", StringComparison.Ordinal), KeyTimeout, "the Recipes form");
+        Assert.Contains("--set steps=30", recipes);
+        Assert.DoesNotContain("steps=3023", recipes);
+
+        // Adapters: Up on the list keeps focus in it, so l is the load action (here refused: no folder), not text.
+        tmux.SendKeys("4");
+        tmux.WaitForText("┤Adapters├", KeyTimeout);
+        tmux.SendKeys("Up");
+        tmux.SendKeys("l");
+        tmux.WaitForText("give an adapter folder", KeyTimeout);
+        Assert.DoesNotMatch(@"Load from\s+l\b", tmux.Capture());
         tmux.SendKeys("q");
         tmux.WaitForText("[exited 0]", KeyTimeout);
     }
