@@ -142,7 +142,9 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         tmux.SendKeys("F5");
         tmux.WaitFor(s => Regex.IsMatch(s, @"step [1-9]\d*/5000"), RunTimeout, "training progress");
         tmux.SendKeys("C-c");
-        string stopped = tmux.WaitForText("■ stopped tiny-train.js at step", RunTimeout);
+        // The status line and the log line are drawn by separate events: wait for both.
+        string stopped = tmux.WaitFor(s => s.Contains("■ stopped tiny-train.js at step", StringComparison.Ordinal)
+            && s.Contains("tiny-train.js: cancelled", StringComparison.Ordinal), RunTimeout, "the stopped status and its log line");
         var m = Regex.Match(stopped, @"■ stopped tiny-train\.js at step (\d+), checkpoint (checkpoint-\d+)");
         Assert.True(m.Success, stopped);
         Assert.Contains("tiny-train.js: cancelled", stopped);
