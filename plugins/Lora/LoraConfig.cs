@@ -160,7 +160,10 @@ public sealed partial class LoraConfig : PeftConfig
     [ConfigKey("arrow_config")]
     public JsonNode? ArrowConfig { get; set; }
 
-    /// <summary>Tie adapters on tied layers (accepted; PeftHost's tied models share the embedding table only).</summary>
+    /// <summary>
+    /// PEFT's switch to keep a tied lm_head on the trained copy of embed_tokens. Refused when it would
+    /// matter (a tied model that saves embed_tokens): that copy trains the input side only here.
+    /// </summary>
     [ConfigKey("ensure_weight_tying")]
     public bool EnsureWeightTying { get; set; }
 

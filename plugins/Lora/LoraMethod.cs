@@ -226,9 +226,21 @@ public sealed class LoraMethod : IPeftMethod, IAdapterCombiner
             var found = modules.Where(m => m.Path.Length > 0 && (m.Path == name || m.Path.EndsWith("." + name, StringComparison.Ordinal))).ToList();
             if (found.Count == 0)
             {
-                model.Warn($"modules_to_save: no module named '{name}' in the model (a tied lm_head has no module of its own)");
+                if (name == "lm_head" || name.EndsWith(".lm_head", StringComparison.Ordinal))
+                    throw new ConfigException(
+                        $"modules_to_save: '{name}' is tied to model.embed_tokens in this model (tie_word_embeddings) and has no weights of its own; " +
+                        "save 'embed_tokens' instead (it trains the input side; merging unties the model)", "modules_to_save");
+                model.Warn($"modules_to_save: no module named '{name}' in the model");
                 continue;
             }
+            bool tiedTable = found.Any(m => m.Path.EndsWith("embed_tokens", StringComparison.Ordinal)) && !modules.Any(m => m.Path == "lm_head");
+            if (tiedTable && lora.EnsureWeightTying)
+                throw new ConfigException(
+                    "ensure_weight_tying: keeping a tied lm_head on the trained embed_tokens copy is not supported by PeftHost's LoRA " +
+                    "(without it the copy trains the input side only, and merging unties the model)", "ensure_weight_tying");
+            if (tiedTable)
+                model.Warn("modules_to_save: the model ties lm_head to embed_tokens; the adapter's copy of embed_tokens trains the input side only " +
+                    "(lm_head keeps the base table), and merging it unties the model (lm_head saved on its own, tie_word_embeddings: false)");
             foreach (var (path, module) in found)
             {
                 if (module is LoraLayer)

@@ -31,11 +31,12 @@ public sealed class CausalLanguageModel : HfModule
             _lmHead = factory.Linear(config.HiddenSize, config.VocabSize, bias: false);
             register_module("lm_head", _lmHead);
         }
+        Model.TableReplaced = UntieOutputLayer;
         _rope = new RotaryEmbedding(config, Device);
     }
 
-    /// <summary>The model's config.</summary>
-    public ModelConfig Config { get; }
+    /// <summary>The model's config (untied by <see cref="UntieOutputLayer"/> when its input table is replaced).</summary>
+    public ModelConfig Config { get; private set; }
 
     /// <summary>Where the weights live.</summary>
     public Device Device { get; private set; }
@@ -63,6 +64,24 @@ public sealed class CausalLanguageModel : HfModule
 
     /// <inheritdoc />
     protected override void SetChild(string childName, nn.Module<Tensor, Tensor> module) => _lmHead = module;
+
+    /// <summary>
+    /// A tied model reads its output layer from the input table. When an adapter's trained copy of
+    /// embed_tokens is merged (PEFT's <c>modules_to_save</c> without <c>ensure_weight_tying</c>), only the
+    /// input side was trained: the unmerged model embedded with the copy and projected with the original
+    /// table. Merged, it must do the same, so the output layer keeps the original table as its own
+    /// <c>lm_head</c> and the config says <c>tie_word_embeddings: false</c>, so a saved model reloads as it
+    /// ran. (transformers + PEFT leave the two apart in memory but keep the tied config, so their merged
+    /// model reloads re-tied and changed: huggingface/peft#2777.)
+    /// </summary>
+    private void UntieOutputLayer(Parameter previousTable)
+    {
+        if (!Config.TieWordEmbeddings) return;
+        var head = nn.Linear(previousTable, null);
+        _lmHead = head;
+        register_module("lm_head", head);
+        Config = Config with { TieWordEmbeddings = false };
+    }
 
     /// <summary>
     /// Next-token logits [B, T, vocab] (or [B, 1, vocab] with <paramref name="lastPositionOnly"/>).

@@ -43,6 +43,16 @@ public sealed class LlamaModel : HfModule
     protected override void SetChild(string childName, nn.Module<Tensor, Tensor> module)
     {
         _embedTokens = module;
-        if (module is TokenEmbedding e) _embedding = e;
+        var previous = _embedding.Weight;
+        // A wrapper (an adapter's, k-bit training's) or the original put back still holds the current table.
+        if (module.parameters().Any(p => ReferenceEquals(p, previous) || p.Handle == previous.Handle)) return;
+        if (module is TokenEmbedding table) _embedding = table;
+        TableReplaced?.Invoke(previous);
     }
+
+    /// <summary>
+    /// Called when a module without the current table takes embed_tokens' place (merging an adapter's saved
+    /// copy of it), with the table it replaced.
+    /// </summary>
+    internal Action<Parameter>? TableReplaced { get; set; }
 }
