@@ -29,38 +29,46 @@ public readonly record struct PerplexityResult(double Loss, long Tokens)
 public static class Perplexity
 {
     /// <summary>
-    /// Scores every token of <paramref name="ids"/> after the first, however long the text, with Hugging Face's
-    /// strided sliding window: windows of at most the model's context start every <paramref name="stride"/> tokens
-    /// (default: half the context), and each window scores only the tokens the previous one did not, so each is
-    /// predicted once, with at least context − stride tokens before it (all of them near the start). A stride equal
-    /// to the context gives non-overlapping windows, whose first tokens have no context and are not scored.
+    /// Scores every token of <paramref name="ids"/> after the first, however long the text, in
+    /// <see cref="TokenWindows.Strided"/> windows of <paramref name="window"/> tokens (default and at most: the
+    /// model's context) every <paramref name="stride"/> tokens (default: half the window).
     /// </summary>
-    public static PerplexityResult OfTokens(CausalLanguageModel model, IReadOnlyList<int> ids, int? stride = null, CancellationToken cancellation = default)
+    public static PerplexityResult OfTokens(CausalLanguageModel model, IReadOnlyList<int> ids, int? stride = null,
+        CancellationToken cancellation = default, int? window = null) =>
+        OfStreams(model, [ids], stride, cancellation, window);
+
+    /// <summary>
+    /// <see cref="OfTokens"/> over several independent token streams (documents), summed: the loss is over
+    /// every scored token of every stream.
+    /// </summary>
+    public static PerplexityResult OfStreams(CausalLanguageModel model, IEnumerable<IReadOnlyList<int>> streams, int? stride = null,
+        CancellationToken cancellation = default, int? window = null)
     {
         int context = model.Config.MaxPositionEmbeddings;
-        int step = stride ?? Math.Max(1, context / 2);
-        if (step < 1 || step > context)
-            throw new ArgumentException($"stride must be between 1 and the model's context of {context} tokens, got {step}");
-        if (ids.Count < 2) throw new ArgumentException($"need at least 2 tokens to score, got {ids.Count}");
-        var all = ids.Select(i => (long)i).ToArray();
+        int size = window ?? context;
+        if (size < 2 || size > context)
+            throw new ArgumentException($"the window must be between 2 and the model's context of {context} tokens, got {size}");
+        int step = stride ?? Math.Max(1, size / 2);
+        if (step < 1 || step > size)
+            throw new ArgumentException($"stride must be between 1 and {(size == context ? "the model's context" : "the window")} of {size} tokens, got {step}");
         using var inference = inference_mode();
         double sum = 0;
         long count = 0;
-        int scoredUpTo = 1; // tokens before this index are scored already (token 0 never is: nothing predicts it)
-        for (int begin = 0; ; begin += step)
+        foreach (var ids in streams)
         {
-            cancellation.ThrowIfCancellationRequested();
-            using var scope = NewDisposeScope();
-            int end = Math.Min(begin + context, all.Length);
-            var input = tensor(all.AsSpan(begin, end - begin).ToArray(), [1, end - begin]).to(model.Device);
-            // Only this window's new tokens are labels; the ones before are context.
-            int firstNew = Math.Max(scoredUpTo - begin, 0);
-            var labels = input.clone();
-            if (firstNew > 0) labels[.., ..firstNew].fill_(LanguageModelLoss.IgnoreIndex);
-            sum += model.NextTokenLossSum(input, null, labels).item<float>();
-            count += end - begin - Math.Max(firstNew, 1);
-            scoredUpTo = end;
-            if (end == all.Length) break;
+            var all = ids.Select(i => (long)i).ToArray();
+            foreach (var w in TokenWindows.Strided(all.Length, size, step))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var input = tensor(all.AsSpan(w.Begin, w.Length).ToArray(), [1, w.Length]).to(model.Device);
+                // Only this window's new tokens are labels; the ones before are context.
+                var labels = input.clone();
+                int contextOnly = w.ScoredFrom - w.Begin;
+                if (contextOnly > 1) labels[.., ..contextOnly].fill_(LanguageModelLoss.IgnoreIndex);
+                sum += model.NextTokenLossSum(input, null, labels).item<float>();
+                count += w.Scored;
+            }
         }
         return PerplexityResult.FromSum(sum, count, "perplexity");
     }

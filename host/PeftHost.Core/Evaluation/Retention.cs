@@ -52,27 +52,27 @@ public static class Retention
         int usable = Math.Min(referenceIds.Count, maxTokens ?? int.MaxValue);
         if (usable < 2) throw new ArgumentException($"the reference needs at least 2 tokens, it has {referenceIds.Count}");
         var all = referenceIds.Take(usable).Select(i => (long)i).ToArray();
-        // Whole windows in batches, then the rest (if it holds a prediction) as a window of its own: every token is covered.
-        int whole = usable / window, rest = usable % window;
-        var batches = new List<(int Start, int Rows, int Length)>();
-        for (int w = 0; w < whole; w += batchSize) batches.Add((w * window, Math.Min(batchSize, whole - w), window));
-        if (rest >= 2) batches.Add((whole * window, 1, rest));
+        // Non-overlapping windows cover every token; the full ones run in batches of equal shape.
+        var batches = TokenWindows.Strided(usable, window, stride: window)
+            .Chunk(batchSize)
+            .SelectMany(chunk => chunk.GroupBy(w => (w.Length, w.FirstScoredLogit)).Select(g => g.ToArray()));
 
         double nll = 0, baseNll = 0, kl = 0;
         long positions = 0;
         using var inference = inference_mode();
-        foreach (var (start, rows, length) in batches)
+        foreach (var windows in batches)
         {
             cancellation.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var ids = tensor(all.AsSpan(start, rows * length).ToArray(), [rows, length]).to(model.Device);
-            var tuned = F.log_softmax(model.Forward(ids)[.., ..^1, ..].to(ScalarType.Float32), -1);
-            var reference = F.log_softmax(baseLogits(ids)[.., ..^1, ..].to(ScalarType.Float32), -1);
-            var targets = ids[.., 1..].unsqueeze(-1);
+            var (length, first) = (windows[0].Length, windows[0].FirstScoredLogit);
+            var ids = tensor(windows.SelectMany(w => all.AsSpan(w.Begin, w.Length).ToArray()).ToArray(), [windows.Length, length]).to(model.Device);
+            var tuned = F.log_softmax(model.Forward(ids)[.., first..^1, ..].to(ScalarType.Float32), -1);
+            var reference = F.log_softmax(baseLogits(ids)[.., first..^1, ..].to(ScalarType.Float32), -1);
+            var targets = ids[.., (first + 1)..].unsqueeze(-1);
             nll -= tuned.gather(-1, targets).sum().item<float>();
             baseNll -= reference.gather(-1, targets).sum().item<float>();
             kl += (reference.exp() * (reference - tuned)).sum().item<float>();
-            positions += rows * (length - 1);
+            positions += windows.Sum(w => (long)w.Scored);
         }
         var tunedResult = PerplexityResult.FromSum(nll, positions, "retention");
         var baseResult = PerplexityResult.FromSum(baseNll, positions, "retention (base model)");

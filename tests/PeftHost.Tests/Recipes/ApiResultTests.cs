@@ -133,6 +133,34 @@ public sealed class ApiResultTests : IDisposable
     }
 
     [Fact]
+    public void Evaluate_scores_every_token_of_a_long_text_in_strided_windows()
+    {
+        string text = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "data", "moby-dick.txt"))[..6_000].ReplaceLineEndings("\n");
+        string noise = string.Concat(Enumerable.Repeat("zq xv kj wp ", 200));
+        var run = Ok($$"""
+            const model = loadModel("models/stories260k");
+            const text = {{System.Text.Json.Nodes.JsonValue.Create(text).ToJsonString()}};
+            const whole = (t, packing) => loadDataset([t], { format: "text", maxLength: 64, packing });
+            const packed = evaluate(model, whole(text, true)), single = evaluate(model, whole(text, false));
+            log("packed:", packed.tokens, packed.loss);
+            log("single:", single.tokens, single.loss);
+            const noisy = evaluate(model, whole(text + {{System.Text.Json.Nodes.JsonValue.Create(noise).ToJsonString()}}, false));
+            log("noise counts:", noisy.tokens > single.tokens, noisy.loss > single.loss);
+            const apart = evaluate(model, whole(text, false), { stride: 64 });
+            // Each window's first token has nothing before it in the window and is not scored; the rest see less context.
+            log("non-overlapping:", apart.tokens < single.tokens, apart.loss > single.loss);
+            """);
+        // BOS + the text + EOS, every token after the first predicted once.
+        int n = TokenizerLoader.Load(TestPaths.Stories260k).Encode(text, addBos: true).Count + 1;
+        Assert.True(n > 64 * 10, $"the text must span many windows: {n} tokens");
+        string Line(string name) => run.Out.Split('\n').Single(l => l.StartsWith(name, StringComparison.Ordinal));
+        Assert.StartsWith($"packed: {n - 1} ", Line("packed:"));
+        Assert.Equal(Line("packed:")["packed:".Length..], Line("single:")["single:".Length..]);
+        Assert.Contains("noise counts: true true", run.Out);
+        Assert.Contains("non-overlapping: true true", run.Out);
+    }
+
+    [Fact]
     public void A_checkpoint_with_a_negative_peak_learning_rate_is_refused_on_resume()
     {
         Ok("""

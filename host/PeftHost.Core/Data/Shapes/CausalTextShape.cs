@@ -38,6 +38,21 @@ public sealed record CausalTextShape(int MaxLength, CausalLayout Layout = Causal
         return Layout == CausalLayout.Packed ? Pack(records, tokenizer, eos) : Truncate(records, tokenizer, eos);
     }
 
+    /// <summary>
+    /// The text as token streams to score whole (<c>evaluate</c>), nothing cut or dropped: all documents as one
+    /// stream when packed (as training reads them), one stream per document otherwise.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<int>> TokenStreams(IEnumerable<DataRecord> records, ITokenEncoder tokenizer)
+    {
+        int? eos = AddEos ? tokenizer.EndOfSequence() : null;
+        var documents = records.Select(r => Document(r, tokenizer, eos));
+        IReadOnlyList<IReadOnlyList<int>> streams = Layout == CausalLayout.Packed
+            ? [documents.SelectMany(d => d).ToList()]
+            : documents.Where(d => d.Count >= 2).ToList<IReadOnlyList<int>>();
+        if (streams.All(s => s.Count < 2)) throw new ArgumentException("the text has no token to predict");
+        return streams;
+    }
+
     private List<TokenizedExample> Truncate(IEnumerable<DataRecord> records, ITokenEncoder tokenizer, int? eos)
     {
         var examples = new List<TokenizedExample>();

@@ -15,7 +15,8 @@ internal static class TrainingApi
     /// <summary>Options of <c>evaluate</c>.</summary>
     public static readonly OptionSchema EvaluateOptions = new("evaluate",
         new OptionSpec("batchSize", OptionKind.Integer, "Examples per batch (default 8)."),
-        new OptionSpec("positiveLabel", OptionKind.String, "classification: the label precision, recall and f1 are reported for."));
+        new OptionSpec("positiveLabel", OptionKind.String, "classification: the label precision, recall and f1 are reported for."),
+        new OptionSpec("stride", OptionKind.Integer, "text: tokens between the starts of scored windows (default half of maxLength)."));
 
     /// <summary>Options of <c>retention</c>.</summary>
     public static readonly OptionSchema RetentionOptions = new("retention",
@@ -93,13 +94,20 @@ internal static class TrainingApi
 
         api.Add("evaluate", s.Function("evaluate", 3, values =>
         {
-            var args = new ApiArguments("evaluate", values).AtMost(3, "(model, dataset, { batchSize, positiveLabel })");
+            var args = new ApiArguments("evaluate", values).AtMost(3, "(model, dataset, { batchSize, positiveLabel, stride })");
             var model = ModelApi.ExpectModel(s, args[0], "evaluate");
             var dataset = DatasetApi.Expect(s, args[1], "evaluate");
             var options = EvaluateOptions.Read(args[2]);
             int batchSize = options.Int("batchSize", 8);
             if (batchSize < 1) throw new RecipeApiException($"evaluate: batchSize must be at least 1, got {batchSize}");
             string? positive = options.String("positiveLabel");
+            int? stride = options.Int("stride");
+            var text = dataset.Shape as CausalTextShape;
+            int window = Math.Min(text?.MaxLength ?? int.MaxValue, model.Model.Config.MaxPositionEmbeddings);
+            if (stride is { } st && (text is null || st < 1 || st > window))
+                throw new RecipeApiException(text is null
+                    ? $"evaluate: stride applies to text datasets; '{dataset.Name}' is {dataset.Format} data"
+                    : $"evaluate: stride must be between 1 and the window of {window} tokens (maxLength, at most the model's context), got {st}");
             var metrics = s.Job("evaluate", job =>
             {
                 var tokenizer = model.Tokenizer("evaluate");
@@ -113,7 +121,12 @@ internal static class TrainingApi
                     ClassificationReport? report = dataset.Shape is ClassificationShape shape
                         ? Classifier(dataset, shape, tokenizer, positive, "", batchSize).Run(model.Model, job.Cancellation)
                         : null;
-                    var loss = report?.GoldLoss ?? DatasetLoss.Evaluate(model.Model, dataset.Tokenized(tokenizer), batchSize, encoder.PaddingId(), job.Cancellation);
+                    // Text is scored whole, however long its documents: strided windows of maxLength tokens over
+                    // each stream, not the packed blocks training uses (they drop the tail and start without context).
+                    var loss = report?.GoldLoss
+                        ?? (text is not null
+                            ? Perplexity.OfStreams(model.Model, text.TokenStreams(dataset.Records, encoder), stride, job.Cancellation, window)
+                            : DatasetLoss.Evaluate(model.Model, dataset.Tokenized(tokenizer), batchSize, encoder.PaddingId(), job.Cancellation));
                     var result = new Dictionary<string, object?> { ["loss"] = loss.Loss, ["perplexity"] = loss.Perplexity, ["tokens"] = loss.Tokens };
                     foreach (var (name, value) in report?.Metrics ?? new Dictionary<string, double>()) result[name] = value;
                     return result;
