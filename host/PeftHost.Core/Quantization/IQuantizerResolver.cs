@@ -18,7 +18,12 @@ public sealed class QuantizerRegistry(IEnumerable<IQuantizer> quantizers) : IQua
     public IReadOnlyCollection<string> Names => _byName.Keys;
 
     /// <inheritdoc />
-    public IQuantizer Resolve(string name) =>
-        _byName.TryGetValue(name, out var q) ? q
-        : throw new ConfigException($"no quantizer '{name}' (available: {string.Join(", ", _byName.Keys.Order())})", "quantization");
+    public IQuantizer Resolve(string name)
+    {
+        if (_byName.TryGetValue(name, out var q)) return q;
+        string? hint = KeyNames.DidYouMean(name, _byName.Keys);
+        // The plugin host's wording, so a recipe reads the same message whichever resolver it runs with.
+        throw new ConfigException($"unknown quantizer '{name}'" + (hint is null ? "" : $"; did you mean '{hint}'?") +
+            $" Available: {(_byName.Count == 0 ? "none" : string.Join(", ", _byName.Keys.Order(StringComparer.Ordinal)))}", "quantization");
+    }
 }

@@ -1,4 +1,5 @@
 using PeftHost.Core.Peft;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Telemetry;
 using PeftHost.Sdk;
 
@@ -13,11 +14,11 @@ public sealed class RecipeHostContext
     /// <summary>The PEFT methods <c>getPeftModel</c> and <c>loadAdapter</c> can use.</summary>
     public required IMethodCatalog Methods { get; init; }
 
-    /// <summary>Finds a quantizer plugin by name (<c>nf4</c>…); null when none is loaded.</summary>
-    public Func<string, IQuantizer?> FindQuantizer { get; init; } = _ => null;
-
-    /// <summary>The names of the loaded quantizers (for messages).</summary>
-    public Func<IReadOnlyList<string>> QuantizerNames { get; init; } = () => [];
+    /// <summary>
+    /// Where <c>quantize</c> and <c>loadModel</c> (of a quantized folder) find quantizers (<c>nf4</c>…):
+    /// the plugin host's in production, a fixed registry in tests.
+    /// </summary>
+    public IQuantizerResolver Quantizers { get; init; } = new QuantizerRegistry([]);
 
     /// <summary>Receives the recipe's log lines, tables and the steps' progress.</summary>
     public EventBus Events { get; init; } = new();

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using PeftHost.Core.Plugins;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Recipes;
 using PeftHost.Core.Recipes.Output;
 using PeftHost.Core.Telemetry;
@@ -76,8 +77,7 @@ public static class RunCommand
             var host = new RecipeHostContext
             {
                 Methods = pluginHost,
-                FindQuantizer = pluginHost.FindQuantizer,
-                QuantizerNames = () => pluginHost.QuantizerNames,
+                Quantizers = new PluginQuantizerResolver(pluginHost),
                 Events = events,
                 AtStepBoundary = hotReload ? () => pluginHost.HasPendingReloads && pluginHost.ApplyPendingReloads().Count > 0 : null,
                 TrackPeftModel = hotReload ? peft => pluginHost.RegisterReloadParticipant(peft) : null,

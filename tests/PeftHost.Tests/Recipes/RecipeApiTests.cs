@@ -274,7 +274,7 @@ public sealed class RecipeApiTests : IDisposable
             import { loadModel, quantize } from "peft";
             quantize(loadModel("models/stories260k"), "nf5", { doubleQuant: true });
             """);
-        RecipeAssert.FailsAt(run, PeftCli.Failure, "recipe.js", 2, 1, "quantize: no quantizer 'nf5' is loaded; did you mean 'nf4'? (loaded quantizers: ");
+        RecipeAssert.FailsAt(run, PeftCli.Failure, "recipe.js", 2, 1, "quantize: unknown quantizer 'nf5'; did you mean 'nf4'? Available: ");
     }
 
     [Fact]

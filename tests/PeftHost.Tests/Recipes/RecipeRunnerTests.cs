@@ -1,4 +1,5 @@
 using PeftHost.Core.Peft;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Recipes;
 using PeftHost.Core.Telemetry;
 using PeftHost.Sdk;
@@ -34,8 +35,7 @@ public sealed class RecipeRunnerTests : IDisposable
         var host = new RecipeHostContext
         {
             Methods = new StaticMethodCatalog(),
-            FindQuantizer = name => name == "copy8" ? quantizer : null,
-            QuantizerNames = () => ["copy8"],
+            Quantizers = new QuantizerRegistry([quantizer]),
             Events = events,
         };
         var (result, lines) = Run("""
@@ -56,7 +56,7 @@ public sealed class RecipeRunnerTests : IDisposable
     public void Saving_a_model_quantized_in_a_format_bitsandbytes_cannot_store_is_refused_before_writing()
     {
         var quantizer = new CopyQuantizer();
-        var host = new RecipeHostContext { Methods = new StaticMethodCatalog(), FindQuantizer = name => name == "copy8" ? quantizer : null, QuantizerNames = () => ["copy8"] };
+        var host = new RecipeHostContext { Methods = new StaticMethodCatalog(), Quantizers = new QuantizerRegistry([quantizer]) };
         var (result, _) = Run("""
             import { loadModel, quantize, saveModel } from "peft";
             const model = quantize(loadModel("models/stories260k"), "copy8", { doubleQuant: false });
@@ -70,13 +70,13 @@ public sealed class RecipeRunnerTests : IDisposable
     [Fact]
     public void A_misspelled_quantizer_gets_a_did_you_mean()
     {
-        var host = new RecipeHostContext { Methods = new StaticMethodCatalog(), FindQuantizer = _ => null, QuantizerNames = () => ["nf4", "fp4"] };
+        var host = new RecipeHostContext { Methods = new StaticMethodCatalog(), Quantizers = new QuantizerRegistry([new CopyQuantizer("nf4"), new CopyQuantizer("fp4")]) };
         var (result, _) = Run("""
             import { loadModel, quantize } from "peft";
             quantize(loadModel("models/stories260k"), "nf5");
             """, host);
         Assert.Equal(RecipeOutcome.Failed, result.Outcome);
-        Assert.Contains("no quantizer 'nf5' is loaded; did you mean 'nf4'? (loaded quantizers: nf4, fp4)", result.Failure!.Message);
+        Assert.Contains("unknown quantizer 'nf5'; did you mean 'nf4'? Available: fp4, nf4", result.Failure!.Message);
         Assert.Equal(2, result.Failure.Line);
     }
 
@@ -118,12 +118,12 @@ public sealed class RecipeRunnerTests : IDisposable
     }
 
     /// <summary>A stand-in quantizer plugin: it keeps the weight as it is (no precision lost), in the bitsandbytes-style container.</summary>
-    private sealed class CopyQuantizer : IQuantizer
+    private sealed class CopyQuantizer(string name = "copy8") : IQuantizer
     {
         public int Quantized;
         public QuantizationOptions? LastOptions;
 
-        public string Name => "copy8";
+        public string Name => name;
 
         public string Description => "test quantizer: keeps the weights as they are";
 

@@ -49,10 +49,7 @@ internal static class ModelApi
             var device = DeviceSelector.Resolve(options.String("device", "auto"));
             string folder = s.Paths.ResolveFolder(path, "loadModel");
             // A quantized folder (bitsandbytes layout) loads with the quantizers the plugins provide.
-            var quantizers = QuantizedModelFiles.IsQuantized(folder)
-                ? new QuantizerRegistry(s.Host.QuantizerNames().Select(s.Host.FindQuantizer).OfType<IQuantizer>())
-                : null;
-            var model = s.Job("loadModel", _ => ModelLoader.Load(folder, dtype, device, quantizers));
+            var model = s.Job("loadModel", _ => ModelLoader.Load(folder, dtype, device, s.Host.Quantizers));
             var recipeModel = s.Handles.Own(new RecipeModel(model, folder, Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), path));
             string quantized = QuantizedLayers.ConfigOf(model) is { } qc ? $", {qc.QuantType} quantized" : "";
             s.Log($"loaded {recipeModel.Name}: {model.Config.NumHiddenLayers} layers, hidden {model.Config.HiddenSize}, {DeviceSelector.DtypeName(dtype)}{quantized} on {model.Device}");
@@ -73,14 +70,7 @@ internal static class ModelApi
             var model = ExpectModel(s, args[0], "quantize");
             string type = args.String(1, "type");
             var options = QuantizeOptions.Read(args[2]);
-            var quantizer = s.Host.FindQuantizer(type);
-            if (quantizer is null)
-            {
-                var loaded = s.Host.QuantizerNames();
-                string? hint = KeyNames.DidYouMean(type, loaded);
-                throw new InvalidOperationException($"no quantizer '{type}' is loaded" + (hint is null ? "" : $"; did you mean '{hint}'?") +
-                    $" (loaded quantizers: {(loaded.Count == 0 ? "none — build the QLora plugin or pass --plugins DIR" : string.Join(", ", loaded))})");
-            }
+            var quantizer = s.Host.Quantizers.Resolve(type);
             if (model.Peft is { Adapters.Count: > 0 }) throw new RecipeApiException("quantize: quantize the base model before adding adapters");
             var q = new QuantizationOptions(options.Int("blockSize", 64), options.Bool("doubleQuant", BnbQuantizationConfig.HasDoubleQuant(type)),
                 DeviceSelector.ParseDtype(options.String("computeDtype", "float32")));

@@ -1,5 +1,6 @@
 using PeftHost.Cli.Dashboard.Jobs;
 using PeftHost.Core.Plugins;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Recipes;
 using PeftHost.Core.Telemetry;
 
@@ -28,8 +29,7 @@ public sealed class RecipeRuntimeRunner(PluginHost plugins, Func<bool> atStepBou
         var host = new RecipeHostContext
         {
             Methods = plugins,
-            FindQuantizer = plugins.FindQuantizer,
-            QuantizerNames = () => plugins.QuantizerNames,
+            Quantizers = new PluginQuantizerResolver(plugins),
             Events = events,
             AtStepBoundary = atStepBoundary,
             TrackPeftModel = peft => plugins.RegisterReloadParticipant(peft),
