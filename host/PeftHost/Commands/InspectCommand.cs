@@ -15,9 +15,6 @@ public static class InspectCommand
 {
     private const string LoraMethod = "lora";
 
-    private static PluginHost OpenPlugins(IReadOnlyList<string> directories) =>
-        new(new PluginHostOptions { PluginDirectories = directories, WatchForChanges = false });
-
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
@@ -35,7 +32,7 @@ public static class InspectCommand
             if (result.Children.Any(c => c.Errors.Any()) || result.GetValue(lora) is not string spec) return;
             try
             {
-                using var host = OpenPlugins(result.GetValue(plugins) ?? []);
+                using var host = PluginsCommand.OpenOneShot(result.GetValue(plugins));
                 host.GetMethod(LoraMethod).BindConfig(ConfigSource.FromOptions(LoraSpec.Parse(spec), "--lora"));
             }
             catch (ConfigException e) { result.AddError(e.Message.StartsWith("--lora", StringComparison.Ordinal) ? e.Message : $"--lora: {e.Message}"); }
@@ -52,14 +49,14 @@ public static class InspectCommand
             if (QuantizedModelFiles.IsQuantized(dir))
             {
                 // The sizes above are the full-precision model's; a quantized folder is loaded as it is stored to measure it.
-                using var host = OpenPlugins(parse.GetValue(plugins)!);
+                using var host = PluginsCommand.OpenOneShot(parse.GetValue(plugins));
                 using var stored = ModelLoader.Load(dir, weightDtype, torch.CPU, new PluginQuantizerResolver(host));
                 report += $"stored quantized ({QuantizedLayers.ConfigOf(stored)!.QuantType}, bitsandbytes layout):" + Environment.NewLine;
                 report += QuantizationMemory.Measure(stored).Format() + Environment.NewLine;
             }
             if (parse.GetValue(lora) is string spec)
             {
-                using var host = OpenPlugins(parse.GetValue(plugins)!);
+                using var host = PluginsCommand.OpenOneShot(parse.GetValue(plugins));
                 var peft = new PeftModel(lm, host);
                 peft.AddAdapter(LoraMethod, LoraSpec.Parse(spec));
                 report += peft.TrainableParametersLine() + Environment.NewLine;

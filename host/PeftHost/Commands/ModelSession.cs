@@ -41,7 +41,7 @@ internal sealed class ModelSession : IDisposable
         // Plugins are loaded only when something needs them: an adapter's method or a quantized model's quantizer.
         bool quantized = QuantizedModelFiles.IsQuantized(modelDir);
         if (adapterDir is null && !quantized) return new ModelSession(ModelLoader.Load(modelDir, dtypeValue, deviceValue), tokenizer, null, null);
-        var plugins = new PluginHost(new PluginHostOptions { PluginDirectories = pluginDirs, WatchForChanges = false });
+        var plugins = PluginsCommand.OpenOneShot(pluginDirs);
         CausalLanguageModel? model = null;
         try
         {

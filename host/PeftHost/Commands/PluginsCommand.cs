@@ -15,6 +15,13 @@ public static class PluginsCommand
         DefaultValueFactory = _ => [],
     };
 
+    /// <summary>
+    /// The plugin host of a one-shot command (<c>plugins</c>, <c>inspect</c>, <c>eval</c>, <c>generate</c>, <c>merge</c>):
+    /// the given folders first, no file watching, nothing to reload.
+    /// </summary>
+    public static PluginHost OpenOneShot(IReadOnlyList<string>? directories) =>
+        new(new PluginHostOptions { PluginDirectories = directories ?? [], WatchForChanges = false });
+
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
@@ -23,9 +30,7 @@ public static class PluginsCommand
         var command = new Command("plugins", "List plugin methods and quantizers: assembly, version, SDK version, state and load time") { json, directories };
         command.SetAction(CommandAction.Of((parse, output) =>
         {
-            // A one-shot listing: no file watching, nothing to reload.
-            var options = new PluginHostOptions { PluginDirectories = parse.GetValue(directories) ?? [], WatchForChanges = false };
-            using var host = new PluginHost(options);
+            using var host = OpenOneShot(parse.GetValue(directories));
             var rows = PluginReport.Rows(host.Plugins);
             if (parse.GetValue(json)) output.WriteLine(PluginReport.ToJson(rows).ToJsonString(Json.Indented));
             else output.Write(PluginReport.FormatTable(rows, host.Roots));
