@@ -16,7 +16,7 @@ namespace PeftHost.Core.Training;
 /// <summary>
 /// Trains an explicit list of named parameters of a <see cref="CausalLanguageModel"/> (a PEFT
 /// model passes its adapters' parameters; full fine-tuning passes them all) on a tokenized
-/// dataset with AdamWOptimizer, a warm-up schedule, gradient accumulation and clipping. It logs to the
+/// dataset with AdamW (float32 or 8-bit state), a warm-up schedule, gradient accumulation and clipping. It logs to the
 /// event bus and <c>metrics.jsonl</c>, evaluates and stops early on a validation metric, writes
 /// resumable checkpoints, guards against NaN/Inf, stops cleanly on cancellation, and calls the
 /// step-boundary callbacks between steps (where the host applies plugin reloads and recipe handlers).
@@ -146,7 +146,7 @@ public sealed class Trainer
         }
         Finish(run, events, reason, message, session.Elapsed);
         return new TrainingResult(runId, run.GlobalStep, run.TotalSteps, reason, message, run.Losses.ToArray(), run.Evaluations.ToArray(),
-            run.LastCheckpoint, run.Best.Best, run.Best.BestStep, session.Elapsed);
+            run.LastCheckpoint, run.Best.Best, run.Best.BestStep, session.Elapsed) { OptimizerStateBytes = run.Optimizer.StateBytes };
     }
 
     /// <summary>Checks a trainable-parameter list: not empty, unique names, floating dtypes.</summary>

@@ -47,13 +47,16 @@ public sealed record TrainingOptions
     /// <summary>Decoupled weight decay for parameters of two or more dimensions (norms and biases get none).</summary>
     public double WeightDecay { get; init; }
 
-    /// <summary>AdamWOptimizer β1.</summary>
+    /// <summary>The optimizer: <see cref="Optimizers.AdamW"/> (float32 moments) or <see cref="Optimizers.AdamW8bit"/> (8-bit moments, about a quarter of the state).</summary>
+    public string Optimizer { get; init; } = Optimizers.AdamW;
+
+    /// <summary>AdamW β1.</summary>
     public double Beta1 { get; init; } = 0.9;
 
-    /// <summary>AdamWOptimizer β2.</summary>
+    /// <summary>AdamW β2.</summary>
     public double Beta2 { get; init; } = 0.999;
 
-    /// <summary>AdamWOptimizer ε.</summary>
+    /// <summary>AdamW ε.</summary>
     public double Epsilon { get; init; } = 1e-8;
 
     /// <summary>How the learning rate moves after warm-up.</summary>
@@ -126,6 +129,7 @@ public sealed record TrainingOptions
         Require(GradientAccumulationSteps >= 1, nameof(GradientAccumulationSteps), GradientAccumulationSteps, "must be at least 1");
         Require(LearningRate >= 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be a finite number ≥ 0");
         Require(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must be ≥ 0");
+        Require(Optimizers.Names.Contains(Optimizer), nameof(Optimizer), Optimizer, $"must be one of {string.Join(", ", Optimizers.Names)}");
         Require(Beta1 is >= 0 and < 1, nameof(Beta1), Beta1, "must be in [0, 1)");
         Require(Beta2 is >= 0 and < 1, nameof(Beta2), Beta2, "must be in [0, 1)");
         Require(Epsilon > 0, nameof(Epsilon), Epsilon, "must be > 0");

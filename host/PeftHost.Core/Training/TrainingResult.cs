@@ -16,4 +16,8 @@ namespace PeftHost.Core.Training;
 /// <param name="Elapsed">Wall time of this session.</param>
 public sealed record TrainingResult(string RunId, int GlobalStep, int TotalSteps, TrainingStopReason Reason, string? Message,
     IReadOnlyList<double> Losses, IReadOnlyList<EvaluationRecord> Evaluations, string? LastCheckpoint,
-    double? BestMetric, int? BestStep, TimeSpan Elapsed);
+    double? BestMetric, int? BestStep, TimeSpan Elapsed)
+{
+    /// <summary>Bytes the optimizer's state held when the run ended (float32 moments, or 8-bit codes and their scales).</summary>
+    public long OptimizerStateBytes { get; init; }
+}

@@ -23,7 +23,7 @@ internal sealed class TrainingRun : IDisposable
         Schedule = new LearningRateSchedule(options.Schedule, totalSteps, warmupSteps);
         PeakLearningRate = options.LearningRate;
         Weights = new MasterWeights(parameters);
-        Optimizer = new AdamWOptimizer(ParameterGroup.DecayAndNoDecay(Weights.Optimized, options.WeightDecay), options.Beta1, options.Beta2, options.Epsilon);
+        Optimizer = Optimizers.Create(options.Optimizer, ParameterGroup.DecayAndNoDecay(Weights.Optimized, options.WeightDecay), options.Beta1, options.Beta2, options.Epsilon);
         // The best metric is tracked whenever validation runs (Hugging Face's best_metric, eval_loss by default);
         // patience ends the run only when early stopping was asked for.
         Best = new EarlyStoppingTracker(options.EarlyStopping ?? new EarlyStoppingOptions());
@@ -36,7 +36,7 @@ internal sealed class TrainingRun : IDisposable
     public double PeakLearningRate { get; set; }
     public BatchLoader Loader { get; }
     public MasterWeights Weights { get; private set; }
-    public AdamWOptimizer Optimizer { get; }
+    public IOptimizer Optimizer { get; }
     /// <summary>The best value of the watched metric (early stopping's, else eval_loss) and its step.</summary>
     public EarlyStoppingTracker Best { get; }
     /// <summary>Whether running out of patience ends the run.</summary>

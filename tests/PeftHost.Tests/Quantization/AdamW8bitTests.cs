@@ -1,4 +1,4 @@
-using PeftHost.Core.Training.Optimizers;
+using PeftHost.Core.Training.Optimization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -21,6 +21,9 @@ public class AdamW8bitTests
 
     private static Tensor Loss(Problem p, Tensor w) => (p.A.matmul(w) - p.B).pow(2).mean();
 
+    private static AdamW8bit Optimizer(double weightDecay, params (string Name, Tensor Value)[] tensors) =>
+        new([new ParameterGroup("all", weightDecay, tensors.Select(t => new OptimizedTensor(t.Name, t.Value)).ToArray())]);
+
     [Fact]
     public void UpdatesTrackFloat32AdamWOnALeastSquaresProblem()
     {
@@ -28,7 +31,7 @@ public class AdamW8bitTests
         const double lr = 1e-3, wd = 0.01;
         var w8 = new Parameter(p.W0.clone());
         var w32 = new Parameter(p.W0.clone());
-        using var adam8 = new AdamW8bit([("w", w8)], weightDecay: wd);
+        using var adam8 = Optimizer(wd, ("w", w8));
         using var adam32 = optim.AdamW([w32], lr, 0.9, 0.999, 1e-8, wd);
         double firstLoss = 0, lastLoss = 0;
         var t8 = new System.Diagnostics.Stopwatch(); var t32 = new System.Diagnostics.Stopwatch();
@@ -41,7 +44,7 @@ public class AdamW8bitTests
                 if (step == 0) firstLoss = loss.item<float>();
                 lastLoss = loss.item<float>();
                 loss.backward();
-                adam8.Step(lr);
+                adam8.Step(lr, new Dictionary<string, Tensor> { ["w"] = w8.grad! });
                 w8.grad = null;
             }
             t8.Stop(); t32.Start();
@@ -71,10 +74,10 @@ public class AdamW8bitTests
     {
         var w = new Parameter(randn(64, 128));
         var small = new Parameter(randn(10));
-        using var adam = new AdamW8bit([("w", w), ("small", small)]);
+        using var adam = Optimizer(0, ("w", w), ("small", small));
         w.grad = randn(64, 128);
         small.grad = randn(10);
-        adam.Step(1e-3);
+        adam.Step(1e-3, new Dictionary<string, Tensor> { ["w"] = w.grad!, ["small"] = small.grad! });
         long eightBit = 2 * 64 * 128 + 2 * 4 * (64 * 128 / 256); // codes + absmax
         Assert.Equal(eightBit + 2 * 4 * 10, adam.StateBytes);     // the small tensor keeps float32 state
         Assert.Equal(2 * 4 * (64 * 128 + 10), adam.Float32StateBytes);
@@ -85,11 +88,11 @@ public class AdamW8bitTests
     public void NonFiniteGradientsLeaveTheirElementsUnchanged()
     {
         var w = new Parameter(ones(64, 64));
-        using var adam = new AdamW8bit([("w", w)]);
+        using var adam = Optimizer(0, ("w", w));
         var grad = ones(64, 64);
         grad[0, 0] = tensor(float.NaN);
         grad[1, 1] = tensor(float.PositiveInfinity);
-        adam.Step(1e-2, [grad]);
+        adam.Step(1e-2, new Dictionary<string, Tensor> { ["w"] = grad });
         Assert.Equal(1f, w[0, 0].item<float>());
         Assert.Equal(1f, w[1, 1].item<float>());
         Assert.True(w[2, 2].item<float>() < 1f);

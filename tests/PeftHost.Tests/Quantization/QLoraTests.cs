@@ -3,7 +3,7 @@ using PeftHost.Core.Models;
 using PeftHost.Core.Peft;
 using PeftHost.Core.Quantization;
 using PeftHost.Core.Tokenization;
-using PeftHost.Core.Training.Optimizers;
+using PeftHost.Core.Training.Optimization;
 using PeftHost.Plugins.Lora;
 using PeftHost.Quantization;
 using PeftHost.Sdk;
@@ -46,7 +46,7 @@ public class QLoraTests
         var (t, all) = peft.CountParameters();
         Assert.True(t > 0 && t < all);
 
-        using var optimizer = new AdamW8bit(trainable.Select(p => (p.Name, (Tensor)p.Parameter)), minEightBitSize: 0);
+        using var optimizer = new AdamW8bit([new ParameterGroup("all", 0, trainable.Select(p => new OptimizedTensor(p.Name, p.Parameter)).ToArray())], minEightBitSize: 0);
         model.train();
         var losses = new List<double>();
         for (int step = 0; step < 30; step++)
@@ -55,7 +55,7 @@ public class QLoraTests
             var loss = LanguageModelLoss.Compute(model.Forward(batch), batch);
             losses.Add(loss.item<float>());
             loss.backward();
-            optimizer.Step(3e-3);
+            optimizer.Step(3e-3, trainable.ToDictionary(p => p.Name, p => p.Parameter.grad!));
             foreach (var (_, p) in trainable) p.grad = null;
         }
         model.eval();

@@ -87,6 +87,7 @@ internal static class TrainingApi
                 new("checkpoint", result.LastCheckpoint), new("bestMetric", result.BestMetric), new("bestStep", result.BestStep),
                 new("seconds", result.Elapsed.TotalSeconds), new("outputDir", output),
                 new("peakMemoryBytes", peakMeasured ? Runtime.ProcessMemory.PeakResidentBytes() : null),
+                new("optimizerStateBytes", result.OptimizerStateBytes),
             ]);
         }));
 

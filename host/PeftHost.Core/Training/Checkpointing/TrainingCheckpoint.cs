@@ -11,7 +11,7 @@ namespace PeftHost.Core.Training.Checkpointing;
 /// <summary>
 /// Writes and restores a resumable checkpoint folder:
 /// <c>trainable.safetensors</c> (the trainable parameters by name; float32 masters where kept),
-/// <c>optimizer.safetensors</c> (AdamWOptimizer moments by name, step counts in the metadata) and
+/// <c>optimizer.safetensors</c> (the optimizer's state by name, step counts in the metadata) and
 /// <c>trainer_state.json</c> (position, schedule, random state, histories). The folder is staged
 /// next to its destination and renamed into place, so a crash never leaves half a checkpoint.
 /// </summary>
@@ -20,8 +20,12 @@ internal static class TrainingCheckpoint
     public const string TrainableFile = "trainable.safetensors";
     public const string OptimizerFile = "optimizer.safetensors";
     private const string StepsKey = "steps";
+    private const string FormatKey = "format";
 
-    public static void Save(string target, MasterWeights weights, AdamWOptimizer optimizer, TrainerState state)
+    /// <summary>The optimizer file's format, naming the optimizer ("pefthost-adamw", "pefthost-adamw_8bit"): one run's state cannot be read by the other.</summary>
+    private static string FormatOf(IOptimizer optimizer) => "pefthost-" + optimizer.Kind;
+
+    public static void Save(string target, MasterWeights weights, IOptimizer optimizer, TrainerState state)
     {
         using var staging = StagingDirectory.Create(target);
         var trainable = weights.Optimized.Select(t => new KeyValuePair<string, Tensor>(t.Name, t.Value)).ToList();
@@ -29,7 +33,7 @@ internal static class TrainingCheckpoint
         var (moments, steps) = optimizer.State();
         SafeTensorsWriter.Write(Path.Combine(staging.Path, OptimizerFile), moments, new Dictionary<string, string>
         {
-            ["format"] = "pefthost-adamw",
+            [FormatKey] = FormatOf(optimizer),
             [StepsKey] = JsonSerializer.Serialize(steps),
             ["betas"] = $"{optimizer.Beta1},{optimizer.Beta2}",
             ["eps"] = optimizer.Epsilon.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
@@ -38,7 +42,7 @@ internal static class TrainingCheckpoint
         staging.Commit();
     }
 
-    public static TrainerState Load(string directory, MasterWeights weights, AdamWOptimizer optimizer, Device device)
+    public static TrainerState Load(string directory, MasterWeights weights, IOptimizer optimizer, Device device)
     {
         var state = TrainerState.Load(directory);
         using var scope = NewDisposeScope();
@@ -62,6 +66,8 @@ internal static class TrainingCheckpoint
         }
         using (var file = SafeTensorsFile.Open(Path.Combine(directory, OptimizerFile)))
         {
+            if (file.Metadata.TryGetValue(FormatKey, out var format) && format != FormatOf(optimizer))
+                throw new InvalidDataException($"{directory}: the checkpoint's optimizer state is '{format}', this run's optimizer '{optimizer.Kind}' cannot resume from it");
             if (!file.Metadata.TryGetValue(StepsKey, out var stepsJson))
                 throw new InvalidDataException($"{directory}: {OptimizerFile} has no step counts");
             var steps = JsonSerializer.Deserialize<Dictionary<string, long>>(stepsJson) ?? [];

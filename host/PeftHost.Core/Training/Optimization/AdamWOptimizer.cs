@@ -11,7 +11,7 @@ namespace PeftHost.Core.Training.Optimization;
 /// float32 master copies of bf16 parameters. State is keyed by parameter name: it can be saved,
 /// restored, and carried over when parameters are rebound after a plugin reload.
 /// </summary>
-public sealed class AdamWOptimizer : IDisposable
+public sealed class AdamWOptimizer : IOptimizer
 {
     private sealed class Slot(OptimizedTensor tensor, ParameterGroup group)
     {
@@ -40,14 +40,20 @@ public sealed class AdamWOptimizer : IDisposable
         Bind(groups);
     }
 
-    /// <summary>β1.</summary>
+    /// <inheritdoc />
+    public string Kind => Optimizers.AdamW;
+
+    /// <inheritdoc />
     public double Beta1 { get; }
 
-    /// <summary>β2.</summary>
+    /// <inheritdoc />
     public double Beta2 { get; }
 
-    /// <summary>ε.</summary>
+    /// <inheritdoc />
     public double Epsilon { get; }
+
+    /// <inheritdoc />
+    public long StateBytes => _slots.Sum(s => (s.ExpAvg?.NumberOfElements * s.ExpAvg?.ElementSize ?? 0) + (s.ExpAvgSq?.NumberOfElements * s.ExpAvgSq?.ElementSize ?? 0));
 
     /// <summary>The groups, in order.</summary>
     public IReadOnlyList<ParameterGroup> Groups { get; private set; } = [];

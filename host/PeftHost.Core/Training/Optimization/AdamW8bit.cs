@@ -1,0 +1,237 @@
+using PeftHost.Core.Quantization.Codecs;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftHost.Core.Training.Optimization;
+
+/// <summary>
+/// AdamW with 8-bit optimizer state, as bitsandbytes' blockwise 8-bit Adam
+/// (<c>kOptimizerStatic8bit2StateBlockwise</c>): per block of 256 elements the first moment m is
+/// stored as uint8 codes of the signed dynamic map and the second moment v of the unsigned one,
+/// each with a float32 absmax — about a quarter of float32 state. Each step dequantizes m and v,
+/// updates them in float32 (m ← β1·m + (1−β1)g, v ← β2·v + (1−β2)g²), moves the parameter by
+/// −lr·√(1−β2ᵗ)/(1−β1ᵗ) · m/(√v + ε·√(1−β2ᵗ)), applies decoupled weight decay p ← p·(1 − lr·wd)
+/// after the update (bitsandbytes' order), and re-quantizes m and v with fresh absmax values (a code
+/// whose sign differs from m's is moved one step toward it). Non-finite gradient elements reset their
+/// state and skip the update. Tensors smaller than <c>minEightBitSize</c> keep float32 state, as
+/// bitsandbytes does (4096 by default). State is saved under bitsandbytes' names: <c>{name}.state1</c>
+/// and <c>{name}.state2</c> (uint8 codes, or float32 for small tensors) and <c>{name}.absmax1</c>,
+/// <c>{name}.absmax2</c>.
+/// </summary>
+public sealed class AdamW8bit : IOptimizer
+{
+    private sealed class Slot(OptimizedTensor tensor, ParameterGroup group, bool eightBit)
+    {
+        public OptimizedTensor Tensor { get; } = tensor;
+        public ParameterGroup Group { get; } = group;
+        public bool EightBit { get; } = eightBit;
+        public long Steps { get; set; }
+        public Tensor? First { get; set; }       // uint8 codes [n] or float32 [n]
+        public Tensor? Second { get; set; }
+        public Tensor? FirstAbsmax { get; set; }  // float32 [blocks]
+        public Tensor? SecondAbsmax { get; set; }
+
+        /// <summary>The state tensors under their saved names (absmax only for 8-bit state).</summary>
+        public IEnumerable<KeyValuePair<string, Tensor>> Named()
+        {
+            string name = Tensor.Name;
+            if (First is not null) yield return new(name + ".state1", First);
+            if (Second is not null) yield return new(name + ".state2", Second);
+            if (FirstAbsmax is not null) yield return new(name + ".absmax1", FirstAbsmax);
+            if (SecondAbsmax is not null) yield return new(name + ".absmax2", SecondAbsmax);
+        }
+
+        public void DisposeState()
+        {
+            foreach (var (_, t) in Named()) t.Dispose();
+            First = Second = FirstAbsmax = SecondAbsmax = null;
+        }
+    }
+
+    private static readonly Lazy<CodebookSearch> SignedSearch = new(() => new CodebookSearch(DynamicMap.Values(signed: true)));
+    private static readonly Lazy<CodebookSearch> UnsignedSearch = new(() => new CodebookSearch(DynamicMap.Values(signed: false)));
+
+    private readonly long _minEightBitSize;
+    private List<Slot> _slots = [];
+
+    /// <summary>Creates the optimizer over <paramref name="groups"/> (tensors updated in place: parameters, or float32 master copies).</summary>
+    /// <param name="groups">The tensors with their weight decay and learning-rate scale.</param>
+    /// <param name="beta1">β1.</param>
+    /// <param name="beta2">β2.</param>
+    /// <param name="epsilon">ε.</param>
+    /// <param name="blockSize">Elements per absmax block of the 8-bit state (bitsandbytes: 256).</param>
+    /// <param name="minEightBitSize">Tensors with fewer elements keep float32 state (bitsandbytes: 4096).</param>
+    public AdamW8bit(IEnumerable<ParameterGroup> groups, double beta1 = 0.9, double beta2 = 0.999,
+        double epsilon = 1e-8, int blockSize = 256, long minEightBitSize = 4096)
+    {
+        if (blockSize <= 0) throw new ArgumentOutOfRangeException(nameof(blockSize));
+        Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon; BlockSize = blockSize;
+        _minEightBitSize = minEightBitSize;
+        Bind(groups);
+    }
+
+    /// <inheritdoc />
+    public string Kind => Optimizers.AdamW8bit;
+
+    /// <inheritdoc />
+    public double Beta1 { get; }
+
+    /// <inheritdoc />
+    public double Beta2 { get; }
+
+    /// <inheritdoc />
+    public double Epsilon { get; }
+
+    /// <summary>Elements per absmax block.</summary>
+    public int BlockSize { get; }
+
+    /// <summary>The optimized tensors' names, in order.</summary>
+    public IReadOnlyList<string> Names => _slots.Select(s => s.Tensor.Name).ToArray();
+
+    /// <summary>Bytes of optimizer state held now (codes, absmax, and float32 state of small tensors).</summary>
+    public long StateBytes => _slots.SelectMany(s => s.Named()).Sum(t => t.Value.NumberOfElements * t.Value.ElementSize);
+
+    /// <summary>Bytes float32 AdamW would hold for the same tensors (two float32 moments each, once stepped).</summary>
+    public long Float32StateBytes => _slots.Where(s => s.Steps > 0).Sum(s => 2 * 4 * s.Tensor.Value.NumberOfElements);
+
+    /// <inheritdoc />
+    public void Step(double learningRate, IReadOnlyDictionary<string, Tensor> gradients)
+    {
+        using var noGrad = no_grad();
+        foreach (var slot in _slots)
+        {
+            if (!gradients.TryGetValue(slot.Tensor.Name, out var grad)) continue;
+            slot.Steps++;
+            using var scope = NewDisposeScope();
+            double lr = learningRate * slot.Group.LearningRateScale;
+            float correction1 = (float)(1 - Math.Pow(Beta1, slot.Steps));
+            float correction2 = (float)Math.Sqrt(1 - Math.Pow(Beta2, slot.Steps));
+            float stepSize = -(float)lr * correction2 / correction1;
+
+            var value = slot.Tensor.Value;
+            var g = grad.detach().to(ScalarType.Float32, value.device).reshape(-1);
+            var (m, v) = slot.EightBit ? Dequantize(slot, g) : FloatState(slot, g);
+            var finite = g.isfinite();
+            g = where(finite, g, zeros_like(g));
+            m = where(finite, m.mul(Beta1).add_(g, 1 - Beta1), zeros_like(m));
+            v = where(finite, v.mul(Beta2).addcmul_(g, g, 1 - Beta2), zeros_like(v));
+
+            var update = (m / (v.sqrt() + correction2 * Epsilon)).mul_(stepSize);
+            update = where(finite, update, zeros_like(update));
+            var updated = value.detach().to(ScalarType.Float32).reshape(-1).add(update);
+            if (slot.Group.WeightDecay > 0) updated.mul_(1 - lr * slot.Group.WeightDecay);
+            value.copy_(updated.view(value.shape).to(value.dtype));
+
+            if (slot.EightBit) Requantize(slot, m, v);
+            else
+            {
+                slot.First!.copy_(m);
+                slot.Second!.copy_(v);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public (IReadOnlyList<KeyValuePair<string, Tensor>> Tensors, IReadOnlyDictionary<string, long> Steps) State() =>
+        (_slots.SelectMany(s => s.Named()).ToList(), _slots.ToDictionary(s => s.Tensor.Name, s => s.Steps));
+
+    /// <inheritdoc />
+    public void LoadState(Func<string, Tensor?> read, IReadOnlyDictionary<string, long> steps)
+    {
+        foreach (var slot in _slots)
+        {
+            string name = slot.Tensor.Name;
+            if (!steps.TryGetValue(name, out long count))
+                throw new InvalidDataException($"optimizer state has no entry for '{name}'");
+            slot.DisposeState();
+            slot.Steps = count;
+            if (count == 0) continue;
+            long n = slot.Tensor.Value.NumberOfElements;
+            long blocks = (n + BlockSize - 1) / BlockSize;
+            var stateType = slot.EightBit ? ScalarType.Byte : ScalarType.Float32;
+            slot.First = Load(read, name + ".state1", stateType, n);
+            slot.Second = Load(read, name + ".state2", stateType, n);
+            if (!slot.EightBit) continue;
+            slot.FirstAbsmax = Load(read, name + ".absmax1", ScalarType.Float32, blocks);
+            slot.SecondAbsmax = Load(read, name + ".absmax2", ScalarType.Float32, blocks);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Rebind(IEnumerable<ParameterGroup> groups)
+    {
+        var old = _slots.ToDictionary(s => s.Tensor.Name);
+        Bind(groups);
+        foreach (var slot in _slots)
+        {
+            if (!old.Remove(slot.Tensor.Name, out var previous)) continue;
+            if (previous.First is not null && previous.Tensor.Value.shape.SequenceEqual(slot.Tensor.Value.shape))
+            {
+                var device = slot.Tensor.Value.device;
+                slot.First = previous.First.to(device).DetachFromDisposeScope();
+                slot.Second = previous.Second!.to(device).DetachFromDisposeScope();
+                slot.FirstAbsmax = previous.FirstAbsmax?.to(device).DetachFromDisposeScope();
+                slot.SecondAbsmax = previous.SecondAbsmax?.to(device).DetachFromDisposeScope();
+                slot.Steps = previous.Steps;
+            }
+            previous.DisposeState(); // the copies above hold their own references to the storage
+        }
+        foreach (var gone in old.Values) gone.DisposeState();
+    }
+
+    private void Bind(IEnumerable<ParameterGroup> groups)
+    {
+        _slots = groups.SelectMany(g => g.Tensors.Select(t => new Slot(t, g, t.Value.NumberOfElements >= _minEightBitSize))).ToList();
+        var duplicate = _slots.GroupBy(s => s.Tensor.Name).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null) throw new ArgumentException($"parameter '{duplicate.Key}' appears twice in the optimizer's groups");
+    }
+
+    private static Tensor Load(Func<string, Tensor?> read, string key, ScalarType dtype, long elements)
+    {
+        var saved = read(key) ?? throw new InvalidDataException($"optimizer state has no tensor '{key}'");
+        if (saved.dtype != dtype || saved.NumberOfElements != elements)
+            throw new InvalidDataException($"optimizer state '{key}' holds {saved.NumberOfElements} {saved.dtype} values, expected {elements} {dtype}");
+        return saved.reshape(-1).DetachFromDisposeScope();
+    }
+
+    private static (Tensor M, Tensor V) FloatState(Slot slot, Tensor g)
+    {
+        slot.First ??= zeros_like(g).DetachFromDisposeScope();
+        slot.Second ??= zeros_like(g).DetachFromDisposeScope();
+        return (slot.First.clone(), slot.Second.clone());
+    }
+
+    /// <summary>m and v [n] in float32 from their codes (zeros before the first step).</summary>
+    private (Tensor M, Tensor V) Dequantize(Slot slot, Tensor g)
+    {
+        if (slot.First is null) return (zeros_like(g), zeros_like(g));
+        var signed = DynamicMap.Create(signed: true, g.device);
+        var unsigned = DynamicMap.Create(signed: false, g.device);
+        var m = Blockwise8Bit.Dequantize(slot.First.to(g.device), slot.FirstAbsmax!.to(g.device), signed, BlockSize);
+        var v = Blockwise8Bit.Dequantize(slot.Second!.to(g.device), slot.SecondAbsmax!.to(g.device), unsigned, BlockSize);
+        return (m, v);
+    }
+
+    private void Requantize(Slot slot, Tensor m, Tensor v)
+    {
+        var (firstCodes, firstAbsmax) = Blockwise8Bit.Quantize(m, SignedSearch.Value, BlockSize);
+        var (secondCodes, secondAbsmax) = Blockwise8Bit.Quantize(v, UnsignedSearch.Value, BlockSize);
+        // Keep m's sign: a code on the other side of zero moves one step toward it (bitsandbytes does the same).
+        var signed = DynamicMap.Create(signed: true, m.device);
+        var codeNegative = signed.index_select(0, firstCodes.to(ScalarType.Int32)).signbit();
+        var mismatch = codeNegative.ne(m.signbit());
+        var shifted = where(m.gt(0), firstCodes.to(ScalarType.Int32) + 1, firstCodes.to(ScalarType.Int32) - 1).remainder(256);
+        firstCodes = where(mismatch, shifted, firstCodes.to(ScalarType.Int32)).to(ScalarType.Byte);
+        slot.DisposeState();
+        slot.First = firstCodes.DetachFromDisposeScope();
+        slot.FirstAbsmax = firstAbsmax.DetachFromDisposeScope();
+        slot.Second = secondCodes.DetachFromDisposeScope();
+        slot.SecondAbsmax = secondAbsmax.DetachFromDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var slot in _slots) slot.DisposeState();
+    }
+}
