@@ -52,6 +52,8 @@ internal static class TrainingApi
             var settings = TrainingOptionsReader.Read(options, output, resume, runId, model.Model.GradientCheckpointing);
             try { settings.Validate(); }
             catch (ArgumentException e) { throw new RecipeApiException("train: " + CamelCaseOptionNames(e.Message)); }
+            if (settings.LoadBestModelAtEnd && validation is null)
+                throw new RecipeApiException("train: loadBestModelAtEnd picks the best checkpoint by an evaluation metric; give a validation dataset");
 
             using var bridge = new TrainingBridge(s, model, runId, options);
             // The run's own peak: the process-wide high-water mark restarts here.
@@ -63,6 +65,8 @@ internal static class TrainingApi
                 var validationSet = validation?.Tokenized(tokenizer);
                 var trainer = new Trainer(model.Model, peft.TrainableParameters(), settings, s.Host.Events);
                 if (validation?.Shape is ClassificationShape shape) trainer.Evaluators.Add(Classifier(validation, shape, tokenizer, null, "eval_"));
+                // Every checkpoint is an adapter folder too, written as saveAdapter writes one.
+                trainer.WriteAdaptersInto = folder => peft.SaveAdapter(folder);
                 bridge.Attach(trainer, job);
                 return trainer.Train(trainSet, validationSet, job.Cancellation);
             });
@@ -84,6 +88,7 @@ internal static class TrainingApi
                 new("losses", result.Losses),
                 new("evaluations", result.Evaluations.Select(e => new Dictionary<string, object?> { ["step"] = e.Step, ["metrics"] = e.Metrics.ToDictionary(kv => kv.Key, kv => (object?)kv.Value) }).ToList()),
                 new("checkpoint", result.LastCheckpoint), new("bestMetric", result.BestMetric), new("bestStep", result.BestStep),
+                new("bestCheckpoint", result.BestCheckpoint),
                 new("seconds", result.Elapsed.TotalSeconds), new("outputDir", output),
                 new("peakMemoryBytes", peakMeasured ? Runtime.ProcessMemory.PeakResidentBytes() : null),
             ]);
