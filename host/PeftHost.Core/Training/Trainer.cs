@@ -17,7 +17,7 @@ namespace PeftHost.Core.Training;
 /// Trains an explicit list of named parameters of a <see cref="CausalLanguageModel"/> (a PEFT
 /// model passes its adapters' parameters; full fine-tuning passes them all) on a tokenized
 /// dataset with AdamWOptimizer, a warm-up schedule, gradient accumulation and clipping. It logs to the
-/// event bus and <c>metrics.jsonl</c>, evaluates and stops early on a validation metric, writes
+/// event bus, <c>metrics.jsonl</c> and TensorBoard event files, evaluates and stops early on a validation metric, writes
 /// resumable checkpoints, guards against NaN/Inf, stops cleanly on cancellation, and calls the
 /// step-boundary callbacks between steps (where the host applies plugin reloads and recipe handlers).
 /// </summary>
@@ -83,6 +83,7 @@ public sealed class Trainer
         string? metricsPath = Options.OutputDirectory is null ? null : Path.Combine(Options.OutputDirectory, MetricsLog.FileName);
         Resume(run, store, metricsPath, events);
         using var metrics = metricsPath is null ? null : new MetricsLog(events, runId, metricsPath);
+        using var tensorBoard = Options.OutputDirectory is not null && Options.TensorBoard ? new TensorBoardLog(events, runId, Options.OutputDirectory) : null;
 
         var step = new TrainingStep(_model, new BatchCollator(padId, _model.Device), Options);
         var session = Stopwatch.StartNew();

@@ -132,8 +132,8 @@ public sealed record TrainingOptions
     /// <summary>An evaluation metric's full name: "eval_" prepended when missing ("loss" → "eval_loss"), as Hugging Face does.</summary>
     public static string EvalMetricName(string metric) => metric.StartsWith("eval_", StringComparison.Ordinal) ? metric : "eval_" + metric;
 
-    /// <summary>Write TensorBoard event files (loss, learning rate, gradient norm, throughput, memory, evaluations) under <c>tensorboard/</c>.</summary>
-    public bool TensorBoard { get; init; }
+    /// <summary>Write TensorBoard event files (loss, learning rate, gradient norm, throughput, memory, evaluations) under <c>tensorboard/</c> (needs <see cref="OutputDirectory"/>).</summary>
+    public bool TensorBoard { get; init; } = true;
 
     /// <summary>A checkpoint folder to resume from, or "latest" for the newest under <see cref="OutputDirectory"/> (none: start afresh).</summary>
     public string? ResumeFrom { get; init; }

@@ -47,7 +47,9 @@ internal static class TrainingApi
 
             int run = ++s.TrainingRuns;
             string output = s.Paths.Resolve(options.String("outputDir") ?? s.DefaultNames.Next("train"), PathAccess.Write, "train");
-            string? resume = options.String("resumeFrom") is { } r ? (r == "latest" ? r : s.Paths.ResolveFolder(r, "train")) : null;
+            // peft run --resume: each train call continues from its own folder's newest checkpoint, as resumeFrom: "latest" does.
+            string? resume = options.String("resumeFrom") is { } r ? (r == "latest" ? r : s.Paths.ResolveFolder(r, "train"))
+                : s.ResumesTraining ? "latest" : null;
             string runId = $"{s.RecipeName}-{run}";
             var settings = TrainingOptionsReader.Read(options, output, resume, runId, model.Model.GradientCheckpointing);
             try { settings.Validate(); }
@@ -79,7 +81,7 @@ internal static class TrainingApi
                 history.AddRun(new AdapterTrainingRun(dataset.Name, result.GlobalStep, result.Losses.Count > 0 ? result.Losses[^1] : null));
                 if (result.Evaluations.Count > 0) history.SetEvaluation(validation?.Name ?? dataset.Name, result.Evaluations[^1].Metrics);
             }
-            s.Log($"training {ReasonName(result.Reason)} at step {result.GlobalStep}/{result.TotalSteps}" +
+            s.Notice($"training {ReasonName(result.Reason)} at step {result.GlobalStep}/{result.TotalSteps}" +
                 (result.Losses.Count > 0 ? $", final loss {result.Losses[^1]:F4}" : "") + $" ({output})");
             return JsConvert.Object(s.Engine,
             [

@@ -40,6 +40,7 @@ internal static class TrainingOptionsReader
         new OptionSpec("precision", OptionKind.String, "\"float32\" (default) or \"bfloat16\" (load the model in bfloat16)."),
         new OptionSpec("gradientCheckpointing", OptionKind.Boolean, "Recompute activations in the backward pass to save memory (default: as the model is; on after prepareModelForKbitTraining)."),
         new OptionSpec("plotLossCurve", OptionKind.Boolean, "Draw loss.png at the end (default true)."),
+        new OptionSpec("tensorBoard", OptionKind.Boolean, "Write TensorBoard event files under outputDir/tensorboard/ (default true)."),
         new OptionSpec("outputDir", OptionKind.String, "Where metrics.jsonl, loss.png and checkpoints/ go, under the output folder (default \"train\", then \"train-2\"…)."),
         new OptionSpec("onStep", OptionKind.Function, "Called after every optimizer step with a step context (see below)."),
         new OptionSpec("onLog", OptionKind.Function, "Called every logEvery steps with { step, totalSteps, epoch, loss, learningRate, gradNorm, tokensPerSecond, elapsed, eta }."),
@@ -96,6 +97,7 @@ internal static class TrainingOptionsReader
             Precision = Choice(o, "precision", Precisions, "float32") == "bfloat16" ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
             GradientCheckpointing = o.Bool("gradientCheckpointing", modelCheckpointing),
             PlotLossCurve = o.Bool("plotLossCurve", defaults.PlotLossCurve),
+            TensorBoard = o.Bool("tensorBoard", defaults.TensorBoard),
             RunId = runId,
         };
     }
