@@ -18,6 +18,13 @@ public sealed record RecipeRunOptions
     /// <summary>More folders the recipe may read.</summary>
     public IReadOnlyList<string> ExtraReadRoots { get; init; } = [];
 
+    /// <summary>
+    /// Continue the interrupted run in <see cref="OutputFolder"/>: every <c>train</c> call without its own
+    /// <c>resumeFrom</c> resumes from the newest checkpoint in its folder (as <c>resumeFrom: "latest"</c>), and
+    /// <c>run.json</c> keeps the run's start and records the resume.
+    /// </summary>
+    public bool Resume { get; init; }
+
     /// <summary>The sandbox's budgets.</summary>
     public RecipeLimits Limits { get; init; } = new();
 }

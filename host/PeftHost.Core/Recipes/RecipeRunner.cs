@@ -1,8 +1,6 @@
 using System.Runtime.ExceptionServices;
-using System.Text.Json.Nodes;
 using Jint;
 using Jint.Native;
-using PeftHost.Core.IO;
 using PeftHost.Core.Recipes.Api;
 using PeftHost.Core.Recipes.Limits;
 using PeftHost.Core.Recipes.Sandbox;
@@ -71,7 +69,21 @@ public sealed class RecipeRunner
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return SetupFailure(options.RecipePath, output, e.Message); }
         using var ownedOutput = outputFolder;
         output = outputFolder.Path;
-        WriteRunFile(output, recipe, options);
+        var record = StartRecord(output, recipe, options);
+        record.Write(output);
+        var result = RunInFolder(options, host, clock, memory, cancellation, recipe, output, parameters, outputFolder);
+        (record with { Status = result.Outcome switch
+        {
+            RecipeOutcome.Succeeded => RunStatus.Succeeded,
+            RecipeOutcome.Cancelled => RunStatus.Cancelled,
+            _ => RunStatus.Failed,
+        } }).Write(output);
+        return result;
+    }
+
+    private static RecipeResult RunInFolder(RecipeRunOptions options, RecipeHostContext host, ScriptClock clock, ScriptMemoryBudget memory,
+        CancellationToken cancellation, string recipe, string output, RecipeParameters parameters, RunOutputFolder outputFolder)
+    {
 
         string folder = Path.GetDirectoryName(recipe)!;
         var loader = new RecipeModuleLoader(folder);
@@ -100,7 +112,7 @@ public sealed class RecipeRunner
         });
         var report = new RecipeErrorReport(loader, recipe, options.Limits);
         using var session = new RecipeSession(engine, paths, new JobDispatcher(clock), host, parameters,
-            Path.GetFileNameWithoutExtension(recipe), options.Limits, cancellation);
+            Path.GetFileNameWithoutExtension(recipe), options.Limits, cancellation) { ResumesTraining = options.Resume };
         var exports = RecipeApi.Build(session);
         engine.Modules.Add(RecipeModuleLoader.ApiModule, builder =>
         {
@@ -132,21 +144,22 @@ public sealed class RecipeRunner
     private static RecipeResult SetupFailure(string recipe, string output, string message) =>
         new(RecipeOutcome.Failed, RecipeErrorReport.Setup(recipe, message), output, []);
 
-    /// <summary>Records what ran: the recipe, its --set values and limits (run.json in the output folder).</summary>
-    private static void WriteRunFile(string output, string recipe, RecipeRunOptions options)
+    /// <summary>
+    /// What ran: the recipe, its --set values and limits (run.json in the output folder). A resumed run keeps the
+    /// record's start and adds the time of the resume.
+    /// </summary>
+    private static RunRecord StartRecord(string output, string recipe, RecipeRunOptions options)
     {
-        var run = new JsonObject
+        string now = DateTimeOffset.Now.ToString("o");
+        var previous = options.Resume ? RunRecord.Read(output) : null;
+        return new RunRecord
         {
-            ["recipe"] = recipe,
-            ["started"] = DateTimeOffset.Now.ToString("o"),
-            ["parameters"] = new JsonObject(options.Parameters.Select(p => new KeyValuePair<string, JsonNode?>(p.Key, p.Value))),
-            ["limits"] = new JsonObject
-            {
-                ["maxStatements"] = options.Limits.MaxStatements,
-                ["timeoutSeconds"] = options.Limits.Timeout.TotalSeconds,
-                ["maxMemoryBytes"] = options.Limits.MaxMemoryBytes,
-            },
+            Recipe = recipe,
+            RecipeSha256 = RunRecord.HashOf(recipe),
+            Started = previous?.Started ?? now,
+            Resumed = previous is null ? [] : [.. previous.Resumed, now],
+            Parameters = options.Parameters,
+            Limits = options.Limits,
         };
-        AtomicFile.WriteAllText(Path.Combine(output, "run.json"), run.ToJsonString(Json.Indented));
     }
 }

@@ -17,7 +17,7 @@ namespace PeftHost.Core.Training;
 /// Trains an explicit list of named parameters of a <see cref="CausalLanguageModel"/> (a PEFT
 /// model passes its adapters' parameters; full fine-tuning passes them all) on a tokenized
 /// dataset with AdamW (float32 or 8-bit state), a warm-up schedule, gradient accumulation and clipping. It logs to the
-/// event bus and <c>metrics.jsonl</c>, evaluates and stops early on a validation metric, writes
+/// event bus, <c>metrics.jsonl</c> and TensorBoard event files, evaluates and stops early on a validation metric, writes
 /// resumable checkpoints, guards against NaN/Inf, stops cleanly on cancellation, and calls the
 /// step-boundary callbacks between steps (where the host applies plugin reloads and recipe handlers).
 /// </summary>
@@ -46,6 +46,12 @@ public sealed class Trainer
 
     /// <summary>Called in order after every optimizer step (after logging and evaluation, before the step's checkpoint).</summary>
     public IList<Action<StepBoundaryContext>> StepBoundaryCallbacks { get; } = new List<Action<StepBoundaryContext>>();
+
+    /// <summary>
+    /// Writes the trained adapters in PEFT's layout into a checkpoint folder being staged (its argument), so every
+    /// checkpoint is also an adapter folder; null: checkpoints hold the trainer's own files only.
+    /// </summary>
+    public Action<string>? WriteAdaptersInto { get; set; }
 
     /// <summary>Extra metrics computed at every evaluation, next to eval_loss and eval_perplexity.</summary>
     public IList<IEvaluator> Evaluators { get; } = new List<IEvaluator>();
@@ -77,6 +83,7 @@ public sealed class Trainer
         string? metricsPath = Options.OutputDirectory is null ? null : Path.Combine(Options.OutputDirectory, MetricsLog.FileName);
         Resume(run, store, metricsPath, events);
         using var metrics = metricsPath is null ? null : new MetricsLog(events, runId, metricsPath);
+        using var tensorBoard = Options.OutputDirectory is not null && Options.TensorBoard ? new TensorBoardLog(events, runId, Options.OutputDirectory) : null;
 
         var step = new TrainingStep(_model, new BatchCollator(padId, _model.Device), Options);
         var session = Stopwatch.StartNew();
@@ -135,6 +142,7 @@ public sealed class Trainer
                 if (validation is not null && run.Evaluations.LastOrDefault()?.Step != run.GlobalStep)
                     Evaluate(run, validation, padId, events, cancellation, trackEarlyStopping: false);
                 if (store is not null && (Options.CheckpointEvery > 0 || Options.CheckpointEachEpoch)) SaveCheckpoint(run, store, events);
+                if (Options.LoadBestModelAtEnd) LoadBestModel(run, events);
             }
             if (reason == TrainingStopReason.Cancelled) message ??= "cancelled";
         }
@@ -146,7 +154,7 @@ public sealed class Trainer
         }
         Finish(run, events, reason, message, session.Elapsed);
         return new TrainingResult(runId, run.GlobalStep, run.TotalSteps, reason, message, run.Losses.ToArray(), run.Evaluations.ToArray(),
-            run.LastCheckpoint, run.Best.Best, run.Best.BestStep, session.Elapsed) { OptimizerStateBytes = run.Optimizer.StateBytes };
+            run.LastCheckpoint, run.Best.Best, run.Best.BestStep, run.BestCheckpoint, session.Elapsed) { OptimizerStateBytes = run.Optimizer.StateBytes };
     }
 
     /// <summary>Checks a trainable-parameter list: not empty, unique names, floating dtypes.</summary>
@@ -215,21 +223,36 @@ public sealed class Trainer
         run.CheckpointRequested = false;
         if (run.LastCheckpointStep == run.GlobalStep && run.LastCheckpoint is not null && Directory.Exists(run.LastCheckpoint)) return;
         string path = store.PathFor(run.GlobalStep);
+        string? previousBest = run.BestCheckpoint;
+        if (run.Best.BestStep == run.GlobalStep) run.BestCheckpoint = path;
         try
         {
-            TrainingCheckpoint.Save(path, run.Weights, run.Optimizer, run.ToState());
+            TrainingCheckpoint.Save(path, run.Weights, run.Optimizer, run.ToState(), WriteAdaptersInto);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // The raw error names a temporary file in a staging folder that is already gone: say
             // which checkpoint failed and that the previous one is still there (it is never touched).
+            run.BestCheckpoint = previousBest;
             throw new IOException($"could not write the checkpoint of step {run.GlobalStep} to {path}: {e.Message}"
                 + (run.LastCheckpoint is not null && Directory.Exists(run.LastCheckpoint) ? $"; the previous checkpoint {run.LastCheckpoint} is intact" : ""), e);
         }
         run.LastCheckpoint = path;
         run.LastCheckpointStep = run.GlobalStep;
-        var removed = store.Prune(Options.KeepLastCheckpoints);
+        // As in Hugging Face, the best checkpoint survives rotation once a best-model metric is in play.
+        bool keepBest = Options.LoadBestModelAtEnd || Options.MetricForBestModel is not null;
+        var removed = store.Prune(Options.SaveTotalLimit, keepBest ? run.BestCheckpoint : null);
         events.Publish(new CheckpointEvent(run.RunId, run.GlobalStep, path, removed));
+    }
+
+    /// <summary>Loads the weights of the best evaluation's checkpoint (Hugging Face's load_best_model_at_end).</summary>
+    private void LoadBestModel(TrainingRun run, EventBus events)
+    {
+        var best = run.Best;
+        if (run.BestCheckpoint is not { } path || best.BestStep == run.GlobalStep) return;
+        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"the best checkpoint {path} (step {best.BestStep}) is gone; cannot load the best model");
+        TrainingCheckpoint.LoadWeights(path, run.Weights, _model.Device);
+        events.Log(LogLevel.Info, "trainer", $"loaded the best model from {path} ({best.Options.Metric} {best.Best:G6} at step {best.BestStep})");
     }
 
     private void Finish(TrainingRun run, EventBus events, TrainingStopReason reason, string? message, TimeSpan elapsed)

@@ -95,8 +95,48 @@ public sealed record TrainingOptions
     /// <summary>Write a checkpoint at the end of each epoch.</summary>
     public bool CheckpointEachEpoch { get; init; }
 
-    /// <summary>Checkpoints kept; older ones are removed after each new one.</summary>
-    public int KeepLastCheckpoints { get; init; } = 3;
+    /// <summary>
+    /// Checkpoints kept (Hugging Face's <c>save_total_limit</c>): after each new one the oldest are removed,
+    /// except the best checkpoint when <see cref="LoadBestModelAtEnd"/> is set; null keeps them all.
+    /// </summary>
+    public int? SaveTotalLimit { get; init; }
+
+    /// <summary>
+    /// At the end of the run, load the weights of the checkpoint whose evaluation was best by
+    /// <see cref="MetricForBestModel"/> (Hugging Face's <c>load_best_model_at_end</c>). Needs evaluations and
+    /// checkpoints by steps, checkpoints at multiples of the evaluation interval.
+    /// </summary>
+    public bool LoadBestModelAtEnd { get; init; }
+
+    /// <summary>
+    /// The evaluation metric that decides the best checkpoint ("eval_" is prepended when missing, as Hugging Face does);
+    /// null: early stopping's metric, else eval_loss.
+    /// </summary>
+    public string? MetricForBestModel { get; init; }
+
+    /// <summary>Whether a larger <see cref="MetricForBestModel"/> is better; null: false for metrics ending in "loss", true otherwise.</summary>
+    public bool? GreaterIsBetter { get; init; }
+
+    /// <summary>
+    /// How the best evaluation is told (<see cref="MetricForBestModel"/> and <see cref="GreaterIsBetter"/>, else early
+    /// stopping's metric, else eval_loss) together with early stopping's patience: one notion of "best" for both.
+    /// </summary>
+    public EarlyStoppingOptions BestModelCriterion
+    {
+        get
+        {
+            var stopping = EarlyStopping ?? new EarlyStoppingOptions();
+            if (MetricForBestModel is null) return stopping;
+            string metric = EvalMetricName(MetricForBestModel);
+            return stopping with { Metric = metric, GreaterIsBetter = GreaterIsBetter ?? !metric.EndsWith("loss", StringComparison.Ordinal) };
+        }
+    }
+
+    /// <summary>An evaluation metric's full name: "eval_" prepended when missing ("loss" → "eval_loss"), as Hugging Face does.</summary>
+    public static string EvalMetricName(string metric) => metric.StartsWith("eval_", StringComparison.Ordinal) ? metric : "eval_" + metric;
+
+    /// <summary>Write TensorBoard event files (loss, learning rate, gradient norm, throughput, memory, evaluations) under <c>tensorboard/</c> (needs <see cref="OutputDirectory"/>).</summary>
+    public bool TensorBoard { get; init; } = true;
 
     /// <summary>A checkpoint folder to resume from, or "latest" for the newest under <see cref="OutputDirectory"/> (none: start afresh).</summary>
     public string? ResumeFrom { get; init; }
@@ -139,8 +179,18 @@ public sealed record TrainingOptions
         Require(EvalEvery >= 0, nameof(EvalEvery), EvalEvery, "must be ≥ 0");
         Require(EvalBatchSize is null or >= 1, nameof(EvalBatchSize), EvalBatchSize!, "must be at least 1");
         Require(CheckpointEvery >= 0, nameof(CheckpointEvery), CheckpointEvery, "must be ≥ 0");
-        Require(KeepLastCheckpoints >= 1, nameof(KeepLastCheckpoints), KeepLastCheckpoints, "must be at least 1");
+        Require(SaveTotalLimit is null or >= 1, nameof(SaveTotalLimit), SaveTotalLimit!, "must be at least 1");
         if (EarlyStopping is { } es) Require(es.Patience >= 1, "EarlyStopping.Patience", es.Patience, "must be at least 1");
+        if (MetricForBestModel is not null && EarlyStopping is { } stopping && stopping.Metric != BestModelCriterion.Metric)
+            throw new ArgumentException($"training option MetricForBestModel = {MetricForBestModel}: early stopping watches {stopping.Metric}; one run has one best-model metric, so give it once");
+        if (LoadBestModelAtEnd)
+        {
+            // Every evaluation must have a checkpoint, or the best one could have nothing to load. (Hugging Face
+            // asks only that saves fall on evaluations, and then never marks an evaluation without a save as best.)
+            Require(EvalEvery >= 1, nameof(EvalEvery), EvalEvery, "must be at least 1 with loadBestModelAtEnd (the best model is chosen among evaluations)");
+            Require(CheckpointEvery >= 1 && EvalEvery % CheckpointEvery == 0, nameof(CheckpointEvery), CheckpointEvery,
+                $"must divide evalEvery ({EvalEvery}) with loadBestModelAtEnd, so that every evaluation has its checkpoint");
+        }
         bool wantsDisk = CheckpointEvery > 0 || CheckpointEachEpoch || ResumeFrom == "latest";
         if (wantsDisk && OutputDirectory is null)
             throw new ArgumentException("training options ask for checkpoints (CheckpointEvery, CheckpointEachEpoch or ResumeFrom = \"latest\") but OutputDirectory is not set");

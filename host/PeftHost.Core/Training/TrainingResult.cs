@@ -13,10 +13,11 @@ namespace PeftHost.Core.Training;
 /// <param name="LastCheckpoint">The newest checkpoint folder, if any.</param>
 /// <param name="BestMetric">The best early-stopping metric, if tracked.</param>
 /// <param name="BestStep">Its step.</param>
+/// <param name="BestCheckpoint">The checkpoint written at <paramref name="BestStep"/>, if any (loaded at the end with LoadBestModelAtEnd).</param>
 /// <param name="Elapsed">Wall time of this session.</param>
 public sealed record TrainingResult(string RunId, int GlobalStep, int TotalSteps, TrainingStopReason Reason, string? Message,
     IReadOnlyList<double> Losses, IReadOnlyList<EvaluationRecord> Evaluations, string? LastCheckpoint,
-    double? BestMetric, int? BestStep, TimeSpan Elapsed)
+    double? BestMetric, int? BestStep, string? BestCheckpoint, TimeSpan Elapsed)
 {
     /// <summary>Bytes the optimizer's state held when the run ended (float32 moments, or 8-bit codes and their scales).</summary>
     public long OptimizerStateBytes { get; init; }

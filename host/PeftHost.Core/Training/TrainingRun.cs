@@ -26,7 +26,7 @@ internal sealed class TrainingRun : IDisposable
         Optimizer = Optimizers.Create(options.Optimizer, ParameterGroup.DecayAndNoDecay(Weights.Optimized, options.WeightDecay), options.Beta1, options.Beta2, options.Epsilon);
         // The best metric is tracked whenever validation runs (Hugging Face's best_metric, eval_loss by default);
         // patience ends the run only when early stopping was asked for.
-        Best = new EarlyStoppingTracker(options.EarlyStopping ?? new EarlyStoppingOptions());
+        Best = new EarlyStoppingTracker(options.BestModelCriterion);
         StopsEarly = options.EarlyStopping is not null;
     }
 
@@ -45,6 +45,8 @@ internal sealed class TrainingRun : IDisposable
     public List<double> Losses { get; } = [];
     public List<EvaluationRecord> Evaluations { get; } = [];
     public string? LastCheckpoint { get; set; }
+    /// <summary>The checkpoint written at the best evaluation's step (never rotated away), if any.</summary>
+    public string? BestCheckpoint { get; set; }
     public int? LastCheckpointStep { get; set; }
     public string? StopReason { get; set; }
     public bool CheckpointRequested { get; set; }
@@ -81,6 +83,7 @@ internal sealed class TrainingRun : IDisposable
         GradientAccumulationSteps = _options.GradientAccumulationSteps,
         BestMetric = Best.Best,
         BestStep = Best.BestStep,
+        BestModelCheckpoint = BestCheckpoint is null ? null : Path.GetFileName(BestCheckpoint),
         EvaluationsWithoutImprovement = Best.EvaluationsWithoutImprovement,
         TorchCpuRngState = Convert.ToBase64String(TorchRng.CaptureCpu()),
         Losses = [.. Losses],
@@ -112,6 +115,7 @@ internal sealed class TrainingRun : IDisposable
         if (rng is not null) TorchRng.RestoreCpu(rng);
         LastCheckpoint = path;
         LastCheckpointStep = state.GlobalStep;
+        BestCheckpoint = state.BestModelCheckpoint is { } best ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, best) : null;
     }
 
     public void Dispose()

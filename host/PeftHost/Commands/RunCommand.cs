@@ -10,8 +10,8 @@ using PeftHost.Core.Telemetry;
 namespace PeftHost.Cli.Commands;
 
 /// <summary>
-/// <c>peft run RECIPE.js [--set key=value]... [--out DIR] [--plugins DIR] [--watch-plugins]</c>: runs a JavaScript
-/// recipe in the sandbox. Exit codes: 0 success; 1 a script error, host error or sandbox limit
+/// <c>peft run RECIPE.js [--set key=value]... [--out DIR] [--resume [RUN_DIR]] [--plugins DIR] [--watch-plugins]</c>: runs a
+/// JavaScript recipe in the sandbox, or continues an interrupted run of it (<see cref="RunResumption"/>). Exit codes: 0 success; 1 a script error, host error or sandbox limit
 /// (printed as <c>recipe.js:LINE:COL: message</c> and the JS stack); 130 cancelled with Ctrl-C
 /// (training stops at a step boundary and writes a checkpoint first; a second Ctrl-C kills the
 /// process); 2 a malformed command line.
@@ -40,10 +40,17 @@ public static class RunCommand
         var maxMemory = new Option<double?>("--max-memory") { Description = "MiB the recipe's JavaScript may allocate (default 4096)" }
             .Positive().Check(m => OptionRules.Require(m is not { } x || x * 1024 * 1024 <= long.MaxValue, $"must be at most {long.MaxValue / 1024 / 1024:N0} MiB, got {m}"));
         var watch = new Option<bool>("--watch-plugins") { Description = "Hot-reload plugins whose files change, at the next training step boundary" };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue an interrupted run of the recipe in its own output folder, with its --set values and from its latest checkpoints: "
+                + "RUN_DIR, or the newest unfinished run of the recipe under runs/",
+            Arity = ArgumentArity.ZeroOrOne,
+            HelpName = "RUN_DIR",
+        };
 
         var command = new Command("run", "Run a JavaScript recipe (ES module) that scripts loading, adapters, training and generation")
         {
-            recipe, set, output, plugins, workspace, maxStatements, timeout, maxMemory, watch,
+            recipe, set, output, resume, plugins, workspace, maxStatements, timeout, maxMemory, watch,
         };
         command.SetAction(CommandAction.Of((parse, stdout) =>
         {
@@ -51,22 +58,33 @@ public static class RunCommand
             string recipePath = parse.GetValue(recipe)!;
             string root = Path.GetFullPath(parse.GetValue(workspace) ?? Directory.GetCurrentDirectory());
             string name = Path.GetFileNameWithoutExtension(recipePath);
-            string outDir = parse.GetValue(output)
-                ?? Path.Combine(root, "runs", $"{name}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
-            var defaults = new RecipeLimits();
+            var parameters = parse.GetValue(set)!.Select(RecipeParameters.Split).ToList();
+            bool resuming = parse.GetResult(resume) is not null;
+            // A resumed run continues in its own folder with its own --set values (and limits, unless given again).
+            if (parse.GetValue(resume) is { } named && parse.GetValue(output) is { } other && Path.GetFullPath(other) != Path.GetFullPath(named))
+            {
+                stderr.WriteLine($"error: --out {other} and --resume {named} name two folders; a resumed run writes to its own");
+                return PeftCli.UsageError;
+            }
+            (string Folder, RunRecord Record)? resumed = resuming ? RunResumption.Find(recipePath, root, parse.GetValue(resume) ?? parse.GetValue(output), parameters) : null;
+            string outDir = resumed?.Folder ?? parse.GetValue(output)
+                ?? Path.Combine(root, RunResumption.RunsFolder, $"{name}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
+            var defaults = resumed?.Record.Limits ?? new RecipeLimits();
             var limits = new RecipeLimits
             {
                 MaxStatements = parse.GetValue(maxStatements) ?? defaults.MaxStatements,
                 Timeout = parse.GetValue(timeout) is double seconds ? TimeSpan.FromSeconds(seconds) : defaults.Timeout,
                 MaxMemoryBytes = parse.GetValue(maxMemory) is double mib ? (long)(mib * 1024 * 1024) : defaults.MaxMemoryBytes,
             };
+            if (resumed is { } continued) stderr.WriteLine($"[peft] resuming {Shown(outDir)} (started {continued.Record.Started})");
             var options = new RecipeRunOptions
             {
                 RecipePath = recipePath,
                 OutputFolder = outDir,
                 Workspace = root,
-                Parameters = parse.GetValue(set)!.Select(RecipeParameters.Split).ToList(),
+                Parameters = resumed?.Record.Parameters ?? parameters,
                 Limits = limits,
+                Resume = resuming,
             };
 
             var events = new EventBus();
@@ -82,7 +100,8 @@ public static class RunCommand
                 AtStepBoundary = hotReload ? () => pluginHost.HasPendingReloads && pluginHost.ApplyPendingReloads().Count > 0 : null,
                 TrackPeftModel = hotReload ? peft => pluginHost.RegisterReloadParticipant(peft) : null,
             };
-            bool interactive = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+            // Progress is drawn on stderr, so the bar is live when stderr is a terminal (stdout may go to a file).
+            bool interactive = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
             using var view = new RecipeConsoleView(events, stdout, stderr, interactive);
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             using var signal = ReferenceEquals(stdout, Console.Out) ? CtrlC(interrupt, view) : null;
@@ -92,11 +111,12 @@ public static class RunCommand
             switch (result.Outcome)
             {
                 case RecipeOutcome.Succeeded:
-                    stdout.WriteLine($"done: outputs in {Shown(result.OutputFolder)}");
+                    stderr.WriteLine($"done: outputs in {Shown(result.OutputFolder)}");
                     return 0;
                 case RecipeOutcome.Cancelled:
                     stderr.WriteLine(result.Failure!.Headline);
                     stderr.WriteLine($"cancelled: outputs so far in {Shown(result.OutputFolder)}");
+                    stderr.WriteLine($"to resume: {ResumeCommand(recipePath, result.OutputFolder, parse.GetValue(workspace))}");
                     return Cancelled;
                 default:
                     stderr.WriteLine(result.Failure!.ToString());
@@ -115,6 +135,15 @@ public static class RunCommand
             view.Line("stopping at the next step boundary (Ctrl-C again to quit now)…", toError: true);
             interrupt.Cancel();
         });
+
+    /// <summary>The command that continues a run: the same recipe, its folder, the same workspace.</summary>
+    private static string ResumeCommand(string recipe, string outputFolder, string? workspace) =>
+        $"peft run {ShellWord(recipe)} --resume {ShellWord(Shown(outputFolder))}" + (workspace is null ? "" : $" --workspace {ShellWord(workspace)}");
+
+    /// <summary>A word a POSIX shell reads back as <paramref name="text"/>.</summary>
+    private static string ShellWord(string text) =>
+        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '-' or '_' or '+' or ':' or '=' or ',')
+            ? text : "'" + text.Replace("'", "'\\''") + "'";
 
     private static string Shown(string path)
     {

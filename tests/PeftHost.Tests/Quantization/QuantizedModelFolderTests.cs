@@ -47,7 +47,7 @@ public sealed class QuantizedModelFolderTests : IDisposable
             if (generate(reloaded, prompt, { maxNewTokens: 12 }) !== generate(model, prompt, { maxNewTokens: 12 }))
                 throw new Error("the reloaded model generates differently");
             """);
-        Assert.Contains($"{type} quantized", run.Out); // loadModel says it loaded a quantized model
+        Assert.Contains($"{type} quantized", run.Err); // loadModel says it loaded a quantized model
         return Path.Combine(_recipes.Output, folder);
     }
 

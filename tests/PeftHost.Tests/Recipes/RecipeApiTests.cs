@@ -263,7 +263,7 @@ public sealed class RecipeApiTests : IDisposable
             quantize(model, "nf4", { doubleQuant: true, blockSize: 64, skipModules: ["down_proj"] });
             log("text:" + generate(model, "Once upon a time", { maxNewTokens: 8 }));
             """);
-        Assert.Contains("quantized 30 linear layers to nf4 (kept in full precision: model.layers.0.mlp.down_proj", run.Out);
+        Assert.Contains("quantized 30 linear layers to nf4 (kept in full precision: model.layers.0.mlp.down_proj", run.Err);
         Assert.Matches(@"text:\s*\S+", run.Out);
     }
 

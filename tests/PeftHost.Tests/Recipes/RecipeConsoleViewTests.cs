@@ -5,7 +5,7 @@ using PeftHost.Core.Training;
 
 namespace PeftHost.Tests.Recipes;
 
-/// <summary>The console view: a live bar on a terminal, plain lines otherwise.</summary>
+/// <summary>The console view: results on the output writer; progress (a live bar on a terminal, plain lines otherwise), notices and warnings on the error writer.</summary>
 public sealed class RecipeConsoleViewTests
 {
     private static TrainingStepEvent Step(int step, int total) =>
@@ -15,8 +15,8 @@ public sealed class RecipeConsoleViewTests
     public void On_a_terminal_progress_is_one_redrawn_bar_with_log_lines_printed_above_it()
     {
         var bus = new EventBus();
-        var output = new StringWriter();
-        using (new RecipeConsoleView(bus, output, new StringWriter(), interactive: true))
+        var output = new StringWriter(); // a terminal shows both streams in one place
+        using (new RecipeConsoleView(bus, output, output, interactive: true))
         {
             bus.Publish(Step(5, 10));
             bus.Log(LogLevel.Info, "recipe", "a line");
@@ -42,7 +42,23 @@ public sealed class RecipeConsoleViewTests
             bus.Publish(new EvaluationEvent("run", 5, new Dictionary<string, double> { ["eval_loss"] = 1.5 }));
             bus.Log(LogLevel.Warning, "trainer", "careful");
         }
-        Assert.Equal("train step 5/10 loss 2.2500 1,234 tok/s ETA 0:03:12\neval @ step 5: eval_loss 1.5\n", output.ToString().ReplaceLineEndings("\n"));
-        Assert.Equal("warning: [trainer] careful\n", error.ToString().ReplaceLineEndings("\n"));
+        Assert.Equal("", output.ToString());
+        Assert.Equal("train step 5/10 loss 2.2500 1,234 tok/s ETA 0:03:12\neval @ step 5: eval_loss 1.5\nwarning: [trainer] careful\n", error.ToString().ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void The_recipe_lines_are_the_only_output_and_the_host_notices_go_to_the_error_writer()
+    {
+        var bus = new EventBus();
+        var output = new StringWriter();
+        var error = new StringWriter();
+        using (new RecipeConsoleView(bus, output, error, interactive: false))
+        {
+            bus.Log(LogLevel.Info, "recipe", "a result");
+            bus.Log(LogLevel.Info, "peft", "loaded stories260k");
+            bus.Log(LogLevel.Warning, "recipe", "careful");
+        }
+        Assert.Equal("a result\n", output.ToString().ReplaceLineEndings("\n"));
+        Assert.Equal("[peft] loaded stories260k\nwarning: careful\n", error.ToString().ReplaceLineEndings("\n"));
     }
 }

@@ -100,13 +100,15 @@ public sealed class RecipeHarness : IDisposable
 public static class RecipeAssert
 {
     /// <summary>
-    /// The run failed with <paramref name="code"/>, and stderr's first line starts with
+    /// The run failed with <paramref name="code"/>, and the failure report's first line on stderr (after the run's
+    /// <c>[peft]</c> notices, progress and warnings, which share stderr) starts with
     /// <c>{file}:{line}:{column}: </c> and contains <paramref name="message"/>.
     /// </summary>
     public static string FailsAt((int Code, string Out, string Err) run, int code, string file, int line, int? column, string message)
     {
         Assert.True(run.Code == code, $"exit code {run.Code}, expected {code}\nstdout:\n{run.Out}\nstderr:\n{run.Err}");
-        string first = run.Err.Split('\n')[0].TrimEnd('\r');
+        string[] runLines = ["[", "warning: ", "train ", "eval @ ", "checkpoint @ "];
+        string first = run.Err.Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(l => !runLines.Any(p => l.StartsWith(p, StringComparison.Ordinal))) ?? "";
         string location = column is null ? $"{file}:{line}:" : $"{file}:{line}:{column}: ";
         Assert.True(first.Contains(location, StringComparison.Ordinal) && first.Contains(message, StringComparison.Ordinal),
             $"expected '{location}… {message}' in the first line of stderr:\n{run.Err}");

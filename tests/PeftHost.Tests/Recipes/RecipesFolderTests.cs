@@ -42,7 +42,7 @@ public sealed class RecipesFolderTests : IDisposable
         string path = Path.Combine(TestPaths.RepoRoot, "recipes", recipe);
         var run = RecipeHarness.RunFile(path, _out.Path, QuickSettings.GetValueOrDefault(recipe, []));
         Assert.True(run.Code == 0, $"{recipe} exited with {run.Code}\nstdout:\n{run.Out}\nstderr:\n{run.Err}");
-        Assert.Contains("done: outputs in", run.Out);
+        Assert.Contains("done: outputs in", run.Err);
         Assert.True(File.Exists(Path.Combine(_out.Path, "run.json")));
     }
 

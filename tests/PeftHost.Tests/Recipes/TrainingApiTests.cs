@@ -97,7 +97,7 @@ public sealed class TrainingApiTests : IDisposable
             log("trained:", trained.join(","));
             log("both lower than the base:", lossOf("default") < base, lossOf("second") < base);
             """);
-        Assert.Contains("step 3: training adapter 'second' from now on", run.Out);
+        Assert.Contains("step 3: training adapter 'second' from now on", run.Err);
         Assert.Contains("trained: default,default,default,second,second,second", run.Out);
         Assert.Contains("both lower than the base: true true", run.Out);
     }
@@ -256,8 +256,8 @@ public sealed class TrainingApiTests : IDisposable
         var run = Ok("""
             train(model, data, { maxSteps: 4, batchSize: 4, logEvery: 2 });
             """);
-        Assert.Matches(@"train step 2/4 loss \d+\.\d{4} [\d,]+ tok/s ETA \d+:\d\d:\d\d", run.Out);
-        Assert.Matches(@"train step 4/4 loss \d+\.\d{4} [\d,]+ tok/s\r?\n", run.Out);
-        Assert.Contains("training completed at step 4/4", run.Out);
+        Assert.Matches(@"train step 2/4 loss \d+\.\d{4} [\d,]+ tok/s ETA \d+:\d\d:\d\d", run.Err);
+        Assert.Matches(@"train step 4/4 loss \d+\.\d{4} [\d,]+ tok/s\r?\n", run.Err);
+        Assert.Contains("training completed at step 4/4", run.Err);
     }
 }

@@ -16,7 +16,7 @@ public class CheckpointTests
         var bus = new EventBus();
         var written = new List<CheckpointEvent>();
         using var _ = bus.Subscribe<CheckpointEvent>(written.Add);
-        var options = new TrainingOptions { OutputDirectory = dir.Path, BatchSize = 2, MaxSteps = 10, CheckpointEvery = 2, KeepLastCheckpoints = 2 };
+        var options = new TrainingOptions { OutputDirectory = dir.Path, BatchSize = 2, MaxSteps = 10, CheckpointEvery = 2, SaveTotalLimit = 2 };
         var trainable = TrainingFixtures.All(model).Where(p => p.Name.Contains("layers.1.")).ToList();
         var result = new Trainer(model, trainable, options, bus).Train(TrainingFixtures.Packed(8));
 
@@ -47,7 +47,7 @@ public class CheckpointTests
     {
         using var dir = new TempDir();
         using var model = TrainingFixtures.Model();
-        var options = new TrainingOptions { OutputDirectory = dir.Path, BatchSize = 2, GradientAccumulationSteps = 2, Epochs = 3, CheckpointEachEpoch = true, KeepLastCheckpoints = 5 };
+        var options = new TrainingOptions { OutputDirectory = dir.Path, BatchSize = 2, GradientAccumulationSteps = 2, Epochs = 3, CheckpointEachEpoch = true, SaveTotalLimit = 5 };
         // 5 examples: 3 micro-batches an epoch, so 2 optimizer steps (the second with one micro-batch).
         var result = new Trainer(model, TrainingFixtures.All(model), options).Train(TrainingFixtures.Packed(5));
         Assert.Equal(6, result.GlobalStep);

@@ -24,7 +24,7 @@ public class NanGuardTests
         using (no_grad()) model.Model.EmbeddingWeight[poison].fill_(float.NaN);
         // The embedding is frozen (its NaN row is not a trainable value); everything else trains.
         var trainable = TrainingFixtures.All(model).Where(p => !p.Name.Contains("embed_tokens")).ToList();
-        var options = new TrainingOptions { OutputDirectory = dir.Path, BatchSize = 1, Shuffle = false, MaxSteps = 5, CheckpointEvery = 1, KeepLastCheckpoints = 2, LearningRate = 1e-3 };
+        var options = new TrainingOptions { OutputDirectory = dir.Path, BatchSize = 1, Shuffle = false, MaxSteps = 5, CheckpointEvery = 1, SaveTotalLimit = 2, LearningRate = 1e-3 };
 
         var e = Assert.Throws<TrainingDivergedException>(() => new Trainer(model, trainable, options).Train(data));
         Assert.Equal(3, e.Step);

@@ -20,7 +20,7 @@ public class ResumeTests
         Schedule = LearningRateScheduleKind.Cosine,
         WarmupSteps = 3,
         CheckpointEvery = 4,
-        KeepLastCheckpoints = 10,
+        SaveTotalLimit = 10,
         LogEvery = 1,
         Seed = 123,
     };

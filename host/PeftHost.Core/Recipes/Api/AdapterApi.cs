@@ -71,7 +71,7 @@ internal static class AdapterApi
             var names = SaveAdapterOptions.Read(args[2]).Strings("adapterNames");
             foreach (var n in names ?? []) _ = Adapter(peft, n, "saveAdapter");
             s.Job("saveAdapter", _ => { peft.SaveAdapter(dir, names); return 0; });
-            s.Log($"saved adapter{((names?.Count ?? peft.Adapters.Count) == 1 ? "" : "s")} {string.Join(", ", names ?? peft.Adapters.Select(a => a.Name))} to {dir}");
+            s.Notice($"saved adapter{((names?.Count ?? peft.Adapters.Count) == 1 ? "" : "s")} {string.Join(", ", names ?? peft.Adapters.Select(a => a.Name))} to {dir}");
             return new JsString(dir);
         }));
 
@@ -85,7 +85,7 @@ internal static class AdapterApi
             var peft = model.Peft ?? NewPeftModel(s, model);
             s.Job("loadAdapter", _ => peft.LoadAdapter(dir, name, trainable));
             model.Peft = peft;
-            s.Log($"loaded adapter '{name}' from {dir}{(trainable ? " (trainable)" : "")}");
+            s.Notice($"loaded adapter '{name}' from {dir}{(trainable ? " (trainable)" : "")}");
             return ModelHandles.Peft(s, model);
         }));
 
@@ -141,7 +141,7 @@ internal static class AdapterApi
             }
             foreach (var n in names) _ = Adapter(peft, n, "addWeightedAdapter");
             s.Job("addWeightedAdapter", _ => peft.AddWeightedAdapter(names, weights, newName, combination, svdRank));
-            s.Log($"added '{newName}' = {string.Join(" + ", names.Zip(weights, (n, w) => $"{w:0.###}·{n}"))} ({combination})");
+            s.Notice($"added '{newName}' = {string.Join(" + ", names.Zip(weights, (n, w) => $"{w:0.###}·{n}"))} ({combination})");
             return args[0];
         }));
 
@@ -159,7 +159,7 @@ internal static class AdapterApi
             if (model.PeftHandle is { } spent)
                 s.Handles.Retire(spent, "a PEFT model that mergeAndUnload merged and unloaded; use the model that mergeAndUnload returned");
             model.PeftHandle = null;
-            s.Log(active is null ? "unloaded the adapters" : $"merged adapter '{active}' into the base weights and unloaded the adapters");
+            s.Notice(active is null ? "unloaded the adapters" : $"merged adapter '{active}' into the base weights and unloaded the adapters");
             return ModelHandles.Base(s, model);
         }));
     }

@@ -52,7 +52,7 @@ internal static class ModelApi
             var model = s.Job("loadModel", _ => ModelLoader.Load(folder, dtype, device, s.Host.Quantizers));
             var recipeModel = s.Handles.Own(new RecipeModel(model, folder, Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), path));
             string quantized = QuantizedLayers.ConfigOf(model) is { } qc ? $", {qc.QuantType} quantized" : "";
-            s.Log($"loaded {recipeModel.Name}: {model.Config.NumHiddenLayers} layers, hidden {model.Config.HiddenSize}, {DeviceSelector.DtypeName(dtype)}{quantized} on {model.Device}");
+            s.Notice($"loaded {recipeModel.Name}: {model.Config.NumHiddenLayers} layers, hidden {model.Config.HiddenSize}, {DeviceSelector.DtypeName(dtype)}{quantized} on {model.Device}");
             return ModelHandles.Base(s, recipeModel);
         }));
 
@@ -76,7 +76,7 @@ internal static class ModelApi
                 DeviceSelector.ParseDtype(options.String("computeDtype", "float32")));
             var skip = options.Strings("skipModules");
             var done = s.Job("quantize", _ => ModelQuantizer.Quantize(model.Model, quantizer, q, skip));
-            s.Log($"quantized {done.Paths.Count} linear layers to {type}" + (done.Skipped.Count == 0 ? "" : $" (kept in full precision: {string.Join(", ", done.Skipped)})"));
+            s.Notice($"quantized {done.Paths.Count} linear layers to {type}" + (done.Skipped.Count == 0 ? "" : $" (kept in full precision: {string.Join(", ", done.Skipped)})"));
             return args[0];
         }));
 
@@ -87,7 +87,7 @@ internal static class ModelApi
             if (model.Peft is { Adapters.Count: > 0 }) throw new RecipeApiException("prepareModelForKbitTraining: prepare the base model before adding adapters");
             bool checkpointing = KbitOptions.Read(args[1]).Bool("useGradientCheckpointing", true);
             var prepared = s.Job("prepareModelForKbitTraining", _ => KbitTraining.Prepare(model.Model, checkpointing));
-            s.Log($"prepared for k-bit training: {prepared.CastToFloat32.Count} parameters cast to float32" +
+            s.Notice($"prepared for k-bit training: {prepared.CastToFloat32.Count} parameters cast to float32" +
                 (prepared.GradientCheckpointing ? ", gradient checkpointing on" : ""));
             return args[0];
         }));
@@ -109,7 +109,7 @@ internal static class ModelApi
                 CopyTokenizerFiles(model.Folder, dir);
                 return 0;
             });
-            s.Log($"saved model to {dir}");
+            s.Notice($"saved model to {dir}");
             return new JsString(dir);
         }));
     }

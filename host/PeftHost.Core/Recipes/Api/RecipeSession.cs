@@ -13,8 +13,11 @@ internal sealed class RecipeSession(
     Engine engine, PathPolicy paths, JobDispatcher jobs, RecipeHostContext host, RecipeParameters parameters,
     string recipeName, RecipeLimits limits, CancellationToken cancellation) : IDisposable
 {
-    /// <summary>The source name of the recipe's log events.</summary>
+    /// <summary>The source name of the recipe's own output (<c>log</c>, <c>table</c>, <c>console.log</c>): the run's results.</summary>
     public const string EventSource = "recipe";
+
+    /// <summary>The source name of the API's notices about what it did (loaded, saved, trained): not results.</summary>
+    public const string NoticeSource = "peft";
 
     /// <summary>The engine (script thread only).</summary>
     public Engine Engine { get; } = engine;
@@ -46,6 +49,9 @@ internal sealed class RecipeSession(
     /// <summary>Subscriptions made with <c>on(event, fn)</c>.</summary>
     public RecipeEvents Handlers { get; } = new();
 
+    /// <summary>The run continues an interrupted one: <c>train</c> resumes from its latest checkpoint unless told otherwise.</summary>
+    public bool ResumesTraining { get; init; }
+
     /// <summary>True once the recipe called <c>defineParams</c>.</summary>
     public bool ParamsDeclared { get; set; }
 
@@ -57,6 +63,9 @@ internal sealed class RecipeSession(
 
     /// <summary>Publishes a line of recipe output.</summary>
     public void Log(string text, LogLevel level = LogLevel.Info) => Host.Events.Log(level, EventSource, text);
+
+    /// <summary>Publishes a notice of what an API call did (shown as <c>[peft] …</c> on stderr by <c>peft run</c>).</summary>
+    public void Notice(string text) => Host.Events.Log(LogLevel.Info, NoticeSource, text);
 
     /// <summary>A host function bound to this run (errors become JS errors at the call).</summary>
     public ClrFunction Function(string name, int length, Func<JsValue[], JsValue> body) =>

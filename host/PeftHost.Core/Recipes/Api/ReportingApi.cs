@@ -78,7 +78,7 @@ internal static class ReportingApi
                 AtomicFile.Write(path, stream => stream.Write(png));
                 return 0;
             });
-            s.Log($"plot written to {path}");
+            s.Notice($"plot written to {path}");
             return new JsString(path);
         }));
     }

@@ -48,11 +48,15 @@ internal static class TrainingApi
 
             int run = ++s.TrainingRuns;
             string output = s.Paths.Resolve(options.String("outputDir") ?? s.DefaultNames.Next("train"), PathAccess.Write, "train");
-            string? resume = options.String("resumeFrom") is { } r ? (r == "latest" ? r : s.Paths.ResolveFolder(r, "train")) : null;
+            // peft run --resume: each train call continues from its own folder's newest checkpoint, as resumeFrom: "latest" does.
+            string? resume = options.String("resumeFrom") is { } r ? (r == "latest" ? r : s.Paths.ResolveFolder(r, "train"))
+                : s.ResumesTraining ? "latest" : null;
             string runId = $"{s.RecipeName}-{run}";
             var settings = TrainingOptionsReader.Read(options, output, resume, runId, model.Model.GradientCheckpointing);
             try { settings.Validate(); }
             catch (ArgumentException e) { throw new RecipeApiException("train: " + CamelCaseOptionNames(e.Message)); }
+            if (settings.LoadBestModelAtEnd && validation is null)
+                throw new RecipeApiException("train: loadBestModelAtEnd picks the best checkpoint by an evaluation metric; give a validation dataset");
 
             using var bridge = new TrainingBridge(s, model, runId, options);
             // The run's own peak: the process-wide high-water mark restarts here.
@@ -64,6 +68,8 @@ internal static class TrainingApi
                 var validationSet = validation?.Tokenized(tokenizer);
                 var trainer = new Trainer(model.Model, peft.TrainableParameters(), settings, s.Host.Events);
                 if (validation?.Shape is ClassificationShape shape) trainer.Evaluators.Add(Classifier(validation, shape, tokenizer, null, "eval_"));
+                // Every checkpoint is an adapter folder too, written as saveAdapter writes one.
+                trainer.WriteAdaptersInto = folder => peft.SaveAdapter(folder);
                 bridge.Attach(trainer, job);
                 return trainer.Train(trainSet, validationSet, job.Cancellation);
             });
@@ -76,7 +82,7 @@ internal static class TrainingApi
                 history.AddRun(new AdapterTrainingRun(dataset.Name, result.GlobalStep, result.Losses.Count > 0 ? result.Losses[^1] : null));
                 if (result.Evaluations.Count > 0) history.SetEvaluation(validation?.Name ?? dataset.Name, result.Evaluations[^1].Metrics);
             }
-            s.Log($"training {ReasonName(result.Reason)} at step {result.GlobalStep}/{result.TotalSteps}" +
+            s.Notice($"training {ReasonName(result.Reason)} at step {result.GlobalStep}/{result.TotalSteps}" +
                 (result.Losses.Count > 0 ? $", final loss {result.Losses[^1]:F4}" : "") + $" ({output})");
             return JsConvert.Object(s.Engine,
             [
@@ -85,6 +91,7 @@ internal static class TrainingApi
                 new("losses", result.Losses),
                 new("evaluations", result.Evaluations.Select(e => new Dictionary<string, object?> { ["step"] = e.Step, ["metrics"] = e.Metrics.ToDictionary(kv => kv.Key, kv => (object?)kv.Value) }).ToList()),
                 new("checkpoint", result.LastCheckpoint), new("bestMetric", result.BestMetric), new("bestStep", result.BestStep),
+                new("bestCheckpoint", result.BestCheckpoint),
                 new("seconds", result.Elapsed.TotalSeconds), new("outputDir", output),
                 new("peakMemoryBytes", peakMeasured ? Runtime.ProcessMemory.PeakResidentBytes() : null),
                 new("optimizerStateBytes", result.OptimizerStateBytes),

@@ -187,7 +187,7 @@ internal sealed class TrainingBridge : IDisposable
             var trainable = p.TrainableParameters();
             if (trainable.Count == 0) throw new RecipeApiException($"step.setAdapter: adapter '{name}' has no trainable parameters (load it with {{ isTrainable: true }})");
             context.ReplaceTrainableParameters(trainable);
-            _s.Log($"step {context.Step}: training adapter '{name}' from now on");
+            _s.Notice($"step {context.Step}: training adapter '{name}' from now on");
             return JsValue.Undefined;
         }));
         obj.FastSetDataProperty("log", _s.Function("log", 1, values =>

@@ -32,11 +32,16 @@ internal static class TrainingOptionsReader
         new OptionSpec("earlyStopping", OptionKind.Object, "{ metric = \"eval_loss\", patience = 3, minDelta = 0, greaterIsBetter = false }."),
         new OptionSpec("checkpointEvery", OptionKind.Integer, "Write a resumable checkpoint every N steps (default 0: none)."),
         new OptionSpec("checkpointEachEpoch", OptionKind.Boolean, "Write a checkpoint at the end of each epoch (default false)."),
-        new OptionSpec("keepLastCheckpoints", OptionKind.Integer, "Checkpoints kept (default 3)."),
+        new OptionSpec("saveTotalLimit", OptionKind.Integer, "Checkpoints kept, the oldest removed first, never the best one (default: all)."),
+        new OptionSpec("keepLastCheckpoints", OptionKind.Integer, "The former name of saveTotalLimit."),
+        new OptionSpec("loadBestModelAtEnd", OptionKind.Boolean, "Load the best evaluation's checkpoint at the end (needs evalEvery, and checkpointEvery dividing it)."),
+        new OptionSpec("metricForBestModel", OptionKind.String, "The evaluation metric that picks the best checkpoint (default \"eval_loss\"; \"eval_\" is prepended when missing)."),
+        new OptionSpec("greaterIsBetter", OptionKind.Boolean, "Whether a larger metricForBestModel is better (default: false for losses, true otherwise)."),
         new OptionSpec("resumeFrom", OptionKind.String, "A checkpoint folder, or \"latest\" for the newest under outputDir."),
         new OptionSpec("precision", OptionKind.String, "\"float32\" (default) or \"bfloat16\" (load the model in bfloat16)."),
         new OptionSpec("gradientCheckpointing", OptionKind.Boolean, "Recompute activations in the backward pass to save memory (default: as the model is; on after prepareModelForKbitTraining)."),
         new OptionSpec("plotLossCurve", OptionKind.Boolean, "Draw loss.png at the end (default true)."),
+        new OptionSpec("tensorBoard", OptionKind.Boolean, "Write TensorBoard event files under outputDir/tensorboard/ (default true)."),
         new OptionSpec("outputDir", OptionKind.String, "Where metrics.jsonl, loss.png and checkpoints/ go, under the output folder (default \"train\", then \"train-2\"…)."),
         new OptionSpec("onStep", OptionKind.Function, "Called after every optimizer step with a step context (see below)."),
         new OptionSpec("onLog", OptionKind.Function, "Called every logEvery steps with { step, totalSteps, epoch, loss, learningRate, gradNorm, tokensPerSecond, elapsed, eta }."),
@@ -86,11 +91,15 @@ internal static class TrainingOptionsReader
             EarlyStopping = EarlyStopping(o),
             CheckpointEvery = o.Int("checkpointEvery", defaults.CheckpointEvery),
             CheckpointEachEpoch = o.Bool("checkpointEachEpoch", defaults.CheckpointEachEpoch),
-            KeepLastCheckpoints = o.Int("keepLastCheckpoints", defaults.KeepLastCheckpoints),
+            SaveTotalLimit = SaveTotalLimit(o),
+            LoadBestModelAtEnd = o.Bool("loadBestModelAtEnd", defaults.LoadBestModelAtEnd),
+            MetricForBestModel = o.String("metricForBestModel"),
+            GreaterIsBetter = o.Has("greaterIsBetter") ? o.Bool("greaterIsBetter", false) : null,
             ResumeFrom = resumeFrom,
             Precision = Choice(o, "precision", Precisions, "float32") == "bfloat16" ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
             GradientCheckpointing = o.Bool("gradientCheckpointing", modelCheckpointing),
             PlotLossCurve = o.Bool("plotLossCurve", defaults.PlotLossCurve),
+            TensorBoard = o.Bool("tensorBoard", defaults.TensorBoard),
             RunId = runId,
         };
     }
@@ -107,7 +116,18 @@ internal static class TrainingOptionsReader
         if (o.Object("earlyStopping") is not { } given) return null;
         var e = EarlyStoppingSchema.Read(given);
         var d = new EarlyStoppingOptions();
+        // Without its own metric, early stopping watches the best-model metric (as Hugging Face's callback does).
+        if (!e.Has("metric") && o.String("metricForBestModel") is { } best)
+            return new EarlyStoppingOptions(TrainingOptions.EvalMetricName(best), e.Int("patience", d.Patience), e.Number("minDelta", d.MinDelta));
         return new EarlyStoppingOptions(e.String("metric", d.Metric), e.Int("patience", d.Patience), e.Number("minDelta", d.MinDelta), e.Bool("greaterIsBetter", d.GreaterIsBetter));
+    }
+
+    /// <summary><c>saveTotalLimit</c>, or its former name <c>keepLastCheckpoints</c> (not both).</summary>
+    private static int? SaveTotalLimit(OptionValues o)
+    {
+        if (o.Has("saveTotalLimit") && o.Has("keepLastCheckpoints"))
+            throw new RecipeApiException("train: give saveTotalLimit or keepLastCheckpoints (its former name), not both");
+        return o.Int("saveTotalLimit") ?? o.Int("keepLastCheckpoints");
     }
 
     private static string Choice(OptionValues o, string name, string[] choices, string fallback)

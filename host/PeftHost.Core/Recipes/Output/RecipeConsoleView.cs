@@ -4,9 +4,11 @@ using PeftHost.Core.Telemetry;
 namespace PeftHost.Core.Recipes.Output;
 
 /// <summary>
-/// Shows a recipe run on a console: the recipe's log lines and tables as they come, host warnings
-/// on the error writer, and training progress — a redrawn one-line bar (step, loss, tokens/s, ETA)
-/// when the output is a terminal, plain log lines otherwise. Subscribes to the run's event bus.
+/// Shows a recipe run on a console, results apart from everything else: the recipe's own output (<c>log</c>,
+/// <c>table</c>, <c>console.log</c>) on the output writer, so <c>peft run x.js &gt; results.txt</c> captures the
+/// results only; training progress, evaluation and checkpoint lines, the API's <c>[peft]</c> notices, warnings and
+/// errors on the error writer. Progress is a redrawn one-line bar (step, loss, tokens/s, ETA) when the error writer
+/// is a terminal, plain lines otherwise. Subscribes to the run's event bus.
 /// </summary>
 public sealed class RecipeConsoleView : IDisposable
 {
@@ -17,7 +19,7 @@ public sealed class RecipeConsoleView : IDisposable
     private readonly object _gate = new();
     private string? _bar;
 
-    /// <summary>Starts showing <paramref name="events"/>; <paramref name="interactive"/> draws a live progress bar.</summary>
+    /// <summary>Starts showing <paramref name="events"/>; <paramref name="interactive"/> (the error writer is a terminal) draws a live progress bar.</summary>
     public RecipeConsoleView(EventBus events, TextWriter output, TextWriter error, bool interactive)
     {
         _output = output;
@@ -27,7 +29,7 @@ public sealed class RecipeConsoleView : IDisposable
         _subscriptions.Add(events.Subscribe<IHostEvent>(OnEvent));
     }
 
-    /// <summary>Shows a progress state: a redrawn bar on a terminal, a line otherwise.</summary>
+    /// <summary>Shows a progress state (on the error writer): a redrawn bar on a terminal, a line otherwise.</summary>
     public void Progress(ProgressLine line)
     {
         lock (_gate)
@@ -36,26 +38,28 @@ public sealed class RecipeConsoleView : IDisposable
             {
                 ClearBar();
                 _bar = line.Bar();
-                _output.Write(_bar);
-                if (line.Final) { _output.WriteLine(); _bar = null; }
+                _error.Write(_bar);
+                if (line.Final) { _error.WriteLine(); _bar = null; }
             }
             else if (!line.TerminalOnly)
             {
-                _output.WriteLine(line.Plain());
+                _error.WriteLine(line.Plain());
             }
-            _output.Flush();
+            _error.Flush();
         }
     }
 
-    /// <summary>Prints a line above the progress bar.</summary>
+    /// <summary>Prints a line above the progress bar: a result on the output writer, anything else on the error writer.</summary>
     public void Line(string text, bool toError = false)
     {
         lock (_gate)
         {
             ClearBar();
-            (toError ? _error : _output).WriteLine(text);
-            if (_bar is not null) _output.Write(_bar);
-            _output.Flush();
+            var writer = toError ? _error : _output;
+            writer.WriteLine(text);
+            writer.Flush();
+            if (_bar is not null) _error.Write(_bar);
+            _error.Flush();
         }
     }
 
@@ -65,27 +69,28 @@ public sealed class RecipeConsoleView : IDisposable
         foreach (var s in _subscriptions) s.Dispose();
         lock (_gate)
         {
-            if (_bar is not null) { _output.WriteLine(); _bar = null; }
+            if (_bar is not null) { _error.WriteLine(); _bar = null; }
         }
     }
 
     private void OnLog(LogEvent e)
     {
         if (e.Level == LogLevel.Debug) return;
-        bool recipe = e.Source == "recipe";
+        bool recipe = e.Source == Api.RecipeSession.EventSource;
         string text = e.Level switch
         {
             LogLevel.Warning => $"warning: {(recipe ? "" : $"[{e.Source}] ")}{e.Message}",
             LogLevel.Error => $"error: {(recipe ? "" : $"[{e.Source}] ")}{e.Message}",
             _ => recipe ? e.Message : $"[{e.Source}] {e.Message}",
         };
-        Line(text, toError: e.Level >= LogLevel.Warning);
+        // Only the recipe's own lines are results; the host's notices go with the progress.
+        Line(text, toError: !recipe || e.Level >= LogLevel.Warning);
     }
 
     private void OnEvent(IHostEvent e)
     {
         if (ProgressLine.From(e) is { } line) Progress(line);
-        else if (EventLine.From(e) is { } text) Line(text);
+        else if (EventLine.From(e) is { } text) Line(text, toError: true);
         // Plugin loads, reloads and refused reloads (peft run --watch-plugins) read like the host's log lines.
         else if (e is not PluginLoadedEvent && PluginEventText.From(e) is { } plugin) OnLog(new LogEvent(plugin.Level, e.Source, plugin.Message));
     }
@@ -93,6 +98,6 @@ public sealed class RecipeConsoleView : IDisposable
     private void ClearBar()
     {
         if (_bar is null) return;
-        _output.Write('\r' + new string(' ', _bar.Length) + '\r');
+        _error.Write('\r' + new string(' ', _bar.Length) + '\r');
     }
 }

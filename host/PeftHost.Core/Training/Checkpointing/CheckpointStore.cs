@@ -5,7 +5,7 @@ namespace PeftHost.Core.Training.Checkpointing;
 
 /// <summary>
 /// The checkpoint folders of a run (<c>checkpoints/checkpoint-{step}</c>): listing, the newest,
-/// and removing all but the last K. A folder counts only when complete (it holds the trainer state,
+/// and rotating old ones away (keeping the best). A folder counts only when complete (it holds the trainer state,
 /// written last, and folders appear by an atomic rename of a staging folder). A symbolic link named
 /// like a checkpoint is not one the trainer wrote: it is neither resumed from nor rotated away.
 /// </summary>
@@ -35,16 +35,23 @@ public sealed class CheckpointStore(string directory)
     /// <summary>The newest complete checkpoint, or null.</summary>
     public string? Latest() => List() is { Count: > 0 } all ? all[^1].Path : null;
 
-    /// <summary>Removes all but the newest <paramref name="keep"/> checkpoints; returns the removed folders.</summary>
-    public IReadOnlyList<string> Prune(int keep)
+    /// <summary>
+    /// Removes the oldest checkpoints until <paramref name="limit"/> are left (Hugging Face's <c>save_total_limit</c>),
+    /// never <paramref name="best"/>: as in Hugging Face's rotation, the best checkpoint takes the place of the
+    /// second newest, so the newest and the best both survive (a limit of 1 then keeps two). Returns the removed folders.
+    /// </summary>
+    public IReadOnlyList<string> Prune(int? limit, string? best = null)
     {
-        var all = List();
-        var removed = new List<string>();
-        foreach (var (_, path) in all.Take(Math.Max(0, all.Count - keep)))
+        var all = List().Select(c => c.Path).ToList();
+        if (limit is not int keep) return [];
+        if (best is not null && all.IndexOf(best) is int at and >= 0 && at < all.Count - 1)
         {
-            WriteConfinement.DeleteDirectory(path);
-            removed.Add(path);
+            all.RemoveAt(at);
+            all.Insert(all.Count - 1, best);
+            if (keep == 1) keep = 2;
         }
+        var removed = all.Take(Math.Max(0, all.Count - keep)).ToList();
+        foreach (var path in removed) WriteConfinement.DeleteDirectory(path);
         return removed;
     }
 

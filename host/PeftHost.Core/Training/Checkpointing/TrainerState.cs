@@ -49,6 +49,8 @@ public sealed record TrainerState
     public double? BestMetric { get; init; }
     /// <summary>The step of <see cref="BestMetric"/>.</summary>
     public int? BestStep { get; init; }
+    /// <summary>The folder name of the checkpoint written at <see cref="BestStep"/> (Hugging Face's best_model_checkpoint), beside this one.</summary>
+    public string? BestModelCheckpoint { get; init; }
     /// <summary>Evaluations since the metric last improved.</summary>
     public int EvaluationsWithoutImprovement { get; init; }
     /// <summary>torch's default CPU generator state, base64.</summary>
@@ -71,6 +73,8 @@ public sealed record TrainerState
         if (Epoch < 0) throw Bad("epoch", $"is {Epoch}; it cannot be negative");
         if (BatchInEpoch < 0 || BatchInEpoch >= batchesPerEpoch)
             throw Bad("batch_in_epoch", $"is {BatchInEpoch}; an epoch of this run has batches 0 to {batchesPerEpoch - 1}");
+        if (BestModelCheckpoint is { } best && (!best.StartsWith(CheckpointStore.Prefix, StringComparison.Ordinal) || best.Contains('/') || best.Contains('\0')))
+            throw Bad("best_model_checkpoint", $"is '{best}'; it names a checkpoint folder beside this one ({CheckpointStore.Prefix}N)");
         if (TorchCpuRngState.Length == 0) return null;
         byte[] rng;
         try { rng = Convert.FromBase64String(TorchCpuRngState); }

@@ -12,7 +12,9 @@ namespace PeftHost.Core.Training.Checkpointing;
 /// Writes and restores a resumable checkpoint folder:
 /// <c>trainable.safetensors</c> (the trainable parameters by name; float32 masters where kept),
 /// <c>optimizer.safetensors</c> (the optimizer's state by name, step counts in the metadata) and
-/// <c>trainer_state.json</c> (position, schedule, random state, histories). The folder is staged
+/// <c>trainer_state.json</c> (position, schedule, random state, histories), beside the trained adapters in
+/// PEFT's layout (<c>adapter_config.json</c>, <c>adapter_model.safetensors</c>, as <c>saveAdapter</c> writes them)
+/// when the trainer is given a writer for them, so the folder loads as an adapter too. The folder is staged
 /// next to its destination and renamed into place, so a crash never leaves half a checkpoint.
 /// </summary>
 internal static class TrainingCheckpoint
@@ -25,9 +27,10 @@ internal static class TrainingCheckpoint
     /// <summary>The optimizer file's format, naming the optimizer ("pefthost-adamw", "pefthost-adamw_8bit"): one run's state cannot be read by the other.</summary>
     private static string FormatOf(IOptimizer optimizer) => "pefthost-" + optimizer.Kind;
 
-    public static void Save(string target, MasterWeights weights, IOptimizer optimizer, TrainerState state)
+    public static void Save(string target, MasterWeights weights, IOptimizer optimizer, TrainerState state, Action<string>? writeAdapters)
     {
         using var staging = StagingDirectory.Create(target);
+        writeAdapters?.Invoke(staging.Path);
         var trainable = weights.Optimized.Select(t => new KeyValuePair<string, Tensor>(t.Name, t.Value)).ToList();
         SafeTensorsWriter.Write(Path.Combine(staging.Path, TrainableFile), trainable, new Dictionary<string, string> { ["format"] = "pefthost-training" });
         var (moments, steps) = optimizer.State();
@@ -45,6 +48,23 @@ internal static class TrainingCheckpoint
     public static TrainerState Load(string directory, MasterWeights weights, IOptimizer optimizer, Device device)
     {
         var state = TrainerState.Load(directory);
+        LoadWeights(directory, weights, device);
+        using var scope = NewDisposeScope();
+        using (var file = SafeTensorsFile.Open(Path.Combine(directory, OptimizerFile)))
+        {
+            if (file.Metadata.TryGetValue(FormatKey, out var format) && format != FormatOf(optimizer))
+                throw new InvalidDataException($"{directory}: the checkpoint's optimizer state is '{format}', this run's optimizer '{optimizer.Kind}' cannot resume from it");
+            if (!file.Metadata.TryGetValue(StepsKey, out var stepsJson))
+                throw new InvalidDataException($"{directory}: {OptimizerFile} has no step counts");
+            var steps = JsonSerializer.Deserialize<Dictionary<string, long>>(stepsJson) ?? [];
+            optimizer.LoadState(key => file.Entries.ContainsKey(key) ? file.Read(key) : null, steps);
+        }
+        return state;
+    }
+
+    /// <summary>Loads a checkpoint's trainable parameters (full precision where masters are kept) into <paramref name="weights"/>.</summary>
+    public static void LoadWeights(string directory, MasterWeights weights, Device device)
+    {
         using var scope = NewDisposeScope();
         using (var file = SafeTensorsFile.Open(Path.Combine(directory, TrainableFile)))
         {
@@ -64,15 +84,5 @@ internal static class TrainingCheckpoint
                 weights.Load(i, saved.to(like.dtype, device));
             }
         }
-        using (var file = SafeTensorsFile.Open(Path.Combine(directory, OptimizerFile)))
-        {
-            if (file.Metadata.TryGetValue(FormatKey, out var format) && format != FormatOf(optimizer))
-                throw new InvalidDataException($"{directory}: the checkpoint's optimizer state is '{format}', this run's optimizer '{optimizer.Kind}' cannot resume from it");
-            if (!file.Metadata.TryGetValue(StepsKey, out var stepsJson))
-                throw new InvalidDataException($"{directory}: {OptimizerFile} has no step counts");
-            var steps = JsonSerializer.Deserialize<Dictionary<string, long>>(stepsJson) ?? [];
-            optimizer.LoadState(key => file.Entries.ContainsKey(key) ? file.Read(key) : null, steps);
-        }
-        return state;
     }
 }

@@ -23,7 +23,7 @@ public sealed class OutputFaultTests(ITestOutputHelper output)
     private static TrainingOptions Options(string dir) => new()
     {
         OutputDirectory = dir, BatchSize = 2, MaxSteps = Steps, LearningRate = 5e-3, WarmupSteps = 1,
-        CheckpointEvery = 1, KeepLastCheckpoints = 2, LogEvery = 1, Seed = 3, PlotLossCurve = false,
+        CheckpointEvery = 1, SaveTotalLimit = 2, LogEvery = 1, Seed = 3, PlotLossCurve = false,
     };
 
     [Theory]
