@@ -104,6 +104,7 @@ public sealed class Trainer
                 window.Add(outcome, lr);
                 if (run.GlobalStep % Options.LogEvery == 0 || run.GlobalStep == run.TotalSteps)
                     events.Publish(window.Flush(run, session.Elapsed, firstStep));
+                Phase(run, events, TrainingPhase.Training, session.Elapsed, firstStep);
 
                 IReadOnlyDictionary<string, double>? evaluated = null;
                 if (validation is not null && Options.EvalEvery > 0 && run.GlobalStep % Options.EvalEvery == 0)
@@ -111,7 +112,7 @@ public sealed class Trainer
                     try
                     {
                         // Patience running out at the last step cuts nothing short: the run completed.
-                        if (Evaluate(run, validation, padId, events, cancellation) is { } stop && run.GlobalStep < run.TotalSteps)
+                        if (Evaluate(run, validation, padId, events, cancellation, Progress(run, events, session, firstStep)) is { } stop && run.GlobalStep < run.TotalSteps)
                         {
                             reason = TrainingStopReason.EarlyStopped;
                             message = stop;
@@ -133,15 +134,15 @@ public sealed class Trainer
                 bool epochEnded = run.Loader.Position.Epoch > epochBefore;
                 bool periodic = (Options.CheckpointEvery > 0 && run.GlobalStep % Options.CheckpointEvery == 0) || (Options.CheckpointEachEpoch && epochEnded);
                 if (store is not null && (periodic || run.CheckpointRequested || reason is TrainingStopReason.Cancelled or TrainingStopReason.StoppedByHandler))
-                    SaveCheckpoint(run, store, events);
+                    SaveCheckpoint(run, store, events, session.Elapsed, firstStep);
                 if (reason != TrainingStopReason.Completed) break;
             }
-            if (reason == TrainingStopReason.Cancelled && store is not null) SaveCheckpoint(run, store, events);
+            if (reason == TrainingStopReason.Cancelled && store is not null) SaveCheckpoint(run, store, events, session.Elapsed, firstStep);
             if (reason is TrainingStopReason.Completed or TrainingStopReason.EarlyStopped)
             {
                 if (validation is not null && run.Evaluations.LastOrDefault()?.Step != run.GlobalStep)
-                    Evaluate(run, validation, padId, events, cancellation, trackEarlyStopping: false);
-                if (store is not null && (Options.CheckpointEvery > 0 || Options.CheckpointEachEpoch)) SaveCheckpoint(run, store, events);
+                    Evaluate(run, validation, padId, events, cancellation, Progress(run, events, session, firstStep), trackEarlyStopping: false);
+                if (store is not null && (Options.CheckpointEvery > 0 || Options.CheckpointEachEpoch)) SaveCheckpoint(run, store, events, session.Elapsed, firstStep);
                 if (Options.LoadBestModelAtEnd) LoadBestModel(run, events);
             }
             if (reason == TrainingStopReason.Cancelled) message ??= "cancelled";
@@ -195,14 +196,16 @@ public sealed class Trainer
         events.Log(LogLevel.Info, "trainer", $"resumed from {path} at step {state.GlobalStep}");
     }
 
-    /// <summary>Runs the validation set and the evaluators; returns why to stop early, or null.</summary>
-    private string? Evaluate(TrainingRun run, TokenizedDataset validation, int padId, EventBus events, CancellationToken cancellation, bool trackEarlyStopping = true)
+    /// <summary>Runs the validation set and the evaluators; returns why to stop early, or null. <c>progress</c> hears (batches done, batches in all).</summary>
+    private string? Evaluate(TrainingRun run, TokenizedDataset validation, int padId, EventBus events, CancellationToken cancellation,
+        Action<int, int> progress, bool trackEarlyStopping = true)
     {
         var metrics = new Dictionary<string, double>();
         _model.eval();
         try
         {
-            var loss = DatasetLoss.Evaluate(_model, validation, Options.EvalBatchSize ?? Options.BatchSize, padId, cancellation);
+            progress(0, 0);
+            var loss = DatasetLoss.Evaluate(_model, validation, Options.EvalBatchSize ?? Options.BatchSize, padId, cancellation, progress);
             metrics["eval_loss"] = loss.Loss;
             metrics["eval_perplexity"] = loss.Perplexity;
             using var inference = inference_mode();
@@ -218,10 +221,11 @@ public sealed class Trainer
         return $"{tracker.Options.Metric} did not improve on {tracker.Best:G6} (step {tracker.BestStep}) for {tracker.Options.Patience} evaluations";
     }
 
-    private void SaveCheckpoint(TrainingRun run, CheckpointStore store, EventBus events)
+    private void SaveCheckpoint(TrainingRun run, CheckpointStore store, EventBus events, TimeSpan elapsed, int firstStep)
     {
         run.CheckpointRequested = false;
         if (run.LastCheckpointStep == run.GlobalStep && run.LastCheckpoint is not null && Directory.Exists(run.LastCheckpoint)) return;
+        Phase(run, events, TrainingPhase.Saving, elapsed, firstStep);
         string path = store.PathFor(run.GlobalStep);
         string? previousBest = run.BestCheckpoint;
         if (run.Best.BestStep == run.GlobalStep) run.BestCheckpoint = path;
@@ -269,6 +273,21 @@ public sealed class Trainer
         events.Publish(new TrainingFinishedEvent(run.RunId, run.GlobalStep, reason, message, finalLoss, elapsed, run.LastCheckpoint));
     }
 
+    /// <summary>Publishes where the run stands (after every step: cheap, no tensor is read).</summary>
+    private static void Phase(TrainingRun run, EventBus events, TrainingPhase phase, TimeSpan elapsed, int firstStep, int done = 0, int total = 0) =>
+        events.Publish(new TrainingPhaseEvent(run.RunId, phase, run.GlobalStep, run.TotalSteps, run.Epoch, elapsed, Eta(run, elapsed, firstStep), done, total));
+
+    /// <summary>The evaluation progress callback: an Evaluating phase event per validation batch.</summary>
+    private static Action<int, int> Progress(TrainingRun run, EventBus events, Stopwatch session, int firstStep) =>
+        (done, total) => Phase(run, events, TrainingPhase.Evaluating, session.Elapsed, firstStep, done, total);
+
+    /// <summary>Time to the last step at this session's pace so far; null before its first step.</summary>
+    private static TimeSpan? Eta(TrainingRun run, TimeSpan elapsed, int firstStep)
+    {
+        int done = run.GlobalStep - firstStep;
+        return done > 0 ? TimeSpan.FromSeconds(elapsed.TotalSeconds / done * (run.TotalSteps - run.GlobalStep)) : null;
+    }
+
     /// <summary>Accumulates steps between two progress events.</summary>
     private sealed class LogWindow
     {
@@ -289,8 +308,7 @@ public sealed class Trainer
         public TrainingStepEvent Flush(TrainingRun run, TimeSpan elapsed, int firstStep)
         {
             double seconds = Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
-            int done = run.GlobalStep - firstStep;
-            var eta = done > 0 ? TimeSpan.FromSeconds(elapsed.TotalSeconds / done * (run.TotalSteps - run.GlobalStep)) : TimeSpan.Zero;
+            var eta = Eta(run, elapsed, firstStep) ?? TimeSpan.Zero;
             var e = new TrainingStepEvent(run.RunId, run.GlobalStep, run.TotalSteps, run.Epoch, _lossSum / Math.Max(1, _steps), _lastLr,
                 _lastNorm, _tokens / seconds, elapsed, eta);
             _lossSum = 0;

@@ -72,7 +72,7 @@ public sealed class DashboardKeysTests
         Assert.Equal([DashboardPanel.Run], vm.Apply(Step(1)).Order());
         vm.Apply(new JobFinishedEvent(1, JobKind.Recipe, "x.js", JobOutcome.Succeeded, null, TimeSpan.FromSeconds(1)));
         Assert.Null(vm.RunningJob);
-        Assert.Equal("x.js: succeeded", vm.Status);
+        Assert.Equal("✓ succeeded: x.js", vm.Status);
 
         vm.Current = DashboardPanel.Log;
         vm.Cycle(1);
@@ -80,5 +80,37 @@ public sealed class DashboardKeysTests
         vm.Cycle(-1);
         Assert.Equal(DashboardPanel.Log, vm.Current);
         Assert.Equal(["1 Plugins", "2 Recipes", "3 Run", "4 Adapters", "5 Playground", "6 Log"], DashboardViewModel.TabTitles);
+    }
+
+    [Fact]
+    public void A_failed_actions_outcome_and_reason_come_before_its_long_name_so_80_columns_show_them()
+    {
+        using var dir = new TempDir();
+        var vm = new DashboardViewModel(new RecipesViewModel(new RecipeCatalog(dir.Path)), new NoCommands(), new NoCommands());
+        string folder = "/tmp/pefthost-e2e-1234abcd/runs/20261206-133000-tiny-train/checkpoints/checkpoint-12";
+        vm.Apply(new JobFinishedEvent(2, JobKind.Model, $"load adapter {folder}", JobOutcome.Failed, "no adapter_config.json in the folder", TimeSpan.FromSeconds(1)));
+        Assert.StartsWith("✗ failed: no adapter_config.json in the folder", vm.Status);
+        Assert.EndsWith($"(load adapter {folder})", vm.Status);
+        Assert.Contains("✗ failed: no adapter_config.json in the folder", DisplayFormat.Fit(vm.Status, 80));
+
+        vm.Apply(new JobFinishedEvent(3, JobKind.Model, $"load adapter {folder}", JobOutcome.Succeeded, null, TimeSpan.FromSeconds(1)));
+        Assert.StartsWith("✓ succeeded: load adapter /tmp/", vm.Status);
+    }
+
+    [Theory]
+    [InlineData(80, DashboardPanel.Recipes, "", " 1 Plugins   2 Recipes   3 Run   4 Adapters   5 Playground   6 Log")]
+    [InlineData(80, DashboardPanel.Run, "tiny-train.js", " 1 Plugins   2 Recipes   3 Run   4 Adapters   5 Playground   6 Log   ● tiny-tra…")]
+    [InlineData(90, DashboardPanel.Run, "tiny-train.js", " 1 Plugins   2 Recipes   3 Run   4 Adapters   5 Playground   6 Log         ● tiny-train.js")]
+    [InlineData(70, DashboardPanel.Run, "tiny-train.js", " 1 Plugins   2 Recipes   3 Run   4 Adapters   5 Playground   6 Log   ●")]
+    [InlineData(60, DashboardPanel.Recipes, "tiny-train.js", " 1 Plugins   2 Recipes   3 Run   4 Adapters  +5 6  ● tiny-t…")]
+    [InlineData(60, DashboardPanel.Log, "", " 1 Plugins   2 Recipes   3 Run   4 Adapters   6 Log  +5")]
+    [InlineData(40, DashboardPanel.Playground, "tiny-train.js", " 1 Plugins   5 Playground  +2 3 4 6    ●")]
+    public void Below_80_columns_the_tab_strip_says_what_it_hides_instead_of_dropping_it_silently(int width, DashboardPanel current, string job, string expected)
+    {
+        string strip = TabStrip.Text(width, current, job);
+        Assert.Equal(expected, strip);
+        Assert.True(strip.Length <= width);
+        var shown = TabStrip.Layout(width, current, job);
+        Assert.Contains(shown, s => s.Panel == current);
     }
 }

@@ -89,4 +89,32 @@ public sealed class LogViewModelTests
         Assert.Equal("evaluation at step 10: eval_loss 2.0000, eval_perplexity 7.3891", lines[2].Message);
         Assert.Matches(@"^\d\d:\d\d:\d\d ERROR plugins  plugin Corrupt 1.0.0 failed", vm.VisibleLines[0]);
     }
+
+    [Fact]
+    public void A_long_line_wraps_to_the_width_whole_with_its_continuation_under_the_message_and_opens_whole_in_the_detail()
+    {
+        var vm = new LogViewModel();
+        string reason = "no adapter_config.json in /tmp/pefthost-runs/20261206-133000-tiny-train/checkpoints/checkpoint-12: "
+            + "this folder holds a training checkpoint (optimizer state), not a PEFT adapter";
+        vm.Apply(new JobFinishedEvent(3, JobKind.Model, "load adapter /tmp/pefthost-runs/20261206-133000-tiny-train/checkpoints/checkpoint-12",
+            JobOutcome.Failed, reason, TimeSpan.FromSeconds(1)));
+        var rows = vm.WrappedRows(78);
+        Assert.True(rows.Count >= 3, string.Join("\n", rows.Select(r => r.Text)));
+        Assert.All(rows, r => Assert.True(r.Text.Length <= 78, r.Text));
+        Assert.All(rows.Skip(1), r => Assert.StartsWith(new string(' ', LogEntry.PrefixWidth), r.Text));
+        // Nothing is lost: the rows hold every character of the line (long words are cut across rows).
+        static string Dense(string text) => string.Concat(text.Where(c => c != ' '));
+        Assert.Equal(Dense(vm.Visible.Single().Format()), Dense(string.Concat(rows.Select(r => r.Text))));
+        var entry = Assert.Single(rows.Select(r => r.Entry).Distinct());
+        Assert.EndsWith(reason, entry.Detail());
+        Assert.Contains("ERROR · jobs", entry.Detail());
+    }
+
+    [Fact]
+    public void Short_lines_stay_one_row_each()
+    {
+        var rows = WithLines().WrappedRows(80);
+        Assert.Equal(3, rows.Count);
+        Assert.Equal(rows.Select(r => r.Entry.Format()), rows.Select(r => r.Text));
+    }
 }

@@ -90,4 +90,58 @@ public sealed class RecipeParameterFormTests
         Assert.Null(vm.Selected);
         Assert.Empty(vm.Form.Fields);
     }
+
+    [Fact]
+    public void Form_edits_are_kept_per_recipe_when_the_selection_moves_off_and_back()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["a.js"], "// A.\nconst p = defineParams({ steps: 3 });");
+        File.WriteAllText(dir["b.js"], "// B.\nconst p = defineParams({ n: 1 });");
+        var vm = new RecipesViewModel(new RecipeCatalog(dir.Path));
+        vm.Refresh();
+        vm.Form["steps"].Value = "30";
+        Assert.True(vm.Select("b.js"));
+        vm.Form["n"].Value = "7";
+        Assert.True(vm.Select("a.js"));
+        Assert.Equal(["steps=30"], vm.Form.SetValues());
+        Assert.True(vm.Select("b.js"));
+        Assert.Equal(["n=7"], vm.Form.SetValues());
+
+        // A recipe whose declared parameters changed on disk gets a fresh form.
+        File.WriteAllText(dir["a.js"], "// A.\nconst p = defineParams({ steps: 3, r: 8 });");
+        Assert.True(vm.Select("a.js"));
+        Assert.Empty(vm.Form.SetValues());
+        Assert.Equal(["steps", "r"], vm.Form.Fields.Select(f => f.Parameter.Name));
+    }
+
+    [Theory]
+    [InlineData(78, 26)]
+    [InlineData(118, 39)]
+    [InlineData(60, 24)]
+    [InlineData(300, 60)]
+    public void The_recipe_list_takes_a_third_of_the_width_within_bounds(int panelWidth, int listWidth) =>
+        Assert.Equal(listWidth, RecipesViewModel.ListWidth(panelWidth));
+
+    [Fact]
+    public void The_command_line_wraps_into_shell_rows_that_paste_as_one_command()
+    {
+        var form = Form();
+        form["learningRate"].Value = "1e-3";
+        form["steps"].Value = "12";
+        form["targets"].Value = "q_proj,k_proj,v_proj";
+        form["model"].Value = "models/my model";
+        var rows = form.CommandRows("recipes/lora.js", 40);
+        Assert.Equal(
+        [
+            "$ peft run recipes/lora.js \\",
+            "  --set 'model=models/my model' \\",
+            "  --set steps=12 \\",
+            "  --set learningRate=1e-3 \\",
+            "  --set targets=q_proj,k_proj,v_proj",
+        ], rows);
+        Assert.All(rows, r => Assert.True(r.Length <= 40, r));
+        // Joined as a shell joins continuation lines, the rows are the one-line command.
+        Assert.Equal("$ " + form.CommandLine("recipes/lora.js"), string.Join(" ", rows.Select(r => r.TrimEnd('\\').Trim())));
+        Assert.Equal(["$ " + form.CommandLine("recipes/lora.js")], form.CommandRows("recipes/lora.js", 200));
+    }
 }

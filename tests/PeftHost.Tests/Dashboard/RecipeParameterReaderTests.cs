@@ -95,4 +95,57 @@ public sealed class RecipeParameterReaderTests
         var last = RecipeParameterReader.Read("defineParams({\n  c: true // last one\n})");
         Assert.Equal(new RecipeParameter("c", RecipeParameterKind.Boolean, "true", "last one"), Assert.Single(last));
     }
+
+    [Fact]
+    public void Strings_and_comments_that_look_like_code_read_as_the_runtime_reads_them()
+    {
+        var ps = RecipeParameterReader.Read("""
+            // defineParams({ inAComment: 1 })
+            const decoy = "defineParams({ inAString: 2 })";
+            const t = `defineParams({ inATemplate: 3 })`;
+            const re = /defineParams\({ inARegex: 4 }/;
+            const p = defineParams({
+              open: "{ not a brace",          // a string with a brace
+              close: '} nor this, // nor a comment',
+              path: "a/*b*/c",                /* a block comment */
+              nested: { a: { b: [1, { c: "}" }] }, d: -2 }, // nested
+              quoted: "say \"hi\" // still the string",
+              "spaced key": 1, next: 2,       // next's comment, not spaced key's
+              hex: 0x10,
+              esc: "tab\there",
+            });
+            const later = defineParams({ ignored: true });
+            """);
+        Assert.Equal(["open", "close", "path", "nested", "quoted", "spaced key", "next", "hex", "esc"], ps.Select(p => p.Name));
+        Assert.Equal(new RecipeParameter("open", RecipeParameterKind.String, "{ not a brace", "a string with a brace"), ps[0]);
+        Assert.Equal(new RecipeParameter("close", RecipeParameterKind.String, "} nor this, // nor a comment"), ps[1]);
+        Assert.Equal(new RecipeParameter("path", RecipeParameterKind.String, "a/*b*/c"), ps[2]);
+        Assert.Equal(new RecipeParameter("nested", RecipeParameterKind.Object, "{\"a\":{\"b\":[1,{\"c\":\"}\"}]},\"d\":-2}", "nested"), ps[3]);
+        Assert.Equal("say \"hi\" // still the string", ps[4].Default);
+        Assert.Null(ps[4].Description);
+        Assert.Null(ps[5].Description);
+        Assert.Equal("next's comment, not spaced key's", ps[6].Description);
+        Assert.Equal((RecipeParameterKind.Number, "16"), (ps[7].Kind, ps[7].Default));
+        Assert.Equal("tab\there", ps[8].Default);
+    }
+
+    [Fact]
+    public void Shorthand_spread_and_methods_are_kept_as_source_or_skipped()
+    {
+        var ps = RecipeParameterReader.Read("""
+            const steps = 10;
+            const base = { r: 4 };
+            const p = defineParams({ ...base, steps, scale: 2 * steps, pick() { return 1; } });
+            """);
+        Assert.Equal(["steps", "scale", "pick"], ps.Select(p => p.Name));
+        Assert.Equal((RecipeParameterKind.Expression, "steps"), (ps[0].Kind, ps[0].Default));
+        Assert.Equal((RecipeParameterKind.Expression, "2 * steps"), (ps[1].Kind, ps[1].Default));
+        Assert.Equal(RecipeParameterKind.Expression, ps[2].Kind);
+    }
+
+    [Fact]
+    public void A_recipe_that_does_not_parse_declares_nothing()
+    {
+        Assert.Empty(RecipeParameterReader.Read("const p = defineParams({ steps: 3 );"));
+    }
 }

@@ -1,6 +1,8 @@
 using PeftHost.Cli.Dashboard.Jobs;
 using PeftHost.Cli.Dashboard.Session;
 using PeftHost.Cli.Dashboard.ViewModels;
+using PeftHost.Core.Recipes;
+using PeftHost.Core.Recipes.Api;
 using PeftHost.Core.Telemetry;
 using PeftHost.Core.Training;
 using static PeftHost.Tests.Dashboard.DashboardEvents;
@@ -30,7 +32,7 @@ public sealed class RunViewModelTests
         Assert.Equal(0.5, vm.Fraction);
         Assert.Equal(20, vm.Step);
         Assert.Equal(40, vm.TotalSteps);
-        Assert.Equal("step 20/40 · epoch 2.00 · ETA 0:00:08", vm.ProgressText);
+        Assert.Equal("training · step 20/40 · epoch 2.00 · ETA 0:00:08", vm.ProgressText);
         Assert.Equal([(10.0, 2.5), (20.0, 2.25)], vm.TrainLossSeries);
         Assert.Equal(1500.4, vm.TokensPerSecond);
         Assert.Equal("loss 2.2500 · eval - · lr 3.00e-04 · grad 0.8000 · 1,500 tok/s", vm.MetricsText);
@@ -49,11 +51,12 @@ public sealed class RunViewModelTests
         Assert.Equal([(10.0, 2.4), (20.0, 2.2)], vm.EvalLossSeries);
         Assert.Equal(2.2, vm.EvalLoss);
         Assert.Equal(["step", "eval_loss", "eval_perplexity"], vm.ResultColumns);
-        var table = vm.FormatResults(80);
-        Assert.Equal(3, table.Count);
-        Assert.Equal("step  eval_loss  eval_perplexity", table[0]);
-        Assert.Equal("  10     2.4000          11.0232", table[1]);
-        Assert.Equal("  20     2.2000           9.0250", table[2]);
+        var table = vm.FormatResults().Split('\n');
+        Assert.Equal(5, table.Length);
+        Assert.Equal("evaluations", table[0]);
+        Assert.Equal("step  eval_loss  eval_perplexity", table[1]);
+        Assert.Equal("  10     2.4000          11.0232", table[3]);
+        Assert.Equal("  20     2.2000           9.0250", table[4]);
     }
 
     [Fact]
@@ -136,5 +139,76 @@ public sealed class RunViewModelTests
         Assert.False(vm.Apply(new JobFinishedEvent(2, JobKind.Generation, "generate", JobOutcome.Succeeded, null, TimeSpan.Zero)));
         Assert.Equal(RunState.Running, vm.State);
         Assert.Equal(3, vm.Step);
+    }
+
+    private static TrainingPhaseEvent Phase(TrainingPhase phase, int step, int total = 40, int done = 0, int all = 0, double? etaSeconds = null) =>
+        new("run-1", phase, step, total, step / 10.0, TimeSpan.FromSeconds(step), etaSeconds is double e ? TimeSpan.FromSeconds(e) : TimeSpan.FromSeconds(total - step), done, all);
+
+    [Fact]
+    public void Every_step_moves_the_progress_between_logged_steps_and_the_phase_is_named()
+    {
+        var vm = Started();
+        vm.Apply(Step(10, loss: 2.5));
+        vm.Apply(Phase(TrainingPhase.Training, 10));
+        // logEvery 10: steps 11 and 12 publish no TrainingStepEvent, only where the run stands.
+        vm.Apply(Phase(TrainingPhase.Training, 11, etaSeconds: 29));
+        Assert.Equal("training · step 11/40 · epoch 1.10 · ETA 0:00:29", vm.ProgressText);
+        vm.Apply(Phase(TrainingPhase.Training, 12, etaSeconds: 28));
+        Assert.Equal(12, vm.Step);
+        Assert.Equal(0.3, vm.Fraction);
+        Assert.Equal("training · step 12/40 · epoch 1.20 · ETA 0:00:28", vm.ProgressText);
+        Assert.Equal([(10.0, 2.5)], vm.TrainLossSeries); // the loss moves only with logged steps
+    }
+
+    [Fact]
+    public void An_evaluation_shows_its_batches_instead_of_a_frozen_eta_and_saving_is_named()
+    {
+        var vm = Started();
+        vm.Apply(Phase(TrainingPhase.Training, 25));
+        vm.Apply(Phase(TrainingPhase.Evaluating, 25));
+        Assert.Equal("evaluating… · step 25/40 · epoch 2.50", vm.ProgressText);
+        vm.Apply(Phase(TrainingPhase.Evaluating, 25, done: 3, all: 10));
+        Assert.Equal("evaluating 3/10 · step 25/40 · epoch 2.50", vm.ProgressText);
+        Assert.Equal((3, 10), vm.EvaluationProgress);
+        vm.Apply(Evaluation(25, 2.1));
+        Assert.Equal(TrainingPhase.Training, vm.Phase);
+        vm.Apply(Phase(TrainingPhase.Saving, 25));
+        Assert.Equal("saving a checkpoint · step 25/40 · epoch 2.50", vm.ProgressText);
+        vm.Apply(new CheckpointEvent("run-1", 25, "/runs/x/checkpoint-25", []));
+        Assert.Equal(TrainingPhase.Training, vm.Phase);
+    }
+
+    [Fact]
+    public void The_header_loss_is_the_charts_last_point_even_when_the_run_ends_on_a_different_single_step_loss()
+    {
+        var vm = Started();
+        vm.Apply(Step(20, total: 25, loss: 2.25)); // the mean of steps 1..20 (logEvery 20)
+        vm.Apply(Phase(TrainingPhase.Training, 25, total: 25));
+        vm.Apply(new TrainingFinishedEvent("run-1", 25, TrainingStopReason.Completed, null, 1.5, TimeSpan.FromSeconds(9), null));
+        Assert.Equal(2.25, vm.Loss);
+        Assert.Equal(vm.TrainLossSeries[^1].Y, vm.Loss);
+        Assert.StartsWith("loss 2.2500 ·", vm.MetricsText);
+    }
+
+    [Fact]
+    public void The_recipes_own_tables_follow_the_evaluations_in_the_results()
+    {
+        var vm = Started("quickstart.js");
+        vm.Apply(Evaluation(10, 2.4));
+        vm.Apply(new RecipeTableEvent("spam vs ham on 600 held-out e-mails", ["model", "accuracy", "f1"],
+        [
+            [new TableFormatter.Cell("base stories260k", false), new TableFormatter.Cell("0.5", true), new TableFormatter.Cell("0.6667", true)],
+            [new TableFormatter.Cell("LoRA r=8, 150 steps", false), new TableFormatter.Cell("0.955", true), new TableFormatter.Cell("0.9548", true)],
+        ]));
+        Assert.Single(vm.RecipeTables);
+        var lines = vm.FormatResults().Split('\n');
+        int title = Array.IndexOf(lines, "spam vs ham on 600 held-out e-mails");
+        Assert.True(title > 0, string.Join("\n", lines));
+        Assert.Equal("model                accuracy  f1", lines[title + 1]);
+        Assert.Equal("LoRA r=8, 150 steps     0.955  0.9548", lines[title + 4]);
+
+        vm.Apply(new JobStartedEvent(2, JobKind.Recipe, "tiny-train.js"));
+        Assert.Empty(vm.RecipeTables);
+        Assert.Equal("no evaluations yet", vm.FormatResults());
     }
 }

@@ -43,7 +43,9 @@ internal static class ReportingApi
             var rows = args[0].AsArray().ToArray();
             var columns = options.Strings("columns")?.ToList() ?? Columns(rows);
             var cells = rows.Select((row, r) => columns.Select(c => Cell(s, CellValue(row, c, r), maxWidth)).ToArray() as IReadOnlyList<TableFormatter.Cell>).ToList();
-            s.Log(TableFormatter.Format(columns, cells, options.String("title")));
+            string? title = options.String("title");
+            s.Log(TableFormatter.Format(columns, cells, title));
+            s.Host.Events.Publish(new RecipeTableEvent(title, columns, cells));
             return args[0];
         }));
 

@@ -1,327 +1,149 @@
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using Acornima;
+using Acornima.Ast;
 
 namespace PeftHost.Cli.Dashboard.Recipes;
 
 /// <summary>
 /// Reads the parameters a recipe declares — the object literal passed to <c>defineParams({ … })</c> —
 /// from its source, without running it: keys, literal defaults (numbers, strings, booleans, arrays
-/// and objects of literals) and the comment on each parameter's line. A default that is not a
-/// literal is kept as its source text (<see cref="RecipeParameterKind.Expression"/>).
+/// and objects of literals) and the <c>//</c> comment on each parameter's line. The source is parsed
+/// by Acornima (the parser Jint runs recipes with), so strings and comments that look like code,
+/// braces inside strings and nested objects read exactly as the runtime reads them. A default that
+/// is not a literal is kept as its source text (<see cref="RecipeParameterKind.Expression"/>).
 /// </summary>
 public static class RecipeParameterReader
 {
-    /// <summary>The declared parameters in declaration order; empty when the recipe does not call <c>defineParams</c> with an object literal.</summary>
+    /// <summary>
+    /// The parameters of the first <c>defineParams</c> call given an object literal, in declaration
+    /// order; empty when there is none or the source does not parse (the runtime would refuse it too).
+    /// </summary>
     public static IReadOnlyList<RecipeParameter> Read(string source)
     {
-        var scanner = new Scanner(source);
-        if (!scanner.SeekCall("defineParams")) return [];
-        var result = new List<RecipeParameter>();
-        try
+        var comments = new List<Comment>();
+        var parser = new Parser(new ParserOptions { OnComment = (in Comment c) => comments.Add(c) });
+        Node program;
+        try { program = parser.ParseModule(source); }
+        catch (ParseErrorException)
         {
-            scanner.Expect('{');
-            while (true)
-            {
-                scanner.SkipTrivia();
-                if (scanner.TryTake('}')) break;
-                string key = scanner.ReadKey();
-                scanner.SkipTrivia();
-                if (!scanner.TryTake(':'))
-                {
-                    // Shorthand ({ steps }) or a method: the default is whatever the name holds.
-                    result.Add(new RecipeParameter(key, RecipeParameterKind.Expression, key, scanner.TrailingComment()));
-                    scanner.TryTake(',');
-                    continue;
-                }
-                var (kind, text) = scanner.ReadValue();
-                scanner.SkipTrivia(stopAtNewline: true);
-                bool comma = scanner.TryTake(',');
-                string? comment = scanner.TrailingComment();
-                result.Add(new RecipeParameter(key, kind, text, comment));
-                if (!comma)
-                {
-                    scanner.SkipTrivia();
-                    scanner.Expect('}');
-                    break;
-                }
-            }
+            // A recipe written as a plain script (with a top-level return, say) still reads.
+            comments.Clear();
+            try { program = new Parser(new ParserOptions { OnComment = (in Comment c) => comments.Add(c), AllowReturnOutsideFunction = true }).ParseScript(source); }
+            catch (ParseErrorException) { return []; }
         }
-        catch (FormatException)
+        if (FindDeclaration(program) is not { } declaration) return [];
+        var result = new List<RecipeParameter>();
+        foreach (var node in declaration.Properties)
         {
-            // A literal this reader does not understand: keep what was read before it.
+            if (node is not Property property) continue; // a spread (...defaults) declares nothing by name
+            string key = KeyName(property, source);
+            string? comment = TrailingComment(property, source, comments);
+            var (kind, text) = property.Shorthand ? (RecipeParameterKind.Expression, key)
+                : property.Method || property.Kind != PropertyKind.Init ? (RecipeParameterKind.Expression, Text(property, source))
+                : Describe(property.Value, source);
+            result.Add(new RecipeParameter(key, kind, text, comment));
         }
         return result;
     }
 
-    /// <summary>A cursor over JavaScript source that knows just enough of the grammar for object literals.</summary>
-    private sealed class Scanner(string source)
+    /// <summary>The first <c>defineParams({ … })</c> call's object literal, in source order.</summary>
+    private static ObjectExpression? FindDeclaration(Node node)
     {
-        private int _pos;
+        if (node is CallExpression { Callee: Identifier { Name: "defineParams" } } call && call.Arguments.Count > 0 && call.Arguments[0] is ObjectExpression literal)
+            return literal;
+        foreach (var child in node.ChildNodes)
+            if (FindDeclaration(child) is { } found) return found;
+        return null;
+    }
 
-        public bool SeekCall(string name)
-        {
-            while (_pos < source.Length)
-            {
-                SkipTrivia();
-                if (_pos >= source.Length) return false;
-                char c = source[_pos];
-                if (c is '"' or '\'' or '`') { ReadString(); continue; }
-                if (IsIdentifierStart(c))
-                {
-                    string word = ReadIdentifier();
-                    if (word != name) continue;
-                    SkipTrivia();
-                    if (TryTake('('))
-                    {
-                        SkipTrivia();
-                        if (Peek() == '{') return true;
-                    }
-                    continue;
-                }
-                _pos++;
-            }
-            return false;
-        }
+    private static string KeyName(Property property, string source) => property.Key switch
+    {
+        _ when property.Computed => Text(property.Key, source),
+        Identifier id => id.Name,
+        StringLiteral s => s.Value,
+        Literal l => l.Raw,
+        var other => Text(other, source),
+    };
 
-        public void SkipTrivia(bool stopAtNewline = false)
+    /// <summary>A value's kind and its text as <c>--set</c> would give it; a non-literal keeps its source.</summary>
+    private static (RecipeParameterKind Kind, string Text) Describe(Node value, string source)
+    {
+        var literal = Literal(value);
+        return literal switch
         {
-            while (_pos < source.Length)
-            {
-                char c = source[_pos];
-                if (c == '\n' && stopAtNewline) return;
-                if (char.IsWhiteSpace(c)) { _pos++; continue; }
-                if (c == '/' && Peek(1) == '/')
-                {
-                    if (stopAtNewline) return;
-                    while (_pos < source.Length && source[_pos] != '\n') _pos++;
-                    continue;
-                }
-                if (c == '/' && Peek(1) == '*')
-                {
-                    int end = source.IndexOf("*/", _pos + 2, StringComparison.Ordinal);
-                    _pos = end < 0 ? source.Length : end + 2;
-                    continue;
-                }
-                return;
-            }
-        }
-
-        /// <summary>A <c>// comment</c> on the rest of the current line, consumed; null when the line ends without one.</summary>
-        public string? TrailingComment()
-        {
-            int save = _pos;
-            while (_pos < source.Length && source[_pos] is ' ' or '\t') _pos++;
-            if (Peek() == '/' && Peek(1) == '/')
-            {
-                int start = _pos + 2;
-                int end = source.IndexOf('\n', start);
-                if (end < 0) end = source.Length;
-                _pos = end;
-                string text = source[start..end].Trim();
-                return text.Length == 0 ? null : text;
-            }
-            _pos = save;
-            return null;
-        }
-
-        public bool TryTake(char c)
-        {
-            if (Peek() != c) return false;
-            _pos++;
-            return true;
-        }
-
-        public void Expect(char c)
-        {
-            SkipTrivia();
-            if (!TryTake(c)) throw new FormatException($"expected '{c}' at {_pos}");
-        }
-
-        public string ReadKey()
-        {
-            char c = Peek();
-            if (c is '"' or '\'') return ReadString();
-            if (IsIdentifierStart(c)) return ReadIdentifier();
-            if (char.IsAsciiDigit(c)) return ReadNumberText();
-            throw new FormatException($"unexpected '{c}' at {_pos}");
-        }
-
-        /// <summary>A value: its kind and its text as <c>--set</c> would give it.</summary>
-        public (RecipeParameterKind Kind, string Text) ReadValue()
-        {
-            SkipTrivia();
-            int start = _pos;
-            var literal = TryReadLiteral();
-            SkipTrivia(stopAtNewline: true);
-            if (literal is not null && Peek() is ',' or '}' or '\n' or '\r' or '/' or '\0')
-            {
-                var described = Describe(literal);
-                // A number keeps its spelling (3e-4 stays 3e-4) when --set reads that spelling back.
-                string spelled = source[start.._pos].Trim().Replace("_", "");
-                bool readable = double.TryParse(spelled, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
-                return described.Kind == RecipeParameterKind.Number && readable ? (described.Kind, spelled) : described;
-            }
-            // Not a plain literal (e.g. `2 * 8`, `process.env.X`, a function call): keep its source.
-            _pos = start;
-            SkipExpression();
-            return (RecipeParameterKind.Expression, source[start.._pos].Trim());
-        }
-
-        private static (RecipeParameterKind Kind, string Text) Describe(JsonNode? value) => value switch
-        {
-            null => (RecipeParameterKind.Expression, "null"),
+            null => (RecipeParameterKind.Expression, Text(value, source)),
             JsonArray a => (RecipeParameterKind.Array, a.ToJsonString()),
             JsonObject o => (RecipeParameterKind.Object, o.ToJsonString()),
             JsonValue v when v.TryGetValue(out bool b) => (RecipeParameterKind.Boolean, b ? "true" : "false"),
-            JsonValue v when v.TryGetValue(out double d) => (RecipeParameterKind.Number, d.ToString("R", CultureInfo.InvariantCulture)),
+            // A number keeps its spelling (3e-4 stays 3e-4, 1_000 becomes 1000) when --set reads that spelling back.
+            JsonValue v when v.TryGetValue(out double d) => (RecipeParameterKind.Number, Spelling(value, source) ?? d.ToString("R", CultureInfo.InvariantCulture)),
             JsonValue v => (RecipeParameterKind.String, v.GetValue<string>()),
-            _ => (RecipeParameterKind.Expression, value.ToJsonString()),
+            _ => (RecipeParameterKind.Expression, Text(value, source)),
         };
-
-        /// <summary>A literal as JSON; null (with the cursor moved) when the value is not one.</summary>
-        private JsonNode? TryReadLiteral()
-        {
-            char c = Peek();
-            if (c is '"' or '\'') return JsonValue.Create(ReadString());
-            if (c == '`')
-            {
-                int save = _pos;
-                string text = ReadString();
-                if (source[save.._pos].Contains("${", StringComparison.Ordinal)) return null;
-                return JsonValue.Create(text);
-            }
-            if (char.IsAsciiDigit(c) || (c is '-' or '+' or '.' && (char.IsAsciiDigit(Peek(1)) || Peek(1) == '.')))
-            {
-                string number = ReadNumberText();
-                string plain = number.Replace("_", "");
-                if (plain.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && long.TryParse(plain[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long hex))
-                    return JsonValue.Create((double)hex);
-                return double.TryParse(plain, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? JsonValue.Create(d) : null;
-            }
-            if (c == '[')
-            {
-                _pos++;
-                var array = new JsonArray();
-                while (true)
-                {
-                    SkipTrivia();
-                    if (TryTake(']')) return array;
-                    var item = TryReadLiteral();
-                    if (item is null) return null;
-                    array.Add(item);
-                    SkipTrivia();
-                    if (TryTake(',')) continue;
-                    if (TryTake(']')) return array;
-                    return null;
-                }
-            }
-            if (c == '{')
-            {
-                _pos++;
-                var obj = new JsonObject();
-                while (true)
-                {
-                    SkipTrivia();
-                    if (TryTake('}')) return obj;
-                    string key;
-                    try { key = ReadKey(); }
-                    catch (FormatException) { return null; }
-                    SkipTrivia();
-                    if (!TryTake(':')) return null;
-                    SkipTrivia();
-                    var item = TryReadLiteral();
-                    if (item is null) return null;
-                    obj[key] = item;
-                    SkipTrivia();
-                    if (TryTake(',')) continue;
-                    if (TryTake('}')) return obj;
-                    return null;
-                }
-            }
-            if (IsIdentifierStart(c))
-            {
-                string word = ReadIdentifier();
-                return word switch
-                {
-                    "true" => JsonValue.Create(true),
-                    "false" => JsonValue.Create(false),
-                    _ => null,
-                };
-            }
-            return null;
-        }
-
-        /// <summary>Moves past an expression up to the next ',' or '}' at depth 0.</summary>
-        private void SkipExpression()
-        {
-            int depth = 0;
-            while (_pos < source.Length)
-            {
-                char c = source[_pos];
-                if (c is '"' or '\'' or '`') { ReadString(); continue; }
-                if (c == '/' && Peek(1) is '/' or '*') { SkipTrivia(); continue; }
-                if (c is '(' or '[' or '{') depth++;
-                else if (c is ')' or ']' or '}')
-                {
-                    if (depth == 0) return;
-                    depth--;
-                }
-                else if (c == ',' && depth == 0) return;
-                _pos++;
-            }
-        }
-
-        private string ReadString()
-        {
-            char quote = source[_pos++];
-            var sb = new StringBuilder();
-            while (_pos < source.Length && source[_pos] != quote)
-            {
-                char c = source[_pos++];
-                if (c == '\\' && _pos < source.Length)
-                {
-                    char e = source[_pos++];
-                    sb.Append(e switch { 'n' => '\n', 't' => '\t', 'r' => '\r', '0' => '\0', _ => e });
-                }
-                else if (c == '\n' && quote != '`')
-                {
-                    throw new FormatException("unterminated string");
-                }
-                else
-                {
-                    sb.Append(c);
-                }
-            }
-            if (_pos >= source.Length) throw new FormatException("unterminated string");
-            _pos++;
-            return sb.ToString();
-        }
-
-        private string ReadIdentifier()
-        {
-            int start = _pos;
-            while (_pos < source.Length && (char.IsLetterOrDigit(source[_pos]) || source[_pos] is '_' or '$')) _pos++;
-            return source[start.._pos];
-        }
-
-        private string ReadNumberText()
-        {
-            int start = _pos;
-            if (Peek() is '-' or '+') _pos++;
-            while (_pos < source.Length)
-            {
-                char c = source[_pos];
-                bool exponentSign = (c is '-' or '+') && _pos > start && source[_pos - 1] is 'e' or 'E' && !source[start.._pos].StartsWith("0x", StringComparison.OrdinalIgnoreCase);
-                if (char.IsAsciiLetterOrDigit(c) || c is '.' or '_' || exponentSign) _pos++;
-                else break;
-            }
-            return source[start.._pos];
-        }
-
-        private char Peek(int ahead = 0) => _pos + ahead < source.Length ? source[_pos + ahead] : '\0';
-
-        private static bool IsIdentifierStart(char c) => char.IsLetter(c) || c is '_' or '$';
     }
+
+    /// <summary>A literal (of literals) as JSON; null when <paramref name="node"/> is not one (null itself is not a usable default).</summary>
+    private static JsonNode? Literal(Node node) => node switch
+    {
+        StringLiteral s => JsonValue.Create(s.Value),
+        NumericLiteral n => JsonValue.Create(n.Value),
+        BooleanLiteral b => JsonValue.Create(b.Value),
+        UnaryExpression { Operator: Operator.UnaryNegation, Argument: NumericLiteral n } => JsonValue.Create(-n.Value),
+        UnaryExpression { Operator: Operator.UnaryPlus, Argument: NumericLiteral n } => JsonValue.Create(n.Value),
+        TemplateLiteral { Expressions.Count: 0 } t when t.Quasis[0].Value.Cooked is { } text => JsonValue.Create(text),
+        ArrayExpression a => Array(a),
+        ObjectExpression o => Object(o),
+        _ => null,
+    };
+
+    private static JsonArray? Array(ArrayExpression array)
+    {
+        var result = new JsonArray();
+        foreach (var element in array.Elements)
+        {
+            if (element is null || Literal(element) is not { } item) return null;
+            result.Add(item);
+        }
+        return result;
+    }
+
+    private static JsonObject? Object(ObjectExpression obj)
+    {
+        var result = new JsonObject();
+        foreach (var node in obj.Properties)
+        {
+            if (node is not Property { Computed: false, Shorthand: false, Method: false, Kind: PropertyKind.Init } property) return null;
+            string? key = property.Key switch { Identifier id => id.Name, StringLiteral s => s.Value, NumericLiteral n => n.Raw, _ => null };
+            if (key is null || Literal(property.Value) is not { } item) return null;
+            result[key] = item;
+        }
+        return result;
+    }
+
+    /// <summary>A number's source spelling without digit separators, when <c>--set</c> reads it back as a number.</summary>
+    private static string? Spelling(Node value, string source)
+    {
+        string spelled = Text(value, source).Replace("_", "");
+        return double.TryParse(spelled, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? spelled : null;
+    }
+
+    /// <summary>
+    /// The <c>// comment</c> after <paramref name="property"/> on its line, with nothing but its comma
+    /// between (a comment after a later parameter on the same line is that parameter's); null when none.
+    /// </summary>
+    private static string? TrailingComment(Property property, string source, List<Comment> comments)
+    {
+        foreach (var c in comments)
+        {
+            if (c.Kind != CommentKind.Line || c.Start < property.End) continue;
+            string between = source[property.End..c.Start];
+            if (between.Contains('\n') || between.Trim().TrimStart(',').Trim().Length > 0) return null;
+            string text = source[c.ContentRange.Start..c.ContentRange.End].Trim();
+            return text.Length == 0 ? null : text;
+        }
+        return null;
+    }
+
+    private static string Text(Node node, string source) => source[node.Start..node.End].Trim();
 }

@@ -65,7 +65,7 @@ public sealed class DashboardViewModel
                 break;
             case JobFinishedEvent finished:
                 RunningJob = null;
-                Status = $"{finished.Name}: {finished.Outcome.ToString().ToLowerInvariant()}" + (finished.Message is null ? "" : $" — {finished.Message}");
+                Status = OutcomeText(finished);
                 break;
             case PluginFailedEvent or PluginReloadedEvent when Plugins.LastChange is { } change:
                 Status = change;
@@ -73,6 +73,18 @@ public sealed class DashboardViewModel
         }
         return changed;
     }
+
+    /// <summary>
+    /// A job's end for the status line, outcome first so a long job name (a folder path) cannot push
+    /// it off an 80-column screen: <c>✓ succeeded: load adapter /tmp/a</c>,
+    /// <c>✗ failed: no adapter_config.json in /tmp/a (load adapter /tmp/a)</c>. The Log keeps it whole.
+    /// </summary>
+    public static string OutcomeText(JobFinishedEvent finished) => finished.Outcome switch
+    {
+        JobOutcome.Succeeded => $"✓ succeeded: {finished.Name}" + (finished.Message is null ? "" : $" — {finished.Message}"),
+        JobOutcome.Cancelled => $"■ cancelled: {finished.Name}" + (finished.Message is null ? "" : $" — {finished.Message}"),
+        _ => $"✗ failed: {finished.Message ?? "no reason given"} ({finished.Name})",
+    };
 
     /// <summary>Moves to the next (or previous) panel.</summary>
     public void Cycle(int direction)

@@ -58,4 +58,22 @@ public static class DisplayFormat
         if (text.Length <= width) return text.PadRight(width);
         return width == 1 ? "…" : text[..(width - 1)] + "…";
     }
+
+    /// <summary>Splits <paramref name="line"/> into pieces of at most <paramref name="width"/> columns, breaking after spaces where it can.</summary>
+    public static IEnumerable<string> Wrap(string line, int width)
+    {
+        if (line.Length <= width) { yield return line; yield break; }
+        int start = 0;
+        while (start < line.Length)
+        {
+            int end = Math.Min(line.Length, start + width);
+            if (end < line.Length)
+            {
+                int space = line.LastIndexOf(' ', end - 1, end - start);
+                if (space > start) end = space + 1;
+            }
+            yield return line[start..end].TrimEnd();
+            start = end;
+        }
+    }
 }

@@ -9,8 +9,29 @@ namespace PeftHost.Cli.Dashboard.ViewModels;
 /// <param name="Message">One line of text (multi-line messages become several entries).</param>
 public sealed record LogEntry(DateTimeOffset Time, LogLevel Level, string Source, string Message)
 {
+    /// <summary>Columns before the message in <see cref="Format"/> (time, level, source).</summary>
+    public const int PrefixWidth = 24;
+
     /// <summary><c>12:01:02 WARN  plugins  message</c>.</summary>
     public string Format() => $"{Time:HH:mm:ss} {LevelTag(Level)} {Source,-8} {Message}";
+
+    /// <summary>
+    /// <see cref="Format"/> wrapped to <paramref name="width"/> columns, continuation rows indented
+    /// under the message (by two columns only where the window is too narrow for that).
+    /// </summary>
+    public IReadOnlyList<string> Wrap(int width)
+    {
+        string line = Format();
+        if (line.Length <= width) return [line];
+        int indent = width >= PrefixWidth + 20 ? PrefixWidth : 2;
+        var rows = DisplayFormat.Wrap(line, width).Take(1).ToList();
+        string rest = line[Math.Min(line.Length, rows[0].Length)..].TrimStart();
+        rows.AddRange(DisplayFormat.Wrap(rest, width - indent).Select(r => new string(' ', indent) + r));
+        return rows;
+    }
+
+    /// <summary>The whole entry for the detail view: its time, level and source, then the message.</summary>
+    public string Detail() => $"{Time:yyyy-MM-dd HH:mm:ss} · {LevelTag(Level).Trim()} · {Source}\n\n{Message}";
 
     /// <summary>A five-letter tag for a level.</summary>
     public static string LevelTag(LogLevel level) => level switch
@@ -54,6 +75,10 @@ public sealed class LogViewModel : IEventSink
 
     /// <summary>The visible entries as text lines.</summary>
     public IReadOnlyList<string> VisibleLines => Visible.Select(e => e.Format()).ToList();
+
+    /// <summary>The visible entries wrapped to <paramref name="width"/> columns: each row with the entry it belongs to.</summary>
+    public IReadOnlyList<(string Text, LogEntry Entry)> WrappedRows(int width) =>
+        Visible.SelectMany(e => e.Wrap(Math.Max(1, width)).Select(row => (row, e))).ToList();
 
     /// <summary>The filter as one line: <c>level ≥ INFO · source all · search "lora"</c>.</summary>
     public string FilterText =>

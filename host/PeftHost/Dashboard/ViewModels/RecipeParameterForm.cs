@@ -62,8 +62,33 @@ public sealed class RecipeParameterForm
     public IReadOnlyList<string> SetValues() => Fields.Where(f => f.IsChanged).Select(f => f.Assignment).ToList();
 
     /// <summary>The equivalent command line: <c>peft run recipes/lora.js --set r=16</c>.</summary>
-    public string CommandLine(string recipePath) =>
-        "peft run " + Quote(recipePath) + string.Concat(SetValues().Select(v => " --set " + Quote(v)));
+    public string CommandLine(string recipePath) => string.Join(" ", CommandParts(recipePath));
+
+    /// <summary>
+    /// The command line as shell rows of at most <paramref name="width"/> columns (<c>$ </c> first):
+    /// breaks fall between <c>--set</c> assignments and every row but the last ends in <c> \</c>, so
+    /// the rows selected and pasted into a shell run as one command.
+    /// </summary>
+    public IReadOnlyList<string> CommandRows(string recipePath, int width)
+    {
+        var rows = new List<string>();
+        string row = "$";
+        foreach (string part in CommandParts(recipePath))
+        {
+            if (row.Length > 2 && row.Length + 1 + part.Length + 2 > width)
+            {
+                rows.Add(row + " \\");
+                row = " ";
+            }
+            row += " " + part;
+        }
+        rows.Add(row);
+        return rows;
+    }
+
+    /// <summary>The pieces no row break may split: <c>peft run PATH</c>, then one <c>--set k=v</c> per changed field.</summary>
+    private IEnumerable<string> CommandParts(string recipePath) =>
+        SetValues().Select(v => "--set " + Quote(v)).Prepend("peft run " + Quote(recipePath));
 
     /// <summary>Puts every field back to its default.</summary>
     public void Reset()

@@ -4,10 +4,12 @@ namespace PeftHost.Cli.Dashboard.ViewModels;
 
 /// <summary>
 /// The Recipes panel: the recipes in the folder, the selected recipe's source and its parameter
-/// form (from the declared defaults).
+/// form (from the declared defaults). Each recipe keeps its own form, so edits survive moving the
+/// selection off a recipe and back (until the recipe's declared parameters change on disk).
 /// </summary>
 public sealed class RecipesViewModel(RecipeCatalog catalog)
 {
+    private readonly Dictionary<string, RecipeParameterForm> _forms = new(StringComparer.Ordinal);
     private IReadOnlyList<RecipeEntry> _recipes = [];
     private int _selectedIndex = -1;
 
@@ -36,9 +38,12 @@ public sealed class RecipesViewModel(RecipeCatalog catalog)
             if (index == _selectedIndex && Selected is not null) return;
             _selectedIndex = index;
             Source = Selected is null ? "" : RecipeCatalog.ReadSource(Selected.Path);
-            Form = new RecipeParameterForm(RecipeParameterReader.Read(Source));
+            Form = Selected is null ? new RecipeParameterForm([]) : FormFor(Selected.Path, RecipeParameterReader.Read(Source));
         }
     }
+
+    /// <summary>The recipe list's width in a panel <paramref name="panelWidth"/> columns wide: a third, between 24 and 60 columns.</summary>
+    public static int ListWidth(int panelWidth) => Math.Clamp(panelWidth / 3, 24, 60);
 
     /// <summary>Re-reads the folder, keeping the selection on the same file when it is still there.</summary>
     public void Refresh()
@@ -62,6 +67,13 @@ public sealed class RecipesViewModel(RecipeCatalog catalog)
         if (index < 0) return false;
         SelectedIndex = index;
         return true;
+    }
+
+    /// <summary>The form kept for <paramref name="path"/>, or a new one when there is none or its parameters changed.</summary>
+    private RecipeParameterForm FormFor(string path, IReadOnlyList<RecipeParameter> parameters)
+    {
+        if (_forms.TryGetValue(path, out var kept) && kept.Fields.Select(f => f.Parameter).SequenceEqual(parameters)) return kept;
+        return _forms[path] = new RecipeParameterForm(parameters);
     }
 
     /// <summary>The recipes as list lines: <c>lora.js — LoRA on stories260k</c>.</summary>

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using PeftHost.Cli.Dashboard.Jobs;
 using PeftHost.Cli.Dashboard.Session;
 using PeftHost.Core.Recipes;
+using PeftHost.Core.Recipes.Api;
 using PeftHost.Core.Telemetry;
 using PeftHost.Core.Training;
 
@@ -30,6 +31,12 @@ public enum RunState
     Cancelled,
 }
 
+/// <summary>A table the recipe showed with <c>table(rows, { title })</c>.</summary>
+/// <param name="Title">Its title, or null.</param>
+/// <param name="Columns">Its columns.</param>
+/// <param name="Rows">Its cells, one list per row.</param>
+public sealed record RecipeTable(string? Title, IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<TableFormatter.Cell>> Rows);
+
 /// <summary>One row of the results table: the metrics of an evaluation.</summary>
 /// <param name="Step">The step it was taken at.</param>
 /// <param name="Metrics">Metric name → value.</param>
@@ -38,14 +45,18 @@ public sealed record ResultRow(int Step, IReadOnlyDictionary<string, double> Met
 /// <summary>
 /// The Run panel: the current recipe run's progress (step, epoch, ETA), the training and evaluation
 /// loss series, learning rate, gradient norm, tokens/s, memory, trainable parameters and the
-/// results table (one row per evaluation). Fed from the job and training events; a new recipe job
-/// starts it afresh, and a new training run inside the same recipe restarts the series.
+/// results (one row per evaluation, then the recipe's own <c>table(...)</c>s). Fed from the job and
+/// training events; a new recipe job starts it afresh, and a new training run inside the same
+/// recipe restarts the series. Progress moves on every step (<see cref="TrainingPhaseEvent"/>);
+/// the loss is the latest logged one (<see cref="TrainingStepEvent"/>, the mean over the steps
+/// since the previous log), the same number the chart's last point and title show.
 /// </summary>
 public sealed partial class RunViewModel : IEventSink
 {
     private readonly List<(double X, double Y)> _trainLoss = [];
     private readonly List<(double X, double Y)> _evalLoss = [];
     private readonly List<ResultRow> _results = [];
+    private readonly List<RecipeTable> _tables = [];
 
     /// <summary>Where the run stands.</summary>
     public RunState State { get; private set; } = RunState.Idle;
@@ -55,6 +66,12 @@ public sealed partial class RunViewModel : IEventSink
 
     /// <summary>The training run's id, once one reported.</summary>
     public string? RunId { get; private set; }
+
+    /// <summary>What the training run is doing (training, evaluating, saving), or null when none is going.</summary>
+    public TrainingPhase? Phase { get; private set; }
+
+    /// <summary>While evaluating: validation batches scored and in all (0 of 0 while it starts).</summary>
+    public (int Done, int Total) EvaluationProgress { get; private set; }
 
     /// <summary>Optimizer steps completed.</summary>
     public int Step { get; private set; }
@@ -71,7 +88,7 @@ public sealed partial class RunViewModel : IEventSink
     /// <summary>Wall time of the training run so far.</summary>
     public TimeSpan Elapsed { get; private set; }
 
-    /// <summary>The latest training loss.</summary>
+    /// <summary>The latest logged training loss (the chart's last point).</summary>
     public double? Loss { get; private set; }
 
     /// <summary>The latest evaluation loss.</summary>
@@ -116,6 +133,9 @@ public sealed partial class RunViewModel : IEventSink
     /// <summary>The results table's rows, oldest first.</summary>
     public IReadOnlyList<ResultRow> Results => _results;
 
+    /// <summary>The recipe's own tables, in the order it showed them.</summary>
+    public IReadOnlyList<RecipeTable> RecipeTables => _tables;
+
     /// <summary>Progress in [0, 1].</summary>
     public double Fraction => TotalSteps <= 0 ? (State == RunState.Succeeded ? 1 : 0) : Math.Clamp((double)Step / TotalSteps, 0, 1);
 
@@ -143,13 +163,21 @@ public sealed partial class RunViewModel : IEventSink
                     _ => RunState.Failed,
                 };
                 Message = finished.Message;
+                Phase = null;
                 Elapsed = Elapsed > finished.Elapsed ? Elapsed : finished.Elapsed;
                 Eta = null;
                 return true;
             case TrainingStepEvent step:
                 OnStep(step);
                 return true;
+            case TrainingPhaseEvent phase:
+                OnPhase(phase);
+                return true;
+            case RecipeTableEvent table:
+                _tables.Add(new RecipeTable(table.Title, table.Columns, table.Rows));
+                return true;
             case EvaluationEvent evaluation:
+                if (Phase == TrainingPhase.Evaluating) Phase = TrainingPhase.Training;
                 _results.Add(new ResultRow(evaluation.Step, evaluation.Metrics));
                 if (evaluation.Metrics.TryGetValue("eval_loss", out double evalLoss))
                 {
@@ -158,12 +186,19 @@ public sealed partial class RunViewModel : IEventSink
                 }
                 return true;
             case CheckpointEvent checkpoint:
+                if (Phase == TrainingPhase.Saving) Phase = TrainingPhase.Training;
                 LastCheckpoint = checkpoint.Path;
                 return true;
             case TrainingFinishedEvent done:
                 StopReason = done.Reason;
+                Phase = null;
                 Step = done.Step;
-                if (done.FinalLoss is double loss) Loss = loss;
+                // The final loss is the last single step's; the header keeps the logged loss the chart shows.
+                if (Loss is null && done.FinalLoss is double loss)
+                {
+                    Loss = loss;
+                    _trainLoss.Add((done.Step, loss));
+                }
                 if (done.LastCheckpoint is not null) LastCheckpoint = done.LastCheckpoint;
                 Elapsed = done.Elapsed;
                 Eta = done.Reason == TrainingStopReason.Completed ? TimeSpan.Zero : null;
@@ -195,10 +230,25 @@ public sealed partial class RunViewModel : IEventSink
         _ => $"✗ {RecipeName} failed: {Message}",
     };
 
-    /// <summary><c>step 12/40 · epoch 0.30 · ETA 0:00:08</c>.</summary>
-    public string ProgressText => TotalSteps <= 0 && Step == 0
-        ? (IsActive ? Activity ?? "waiting for the first training step…" : "")
-        : string.Create(CultureInfo.InvariantCulture, $"step {Step}/{TotalSteps} · epoch {Epoch:0.00} · {(IsActive ? DisplayFormat.Eta(Eta) : "elapsed " + DisplayFormat.Duration(Elapsed))}");
+    /// <summary>
+    /// <c>training · step 12/40 · epoch 0.30 · ETA 0:00:08</c>; while evaluating the batches replace
+    /// the ETA (<c>evaluating 3/10 · step 12/40 · epoch 0.30</c>), while saving <c>saving a checkpoint · …</c>.
+    /// </summary>
+    public string ProgressText
+    {
+        get
+        {
+            if (TotalSteps <= 0 && Step == 0) return IsActive ? Activity ?? "waiting for the first training step…" : "";
+            string steps = string.Create(CultureInfo.InvariantCulture, $"step {Step}/{TotalSteps} · epoch {Epoch:0.00}");
+            if (!IsActive || Phase is null) return Activity ?? $"{steps} · elapsed {DisplayFormat.Duration(Elapsed)}";
+            return Phase switch
+            {
+                TrainingPhase.Evaluating => (EvaluationProgress.Total > 0 ? $"evaluating {EvaluationProgress.Done}/{EvaluationProgress.Total}" : "evaluating…") + $" · {steps}",
+                TrainingPhase.Saving => $"saving a checkpoint · {steps}",
+                _ => $"training · {steps} · {DisplayFormat.Eta(Eta)}",
+            };
+        }
+    }
 
     /// <summary><c>loss 2.3141 · eval 2.4100 · lr 3.00e-04 · grad 0.8120 · 1,234 tok/s</c>.</summary>
     public string MetricsText
@@ -235,33 +285,33 @@ public sealed partial class RunViewModel : IEventSink
         }
     }
 
-    /// <summary>The results table's columns: <c>step</c>, then the metrics (eval_loss first).</summary>
+    /// <summary>The evaluation table's columns: <c>step</c>, then the metrics (eval_loss first).</summary>
     public IReadOnlyList<string> ResultColumns =>
         ["step", .. _results.SelectMany(r => r.Metrics.Keys).Distinct().OrderBy(k => k == "eval_loss" ? 0 : k == "eval_perplexity" ? 1 : 2).ThenBy(k => k, StringComparer.Ordinal)];
 
-    /// <summary>The results table as aligned text: a header line and one line per evaluation (newest last).</summary>
-    public IReadOnlyList<string> FormatResults(int width)
+    /// <summary>
+    /// The results as text: the evaluations (a header, a rule and one line per evaluation, newest
+    /// last), then each of the recipe's own tables under its title, laid out as the recipe output prints them.
+    /// </summary>
+    public string FormatResults()
     {
-        if (_results.Count == 0) return [StopReason is null ? "no evaluations yet" : "the run made no evaluations"];
-        var columns = ResultColumns;
-        var cells = _results.Select(r => columns.Select(c => c == "step" ? r.Step.ToString(CultureInfo.InvariantCulture)
-            : r.Metrics.TryGetValue(c, out double v) ? DisplayFormat.Metric(v) : "-").ToArray()).ToList();
-        var widths = columns.Select((c, i) => Math.Max(c.Length, cells.Max(row => row[i].Length))).ToArray();
-        string Line(IReadOnlyList<string> row) => DisplayFormat.Fit(string.Join("  ", row.Select((c, i) => i == 0 ? c.PadLeft(widths[i]) : c.PadLeft(widths[i]))), width).TrimEnd();
-        return [Line(columns), .. cells.Select(Line)];
+        var tables = new List<string>();
+        if (_results.Count > 0)
+        {
+            var columns = ResultColumns;
+            var rows = _results.Select(r => (IReadOnlyList<TableFormatter.Cell>)columns.Select(c => new TableFormatter.Cell(
+                c == "step" ? r.Step.ToString(CultureInfo.InvariantCulture) : r.Metrics.TryGetValue(c, out double v) ? DisplayFormat.Metric(v) : "-", IsNumber: true)).ToList()).ToList();
+            tables.Add(TableFormatter.Format(columns, rows, "evaluations"));
+        }
+        else if (_tables.Count == 0) return StopReason is null ? "no evaluations yet" : "the run made no evaluations";
+        tables.AddRange(_tables.Select(t => TableFormatter.Format(t.Columns, t.Rows, t.Title ?? "table")));
+        return string.Join("\n\n", tables);
     }
 
     private void OnStep(TrainingStepEvent step)
     {
-        if (RunId is not null && RunId != step.RunId)
-        {
-            // A second train() in the same recipe: its own curves.
-            _trainLoss.Clear();
-            _evalLoss.Clear();
-            EvalLoss = null;
-        }
-        if (State is RunState.Idle) State = RunState.Running;
-        RunId = step.RunId;
+        Follow(step.RunId);
+        Phase ??= TrainingPhase.Training;
         Step = step.Step;
         TotalSteps = step.TotalSteps;
         Epoch = step.Epoch;
@@ -273,6 +323,32 @@ public sealed partial class RunViewModel : IEventSink
         TokensPerSecond = step.TokensPerSecond;
         StopReason = null;
         _trainLoss.Add((step.Step, step.Loss));
+    }
+
+    private void OnPhase(TrainingPhaseEvent e)
+    {
+        Follow(e.RunId);
+        Phase = e.Phase;
+        EvaluationProgress = e.Phase == TrainingPhase.Evaluating ? (e.Done, e.Total) : (0, 0);
+        Step = e.Step;
+        TotalSteps = e.TotalSteps;
+        Epoch = e.Epoch;
+        Elapsed = e.Elapsed;
+        Eta = e.Eta;
+        StopReason = null;
+    }
+
+    /// <summary>Takes <paramref name="runId"/> as the run shown; a second train() in the same recipe gets its own curves.</summary>
+    private void Follow(string runId)
+    {
+        if (RunId is not null && RunId != runId)
+        {
+            _trainLoss.Clear();
+            _evalLoss.Clear();
+            Loss = EvalLoss = null;
+        }
+        if (State is RunState.Idle) State = RunState.Running;
+        RunId = runId;
     }
 
     private void Reset()
@@ -288,9 +364,12 @@ public sealed partial class RunViewModel : IEventSink
         StopReason = null;
         Message = null;
         Activity = null;
+        Phase = null;
+        EvaluationProgress = (0, 0);
         _trainLoss.Clear();
         _evalLoss.Clear();
         _results.Clear();
+        _tables.Clear();
     }
 
     private static string Describe(TrainingStopReason reason) => reason switch

@@ -55,8 +55,10 @@ public sealed class DashboardWindow : Window
         _panels[DashboardPanel.Log] = _log;
         // Showing a panel focuses its main action, never a text field: the digit keys then keep switching panels.
         _mainActions[DashboardPanel.Recipes] = _recipes.MainAction;
+        _mainActions[DashboardPanel.Run] = _run.MainAction;
         _mainActions[DashboardPanel.Adapters] = _adapters.MainAction;
         _mainActions[DashboardPanel.Playground] = _playground.MainAction;
+        _mainActions[DashboardPanel.Log] = _log.MainAction;
         foreach (var panel in _panels.Values)
         {
             panel.Visible = false;
@@ -130,6 +132,7 @@ public sealed class DashboardWindow : Window
         char letter = (char)key.AsRune.Value;
         bool handled = _vm.Current switch
         {
+            DashboardPanel.Recipes when letter == 'y' => CopyCommand(),
             DashboardPanel.Adapters => _adapters.HandleLetter(letter),
             DashboardPanel.Log => _log.HandleLetter(letter),
             _ => false,
@@ -145,6 +148,7 @@ public sealed class DashboardWindow : Window
                 ToggleHelp(!_vm.HelpVisible);
                 break;
             case DashboardAction.Close:
+                if (!_vm.HelpVisible && _vm.Current == DashboardPanel.Log && _log.CloseDetail()) break;
                 ToggleHelp(false);
                 break;
             case DashboardAction.Run:
@@ -188,6 +192,20 @@ public sealed class DashboardWindow : Window
             return;
         }
         Report(_session.Runs.Run(recipe, recipes.Form.SetValues()));
+    }
+
+    /// <summary>y in Recipes: the run command to the system clipboard, where Terminal.Gui reaches one.</summary>
+    private bool CopyCommand()
+    {
+        if (_recipes.Command is not { } command)
+        {
+            Report(CommandResult.Refused("nothing to copy: select a recipe and fix the form"));
+            return true;
+        }
+        bool copied = _app.Clipboard is { IsSupported: true } clipboard && clipboard.TrySetClipboardData(command);
+        Report(copied ? CommandResult.Ok("copied to the clipboard: " + command)
+            : CommandResult.Refused("no system clipboard here (xclip on Linux): select the command's rows instead, they paste as one command"));
+        return true;
     }
 
     private void Quit()

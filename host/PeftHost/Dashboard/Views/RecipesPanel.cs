@@ -6,21 +6,24 @@ using Terminal.Gui.Views;
 namespace PeftHost.Cli.Dashboard.Views;
 
 /// <summary>
-/// The Recipes panel: the recipes folder on the left; the selected recipe's source and a form for
-/// its declared parameters on the right, with the equivalent <c>peft run</c> line and a Run button.
+/// The Recipes panel: the recipes folder on the left (a third of the width); the selected recipe's
+/// source and a form for its declared parameters on the right, with the equivalent <c>peft run</c>
+/// line shown whole (wrapped into shell rows ending in <c>\</c>) and a Run button.
 /// </summary>
 public sealed class RecipesPanel : FrameView
 {
-    private const int ListWidth = 26;
     private const int MaxFormRows = 8;
+    private const int MaxCommandRows = 4;
     private readonly RecipesViewModel _vm;
     private readonly ObservableCollection<string> _names = [];
     private readonly ListView _list = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
-    private readonly FrameView _sourceFrame = new() { TabStop = TabBehavior.TabStop, Title = "source", X = ListWidth, Y = 0, Width = Dim.Fill() };
+    private readonly FrameView _listFrame = new() { TabStop = TabBehavior.TabStop, Title = "recipes/", X = 0, Y = 0, Height = Dim.Fill() };
+    private readonly FrameView _sourceFrame = new() { TabStop = TabBehavior.TabStop, Title = "source", Y = 0, Width = Dim.Fill() };
     private readonly TextPane _source = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };
-    private readonly FrameView _formFrame = new() { TabStop = TabBehavior.TabStop, Title = "parameters", X = ListWidth, Width = Dim.Fill() };
+    private readonly FrameView _formFrame = new() { TabStop = TabBehavior.TabStop, Title = "parameters — y copies the command", Width = Dim.Fill() };
     private readonly View _fields = new() { X = 0, Y = 0, Width = Dim.Fill(), CanFocus = true };
     private readonly LinesView _commandLine = new() { X = 0, Width = Dim.Fill(), Height = 1 };
+    private int _formRows = 1;
     private readonly List<(Label Label, TextField Input)> _fieldRows = [];
     private int _firstField;
     private string? _shownRecipe;
@@ -32,8 +35,13 @@ public sealed class RecipesPanel : FrameView
         Title = "Recipes";
         Width = Dim.Fill();
         Height = Dim.Fill();
-        var listFrame = new FrameView { TabStop = TabBehavior.TabStop, Title = "recipes/", X = 0, Y = 0, Width = ListWidth, Height = Dim.Fill() };
-        listFrame.Add(_list);
+        _listFrame.Width = RecipesViewModel.ListWidth(80);
+        _sourceFrame.X = Pos.Right(_listFrame);
+        _formFrame.X = Pos.Right(_listFrame);
+        _listFrame.Add(_list);
+        // The list takes a third of the width and the command line wraps to the form's: both follow resizes.
+        FrameChanged += (_, e) => _listFrame.Width = RecipesViewModel.ListWidth(e.Value.Width);
+        _formFrame.FrameChanged += (_, _) => UpdateCommandLine();
         _list.SetSource(_names);
         _list.ValueChanged += (_, e) =>
         {
@@ -54,10 +62,12 @@ public sealed class RecipesPanel : FrameView
             ShowSelected();
             e.Handled = true;
         };
-        _commandLine.Y = Pos.AnchorEnd(2);
         _formFrame.Add(_fields, _commandLine, runButton, resetButton);
-        Add(listFrame, _sourceFrame, _formFrame);
+        Add(_listFrame, _sourceFrame, _formFrame);
     }
+
+    /// <summary>The selected recipe's <c>peft run … --set</c> command on one line, or null when there is none or the form has errors.</summary>
+    public string? Command => _vm.Selected is { } recipe && _vm.Form.Errors.Count == 0 ? _vm.Form.CommandLine(RecipePath(recipe.Path)) : null;
 
     /// <summary>The view focused when the panel is shown: the recipe list (F5 runs the selected one), never a form field.</summary>
     public View MainAction => _list;
@@ -96,9 +106,8 @@ public sealed class RecipesPanel : FrameView
         _fields.Height = rows;
         _fieldRows.Clear();
         _firstField = 0;
-        _formFrame.Height = rows + 4;
-        _formFrame.Y = Pos.AnchorEnd(rows + 4);
-        _sourceFrame.Height = Dim.Fill(rows + 4);
+        _formRows = rows;
+        LayOutForm();
         if (fields.Count == 0)
         {
             _fields.Add(new Label { X = 0, Y = 0, Text = _vm.Selected is null ? $"no recipes in {_vm.Folder}" : "this recipe declares no parameters (defineParams)" });
@@ -141,13 +150,31 @@ public sealed class RecipesPanel : FrameView
 
     private void UpdateCommandLine()
     {
-        if (_vm.Selected is not { } recipe)
-        {
-            _commandLine.Lines = [""];
-            return;
-        }
         var errors = _vm.Form.Errors;
-        string relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), recipe.Path);
-        _commandLine.Lines = [errors.Count > 0 ? "✗ " + errors[0] : "$ " + _vm.Form.CommandLine(relative.StartsWith("..", StringComparison.Ordinal) ? recipe.Path : relative)];
+        int width = _formFrame.Viewport.Width > 0 ? _formFrame.Viewport.Width : 50;
+        IReadOnlyList<string> lines = _vm.Selected is not { } recipe ? [""]
+            : errors.Count > 0 ? ["✗ " + errors[0]]
+            : _vm.Form.CommandRows(RecipePath(recipe.Path), width);
+        _commandLine.Lines = lines.Take(MaxCommandRows).ToList();
+        if (_commandLine.Lines.Count != _commandLine.Frame.Height) LayOutForm();
+    }
+
+    /// <summary>Sizes the form frame for its field rows and command rows; the source takes the rest.</summary>
+    private void LayOutForm()
+    {
+        int commandRows = Math.Max(1, _commandLine.Lines.Count);
+        int height = _formRows + commandRows + 3;
+        _commandLine.Height = commandRows;
+        _commandLine.Y = Pos.AnchorEnd(commandRows + 1);
+        _formFrame.Height = height;
+        _formFrame.Y = Pos.AnchorEnd(height);
+        _sourceFrame.Height = Dim.Fill(height);
+    }
+
+    /// <summary>The recipe's path as the command line gives it: relative to the current folder when inside it.</summary>
+    private static string RecipePath(string path)
+    {
+        string relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), path);
+        return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
     }
 }

@@ -6,8 +6,9 @@ using Terminal.Gui.ViewBase;
 namespace PeftHost.Cli.Dashboard.Views;
 
 /// <summary>
-/// The one-row tab strip: <c> 1 Plugins  2 Recipes  3 Run …</c> with the current panel in reverse
-/// video, and the running job on the right. A click on a title selects that panel.
+/// The one-row tab strip (laid out by <see cref="TabStrip"/>): <c> 1 Plugins  2 Recipes  3 Run …</c>
+/// with the current panel in reverse video, and the running job on the right. A click on a title
+/// selects that panel.
 /// </summary>
 public sealed class TabBar : View
 {
@@ -45,21 +46,12 @@ public sealed class TabBar : View
         var viewport = Viewport;
         SetAttributeForRole(VisualRole.Normal);
         AddStr(0, 0, new string(' ', viewport.Width));
-        int x = 0;
-        foreach (var (title, panel) in Titles())
+        foreach (var segment in TabStrip.Layout(viewport.Width, _current, _job))
         {
-            SetAttributeForRole(panel == _current ? VisualRole.Focus : VisualRole.Normal);
-            AddStr(x, 0, $" {title} ");
-            x += title.Length + 2;
-            SetAttributeForRole(VisualRole.Normal);
-            AddStr(x, 0, " ");
-            x++;
+            SetAttributeForRole(segment.Panel == _current ? VisualRole.Focus : VisualRole.Normal);
+            AddStr(segment.X, 0, segment.Text);
         }
-        if (_job.Length > 0 && viewport.Width - x > 4)
-        {
-            string text = DisplayFormat.Fit("● " + _job, viewport.Width - x - 1).TrimEnd();
-            AddStr(viewport.Width - text.Length, 0, text);
-        }
+        SetAttributeForRole(VisualRole.Normal);
         return true;
     }
 
@@ -67,20 +59,10 @@ public sealed class TabBar : View
     protected override bool OnMouseEvent(Mouse mouse)
     {
         if (!mouse.Flags.HasFlag(MouseFlags.LeftButtonClicked) || mouse.Position is not { } position) return false;
-        int x = 0;
-        foreach (var (title, panel) in Titles())
-        {
-            int width = title.Length + 2;
-            if (position.X >= x && position.X < x + width)
-            {
-                PanelClicked?.Invoke(panel);
-                return true;
-            }
-            x += width + 1;
-        }
-        return false;
+        var hit = TabStrip.Layout(Viewport.Width, _current, _job)
+            .FirstOrDefault(s => s.Panel is not null && position.X >= s.X && position.X < s.X + s.Text.Length);
+        if (hit?.Panel is not { } panel) return false;
+        PanelClicked?.Invoke(panel);
+        return true;
     }
-
-    private static IEnumerable<(string Title, DashboardPanel Panel)> Titles() =>
-        DashboardViewModel.TabTitles.Select((t, i) => (t, (DashboardPanel)i));
 }

@@ -101,25 +101,7 @@ public sealed class TextPane : View
         if (_wrappedFor == width) return _lines;
         _wrappedFor = width;
         var raw = _text.Split('\n');
-        _lines = WordWrap ? raw.SelectMany(line => Wrap(line, width)).ToList() : raw;
+        _lines = WordWrap ? raw.SelectMany(line => DisplayFormat.Wrap(line, width)).ToList() : raw;
         return _lines;
-    }
-
-    /// <summary>Splits <paramref name="line"/> into pieces of at most <paramref name="width"/> columns, breaking after spaces where it can.</summary>
-    public static IEnumerable<string> Wrap(string line, int width)
-    {
-        if (line.Length <= width) { yield return line; yield break; }
-        int start = 0;
-        while (start < line.Length)
-        {
-            int end = Math.Min(line.Length, start + width);
-            if (end < line.Length)
-            {
-                int space = line.LastIndexOf(' ', end - 1, end - start);
-                if (space > start) end = space + 1;
-            }
-            yield return line[start..end].TrimEnd();
-            start = end;
-        }
     }
 }
