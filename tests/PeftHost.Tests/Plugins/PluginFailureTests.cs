@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using PeftHost.Core.Models;
+using PeftHost.Core.Peft;
 using PeftHost.Core.Plugins;
 using PeftHost.Core.Telemetry;
 using PeftHost.Sdk;
@@ -47,9 +48,9 @@ public sealed class PluginFailureTests(BuiltPlugins built)
         using var _ = events.Subscribe<PluginFailedEvent>(failed.Add);
         using var host = NewHost(events);
         using var model = TinyModel.Create();
-        var adapters = new ReattachingAdapters(host, new ModelSurface(model));
+        var peft = new PeftModel(model, host, events);
 
-        var e = Assert.Throws<PluginException>(() => adapters.Attach("inject_throws", "default", new JsonObject()));
+        var e = Assert.Throws<PluginException>(() => peft.AddAdapter("inject_throws", new JsonObject()));
         Assert.Equal("InjectThrows", e.PluginName);
         Assert.Contains("plugin 'InjectThrows' failed in inject_throws.Inject: InvalidOperationException: inject exploded", e.Message);
         Assert.IsType<InvalidOperationException>(e.InnerException);
@@ -63,8 +64,8 @@ public sealed class PluginFailureTests(BuiltPlugins built)
         Assert.Contains("method 'inject_throws' is unavailable: plugin 'InjectThrows' failed: inject_throws.Inject threw", refused.Message);
         Assert.Equal(["channel_scale"], host.MethodNames);
 
-        adapters.Attach("channel_scale", "default", new JsonObject());
-        Assert.Equal(4, adapters.Adapter("default").GetState().Count);
+        peft.AddAdapter("channel_scale", new JsonObject());
+        Assert.Equal(4, peft["default"].Adapter.GetState().Count);
     }
 
     [Fact]
