@@ -92,7 +92,7 @@ public sealed class LoraAdapter : IAdapter
         {
             case "all":
                 // Walk modules (not Root.named_parameters(), whose names can come out under field-name aliases).
-                foreach (var (path, module) in LoraMethod.Candidates(_model))
+                foreach (var (path, module) in TargetModuleMatcher.Candidates(_model))
                 {
                     if (module is LoraLayer lora)
                     {
