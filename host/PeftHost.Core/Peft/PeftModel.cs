@@ -213,8 +213,9 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
             }
             catch
             {
-                // A layer that refused (its merged weight would overflow) leaves the layers merged before it: take them back out.
-                if (a.IsMerged) a.Unmerge();
+                // A layer that refused (its merged weight would overflow) leaves the layers merged before it: take them
+                // back out (the adapter is not IsMerged — that means merged everywhere — and unmerging skips unmerged layers).
+                a.Unmerge();
                 throw;
             }
         }
