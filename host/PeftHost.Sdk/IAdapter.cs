@@ -33,7 +33,7 @@ public interface IAdapter
     /// <summary>Whether <see cref="Merge"/> is possible for this adapter.</summary>
     bool CanMerge { get; }
 
-    /// <summary>Whether the adapter's delta is currently folded into the base weights.</summary>
+    /// <summary>Whether the adapter's delta is folded into the base weights: true only when it is merged everywhere it lives.</summary>
     bool IsMerged { get; }
 
     /// <summary>Folds the adapter into the base weights (W += ΔW).</summary>

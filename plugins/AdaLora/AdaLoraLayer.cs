@@ -47,9 +47,6 @@ public sealed class AdaLoraLayer : LinearTunerLayer<AdaLoraSettings>
     /// <inheritdoc />
     public override IReadOnlyCollection<string> AdapterNames => AdapterSettings.Keys;
 
-    /// <summary>True when <paramref name="adapter"/> is folded into the base weight.</summary>
-    public bool IsMerged(string adapter) => Merged.Contains(adapter);
-
     /// <summary>lora_A [r, in].</summary>
     public Parameter LoraA(string adapter) => _loraA[adapter];
 

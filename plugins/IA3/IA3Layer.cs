@@ -40,9 +40,6 @@ public sealed class IA3Layer : LinearTunerLayer
     /// <inheritdoc />
     public override bool HasAdapter(string adapter) => _adapters.Contains(adapter);
 
-    /// <summary>True when <paramref name="adapter"/> is folded into the base weight.</summary>
-    public bool IsMerged(string adapter) => Merged.Contains(adapter);
-
     /// <summary>The vector of <paramref name="adapter"/>: [out, 1], or [1, in] for a feed-forward layer.</summary>
     public Parameter Vector(string adapter) => _vectors[adapter];
 

@@ -62,7 +62,8 @@ public sealed class LoraAdapter : IAdapter
     public bool CanMerge => true;
 
     /// <inheritdoc />
-    public bool IsMerged => _layers.Any(l => l.Layer.MergedAdapters.Contains(Name));
+    /// <remarks>True when every layer holds this adapter merged, as for every adapter on the SDK's tuner layers.</remarks>
+    public bool IsMerged => _layers.Count > 0 && _layers.All(l => l.Layer.IsMerged(Name));
 
     /// <summary>Number of trainable parameters: r·(in + out) per layer (+ out with DoRA), plus biases and modules_to_save copies.</summary>
     public long TrainableParameterCount => NamedParameters().Sum(p => p.Parameter.NumberOfElements);
@@ -92,7 +93,7 @@ public sealed class LoraAdapter : IAdapter
         {
             case "all":
                 // Walk modules (not Root.named_parameters(), whose names can come out under field-name aliases).
-                foreach (var (path, module) in LoraMethod.Candidates(_model))
+                foreach (var (path, module) in TargetModuleMatcher.Candidates(_model))
                 {
                     if (module is LoraLayer lora)
                     {

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -60,7 +61,7 @@ public static class LoraCombiner
         foreach (var s in sources)
             foreach (var (path, layer) in s.Layers)
                 if (!layerOrder.Any(l => ReferenceEquals(l.Layer, layer))) layerOrder.Add((path, layer));
-        var pathIndex = LoraMethod.Candidates(model).Select((m, i) => (m.Path, i)).ToDictionary(x => x.Path, x => x.i);
+        var pathIndex = TargetModuleMatcher.Candidates(model).Select((m, i) => (m.Path, i)).ToDictionary(x => x.Path, x => x.i);
         layerOrder = layerOrder.OrderBy(l => pathIndex.GetValueOrDefault(l.Path, int.MaxValue)).ToList();
 
         var config = NewConfig(sources, newRank);

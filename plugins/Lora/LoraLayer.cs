@@ -48,9 +48,6 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
     /// <summary>The adapters on this layer, in the order they were added.</summary>
     public override IReadOnlyList<string> AdapterNames => _loraA.Names;
 
-    /// <summary>True when any adapter is merged into the base weight.</summary>
-    public bool IsMerged => Merged.Count > 0;
-
     /// <summary>lora_A's weight [r, in] for <paramref name="adapter"/>.</summary>
     public Parameter LoraA(string adapter) => ((Linear)_loraA[adapter]).weight!;
 
@@ -211,7 +208,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
         Tensor result;
         if (Routing.AdaptersDisabled)
         {
-            if (IsMerged) UnmergeAll();
+            UnmergeAll();
             result = BaseLayer.forward(x);
         }
         else if (Routing.RowAdapterNames is { } rows)
@@ -248,7 +245,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
     private Tensor MixedBatchForward(Tensor x, IReadOnlyList<string> rows)
     {
         CheckRowAdapterCount(rows, x);
-        if (IsMerged)
+        if (Merged.Count > 0)
             throw new InvalidOperationException("mixed-adapter batches need unmerged adapters; unmerge first");
         var result = BaseLayer.forward(x);
         var groups = new Dictionary<string, List<long>>(StringComparer.Ordinal);

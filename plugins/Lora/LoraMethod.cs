@@ -48,7 +48,7 @@ public sealed class LoraMethod : IPeftMethod, IAdapterCombiner
         CheckAdapterName(adapterName);
         lora.Validate();
 
-        var modules = Candidates(model).ToList();
+        var modules = TargetModuleMatcher.Candidates(model).ToList();
         if (modules.Any(m => m.Module is LoraLayer l && l.HasAdapter(adapterName) || m.Module is ModulesToSaveLayer s && s.HasAdapter(adapterName)))
             throw new ArgumentException($"an adapter named '{adapterName}' is already on the model", nameof(adapterName));
         if (lora.Bias != "none" && modules.Any(m => m.Module is LoraLayer l && l.AdapterNames.Count > 0))
@@ -138,32 +138,9 @@ public sealed class LoraMethod : IPeftMethod, IAdapterCombiner
             ?? throw new ArgumentException($"adapter '{a.Name}' is not a LoRA adapter", nameof(adapters))).ToList();
         if (sources.Any(s => !ReferenceEquals(s.Model, model)))
             throw new ArgumentException("every adapter to combine must live on the given model", nameof(adapters));
-        if (Candidates(model).Any(m => m.Module is LoraLayer l && l.HasAdapter(newName) || m.Module is ModulesToSaveLayer s && s.HasAdapter(newName)))
+        if (TargetModuleMatcher.Candidates(model).Any(m => m.Module is LoraLayer l && l.HasAdapter(newName) || m.Module is ModulesToSaveLayer s && s.HasAdapter(newName)))
             throw new ArgumentException($"an adapter named '{newName}' is already on the model", nameof(newName));
         return LoraCombiner.Combine(model, sources, weights, newName, combinationType, svdRank);
-    }
-
-    /// <summary>
-    /// Modules of the model that adapters may target, each once under its Hugging Face path. Left out: whatever
-    /// LoRA and modules_to_save wrappers hold (base layers, copies), and alias paths. TorchSharp's
-    /// <c>RegisterComponents</c> also registers a module's fields under their C# field names
-    /// (<c>self_attn._q</c>, <c>model.&lt;Layers&gt;k__BackingField</c>), and those aliases keep pointing at the
-    /// original module after a replacement; Hugging Face names never start with '_' or '&lt;'.
-    /// </summary>
-    internal static IEnumerable<(string Path, nn.Module Module)> Candidates(IPeftModelSurface model)
-    {
-        var all = model.NamedModules().ToList();
-        var wrapped = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
-        foreach (var (_, module) in all)
-            if (module is LoraLayer or ModulesToSaveLayer)
-                foreach (var inner in module.modules())
-                    if (!ReferenceEquals(inner, module)) wrapped.Add(inner);
-        var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
-        foreach (var (path, module) in all)
-        {
-            if (wrapped.Contains(module) || IsAliasPath(path) || !seen.Add(module)) continue;
-            yield return (path, module);
-        }
     }
 
     /// <summary>
@@ -179,9 +156,6 @@ public sealed class LoraMethod : IPeftMethod, IAdapterCombiner
         return new TargetModuleMatcher(names, regex, config.ExcludeModuleNames, config.ExcludeModuleRegex,
             config.LayerIndices, config.LayerPatterns);
     }
-
-    private static bool IsAliasPath(string path) =>
-        path.Length > 0 && path.Split('.').Any(segment => segment.StartsWith('_') || segment.StartsWith('<'));
 
     private static void CheckAdapterName(string name)
     {

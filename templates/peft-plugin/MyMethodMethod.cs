@@ -34,10 +34,10 @@ public sealed class MyMethodMethod : IPeftMethod
     public IAdapter Inject(IPeftModelSurface model, string adapterName, PeftConfig config)
     {
         var cfg = (MyMethodConfig)config;
-        var targets = model.NamedModules()
-            // Hugging Face names never start with _ or <; TorchSharp may list C# field names too.
-            .Where(m => m.Path.Split('.').All(s => s.Length > 0 && s[0] != '_' && s[0] != '<'))
-            .Where(m => cfg.TargetModules.Contains(m.Path.Split('.')[^1]) && (m.Module is ScaledLinear || LinearLayers.IsLinear(m.Module)))
+        // The SDK lists each module once under its Hugging Face path and matches target_modules as PEFT does.
+        var matcher = new TargetModuleMatcher(cfg.TargetModules, targetRegex: null);
+        var targets = TargetModuleMatcher.Candidates(model)
+            .Where(m => matcher.Matches(m.Path) && (m.Module is ScaledLinear || LinearLayers.IsLinear(m.Module)))
             .ToList();
         if (targets.Count == 0)
             throw new ConfigException($"no linear layer matches target_modules [{string.Join(", ", cfg.TargetModules)}]", "target_modules");

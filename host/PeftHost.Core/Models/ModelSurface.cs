@@ -31,12 +31,7 @@ public sealed class ModelSurface(CausalLanguageModel model, ITextEncoder? tokeni
     public ITextEncoder? Tokenizer { get; set; } = tokenizer;
 
     /// <inheritdoc />
-    public IEnumerable<(string Path, nn.Module Module)> NamedModules()
-    {
-        yield return ("", model);
-        foreach (var (name, module) in model.named_modules())
-            yield return (name, module);
-    }
+    public IEnumerable<(string Path, nn.Module Module)> NamedModules() => ModuleTree.Canonical(model);
 
     /// <inheritdoc />
     public nn.Module GetModule(string path)

@@ -213,8 +213,9 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
             }
             catch
             {
-                // A layer that refused (its merged weight would overflow) leaves the layers merged before it: take them back out.
-                if (a.IsMerged) a.Unmerge();
+                // A layer that refused (its merged weight would overflow) leaves the layers merged before it: take them
+                // back out (the adapter is not IsMerged — that means merged everywhere — and unmerging skips unmerged layers).
+                a.Unmerge();
                 throw;
             }
         }
@@ -296,7 +297,8 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
     /// Hot reload: takes the state of every adapter made by <paramref name="outgoing"/>'s methods
     /// (cloned — the tensors belong to modules about to go), removes those adapters, and returns
     /// how to re-inject them with the new build's methods and restore their state, activity and
-    /// trainability exactly.
+    /// trainability exactly. Re-injection is an ordinary <see cref="Add"/> (guarded plugin call,
+    /// name and finiteness checks) followed by a guarded state load, as <see cref="LoadAdapter"/> does.
     /// </summary>
     public Action<Plugins.PluginExports>? Detach(Plugins.PluginExports outgoing)
     {
@@ -306,7 +308,7 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
         var saved = affected.Select(e => new DetachedAdapter(
             e.Name,
             e.Method.Name,
-            (System.Text.Json.Nodes.JsonObject)e.Adapter.Config.ToJson(),
+            (JsonObject)e.Adapter.Config.ToJson(),
             e.Adapter.GetState().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()),
             e.Adapter.NamedParameters().Any(p => p.Parameter.requires_grad),
             e.Adapter.IsMerged)).ToList();
@@ -317,25 +319,27 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
         }
         return incoming =>
         {
-            foreach (var d in saved)
+            try
             {
-                var method = incoming.GetMethod(d.MethodName);
-                var config = method.BindConfig(ConfigSource.FromAdapterConfig(d.Config, $"adapter '{d.Name}' (hot reload)"));
-                var adapter = method.Inject(Surface, d.Name, config);
-                adapter.LoadState(d.State);
-                var entry = new AdapterEntry(d.Name, method, adapter);
-                _adapters[d.Name] = entry;
-                SetTrainable(entry, d.Trainable);
-                if (d.Merged) adapter.Merge();
-                foreach (var t in d.State.Values) t.Dispose();
+                foreach (var d in saved)
+                {
+                    var method = incoming.GetMethod(d.MethodName);
+                    var config = method.BindConfig(ConfigSource.FromAdapterConfig(d.Config, $"adapter '{d.Name}' (hot reload)"));
+                    var entry = Add(d.Name, method, config, d.Trainable, activate: false);
+                    _methods.Invoke(method, $"{method.Name}.LoadState", () => { entry.Adapter.LoadState(d.State); return entry; });
+                    if (d.Merged) MergeAdapter([d.Name]);
+                }
             }
-            Base.train(Base.training);
-            Routing.ActiveAdapters = active.Where(_adapters.ContainsKey).ToList();
+            finally
+            {
+                foreach (var t in saved.SelectMany(d => d.State.Values)) t.Dispose();
+                Routing.ActiveAdapters = active.Where(_adapters.ContainsKey).ToList();
+            }
             _bus?.Log(Telemetry.LogLevel.Info, "peft", $"re-injected {saved.Count} adapter(s) from {incoming.PluginName} {incoming.Version}");
         };
     }
 
-    private sealed record DetachedAdapter(string Name, string MethodName, System.Text.Json.Nodes.JsonObject Config,
+    private sealed record DetachedAdapter(string Name, string MethodName, JsonObject Config,
         Dictionary<string, Tensor> State, bool Trainable, bool Merged);
 
     /// <summary>Puts a trained adapter's parameters in or out of training.</summary>
@@ -344,7 +348,12 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
         foreach (var (_, p) in entry.Adapter.NamedParameters()) p.requires_grad = trainable;
     }
 
-    private AdapterEntry Add(string name, IPeftMethod method, PeftConfig config, bool trainable)
+    /// <summary>
+    /// The one way an adapter gets onto the model: checks the name, injects through the catalog's guard, refuses
+    /// non-finite parameters, and records the entry. With <paramref name="activate"/> a trainable adapter (or the
+    /// first one) becomes the active adapter; without it (a hot reload restoring adapters) activity is left alone.
+    /// </summary>
+    private AdapterEntry Add(string name, IPeftMethod method, PeftConfig config, bool trainable, bool activate = true)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Contains('.') || name.Contains('/') || name == IAdapterRouting.BaseModelName)
             throw new ArgumentException($"'{name}' is not a valid adapter name (no dots, slashes or '{IAdapterRouting.BaseModelName}')");
@@ -367,8 +376,8 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
         Base.train(Base.training);
         var entry = new AdapterEntry(name, method, adapter);
         _adapters[name] = entry;
-        if (Routing.ActiveAdapters.Count == 0 || trainable) SetAdapter(name);
-        else SetTrainable(entry, false);
+        if (activate && (Routing.ActiveAdapters.Count == 0 || trainable)) SetAdapter(name);
+        else SetTrainable(entry, trainable);
         _bus?.Log(Telemetry.LogLevel.Info, "peft", $"added {method.Name} adapter '{name}'");
         return entry;
     }

@@ -1,5 +1,6 @@
 using System.Reflection;
 using PeftHost.Core.Models;
+using PeftHost.Sdk;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -47,7 +48,7 @@ public static class KbitTraining
     private static List<string> CastHalfParametersToFloat32(CausalLanguageModel model)
     {
         var cast = new List<string>();
-        foreach (var (path, module) in QuantizedLayers.UniqueModules(model).Prepend(("", model)))
+        foreach (var (path, module) in ModuleTree.Canonical(model))
         {
             if (QuantizedLayers.IsQuantized(module)) continue;
             foreach (var (name, p) in module.named_parameters(recurse: false).ToList())

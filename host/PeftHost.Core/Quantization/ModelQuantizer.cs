@@ -68,19 +68,13 @@ public static class ModelQuantizer
         return new ModelQuantizationResult(quantizer.Name, options, done, skipped);
     }
 
-    /// <summary>
-    /// The model's linear layers, each once, under its canonical path: TorchSharp also registers
-    /// module-typed fields (<c>_q</c>, <c>&lt;SelfAttention&gt;k__BackingField</c>) as children, so a
-    /// layer can appear under several paths; the first, explicitly registered one is kept.
-    /// </summary>
+    /// <summary>The model's replaceable linear layers, each once, under its canonical path (<see cref="ModuleTree.Canonical"/>).</summary>
     public static List<string> LinearPaths(ModelSurface surface)
     {
-        var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
         var paths = new List<string>();
         foreach (var (path, module) in surface.NamedModules())
         {
-            if (path.Length == 0 || !seen.Add(module) || module is not Linear) continue;
-            if (path.Split('.').Any(segment => segment.StartsWith('_') || segment.StartsWith('<'))) continue;
+            if (path.Length == 0 || module is not Linear) continue;
             if (!ChildRegistrations.IsCanonical(surface.GetModule(ParentPath(path)), path[(path.LastIndexOf('.') + 1)..])) continue;
             paths.Add(path);
         }

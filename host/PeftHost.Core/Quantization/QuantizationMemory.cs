@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using PeftHost.Core.Models;
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -81,7 +82,7 @@ public static class QuantizationMemory
         long quantizedElements = 0, otherElements = 0;
         var types = new SortedSet<string>(StringComparer.Ordinal);
         int layers = 0;
-        foreach (var (_, module) in QuantizedLayers.UniqueModules(model).Prepend(("", model)))
+        foreach (var (_, module) in ModuleTree.Canonical(model))
         {
             bool quantized = QuantizedLayers.IsQuantized(module);
             JsonObject? state = quantized ? QuantizedLayers.QuantState(module) : null;

@@ -46,22 +46,7 @@ public static class QuantizedLayers
 
     /// <summary>(path, module) of every quantized layer under <paramref name="root"/>.</summary>
     public static IEnumerable<(string Path, nn.Module Module)> Find(nn.Module root) =>
-        UniqueModules(root).Where(m => IsQuantized(m.Module));
-
-    /// <summary>
-    /// Every module under <paramref name="root"/> once, under its canonical path: TorchSharp also
-    /// registers module-typed fields (<c>_q</c>, <c>&lt;Mlp&gt;k__BackingField</c>) as children, so a
-    /// module can appear under several paths; those aliases are skipped.
-    /// </summary>
-    public static IEnumerable<(string Path, nn.Module Module)> UniqueModules(nn.Module root)
-    {
-        var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance) { root };
-        foreach (var (path, module) in root.named_modules())
-        {
-            if (path.Split('.').Any(segment => segment.StartsWith('_') || segment.StartsWith('<'))) continue;
-            if (seen.Add(module)) yield return (path, module);
-        }
-    }
+        ModuleTree.Canonical(root).Where(m => IsQuantized(m.Module));
 
     /// <summary>Remembers how <paramref name="model"/> was quantized (for saving its config).</summary>
     public static void SetConfig(nn.Module model, BnbQuantizationConfig config) => Configs.AddOrUpdate(model, config);

@@ -75,7 +75,7 @@ public static class QuantizedModelFiles
     /// (<see cref="ILinearLayer"/>), quantized in the bitsandbytes layout or not.
     /// </summary>
     public static List<(string Path, ILinearLayer Layer)> PluginLinearLayers(nn.Module model) =>
-        QuantizedLayers.UniqueModules(model).Where(m => m.Module is ILinearLayer && m.Module is not Linear).Select(m => (m.Path, (ILinearLayer)m.Module)).ToList();
+        ModuleTree.Canonical(model).Where(m => m.Module is ILinearLayer && m.Module is not Linear).Select(m => (m.Path, (ILinearLayer)m.Module)).ToList();
 
     /// <summary>
     /// Refuses a model whose plugin linear layers are not all in the bitsandbytes layout: saving it

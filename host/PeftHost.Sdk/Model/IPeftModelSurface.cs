@@ -22,7 +22,7 @@ public interface IPeftModelSurface
     /// <summary>The dtype of the base model's weights (fp32, bf16, fp16).</summary>
     ScalarType WeightDtype { get; }
 
-    /// <summary>Every module with its dotted path, the root first as "".</summary>
+    /// <summary>Every module once, under its dotted Hugging Face path, the root first as "" (<see cref="ModuleTree.Canonical"/>).</summary>
     IEnumerable<(string Path, nn.Module Module)> NamedModules();
 
     /// <summary>The module at <paramref name="path"/>; throws naming the path when there is none.</summary>

@@ -58,6 +58,9 @@ public abstract class LinearTunerLayer : nn.Module<Tensor, Tensor>
     /// <summary>The adapters currently merged into the base weight, in merge order.</summary>
     public IReadOnlyList<string> MergedAdapters => Merged;
 
+    /// <summary>True when <paramref name="adapter"/> is merged into this layer's base weight.</summary>
+    public bool IsMerged(string adapter) => Merged.Contains(adapter);
+
     /// <summary>The adapters on this layer.</summary>
     public abstract IReadOnlyCollection<string> AdapterNames { get; }
 

@@ -117,26 +117,22 @@ public sealed class TargetModuleMatcher
     }
 
     /// <summary>
-    /// The modules adapters may target, each once under its Hugging Face path. Left out: the root, alias paths
-    /// (TorchSharp's field registration names such as <c>_q</c> or <c>&lt;Layers&gt;k__BackingField</c>; Hugging Face names
-    /// never start with '_' or '&lt;'), repeated modules, everything inside a tuner wrapper (a module with a
-    /// <c>base_layer</c> child) and the prompt encoders (<see cref="PromptEncoderSlot.ContainerName"/>).
+    /// The modules adapters may target, from the model's canonical listing (<see cref="IPeftModelSurface.NamedModules"/>).
+    /// Left out: the root, everything inside a wrapper that holds adapters (PEFT's tuner layers keep the adapted module
+    /// as <c>base_layer</c>, its <c>ModulesToSaveWrapper</c> as <c>original_module</c>; the wrappers themselves stay) and
+    /// the prompt encoders (<see cref="PromptEncoderSlot.ContainerName"/>).
     /// </summary>
     public static List<(string Path, TorchSharp.torch.nn.Module Module)> Candidates(IPeftModelSurface model)
     {
         var all = model.NamedModules().Where(m => m.Path.Length > 0).ToList();
-        var wrappers = all.Where(m => m.Module.named_children().Any(c => c.name == "base_layer")).Select(m => m.Path + ".").ToList();
-        var seen = new HashSet<TorchSharp.torch.nn.Module>(ReferenceEqualityComparer.Instance);
-        var result = new List<(string, TorchSharp.torch.nn.Module)>();
-        foreach (var (path, module) in all)
-        {
-            var segments = path.Split('.');
-            if (segments[0] == PromptEncoderSlot.ContainerName || segments.Any(s => s.StartsWith('_') || s.StartsWith('<'))) continue;
-            if (wrappers.Any(w => path.StartsWith(w, StringComparison.Ordinal))) continue;
-            if (seen.Add(module)) result.Add((path, module));
-        }
-        return result;
+        var wrappers = all.Where(m => m.Module.named_children().Any(c => c.name is LinearTunerLayer.BaseLayerName or OriginalModuleName))
+            .Select(m => m.Path + ".").ToList();
+        return all.Where(m => m.Path.Split('.')[0] != PromptEncoderSlot.ContainerName && !wrappers.Any(w => m.Path.StartsWith(w, StringComparison.Ordinal)))
+            .ToList();
     }
+
+    /// <summary>The child name under which PEFT's <c>ModulesToSaveWrapper</c> keeps the module it copies.</summary>
+    public const string OriginalModuleName = "original_module";
 
     private static readonly ModulePattern AnyLayerList = ModulePattern.Create(@"^.*\.[^.]*\.(\d+)\.", "", "layers_pattern");
 }

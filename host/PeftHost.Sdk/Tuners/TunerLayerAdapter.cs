@@ -51,7 +51,7 @@ public abstract class TunerLayerAdapter<TLayer> : IAdapter where TLayer : Linear
 
     /// <inheritdoc />
     /// <remarks>True when every layer holds this adapter merged.</remarks>
-    public bool IsMerged => _layers.Count > 0 && _layers.All(l => l.Layer.MergedAdapters.Contains(Name));
+    public bool IsMerged => _layers.Count > 0 && _layers.All(l => l.Layer.IsMerged(Name));
 
     /// <inheritdoc />
     public abstract IEnumerable<(string Key, Parameter Parameter)> NamedParameters();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using PeftHost.Core.Models;
+using PeftHost.Core.Peft;
 using PeftHost.Core.Plugins;
 using PeftHost.Core.Telemetry;
 using PeftHost.Sdk;
@@ -37,11 +38,11 @@ public sealed class HotReloadTests(HotReloadBuild build, ITestOutputHelper outpu
         using var host = NewHost(build.Root, events);
         using var model = TinyModel.Create();
         using var ids = TinyModel.Batch();
-        var surface = new ModelSurface(model);
-        var adapters = new ReattachingAdapters(host, surface);
-        using var participant = host.RegisterReloadParticipant(adapters);
-        adapters.Attach("channel_scale", "default", Targets());
-        using var trainer = new TinyTrainer(model, adapters, ids);
+        var peft = new PeftModel(model, host, events);
+        var surface = peft.Surface;
+        using var participant = host.RegisterReloadParticipant(peft);
+        peft.AddAdapter("channel_scale", Targets());
+        using var trainer = new TinyTrainer(model, peft, ids);
 
         var before = new List<float>();
         for (int i = 0; i < 5; i++) before.Add(trainer.Step());
@@ -62,7 +63,7 @@ public sealed class HotReloadTests(HotReloadBuild build, ITestOutputHelper outpu
             trainer.Step();
             stepsDuringBuild++;
             Dispose(atBoundary);
-            atBoundary = adapters.SnapshotState();
+            atBoundary = Snapshot(peft);
             // A build writes deps.json, dll and pdb at different moments: an early reload may find
             // the dll unchanged (Unchanged) or still being written (Refused); the next change retries.
             var results = host.ApplyPendingReloads();
@@ -74,7 +75,7 @@ public sealed class HotReloadTests(HotReloadBuild build, ITestOutputHelper outpu
         Assert.Equal(PluginReloadOutcome.Reloaded, result.Outcome);
 
         // The adapter's weights survived the swap bit for bit.
-        var afterSwap = adapters.SnapshotState();
+        var afterSwap = Snapshot(peft);
         Assert.Equal(atBoundary!.Keys.Order(), afterSwap.Keys.Order());
         foreach (var (key, value) in atBoundary)
             Assert.True(BitEqual(value, afterSwap[key]), $"{key} changed across the reload");
@@ -88,10 +89,12 @@ public sealed class HotReloadTests(HotReloadBuild build, ITestOutputHelper outpu
         var after = new List<float>();
         for (int i = 0; i < 5; i++) after.Add(trainer.Step());
         Assert.All(after, l => Assert.True(float.IsFinite(l)));
-        var trained = adapters.SnapshotState();
+        var trained = Snapshot(peft);
         Assert.Contains(trained.Keys, k => !BitEqual(trained[k], afterSwap[k]));
 
         var e = Assert.Single(reloaded);
+        Assert.Equal(["default"], peft.Adapters.Select(a => a.Name));
+        Assert.Equal("default", peft.ActiveAdapter);
         Assert.Equal("1.0.0", e.PreviousVersion);
         Assert.Equal(1, e.Reattached);
         Assert.True(e.ChangeToReinjectMs >= ReloadDelay.TotalMilliseconds);
@@ -116,9 +119,11 @@ public sealed class HotReloadTests(HotReloadBuild build, ITestOutputHelper outpu
         using var subscription = events.Subscribe<PluginFailedEvent>(failures.Add);
         using var host = NewHost(root, events);
         using var model = TinyModel.Create();
-        var adapters = new ReattachingAdapters(host, new ModelSurface(model));
-        using var participant = host.RegisterReloadParticipant(adapters);
-        adapters.Attach("channel_scale", "default", Targets());
+        var reinjections = new List<LogEvent>();
+        using var logs = events.Subscribe<LogEvent>(l => { if (l.Message.StartsWith("re-injected", StringComparison.Ordinal)) reinjections.Add(l); });
+        var peft = new PeftModel(model, host, events);
+        using var participant = host.RegisterReloadParticipant(peft);
+        peft.AddAdapter("channel_scale", Targets());
 
         byte[] good = File.ReadAllBytes(dll);
         File.WriteAllBytes(dll, good[..(good.Length / 3)]); // a build that died half-way through writing
@@ -131,7 +136,7 @@ public sealed class HotReloadTests(HotReloadBuild build, ITestOutputHelper outpu
         Assert.Contains("not a valid .NET assembly", info.LastReloadError);
         Assert.True(Assert.Single(failures).StillServing);
         Assert.Equal("channel_scale", host.GetMethod("channel_scale").Name);
-        Assert.Equal(0, adapters.Reattachments); // nobody was detached for a build that could not load
+        Assert.Empty(reinjections); // nobody was detached for a build that could not load
 
         File.WriteAllBytes(dll, good);
         WaitForPending(host);
@@ -145,13 +150,15 @@ public sealed class HotReloadTests(HotReloadBuild build, ITestOutputHelper outpu
         var events = new EventBus();
         using var host = NewHost(root, events);
         using var model = TinyModel.Create();
-        var surface = new ModelSurface(model);
-        var adapters = new ReattachingAdapters(host, surface);
-        using var first = host.RegisterReloadParticipant(adapters);
+        var reinjections = new List<LogEvent>();
+        using var logs = events.Subscribe<LogEvent>(l => { if (l.Message.StartsWith("re-injected", StringComparison.Ordinal)) reinjections.Add(l); });
+        var peft = new PeftModel(model, host, events);
+        var surface = peft.Surface;
+        using var first = host.RegisterReloadParticipant(peft);
         using var second = host.RegisterReloadParticipant(new FailingParticipant());
-        adapters.Attach("channel_scale", "default", Targets());
-        using (no_grad()) adapters.Parameters()[0].fill_(3);
-        var before = adapters.SnapshotState();
+        peft.AddAdapter("channel_scale", Targets());
+        using (no_grad()) TinyTrainer.Parameters(peft)[0].fill_(3);
+        var before = Snapshot(peft);
 
         // Same code, different bytes (a trailing byte): a genuine new build as far as the host can tell.
         string dll = Path.Combine(root, "ChannelScale", "ChannelScale.dll");
@@ -161,8 +168,9 @@ public sealed class HotReloadTests(HotReloadBuild build, ITestOutputHelper outpu
         Assert.Contains("reload of plugin 'ChannelScale' abandoned, previous build kept: a participant failed to detach: detach refused", e.Message);
 
         Assert.Equal(PluginState.Loaded, Assert.Single(host.Plugins).State);
-        Assert.Equal(1, adapters.Reattachments); // rolled back onto the previous build
-        var after = adapters.SnapshotState();
+        Assert.Single(reinjections); // rolled back onto the previous build
+        Assert.Equal("default", peft.ActiveAdapter);
+        var after = Snapshot(peft);
         foreach (var (key, value) in before) Assert.True(BitEqual(value, after[key]), key);
         AssertLayerComputes(surface, gain: 1.0, version: "1.0.0");
         Dispose(before, after);
@@ -221,6 +229,14 @@ public sealed class HotReloadTests(HotReloadBuild build, ITestOutputHelper outpu
         var assemblyVersion = layer.GetType().Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
             .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion;
         Assert.StartsWith(version, assemblyVersion);
+    }
+
+    /// <summary>A copy of every adapter tensor, keyed by adapter name and key.</summary>
+    private static Dictionary<string, Tensor> Snapshot(PeftModel peft)
+    {
+        using var _ = no_grad();
+        return peft.Adapters.SelectMany(a => a.Adapter.GetState().Select(kv => (Key: $"{a.Name}/{kv.Key}", kv.Value)))
+            .ToDictionary(x => x.Key, x => x.Value.detach().clone());
     }
 
     /// <summary>Same shape and the same float32 bits, element for element.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using PeftHost.Core.Models;
+using PeftHost.Core.Peft;
 using PeftHost.Core.Plugins;
 using PeftHost.Core.Telemetry;
 using PeftHost.Sdk;
@@ -21,7 +22,7 @@ public sealed class PluginFailureTests(BuiltPlugins built)
     [InlineData("NoDll", "NoDll.dll not found in ")]
     [InlineData("MissingDependency", "type discovery failed: a dependency is missing: Could not load file or assembly 'MissingDependencyHelper")]
     [InlineData("StaticCtorThrows", "creating StaticCtorThrows.ExplodingMethod failed: its static constructor threw InvalidOperationException: static init exploded")]
-    [InlineData("FutureSdk", "built for PeftHost.Sdk 2.0.0, host has 1.3.0 (major versions must match)")]
+    [InlineData("FutureSdk", "built for PeftHost.Sdk 2.0.0, host has 1.4.0 (major versions must match)")]
     public void A_broken_plugin_is_Failed_with_its_reason_while_the_good_one_stays_Loaded(string plugin, string reason)
     {
         var events = new EventBus();
@@ -47,9 +48,9 @@ public sealed class PluginFailureTests(BuiltPlugins built)
         using var _ = events.Subscribe<PluginFailedEvent>(failed.Add);
         using var host = NewHost(events);
         using var model = TinyModel.Create();
-        var adapters = new ReattachingAdapters(host, new ModelSurface(model));
+        var peft = new PeftModel(model, host, events);
 
-        var e = Assert.Throws<PluginException>(() => adapters.Attach("inject_throws", "default", new JsonObject()));
+        var e = Assert.Throws<PluginException>(() => peft.AddAdapter("inject_throws", new JsonObject()));
         Assert.Equal("InjectThrows", e.PluginName);
         Assert.Contains("plugin 'InjectThrows' failed in inject_throws.Inject: InvalidOperationException: inject exploded", e.Message);
         Assert.IsType<InvalidOperationException>(e.InnerException);
@@ -63,8 +64,8 @@ public sealed class PluginFailureTests(BuiltPlugins built)
         Assert.Contains("method 'inject_throws' is unavailable: plugin 'InjectThrows' failed: inject_throws.Inject threw", refused.Message);
         Assert.Equal(["channel_scale"], host.MethodNames);
 
-        adapters.Attach("channel_scale", "default", new JsonObject());
-        Assert.Equal(4, adapters.Adapter("default").GetState().Count);
+        peft.AddAdapter("channel_scale", new JsonObject());
+        Assert.Equal(4, peft["default"].Adapter.GetState().Count);
     }
 
     [Fact]
@@ -85,7 +86,7 @@ public sealed class PluginFailureTests(BuiltPlugins built)
                      "Plugins that failed to load: ",
                      "MissingDependency (type discovery failed: a dependency is missing: Could not load file or assembly 'MissingDependencyHelper",
                      "StaticCtorThrows (creating StaticCtorThrows.ExplodingMethod failed: its static constructor threw InvalidOperationException: static init exploded)",
-                     "FutureSdk (built for PeftHost.Sdk 2.0.0, host has 1.3.0 (major versions must match))",
+                     "FutureSdk (built for PeftHost.Sdk 2.0.0, host has 1.4.0 (major versions must match))",
                  })
             Assert.True(first.Contains(expected, StringComparison.Ordinal), $"'{expected}' not in the error's first line:\n{run.Err}");
         Assert.Contains("The system cannot find the file specified.); NoDll (", first); // one line, even where the runtime's message ends in a newline

@@ -1,4 +1,5 @@
 using PeftHost.Core.Models;
+using PeftHost.Core.Peft;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,16 +10,16 @@ internal sealed class TinyTrainer : IDisposable
 {
     private const double LearningRate = 0.05;
     private readonly CausalLanguageModel _model;
-    private readonly ReattachingAdapters _adapters;
+    private readonly PeftModel _peft;
     private readonly Tensor _ids;
     private TorchSharp.Modules.AdamW _optimizer;
 
-    public TinyTrainer(CausalLanguageModel model, ReattachingAdapters adapters, Tensor ids)
+    public TinyTrainer(CausalLanguageModel model, PeftModel peft, Tensor ids)
     {
         _model = model;
-        _adapters = adapters;
+        _peft = peft;
         _ids = ids;
-        _optimizer = optim.AdamW(adapters.Parameters(), LearningRate, weight_decay: 0);
+        _optimizer = optim.AdamW(Parameters(peft), LearningRate, weight_decay: 0);
     }
 
     public int Steps { get; private set; }
@@ -42,11 +43,15 @@ internal sealed class TinyTrainer : IDisposable
     public void Rebind()
     {
         var state = _optimizer.state_dict();
-        var next = optim.AdamW(_adapters.Parameters(), LearningRate, weight_decay: 0);
+        var next = optim.AdamW(Parameters(_peft), LearningRate, weight_decay: 0);
         next.load_state_dict(state);
         _optimizer.Dispose();
         _optimizer = next;
     }
+
+    /// <summary>The adapters' trainable parameters in a stable order (by saved key), so optimizer state maps across a reload.</summary>
+    public static IReadOnlyList<TorchSharp.Modules.Parameter> Parameters(PeftModel peft) =>
+        peft.TrainableParameters().OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => p.Parameter).ToList();
 
     public void Dispose() => _optimizer.Dispose();
 }

@@ -1,6 +1,6 @@
 using TorchSharp;
 
-namespace PeftHost.Plugins.Lora;
+namespace PeftHost.Sdk.Tuners;
 
 /// <summary>
 /// A module holding one child per adapter name, like PEFT's <c>nn.ModuleDict</c> keyed by adapter, so
