@@ -57,6 +57,13 @@ public sealed class Trainer
     public IList<IEvaluator> Evaluators { get; } = new List<IEvaluator>();
 
     /// <summary>
+    /// How <c>eval_loss</c> is computed when the validation set's own examples are not the measure: text data is
+    /// scored whole (strided windows), as <c>evaluate</c> scores it, so the two report the same number. Null: the
+    /// token loss of the validation examples.
+    /// </summary>
+    public Func<CancellationToken, PerplexityResult>? ValidationLoss { get; set; }
+
+    /// <summary>
     /// Runs training on <paramref name="train"/>, evaluating on <paramref name="validation"/> when given.
     /// Returns when the steps are done, early stopping or a callback ends the run, or
     /// <paramref name="cancellation"/> fires (at a step boundary, after writing a checkpoint).
@@ -205,7 +212,8 @@ public sealed class Trainer
         try
         {
             progress(0, 0);
-            var loss = DatasetLoss.Evaluate(_model, validation, Options.EvalBatchSize ?? Options.BatchSize, padId, cancellation, progress);
+            var loss = ValidationLoss?.Invoke(cancellation)
+                ?? DatasetLoss.Evaluate(_model, validation, Options.EvalBatchSize ?? Options.BatchSize, padId, cancellation, progress);
             metrics["eval_loss"] = loss.Loss;
             metrics["eval_perplexity"] = loss.Perplexity;
             using var inference = inference_mode();

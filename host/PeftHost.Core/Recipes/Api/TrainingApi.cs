@@ -1,6 +1,7 @@
 using Jint.Native;
 using PeftHost.Core.Data;
 using PeftHost.Core.Evaluation;
+using PeftHost.Core.Models;
 using PeftHost.Core.Peft;
 using PeftHost.Core.Recipes.Interop;
 using PeftHost.Core.Recipes.Limits;
@@ -68,6 +69,8 @@ internal static class TrainingApi
                 var validationSet = validation?.Tokenized(tokenizer);
                 var trainer = new Trainer(model.Model, peft.TrainableParameters(), settings, s.Host.Events);
                 if (validation?.Shape is ClassificationShape shape) trainer.Evaluators.Add(Classifier(validation, shape, tokenizer, null, "eval_"));
+                if (validation?.Shape is CausalTextShape text)
+                    trainer.ValidationLoss = cancel => ScoreWhole(model.Model, validation, text, tokenizer.AsTokenEncoder(), stride: null, cancel);
                 // Every checkpoint is an adapter folder too, written as saveAdapter writes one.
                 trainer.WriteAdaptersInto = folder => peft.SaveAdapter(folder);
                 bridge.Attach(trainer, job);
@@ -129,11 +132,9 @@ internal static class TrainingApi
                     ClassificationReport? report = dataset.Shape is ClassificationShape shape
                         ? Classifier(dataset, shape, tokenizer, positive, "", batchSize).Run(model.Model, job.Cancellation)
                         : null;
-                    // Text is scored whole, however long its documents: strided windows of maxLength tokens over
-                    // each stream, not the packed blocks training uses (they drop the tail and start without context).
                     var loss = report?.GoldLoss
                         ?? (text is not null
-                            ? Perplexity.OfStreams(model.Model, text.TokenStreams(dataset.Records, encoder), stride, job.Cancellation, window)
+                            ? ScoreWhole(model.Model, dataset, text, encoder, stride, job.Cancellation)
                             : DatasetLoss.Evaluate(model.Model, dataset.Tokenized(tokenizer), batchSize, encoder.PaddingId(), job.Cancellation));
                     var result = new Dictionary<string, object?> { ["loss"] = loss.Loss, ["perplexity"] = loss.Perplexity, ["tokens"] = loss.Tokens };
                     foreach (var (name, value) in report?.Metrics ?? new Dictionary<string, double>()) result[name] = value;
@@ -150,6 +151,15 @@ internal static class TrainingApi
             return JsConvert.ToJs(s.Engine, metrics);
         }));
     }
+
+    /// <summary>
+    /// Text data scored whole, however long its documents: strided windows of <c>maxLength</c> tokens (at most the
+    /// model's context) over each stream, not the packed blocks training reads (they drop the tail and start without context).
+    /// </summary>
+    private static PerplexityResult ScoreWhole(CausalLanguageModel model, RecipeDataset dataset, CausalTextShape text, ITokenEncoder encoder,
+        int? stride, CancellationToken cancellation) =>
+        Perplexity.OfStreams(model, text.TokenStreams(dataset.Records, encoder), stride, cancellation,
+            window: Math.Min(text.MaxLength, model.Config.MaxPositionEmbeddings));
 
     /// <summary>
     /// <c>retention(model, textFile, options)</c>: what the adapters cost the base model's behaviour on
