@@ -17,62 +17,38 @@ namespace PeftHost.Plugins.Lora;
 /// <item>modules_to_save: the copy's parameters under the wrapped module's path, <c>base_model.model.lm_head.weight</c>.</item>
 /// </list>
 /// </summary>
-public sealed class LoraAdapter : IAdapter
+public sealed class LoraAdapter : TunerLayerAdapter<LoraLayer>
 {
-    /// <summary>The prefix PEFT puts before module paths in saved keys.</summary>
-    public const string KeyPrefix = AdapterStateDict.KeyPrefix;
-
-    private readonly IPeftModelSurface _model;
-    private readonly List<(string Path, LoraLayer Layer)> _layers;
     private readonly List<(string Path, ModulesToSaveLayer Layer)> _saved;
-    private bool _removed;
 
     internal LoraAdapter(IPeftModelSurface model, string name, LoraConfig config,
         List<(string Path, LoraLayer Layer)> layers, List<(string Path, ModulesToSaveLayer Layer)> saved)
+        : base(model, name, config, layers)
     {
-        _model = model;
-        Name = name;
         LoraConfig = config;
-        _layers = layers;
         _saved = saved;
     }
-
-    /// <inheritdoc />
-    public string Name { get; }
-
-    /// <inheritdoc />
-    public PeftConfig Config => LoraConfig;
 
     /// <summary>The adapter's config, typed.</summary>
     public LoraConfig LoraConfig { get; }
 
     /// <summary>The model the adapter lives on.</summary>
-    public IPeftModelSurface Model => _model;
+    public IPeftModelSurface Model => Surface;
 
     /// <summary>Module paths of the adapted layers, e.g. <c>model.layers.0.self_attn.q_proj</c>.</summary>
-    public IReadOnlyList<string> TargetPaths => _layers.Select(l => l.Path).ToList();
-
-    /// <summary>The LoRA layers holding this adapter, with their module paths.</summary>
-    public IReadOnlyList<(string Path, LoraLayer Layer)> Layers => _layers;
+    public IReadOnlyList<string> TargetPaths => Layers.Select(l => l.Path).ToList();
 
     /// <summary>The modules_to_save wrappers holding a copy for this adapter, with their module paths.</summary>
     public IReadOnlyList<(string Path, ModulesToSaveLayer Layer)> SavedModules => _saved;
-
-    /// <inheritdoc />
-    public bool CanMerge => true;
-
-    /// <inheritdoc />
-    /// <remarks>True when every layer holds this adapter merged, as for every adapter on the SDK's tuner layers.</remarks>
-    public bool IsMerged => _layers.Count > 0 && _layers.All(l => l.Layer.IsMerged(Name));
 
     /// <summary>Number of trainable parameters: r·(in + out) per layer (+ out with DoRA), plus biases and modules_to_save copies.</summary>
     public long TrainableParameterCount => NamedParameters().Sum(p => p.Parameter.NumberOfElements);
 
     /// <inheritdoc />
-    public IEnumerable<(string Key, Parameter Parameter)> NamedParameters()
+    public override IEnumerable<(string Key, Parameter Parameter)> NamedParameters()
     {
         EnsureLive();
-        foreach (var (path, layer) in _layers)
+        foreach (var (path, layer) in Layers)
         {
             yield return (AdapterStateDict.Key(path, "lora_A.weight"), layer.LoraA(Name));
             yield return (AdapterStateDict.Key(path, "lora_B.weight"), layer.LoraB(Name));
@@ -93,7 +69,7 @@ public sealed class LoraAdapter : IAdapter
         {
             case "all":
                 // Walk modules (not Root.named_parameters(), whose names can come out under field-name aliases).
-                foreach (var (path, module) in TargetModuleMatcher.Candidates(_model))
+                foreach (var (path, module) in TargetModuleMatcher.Candidates(Surface))
                 {
                     if (module is LoraLayer lora)
                     {
@@ -108,7 +84,7 @@ public sealed class LoraAdapter : IAdapter
                 }
                 break;
             case "lora_only":
-                foreach (var (path, layer) in _layers)
+                foreach (var (path, layer) in Layers)
                     if (BiasOf(layer.BaseLayer) is { } bias)
                         yield return (AdapterStateDict.Key(path, LoraLayer.BaseLayerName + ".bias"), bias);
                 break;
@@ -130,7 +106,7 @@ public sealed class LoraAdapter : IAdapter
 
     /// <inheritdoc />
     /// <remarks>The tensors are detached aliases of the live parameters (no copy); the caller may dispose them.</remarks>
-    public IReadOnlyDictionary<string, Tensor> GetState()
+    public override IReadOnlyDictionary<string, Tensor> GetState()
     {
         var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (key, p) in NamedParameters()) state[key] = p.detach();
@@ -143,66 +119,41 @@ public sealed class LoraAdapter : IAdapter
     /// (key and both shapes). Keys this adapter does not have are reported through the model's warnings.
     /// Values are copied, converting dtype and device as needed.
     /// </remarks>
-    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    public override void LoadState(IReadOnlyDictionary<string, Tensor> state)
     {
         var expected = NamedParameters().ToList();
         AdapterStateDict.ThrowIfAny(AdapterStateDict.Check(state, expected, Name, requireFloating: true), "LoRA", Name);
         var unexpected = AdapterStateDict.Unexpected(state, expected);
         if (unexpected.Count > 0)
-            _model.Warn($"LoRA adapter '{Name}': ignored {unexpected.Count} unexpected tensor(s): {string.Join(", ", unexpected.Take(5))}{(unexpected.Count > 5 ? ", …" : "")}");
+            Surface.Warn($"LoRA adapter '{Name}': ignored {unexpected.Count} unexpected tensor(s): {string.Join(", ", unexpected.Take(5))}{(unexpected.Count > 5 ? ", …" : "")}");
         AdapterStateDict.CopyInto(state, expected);
     }
 
-    /// <inheritdoc />
-    public void Merge()
+    /// <summary>
+    /// Takes this adapter's modules_to_save copies out, before its LoRA layers drop it. A wrapper left without copies
+    /// gets its original module back; with <paramref name="keepMerged"/> (PEFT's <c>merge_and_unload</c>) the copy
+    /// replaces the module it was copied from instead.
+    /// </summary>
+    protected override void OnRemoving(bool keepMerged)
     {
-        EnsureLive();
-        foreach (var (_, layer) in _layers) layer.Merge([Name]);
-    }
-
-    /// <inheritdoc />
-    public void Unmerge()
-    {
-        EnsureLive();
-        foreach (var (_, layer) in _layers) layer.Unmerge(Name);
-    }
-
-    /// <inheritdoc />
-    /// <remarks>
-    /// Layers left without adapters get their original module back (the same object). Without
-    /// <paramref name="keepMerged"/> the base weights are restored too: merged deltas are taken out and PiSSA/OLoRA
-    /// residuals get their initial principal part back. With <paramref name="keepMerged"/> (PEFT's
-    /// <c>merge_and_unload</c> after <see cref="Merge"/>) the base weights keep what they hold and a modules_to_save
-    /// copy replaces the module it was copied from.
-    /// </remarks>
-    public void Remove(bool keepMerged = false)
-    {
-        if (_removed) return;
-        foreach (var (path, layer) in _layers)
-        {
-            layer.RemoveAdapter(Name, keepMerged);
-            if (layer.AdapterNames.Count == 0 && ReferenceEquals(_model.GetModule(path), layer))
-                _model.ReplaceModule(path, layer.BaseLayer);
-        }
         foreach (var (path, layer) in _saved)
         {
             var copy = layer.RemoveAdapter(Name);
-            if (layer.AdapterNames.Count == 0 && ReferenceEquals(_model.GetModule(path), layer))
+            if (layer.AdapterNames.Count == 0 && ReferenceEquals(Surface.GetModule(path), layer))
             {
                 if (keepMerged && copy is not null)
                 {
-                    _model.ReplaceModule(path, copy);
+                    Surface.ReplaceModule(path, copy);
                     continue;
                 }
-                _model.ReplaceModule(path, layer.Original);
+                Surface.ReplaceModule(path, layer.Original);
             }
             copy?.Dispose();
         }
-        _removed = true;
     }
 
     private void EnsureLive()
     {
-        if (_removed) throw new InvalidOperationException($"LoRA adapter '{Name}' has been removed from the model");
+        if (IsRemoved) throw new InvalidOperationException($"LoRA adapter '{Name}' has been removed from the model");
     }
 }

@@ -77,20 +77,31 @@ public abstract class TunerLayerAdapter<TLayer> : IAdapter where TLayer : Linear
     }
 
     /// <inheritdoc />
-    /// <remarks>Runs once: <see cref="OnRemoving"/>, then each layer drops the adapter (a layer left empty is replaced by the module it wraps).</remarks>
+    /// <remarks>
+    /// Runs once: <see cref="OnRemoving(bool)"/>, then each layer drops the adapter (a layer left empty, and still in
+    /// place, is replaced by the module it wraps).
+    /// </remarks>
     public void Remove(bool keepMerged = false)
     {
         if (IsRemoved) return;
         IsRemoved = true;
-        OnRemoving();
+        OnRemoving(keepMerged);
         foreach (var (path, layer) in _layers)
         {
             layer.RemoveAdapter(Name, keepMerged);
-            if (layer.AdapterNames.Count == 0) Surface.ReplaceModule(path, layer.BaseLayer);
+            if (layer.AdapterNames.Count == 0 && ReferenceEquals(Surface.GetModule(path), layer)) Surface.ReplaceModule(path, layer.BaseLayer);
         }
         _layers.Clear();
     }
 
     /// <summary>Called by <see cref="Remove"/> before the layers drop the adapter: release hooks and helpers here.</summary>
     protected virtual void OnRemoving() { }
+
+    /// <summary>
+    /// <see cref="OnRemoving()"/> for an adapter that also holds modules outside its layers and must know whether the
+    /// removal keeps merged weights (LoRA's modules_to_save copies replace their originals then); calls
+    /// <see cref="OnRemoving()"/> unless overridden.
+    /// </summary>
+    /// <param name="keepMerged">The <see cref="Remove"/> argument: true when the base weights keep what is merged.</param>
+    protected virtual void OnRemoving(bool keepMerged) => OnRemoving();
 }
