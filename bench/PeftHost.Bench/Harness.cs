@@ -20,6 +20,7 @@ public static class BenchSuites
         new("plugins", "Plugin hot-reload latency and the cost of the plugin boundary", PluginBench.Run),
         new("quantization", "NF4 quantize and dequantize throughput vs memory copy", QuantizationBench.Run),
         new("training", "Training tokens/s, peak memory and MFU per method (~20M and ~100M)", TrainingBench.Run),
+        new("evaluation", "Quickstart evaluation vs training throughput (stories260k, LoRA, SpamAssassin)", EvaluationBench.Run),
         new("qlora-memory", "QLoRA vs LoRA peak memory on a ~1B config", TrainingBench.RunMemory1B),
     ];
 }

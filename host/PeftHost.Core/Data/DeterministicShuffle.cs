@@ -21,6 +21,13 @@ public static class DeterministicShuffle
         return order;
     }
 
+    /// <summary>
+    /// <paramref name="items"/> in the order <c>loadDataset</c>'s <c>shuffle</c> gives them for
+    /// <paramref name="seed"/> (a salt keeps it independent of the other orders drawn from the same seed).
+    /// </summary>
+    public static List<T> Shuffled<T>(IReadOnlyList<T> items, long seed) =>
+        Permutation(items.Count, Combine(seed, 0x5_4FF1E)).Select(i => items[i]).ToList();
+
     /// <summary>Combines values into one seed (for example a run seed and an epoch number).</summary>
     public static ulong Combine(params long[] parts)
     {

@@ -69,7 +69,7 @@ internal static class DatasetApi
                     if (!shuffle && read.Count == limit) break;
                 }
                 if (shuffle)
-                    read = DeterministicShuffle.Permutation(read.Count, DeterministicShuffle.Combine(seed, 0x5_4FF1E)).Select(i => read[i]).ToList();
+                    read = DeterministicShuffle.Shuffled(read, seed);
                 return limit is int n && read.Count > n ? read.Take(n).ToList() : read;
             });
             if (records.Count == 0)
