@@ -73,6 +73,8 @@ public static class DashboardKeys
         ("q, Ctrl-Q", "quit (q when not typing)"),
         ("a d m s l", "Adapters: activate disable merge save load"),
         ("v o /", "Log: level, source, find"),
+        ("Enter, Esc", "Log: open a line whole, close it"),
+        ("y", "Recipes: copy the peft run command"),
     ];
 
     /// <summary>The action of <paramref name="key"/>, or null when the key is not global.</summary>

@@ -20,7 +20,7 @@ public sealed partial class DashboardEndToEndTests : IDisposable
     /// <summary>A short LoRA run on the bundled model, with evaluations and a saved adapter.</summary>
     private const string TinyTrain = """
         // Trains a tiny LoRA adapter on the bundled model, evaluating as it goes.
-        import { defineParams, loadModel, getPeftModel, printTrainableParameters, loadDataset, train, saveAdapter } from "peft";
+        import { defineParams, loadModel, getPeftModel, printTrainableParameters, loadDataset, train, saveAdapter, table } from "peft";
 
         const p = defineParams({
           steps: 24,          // optimizer steps
@@ -43,8 +43,17 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         ], { format: "text", maxLength: 32 });
         const { train: trainSet, validation } = data.split(0.34, { seed: 1 });
 
-        train(model, trainSet, { maxSteps: p.steps, learningRate: p.learningRate, batchSize: 2, logEvery: 1, validation, evalEvery: 6 });
+        const run = train(model, trainSet, { maxSteps: p.steps, learningRate: p.learningRate, batchSize: 2, logEvery: 1, validation, evalEvery: 6 });
         saveAdapter(model, "adapter");
+        table([{ adapter: "moon cookie", steps: run.steps }], { title: "tiny results" });
+        """;
+
+    /// <summary>A second recipe, listed after tiny-train.js, with a parameter form of its own.</summary>
+    private const string Other = """
+        // Another recipe: only here to move the selection to.
+        import { defineParams, log } from "peft";
+        const p = defineParams({ words: 3 });
+        log(p.words);
         """;
 
     private static string Peft => Path.Combine(AppContext.BaseDirectory, "peft");
@@ -56,6 +65,7 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         string recipes = _dir["recipes"];
         Directory.CreateDirectory(recipes);
         File.WriteAllText(Path.Combine(recipes, "tiny-train.js"), TinyTrain);
+        File.WriteAllText(Path.Combine(recipes, "zz-other.js"), Other);
         // Started in the temp folder, so the form's command line reads "peft run recipes/tiny-train.js …".
         return $"'{Peft}' tui --workspace '{TestPaths.RepoRoot}' --recipes recipes --runs runs {extra}";
     }
@@ -67,6 +77,22 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         DashboardScreens.Save(name, screen, raw, _dir["screens"]);
     }
 
+    /// <summary>
+    /// From the Recipes panel as started (the list focused on tiny-train.js): Tab, Tab reaches the
+    /// form's first field (list → source → steps), <paramref name="steps"/> is typed, F5 runs, and
+    /// the Run panel's progress shows; returns that screen.
+    /// </summary>
+    private static string StartRun(Tmux tmux, int steps, Action? beforeRun = null)
+    {
+        tmux.SendKeys("Tab");
+        tmux.SendKeys("Tab");
+        tmux.Type(steps.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        tmux.WaitForText($"--set steps={steps}", KeyTimeout);
+        beforeRun?.Invoke();
+        tmux.SendKeys("F5");
+        return tmux.WaitFor(s => Regex.IsMatch(s, $@"training · step [1-9]\d*/{steps}"), RunTimeout, $"training progress (step N/{steps})");
+    }
+
     [TmuxFact]
     public void A_recipe_runs_from_the_Recipes_panel_to_a_finished_run_and_its_adapter_answers_in_the_playground()
     {
@@ -74,22 +100,14 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         tmux.WaitFor(s => s.Contains("tiny-train.js", StringComparison.Ordinal) && s.Contains("load model", StringComparison.Ordinal) && s.Contains("succeeded", StringComparison.Ordinal),
             StartTimeout, "the Recipes panel and the loaded model");
 
-        // The form comes from the recipe's defineParams; Tab, Tab reaches its first field (list → source → steps).
+        // The form comes from the recipe's defineParams; F5 runs it on the job thread and the Run panel follows the training.
         string recipes = tmux.Capture();
         Assert.Matches(@"steps\s+24", recipes);
         Assert.Matches(@"learningRate\s+5e-3", recipes);
-        tmux.SendKeys("Tab");
-        tmux.SendKeys("Tab");
-        tmux.Type("30");
-        tmux.WaitForText("--set steps=30", KeyTimeout);
-        Shot(tmux, "recipes", "Recipes");
-
-        // F5 runs it on the job thread; the Run panel follows the training.
-        tmux.SendKeys("F5");
-        tmux.WaitFor(s => StepOf30().IsMatch(s), RunTimeout, "training progress (step N/30)");
-        // The status line and the log line are drawn in separate frames: wait for both.
-        string finished = tmux.WaitFor(s => s.Contains("✓ finished tiny-train.js", StringComparison.Ordinal) && s.Contains("tiny-train.js: succeeded", StringComparison.Ordinal),
-            RunTimeout, "the finished run and its log line");
+        StartRun(tmux, 30, () => Shot(tmux, "recipes", "Recipes"));
+        // The status line and the message line are drawn in separate frames: wait for both.
+        string finished = tmux.WaitFor(s => s.Contains("✓ finished tiny-train.js", StringComparison.Ordinal) && s.Contains("✓ succeeded: tiny-train.js", StringComparison.Ordinal),
+            RunTimeout, "the finished run and its message line");
         Assert.Contains("┤Run├", finished);
         Assert.Contains("step 30/30", finished);
         Assert.Contains("100%", finished);
@@ -98,18 +116,44 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         Assert.Contains("train loss:", finished);
         Assert.Contains("eval loss:", finished);
         Assert.Matches(@"[\u2801-\u28FF]", finished); // the charts' Braille dots
-        Assert.Contains("step  eval_loss  eval_perplexity", finished);
-        Assert.Matches(@"\s30\s+\d+\.\d{4}\s+\d+\.\d{4}", finished); // the last evaluation's row
-        Assert.Contains("tiny-train.js: succeeded", finished);
+        // The results end with the recipe's own table; PageUp scrolls back to the evaluations, Home to their header.
+        Assert.Contains("tiny results", finished);
+        Assert.Matches(@"moon cookie\s+30", finished);
         Shot(tmux, "run", "Run");
+        tmux.SendKeys("PageUp");
+        tmux.WaitFor(s => Regex.IsMatch(s, @"\s30\s+\d+\.\d{4}\s+\d+\.\d{4}"), KeyTimeout, "the last evaluation's row");
+        tmux.SendKeys("Home");
+        tmux.WaitFor(s => s.Contains("step  eval_loss  eval_perplexity", StringComparison.Ordinal) && s.Contains("evaluations", StringComparison.Ordinal), KeyTimeout, "the evaluations' header");
         string output = Assert.Single(Directory.GetDirectories(Runs));
         Assert.True(File.Exists(Path.Combine(output, "adapter", "adapter_config.json")), "the recipe's adapter was not saved");
 
-        // The Adapters panel offers the run's adapter; l loads it onto the dashboard's model.
+        // The Adapters panel offers the run's adapter. With its config moved away, l fails, and the
+        // outcome and its reason lead the message line at 80 columns, ahead of the long folder.
+        string adapter = Path.Combine(output, "adapter");
+        File.Move(Path.Combine(adapter, "adapter_config.json"), Path.Combine(output, "moved.json"));
         tmux.SendKeys("4");
         tmux.WaitForText("┤Adapters├", KeyTimeout);
         tmux.SendKeys("l");
-        tmux.WaitFor(s => s.Contains("* default", StringComparison.Ordinal) && s.Contains("lora (LORA)", StringComparison.Ordinal), KeyTimeout, "the loaded adapter");
+        string failed = tmux.WaitForText("✗ failed: ", KeyTimeout);
+        Assert.Matches(@"✗ failed: \S.*", failed);
+
+        // The Log wraps the failure whole; Enter opens the selected (newest) line in a detail view, Esc closes it.
+        tmux.SendKeys("6");
+        tmux.WaitForText("┤Log├", KeyTimeout);
+        tmux.SendKeys("Enter");
+        string detail = tmux.WaitForText("┤log line — Esc closes├", KeyTimeout);
+        Assert.Contains(adapter.Length > 40 ? adapter[^30..] : adapter, string.Concat(detail.Split('\n').Select(l => l.Trim('│', ' '))));
+        Shot(tmux, "log-detail", "Log");
+        tmux.SendKeys("Escape");
+        tmux.WaitFor(s => !s.Contains("log line — Esc closes", StringComparison.Ordinal), KeyTimeout, "the detail view to close");
+
+        // Back in place, l loads it onto the dashboard's model.
+        File.Move(Path.Combine(output, "moved.json"), Path.Combine(adapter, "adapter_config.json"));
+        tmux.SendKeys("4");
+        tmux.WaitForText("┤Adapters├", KeyTimeout);
+        tmux.SendKeys("l");
+        tmux.WaitFor(s => s.Contains("* default", StringComparison.Ordinal) && s.Contains("lora (LORA)", StringComparison.Ordinal)
+            && s.Contains("✓ succeeded: load adapter", StringComparison.Ordinal), KeyTimeout, "the loaded adapter and its outcome");
         Shot(tmux, "adapters", "Adapters");
 
         // The Playground answers with the adapter and with the base model, side by side.
@@ -135,19 +179,22 @@ public sealed partial class DashboardEndToEndTests : IDisposable
     {
         using var tmux = Tmux.Start(Start("--no-model"), 80, 24, _dir.Path);
         tmux.WaitForText("tiny-train.js", StartTimeout);
-        tmux.SendKeys("Tab");
-        tmux.SendKeys("Tab");
-        tmux.Type("5000");
-        tmux.WaitForText("--set steps=5000", KeyTimeout);
-        tmux.SendKeys("F5");
-        tmux.WaitFor(s => Regex.IsMatch(s, @"step [1-9]\d*/5000"), RunTimeout, "training progress");
+        StartRun(tmux, 5000);
+
+        // Below 80 columns the tab strip says what it hides and still marks the running job.
+        tmux.Resize(60, 24);
+        string narrow = tmux.WaitFor(s => FrameWidth(s) == 60 && Regex.IsMatch(s.Split('\n')[0], @"\+5 6\s+● \S"), KeyTimeout, "the hint for hidden tabs and the job mark at 60 columns");
+        Assert.Contains("2 Recipes", narrow.Split('\n')[0]);
+        DashboardScreens.Save("run-narrow", tmux.CaptureSettledScreen(out string narrowRaw, 60, 24), narrowRaw, _dir["screens"]);
+        tmux.Resize(80, 24);
+        tmux.WaitFor(s => FrameWidth(s) == 80, KeyTimeout, "the frame to widen back to 80 columns");
+
         tmux.SendKeys("C-c");
-        // The status line and the log line are drawn by separate events: wait for both.
+        // The status line and the message line are drawn by separate events: wait for both.
         string stopped = tmux.WaitFor(s => s.Contains("■ stopped tiny-train.js at step", StringComparison.Ordinal)
-            && s.Contains("tiny-train.js: cancelled", StringComparison.Ordinal), RunTimeout, "the stopped status and its log line");
+            && s.Contains("■ cancelled: tiny-train.js", StringComparison.Ordinal), RunTimeout, "the stopped status and its message line");
         var m = Regex.Match(stopped, @"■ stopped tiny-train\.js at step (\d+), checkpoint (checkpoint-\d+)");
         Assert.True(m.Success, stopped);
-        Assert.Contains("tiny-train.js: cancelled", stopped);
         string output = Assert.Single(Directory.GetDirectories(Runs));
         var checkpoints = Directory.GetDirectories(output, "checkpoint-*", SearchOption.AllDirectories);
         Assert.Contains(checkpoints, c => Path.GetFileName(c) == m.Groups[2].Value);
@@ -228,6 +275,27 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         Assert.Contains("--set steps=30", recipes);
         Assert.DoesNotContain("steps=3023", recipes);
 
+        // The edit survives moving the selection to another recipe and back.
+        tmux.SendKeys("Down");
+        tmux.WaitFor(s => s.Contains("$ peft run recipes/zz-other.js", StringComparison.Ordinal) && Regex.IsMatch(s, @"words\s+3"), KeyTimeout, "the other recipe's form");
+        tmux.SendKeys("Up");
+        tmux.WaitForText("$ peft run recipes/tiny-train.js --set steps=30", KeyTimeout);
+
+        // y copies the command: to the system clipboard where there is one, else the message says how to select it.
+        tmux.SendKeys("y");
+        tmux.WaitFor(s => s.Contains("copied to the clipboard: peft run recipes/tiny-train.js --set steps=30", StringComparison.Ordinal)
+            || s.Contains("no system clipboard here", StringComparison.Ordinal), KeyTimeout, "the copy's outcome");
+
+        // A longer command wraps whole into rows that end in \ (they paste into a shell as one command).
+        tmux.SendKeys("Tab", "Tab", "Tab"); // list → source → steps → learningRate
+        tmux.SendKeys("End");
+        tmux.Type("0");
+        string wrapped = tmux.WaitFor(s => s.Contains("--set learningRate=5e-30", StringComparison.Ordinal), KeyTimeout, "the wrapped command line");
+        Assert.Matches(@"\$ peft run recipes/tiny-train\.js --set steps=30 \\\s*│", wrapped);
+        Shot(tmux, "recipes-wrapped", "Recipes");
+        tmux.SendKeys("F6"); // leave the field (a digit would be text there)
+        tmux.WaitForText("┤Run├", KeyTimeout);
+
         // Adapters: Up on the list keeps focus in it, so l is the load action (here refused: no folder), not text.
         tmux.SendKeys("4");
         tmux.WaitForText("┤Adapters├", KeyTimeout);
@@ -268,9 +336,6 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         string row = screen.Split('\n')[1].TrimEnd();
         return row.StartsWith('╭') && row.EndsWith('╮') ? row.Length : -1;
     }
-
-    [GeneratedRegex(@"step [1-9]\d*/30")]
-    private static partial Regex StepOf30();
 
     [GeneratedRegex(@"done: \d+ tokens")]
     private static partial Regex DoneTokens();
