@@ -77,7 +77,7 @@ public sealed class PluginFailureTests(BuiltPlugins built)
             """, "--plugins", built.Root);
 
         Assert.True(run.Code == 1, $"exit {run.Code}\n{run.Out}\n{run.Err}");
-        string first = run.Err.Split('\n')[0];
+        string first = PeftHost.Tests.Recipes.RecipeAssert.FailureLine(run.Err);
         foreach (var expected in new[]
                  {
                      "unknown method 'out_bias'", "Available: ", "channel_scale, ", "inject_throws, ",
