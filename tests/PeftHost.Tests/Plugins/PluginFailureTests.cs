@@ -78,8 +78,7 @@ public sealed class PluginFailureTests(BuiltPlugins built)
             """, "--plugins", built.Root);
 
         Assert.True(run.Code == 1, $"exit {run.Code}\n{run.Out}\n{run.Err}");
-        // stderr also carries the run's [peft] notices; the error is one line of its own.
-        string first = run.Err.Split('\n').FirstOrDefault(l => l.Contains("Error: ", StringComparison.Ordinal)) ?? "";
+        string first = PeftHost.Tests.Recipes.RecipeAssert.FailureLine(run.Err);
         foreach (var expected in new[]
                  {
                      "unknown method 'out_bias'", "Available: ", "channel_scale, ", "inject_throws, ",
@@ -89,7 +88,7 @@ public sealed class PluginFailureTests(BuiltPlugins built)
                      "StaticCtorThrows (creating StaticCtorThrows.ExplodingMethod failed: its static constructor threw InvalidOperationException: static init exploded)",
                      "FutureSdk (built for PeftHost.Sdk 2.0.0, host has 1.4.0 (major versions must match))",
                  })
-            Assert.True(first.Contains(expected, StringComparison.Ordinal), $"'{expected}' not in the error's line:\n{run.Err}");
+            Assert.True(first.Contains(expected, StringComparison.Ordinal), $"'{expected}' not in the error's first line:\n{run.Err}");
         Assert.Contains("The system cannot find the file specified.); NoDll (", first); // one line, even where the runtime's message ends in a newline
     }
 

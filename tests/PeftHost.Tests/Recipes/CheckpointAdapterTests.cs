@@ -15,19 +15,7 @@ namespace PeftHost.Tests.Recipes;
 /// </summary>
 public sealed class CheckpointAdapterTests : IDisposable
 {
-    private const string Setup = """
-        import { loadModel, getPeftModel, loadDataset, loadAdapter, saveAdapter, train, evaluate, log } from "peft";
-        const texts = [
-          "Sparky the dragon lived in a big cave and liked to fly.",
-          "Sparky the dragon found a red ball and gave it to Lily.",
-          "Sparky the dragon baked a sweet cake for his mom.",
-          "Sparky the dragon helped a bird fly back to its nest.",
-        ];
-        const lora = { method: "lora", r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ["q_proj", "v_proj"] };
-        const model = getPeftModel(loadModel("models/stories260k"), lora);
-        const data = loadDataset(texts, { format: "text", maxLength: 24 });
-
-        """;
+    private const string Setup = TrainingApiTests.Setup + "\n";
 
     private const string EvalText = "Sparky the dragon found a red ball and gave it to Lily.";
 

@@ -99,6 +99,13 @@ public sealed class RecipeHarness : IDisposable
 /// <summary>Assertions on <c>peft run</c> failures.</summary>
 public static class RecipeAssert
 {
+    /// <summary>The first line of <c>peft run</c>'s failure report: stderr's first line that is not a notice, progress or warning.</summary>
+    public static string FailureLine(string stderr)
+    {
+        string[] runLines = ["[", "warning: ", "train ", "eval @ ", "checkpoint @ "];
+        return stderr.Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(l => !runLines.Any(p => l.StartsWith(p, StringComparison.Ordinal))) ?? "";
+    }
+
     /// <summary>
     /// The run failed with <paramref name="code"/>, and the failure report's first line on stderr (after the run's
     /// <c>[peft]</c> notices, progress and warnings, which share stderr) starts with
@@ -107,8 +114,7 @@ public static class RecipeAssert
     public static string FailsAt((int Code, string Out, string Err) run, int code, string file, int line, int? column, string message)
     {
         Assert.True(run.Code == code, $"exit code {run.Code}, expected {code}\nstdout:\n{run.Out}\nstderr:\n{run.Err}");
-        string[] runLines = ["[", "warning: ", "train ", "eval @ ", "checkpoint @ "];
-        string first = run.Err.Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(l => !runLines.Any(p => l.StartsWith(p, StringComparison.Ordinal))) ?? "";
+        string first = FailureLine(run.Err);
         string location = column is null ? $"{file}:{line}:" : $"{file}:{line}:{column}: ";
         Assert.True(first.Contains(location, StringComparison.Ordinal) && first.Contains(message, StringComparison.Ordinal),
             $"expected '{location}… {message}' in the first line of stderr:\n{run.Err}");

@@ -9,7 +9,8 @@ namespace PeftHost.Tests.Recipes;
 /// <summary>loadDataset, train and evaluate through recipes: handlers, events, errors, cancellation with a checkpoint.</summary>
 public sealed class TrainingApiTests : IDisposable
 {
-    private const string Setup = """
+    /// <summary>A LoRA model on stories260k and four short texts (shared by the recipe tests of training).</summary>
+    internal const string Setup = """
         import { loadModel, getPeftModel, addAdapter, setAdapter, disableAdapter, loadDataset, loadAdapter, saveAdapter, train, evaluate, generate, on, log } from "peft";
         const texts = [
           "Sparky the dragon lived in a big cave and liked to fly.",

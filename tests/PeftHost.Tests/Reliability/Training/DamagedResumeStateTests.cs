@@ -41,7 +41,7 @@ public sealed class DamagedResumeStateTests
 
         var resumed = PeftProcess.RunToEnd(Recipe, output, TimeSpan.FromMinutes(2), "--set", "steps=4", "--set", "resume=latest");
         Assert.True(resumed.Code == PeftCli.Failure, $"exit {resumed.Code}\n{resumed.Err[..Math.Min(3000, resumed.Err.Length)]}");
-        string firstLine = resumed.Err.Split('\n')[0];
+        string firstLine = PeftHost.Tests.Recipes.RecipeAssert.FailureLine(resumed.Err);
         Assert.True(firstLine.Contains($"trainer_state.json: {key} {message}", StringComparison.Ordinal), resumed.Err);
         Assert.DoesNotContain("Exception", resumed.Err);
         ReliabilityLog.Record("training", $"resume with {key} damaged ({damage}): exit 1, \"{firstLine[(firstLine.IndexOf("trainer_state.json", StringComparison.Ordinal))..]}\"");
