@@ -1,10 +1,12 @@
 using PeftHost.Cli.Commands;
 using PeftHost.Core.Checkpoints;
 using TorchSharp;
+using PeftHost.Tests.Training;
 
 namespace PeftHost.Tests.Recipes;
 
 /// <summary><c>train(model, data, { optimizer })</c>: AdamW with float32 or 8-bit state, driven through recipes.</summary>
+[Collection(TorchRngCollection.Name)] // runs compared bit for bit: no parallel test may draw from torch's global generator meanwhile
 public sealed class OptimizerOptionTests : IDisposable
 {
     // r = 64 on q_proj and v_proj: q's lora_A, lora_B and v's lora_A have 4096 elements and get

@@ -3,6 +3,7 @@ using PeftHost.Cli.Commands;
 using PeftHost.Core.Peft;
 using PeftHost.Tests.Cli;
 using PeftHost.Tests.Support;
+using PeftHost.Tests.Training;
 
 namespace PeftHost.Tests.Recipes;
 
@@ -10,6 +11,7 @@ namespace PeftHost.Tests.Recipes;
 /// <c>peft run RECIPE.js --resume [RUN_DIR]</c>: an interrupted run continues in its own folder with its own <c>--set</c>
 /// values and ends with the adapter an uninterrupted run makes; runs that cannot be continued are refused saying why.
 /// </summary>
+[Collection(TorchRngCollection.Name)] // runs compared bit for bit: no parallel test may draw from torch's global generator meanwhile
 public sealed class ResumeCliTests : IDisposable
 {
     private const string Training = """
