@@ -38,6 +38,9 @@ public sealed record CausalTextShape(int MaxLength, CausalLayout Layout = Causal
         return Layout == CausalLayout.Packed ? Pack(records, tokenizer, eos) : Truncate(records, tokenizer, eos);
     }
 
+    /// <summary>Tokens per window when the text is scored whole: <see cref="MaxLength"/>, at most the model's <paramref name="context"/>.</summary>
+    public int ScoringWindow(int context) => Math.Min(MaxLength, context);
+
     /// <summary>
     /// The text as token streams to score whole (<c>evaluate</c>), nothing cut or dropped: all documents as one
     /// stream when packed (as training reads them), one stream per document otherwise.

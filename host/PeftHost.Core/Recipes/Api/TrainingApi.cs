@@ -114,7 +114,7 @@ internal static class TrainingApi
             string? positive = options.String("positiveLabel");
             int? stride = options.Int("stride");
             var text = dataset.Shape as CausalTextShape;
-            int window = Math.Min(text?.MaxLength ?? int.MaxValue, model.Model.Config.MaxPositionEmbeddings);
+            int window = text?.ScoringWindow(model.Model.Config.MaxPositionEmbeddings) ?? 0;
             if (stride is { } st && (text is null || st < 1 || st > window))
                 throw new RecipeApiException(text is null
                     ? $"evaluate: stride applies to text datasets; '{dataset.Name}' is {dataset.Format} data"
@@ -159,7 +159,7 @@ internal static class TrainingApi
     private static PerplexityResult ScoreWhole(CausalLanguageModel model, RecipeDataset dataset, CausalTextShape text, ITokenEncoder encoder,
         int? stride, CancellationToken cancellation, Action<int, int>? progress = null) =>
         Perplexity.OfStreams(model, text.TokenStreams(dataset.Records, encoder), stride, cancellation,
-            window: Math.Min(text.MaxLength, model.Config.MaxPositionEmbeddings), progress);
+            window: text.ScoringWindow(model.Config.MaxPositionEmbeddings), progress);
 
     /// <summary>
     /// <c>retention(model, textFile, options)</c>: what the adapters cost the base model's behaviour on
