@@ -26,9 +26,21 @@ public static class PluginLocations
         return null;
     }
 
-    /// <summary>The built-in plugins root, <c>artifacts/plugins/</c> under the repository root, or null outside a repository.</summary>
-    public static string? BuiltInRoot(string? start = null) =>
-        FindRepositoryRoot(start) is string root ? Path.Combine(root, "artifacts", "plugins") : null;
+    /// <summary>The folder beside the executable that holds the built-in plugins of an installed tool (<c>dotnet tool install peft</c>).</summary>
+    public const string InstalledFolderName = "plugins";
+
+    /// <summary>
+    /// The built-in plugins root: <c>artifacts/plugins/</c> under the repository root when running from a build,
+    /// else the <c>plugins/</c> folder packed beside the executable when running as an installed tool;
+    /// null when neither exists.
+    /// </summary>
+    public static string? BuiltInRoot(string? start = null)
+    {
+        var from = start ?? AppContext.BaseDirectory;
+        if (FindRepositoryRoot(from) is string root) return Path.Combine(root, "artifacts", "plugins");
+        var installed = Path.Combine(from, InstalledFolderName);
+        return Directory.Exists(installed) ? installed : null;
+    }
 
     /// <summary>The roots listed in <see cref="EnvironmentVariable"/> (empty entries skipped).</summary>
     public static IReadOnlyList<string> FromEnvironment(string? value = null)

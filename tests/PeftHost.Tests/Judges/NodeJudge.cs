@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using PeftHost.Tests.Support;
 
 namespace PeftHost.Tests.Judges;
 
@@ -75,7 +75,7 @@ public sealed class NodeJudge
         var temp = copy + "." + Guid.NewGuid().ToString("N") + ".tmp";
         File.Copy(scriptFile, temp);
         File.Move(temp, copy, overwrite: true);
-        var result = Exec("node", [copy, .. args ?? []], Folder, stdin, timeout ?? TimeSpan.FromMinutes(5));
+        var result = ChildProcess.Run("node", [copy, .. args ?? []], Folder, timeout ?? TimeSpan.FromMinutes(5), stdin);
         if (result.ExitCode != 0)
             throw new InvalidOperationException($"node {Path.GetFileName(scriptFile)} exited {result.ExitCode}:\n{result.Stderr}");
         return result.Stdout;
@@ -93,8 +93,8 @@ public sealed class NodeJudge
         if (File.Exists(marker) && File.ReadAllText(marker) == key) return new NodeJudge(folder);
 
         File.WriteAllText(Path.Combine(folder, "package.json"), "{ \"private\": true, \"type\": \"module\" }\n");
-        var npm = Exec("npm", ["install", "--save-exact", "--no-audit", "--no-fund", "--loglevel=error", .. packages],
-            folder, stdin: null, TimeSpan.FromMinutes(15));
+        var npm = ChildProcess.Run("npm", ["install", "--save-exact", "--no-audit", "--no-fund", "--loglevel=error", .. packages],
+            folder, TimeSpan.FromMinutes(15));
         if (npm.ExitCode != 0)
         {
             var output = npm.Stderr + npm.Stdout;
@@ -122,39 +122,6 @@ public sealed class NodeJudge
             try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
             catch (IOException) when (DateTime.UtcNow < deadline) { Thread.Sleep(500); }
         }
-    }
-
-    private sealed record ExecResult(int ExitCode, string Stdout, string Stderr);
-
-    private static ExecResult Exec(string file, IEnumerable<string> args, string workingDirectory, string? stdin, TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(file)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (stdin is not null)
-        {
-            // UTF-8 without a byte-order mark: the judge reads JSON from stdin.
-            using var writer = new StreamWriter(process.StandardInput.BaseStream, new UTF8Encoding(false));
-            writer.Write(stdin);
-        }
-        else process.StandardInput.Close();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', start.ArgumentList)} ran over {timeout}.");
-        }
-        return new ExecResult(process.ExitCode, stdout.Result, stderr.Result);
     }
 
     private sealed class RegistryUnreachableException(string message) : Exception(message);
