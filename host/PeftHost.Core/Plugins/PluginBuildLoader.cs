@@ -69,7 +69,7 @@ internal static class PluginBuildLoader
         catch (Exception e)
         {
             // Anything else is still the plugin's problem, never the host's.
-            return Fail($"loading failed: {e.GetType().Name}: {e.Message}");
+            return Fail($"loading failed: {e.Message}");
         }
 
         PluginLoadOutcome Fail(string reason)

@@ -154,7 +154,7 @@ public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
         catch (Exception e) when (e is not (ConfigException or OperationCanceledException or PluginException))
         {
             string what = PluginTypeDiscovery.Unwrap(e);
-            MarkFailed(slot, $"{operation} threw {what}");
+            MarkFailed(slot, $"{operation} threw: {what}");
             throw new PluginException(slot.Name,
                 $"plugin '{slot.Name}' failed in {operation}: {what}. The plugin is marked Failed; fix it and rebuild to reload it.", e);
         }
@@ -427,7 +427,7 @@ public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
             {
                 var error = e as PluginException ?? new PluginException(slot.Name,
                     $"plugin '{slot.Name}' {build.Facts.Version}: re-attaching after the reload failed: {PluginTypeDiscovery.Unwrap(e)}", e);
-                if (slot.Info.IsServing) MarkFailed(slot, $"re-attaching after the reload threw {PluginTypeDiscovery.Unwrap(e)}");
+                if (slot.Info.IsServing) MarkFailed(slot, $"re-attaching after the reload threw: {PluginTypeDiscovery.Unwrap(e)}");
                 errors.Add(error);
             }
         }

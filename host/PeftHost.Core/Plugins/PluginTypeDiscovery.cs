@@ -84,8 +84,9 @@ internal static class PluginTypeDiscovery
     }
 
     /// <summary>
-    /// The message that says what went wrong: constructor throws arrive wrapped in
-    /// <see cref="TargetInvocationException"/> and <see cref="TypeInitializationException"/>.
+    /// The message that says what went wrong, in the plugin's own words (no .NET type name: that is in the
+    /// debug log with the stack): constructor throws arrive wrapped in <see cref="TargetInvocationException"/>
+    /// and <see cref="TypeInitializationException"/>.
     /// </summary>
     internal static string Unwrap(Exception e)
     {
@@ -95,8 +96,8 @@ internal static class PluginTypeDiscovery
             staticConstructor |= e is TypeInitializationException;
             e = e.InnerException;
         }
-        string what = $"{e.GetType().Name}: {OneLine(e.Message)}";
-        return staticConstructor ? $"its static constructor threw {what}" : what;
+        string what = OneLine(e.Message);
+        return staticConstructor ? $"its static constructor threw: {what}" : what;
     }
 
     private static string DependencyMessage(Exception e) => e switch

@@ -1,8 +1,5 @@
 using System.CommandLine;
-using PeftHost.Core.Data;
-using PeftHost.Core.Models;
-using PeftHost.Core.Tokenization;
-using PeftHost.Sdk;
+using PeftHost.Core.Runtime;
 
 namespace PeftHost.Cli.Commands;
 
@@ -18,7 +15,7 @@ public static class CommandAction
         {
             return body(parse, output);
         }
-        catch (Exception e) when (IsUserFacing(e))
+        catch (Exception e) when (FailureText.IsExpected(e))
         {
             error.WriteLine($"error: {e.Message}");
             if (parse.GetValue(CommonOptions.Verbose)) error.WriteLine(e);
@@ -32,8 +29,4 @@ public static class CommandAction
             return PeftCli.Failure;
         }
     };
-
-    private static bool IsUserFacing(Exception e) =>
-        e is ModelFormatException or TokenizerFormatException or DataFormatException or ConfigException
-            or ArgumentException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException;
 }

@@ -80,8 +80,12 @@ public sealed class JobRunnerTests
         Assert.True(jobs.WaitForIdle(TimeSpan.FromSeconds(10)));
         var end = seen.Single<JobFinishedEvent>();
         Assert.Equal(JobOutcome.Failed, end.Outcome);
-        Assert.Equal("IOException: models/x: not found", end.Message);
+        Assert.Equal("models/x: not found", end.Message); // the user's words, no .NET type name
         Assert.Contains(seen.Events.OfType<LogEvent>(), l => l.Level == LogLevel.Error && l.Message == "load failed: models/x: not found");
+
+        jobs.TryStart(JobKind.Model, "broken", _ => throw new NullReferenceException("Object reference not set to an instance of an object."), out _);
+        Assert.True(jobs.WaitForIdle(TimeSpan.FromSeconds(10)));
+        Assert.Equal("unexpected failure: Object reference not set to an instance of an object.", seen.Events.OfType<JobFinishedEvent>().Last().Message);
 
         jobs.TryStart(JobKind.Model, "again", _ => new JobResult(JobOutcome.Failed, "reported, not thrown"), out _);
         Assert.True(jobs.WaitForIdle(TimeSpan.FromSeconds(10)));

@@ -53,7 +53,7 @@ public static class HostFunctions
         }
         catch (Exception e) when (e is not (OutOfMemoryException or StackOverflowException or InsufficientExecutionStackException))
         {
-            throw new JavaScriptException(engine.Intrinsics.Error, Prefixed(name, Describe(e)), e);
+            throw new JavaScriptException(engine.Intrinsics.Error, Prefixed(name, Runtime.FailureText.Describe(e)), e);
         }
     }
 
@@ -78,12 +78,4 @@ public static class HostFunctions
     private static string Prefixed(string name, string message) =>
         message.StartsWith(name + ":", StringComparison.Ordinal) || message.StartsWith(name + " ", StringComparison.Ordinal) ? message : $"{name}: {message}";
 
-    /// <summary>The message of a host failure; one of an unexpected kind says so, in words (no .NET type names).</summary>
-    private static string Describe(Exception e) => e switch
-    {
-        ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException or FormatException
-            or NotSupportedException => e.Message,
-        _ when e.GetType().Name.EndsWith("FormatException", StringComparison.Ordinal) => e.Message,
-        _ => $"unexpected failure: {e.Message}",
-    };
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PeftHost.Core.Runtime;
 using PeftHost.Core.Telemetry;
 
 namespace PeftHost.Cli.Dashboard.Jobs;
@@ -172,8 +173,8 @@ public sealed class JobRunner : IDisposable
         }
         catch (Exception e)
         {
-            result = new JobResult(JobOutcome.Failed, $"{e.GetType().Name}: {e.Message}");
-            _events.Log(LogLevel.Error, EventSource, $"{job.Name} failed: {e.Message}");
+            result = new JobResult(JobOutcome.Failed, FailureText.Describe(e));
+            _events.Log(LogLevel.Error, EventSource, $"{job.Name} failed: {result.Message}");
             _events.Log(LogLevel.Debug, EventSource, e.ToString());
         }
         _events.Publish(new JobFinishedEvent(job.Id, job.Kind, job.Name, result.Outcome, result.Message, clock.Elapsed));

@@ -61,7 +61,7 @@ public sealed class PluginFaultTests(ReliabilityPlugins built)
 
     [Theory]
     [InlineData("MissingDependency", "type discovery failed: a dependency is missing: Could not load file or assembly 'MissingDependencyHelper")]
-    [InlineData("StaticCtorThrows", "its static constructor threw InvalidOperationException: static init exploded")]
+    [InlineData("StaticCtorThrows", "its static constructor threw: static init exploded")]
     public void A_plugin_that_cannot_load_is_Failed_with_its_reason_and_the_rest_work(string plugin, string reason)
     {
         var (host, _, failures) = NewHost();
@@ -132,7 +132,7 @@ public sealed class PluginFaultTests(ReliabilityPlugins built)
 
         var e = Assert.Throws<PluginException>(() => peft.AddAdapter("nan_scale", new JsonObject()));
         Assert.Equal("Unstable", e.PluginName);
-        Assert.Contains("plugin 'Unstable' failed in nan_scale.Inject: InvalidDataException: nan_scale.Inject made adapter 'default' whose parameter " +
+        Assert.Contains("plugin 'Unstable' failed in nan_scale.Inject: nan_scale.Inject made adapter 'default' whose parameter " +
                         "'base_model.model.model.layers.0.self_attn.q_proj.scale' holds 32 NaN or infinite values, the first at [0]", e.Message);
         Assert.Equal(PluginState.Failed, host.Plugins.Single(p => p.Name == "Unstable").State);
         Assert.Contains(failures, f => f.Plugin.Name == "Unstable");
@@ -156,9 +156,9 @@ public sealed class PluginFaultTests(ReliabilityPlugins built)
 
         var e = Assert.Throws<PluginException>(() => peft.AddAdapter("second_call_throws", new JsonObject(), "second"));
         Assert.Equal("Unstable", e.PluginName);
-        Assert.Contains("plugin 'Unstable' failed in second_call_throws.Inject: InvalidOperationException: internal state corrupted after 1 call(s)", e.Message);
+        Assert.Contains("plugin 'Unstable' failed in second_call_throws.Inject: internal state corrupted after 1 call(s)", e.Message);
         Assert.Equal(PluginState.Failed, host.Plugins.Single(p => p.Name == "Unstable").State);
-        Assert.Contains("method 'second_call_throws' is unavailable: plugin 'Unstable' failed: second_call_throws.Inject threw InvalidOperationException",
+        Assert.Contains("method 'second_call_throws' is unavailable: plugin 'Unstable' failed: second_call_throws.Inject threw:",
             Assert.Throws<PluginException>(() => host.GetMethod("second_call_throws")).Message);
 
         Assert.Equal(["first"], peft.Adapters.Select(a => a.Name));
