@@ -35,5 +35,5 @@ public static class CommandAction
 
     private static bool IsUserFacing(Exception e) =>
         e is ModelFormatException or TokenizerFormatException or DataFormatException or ConfigException
-            or ArgumentException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException;
+            or ArgumentException or PeftHost.Core.Chat.ChatTemplateException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException;
 }

@@ -79,12 +79,14 @@ internal sealed class JinjaParser
         finally { _depth--; }
     }
 
-    private List<Node> ParseBlockUntil(string blockName, params string[] ends)
+    /// <summary>Statements up to one of <paramref name="ends"/>; an unclosed block is reported at its opening line.</summary>
+    private List<Node> ParseBlockUntil(string blockName, int openLine, params string[] ends)
     {
         var body = new List<Node>();
         while (!IsStatement(ends))
         {
-            if (Peek() is null) throw Error($"'{blockName}' is not closed: expected {string.Join(" or ", ends.Select(e => "{% " + e + " %}"))}");
+            if (Peek() is null)
+                throw new JinjaException($"'{blockName}' is not closed: expected {string.Join(" or ", ends.Select(e => "{% " + e + " %}"))}", openLine);
             body.Add(ParseAny());
         }
         return body;
@@ -129,7 +131,7 @@ internal sealed class JinjaParser
                 var name = ParsePrimary() as IdentifierNode ?? throw Error("expected the macro's name after 'macro'");
                 var parameters = ParseArguments(parameters: true);
                 Expect(TokenType.CloseStatement, "'%}'");
-                var body = ParseBlockUntil("macro", "endmacro");
+                var body = ParseBlockUntil("macro", line, "endmacro");
                 CloseBlock("endmacro");
                 return new MacroNode(line, name.Name, parameters, body);
             }
@@ -145,7 +147,7 @@ internal sealed class JinjaParser
                 var callee = ParsePrimary() as IdentifierNode ?? throw Error("expected a macro name after 'call'");
                 var call = new CallNode(callee.Line, callee, ParseArguments(parameters: false));
                 Expect(TokenType.CloseStatement, "'%}'");
-                var body = ParseBlockUntil("call", "endcall");
+                var body = ParseBlockUntil("call", line, "endcall");
                 CloseBlock("endcall");
                 return new CallBlockNode(line, call, callerParameters, body);
             }
@@ -160,7 +162,7 @@ internal sealed class JinjaParser
                 var filter = ParsePrimary();
                 if (filter is IdentifierNode && Is(TokenType.OpenParen)) filter = ParseCall(filter);
                 Expect(TokenType.CloseStatement, "'%}'");
-                var body = ParseBlockUntil("filter", "endfilter");
+                var body = ParseBlockUntil("filter", line, "endfilter");
                 CloseBlock("endfilter");
                 return new FilterBlockNode(line, filter, body);
             }
@@ -187,7 +189,7 @@ internal sealed class JinjaParser
             return new SetNode(line, target, value, []);
         }
         Expect(TokenType.CloseStatement, "'=' or '%}'");
-        var body = ParseBlockUntil("set", "endset");
+        var body = ParseBlockUntil("set", line, "endset");
         Expect(TokenType.OpenStatement, "'{%'");
         ExpectIdentifier("endset");
         Expect(TokenType.CloseStatement, "'%}'");
@@ -198,7 +200,7 @@ internal sealed class JinjaParser
     {
         var test = ParseExpression();
         Expect(TokenType.CloseStatement, "'%}'");
-        var body = ParseBlockUntil("if", "elif", "else", "endif");
+        var body = ParseBlockUntil("if", line, "elif", "else", "endif");
         var alternate = new List<Node>();
         if (IsStatement("elif"))
         {
@@ -210,7 +212,7 @@ internal sealed class JinjaParser
         {
             _current += 2;
             Expect(TokenType.CloseStatement, "'%}'");
-            alternate = ParseBlockUntil("if", "endif");
+            alternate = ParseBlockUntil("if", line, "endif");
         }
         return new IfNode(line, test, body, alternate);
     }
@@ -223,13 +225,13 @@ internal sealed class JinjaParser
         _current++;
         var iterable = ParseExpression();
         Expect(TokenType.CloseStatement, "'%}'");
-        var body = ParseBlockUntil("for", "endfor", "else");
+        var body = ParseBlockUntil("for", line, "endfor", "else");
         var otherwise = new List<Node>();
         if (IsStatement("else"))
         {
             _current += 2;
             Expect(TokenType.CloseStatement, "'%}'");
-            otherwise = ParseBlockUntil("for", "endfor");
+            otherwise = ParseBlockUntil("for", line, "endfor");
         }
         return new ForNode(line, variable, iterable, body, otherwise);
     }
