@@ -22,8 +22,17 @@ internal sealed class JinjaInterpreter(JinjaBudget budget)
         {
             var value = Evaluate(statement, scope);
             if (value is JinjaNull or JinjaUndefined) continue;
-            output.Append(value.Display());
-            budget.CheckLength(output.Length);
+            try
+            {
+                // Displaying can fail too (a tuple has no text form): that is this statement's line.
+                output.Append(value.Display());
+                budget.CheckLength(output.Length);
+            }
+            catch (JinjaException e) when (e.Line == 0)
+            {
+                e.Line = statement.Line;
+                throw;
+            }
         }
         return output.ToString();
     }
