@@ -21,17 +21,7 @@ public static class ChatCommand
         var template = new Option<string?>("--template") { Description = "Jinja chat template file (default: the adapter's, else the model's chat_template.jinja or tokenizer_config.json chat_template)" };
         var templateName = new Option<string?>("--template-name") { Description = "Which of tokenizer_config.json's named chat templates to use (default \"default\")" };
         var system = new Option<string?>("--system", "-s") { Description = "System prompt, the conversation's first message" };
-        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Tokens per reply at most", DefaultValueFactory = _ => 256 }
-            .Check(v => new GenerationOptions { MaxNewTokens = v }.Validate());
-        var temperature = new Option<double>("--temperature", "-t") { Description = "Sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0.8 }
-            .Check(v => new GenerationOptions { Temperature = v }.Validate());
-        var topK = new Option<int>("--top-k") { Description = "Sample from the k most likely tokens (0 = all)", DefaultValueFactory = _ => 0 }
-            .Check(v => new GenerationOptions { TopK = v }.Validate());
-        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold (1 = off)", DefaultValueFactory = _ => 0.9 }
-            .Check(v => new GenerationOptions { TopP = v }.Validate());
-        var penalty = new Option<double>("--repetition-penalty") { Description = "Penalty on repeated tokens (1 = off)", DefaultValueFactory = _ => 1.0 }
-            .Check(v => new GenerationOptions { RepetitionPenalty = v }.Validate());
-        var seed = new Option<long?>("--seed") { Description = "Random seed for sampling" };
+        var decoding = new DecodingOptions(256, "Tokens per reply at most");
         var device = CommonOptions.Device();
         var dtype = CommonOptions.Dtype();
         var threads = CommonOptions.Threads();
@@ -40,8 +30,10 @@ public static class ChatCommand
         var command = new Command("chat",
             "Chat with the model in the terminal: each input line is a user turn, the reply follows; /reset clears the history, /exit or end of input ends")
         {
-            model, adapter, template, templateName, system, maxNew, temperature, topK, topP, penalty, seed, device, dtype, threads, plugins,
+            model, adapter, template, templateName, system,
         };
+        decoding.AddTo(command);
+        foreach (Option option in new Option[] { device, dtype, threads, plugins }) command.Options.Add(option);
         command.SetAction(CommandAction.Of((parse, output) =>
         {
             var error = parse.InvocationConfiguration.Error;
@@ -55,15 +47,7 @@ public static class ChatCommand
             using var session = ModelSession.Open(modelDir, adapterDir, parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
             var stops = ChatStopTokens.For(modelDir, session.Tokenizer, session.Model.Config.EosTokenIds);
             var chat = new ChatGenerator(session.Model, session.Tokenizer, chatTemplate, stops);
-            var options = new GenerationOptions
-            {
-                MaxNewTokens = parse.GetValue(maxNew),
-                Temperature = parse.GetValue(temperature),
-                TopK = parse.GetValue(topK),
-                TopP = parse.GetValue(topP),
-                RepetitionPenalty = parse.GetValue(penalty),
-                Seed = parse.GetValue(seed),
-            };
+            var options = decoding.Read(parse);
             var systemPrompt = parse.GetValue(system);
             var interactive = input is null && !Console.IsInputRedirected;
             error.WriteLine($"chat template: {chatTemplate.Origin}. One line per turn; /reset clears the history, /exit or end of input ends.");

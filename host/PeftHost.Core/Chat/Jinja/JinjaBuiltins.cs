@@ -32,7 +32,6 @@ internal static class JinjaBuiltins
     {
         JinjaNull => "null",
         JinjaUndefined => "undefined",
-        JinjaArray or JinjaObject or JinjaNamespace => v.ScriptText(),
         _ => v.ScriptText(),
     };
 

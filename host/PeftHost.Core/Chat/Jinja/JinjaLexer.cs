@@ -222,8 +222,9 @@ internal static class JinjaLexer
             if (char.IsAsciiDigit(c))
             {
                 var number = ConsumeWhile(char.IsAsciiDigit);
-                if (tokens.Count > 0 && tokens[^1].Type != TokenType.Dot && At(pos) == '.' && char.IsAsciiDigit(At(pos + 1))
-                    || tokens.Count == 0 && At(pos) == '.' && char.IsAsciiDigit(At(pos + 1)))
+                // After a '.', digits are an index (`x.0.1`), not a fraction.
+                var afterDot = tokens.Count > 0 && tokens[^1].Type == TokenType.Dot;
+                if (!afterDot && At(pos) == '.' && char.IsAsciiDigit(At(pos + 1)))
                 {
                     pos++;
                     number = number + "." + ConsumeWhile(char.IsAsciiDigit);

@@ -53,21 +53,7 @@ internal static class ChatApi
             var model = ModelApi.ExpectModel(s, args[0], "chat");
             var messages = Messages(args[1], "chat");
             var options = ChatOptions.Read(args[2]);
-            var sample = options.Bool("doSample", false);
-            if (!sample && new[] { "temperature", "topK", "topP", "seed" }.FirstOrDefault(options.Has) is { } stray)
-                throw new RecipeApiException($"chat: '{stray}' only applies when sampling; add doSample: true (greedy decoding is the default)");
-            var settings = new GenerationOptions
-            {
-                MaxNewTokens = options.Int("maxNewTokens", 64),
-                Temperature = sample ? options.Number("temperature", 1.0) : 0,
-                TopK = options.Int("topK", 0),
-                TopP = options.Number("topP", 1.0),
-                RepetitionPenalty = options.Number("repetitionPenalty", 1.0),
-                Seed = options.Long("seed"),
-            };
-            if (sample && settings.Temperature <= 0) throw new RecipeApiException("chat: temperature must be > 0 when sampling");
-            try { settings.Validate(); }
-            catch (ArgumentException e) { throw new RecipeApiException($"chat: {e.Message}"); }
+            var settings = GenerationApi.ReadDecoding(options, "chat");
             var given = options.Has("tokenizer")
                 ? s.Handles.Expect<TextTokenizer>(options.Raw("tokenizer"), "chat", "option 'tokenizer'", "a tokenizer from loadTokenizer")
                 : null;
