@@ -17,6 +17,9 @@ public sealed record GenerationOptions
     public long? Seed { get; init; }
     /// <summary>Stop a row when it produces an end-of-sequence token.</summary>
     public bool StopAtEos { get; init; } = true;
+    /// <summary>The ids that end a row (with <see cref="StopAtEos"/>); null: the model's end-of-sequence ids.
+    /// A chat reply also stops at end-of-turn tokens (see <c>Chat.ChatStopTokens</c>).</summary>
+    public IReadOnlySet<int>? StopTokenIds { get; init; }
     /// <summary>Use the KV cache (otherwise every step recomputes the whole sequence).</summary>
     public bool UseCache { get; init; } = true;
 

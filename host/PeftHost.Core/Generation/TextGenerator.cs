@@ -20,7 +20,7 @@ public sealed class TextGenerator(CausalLanguageModel model)
     {
         Check(prompts, options);
         if (prompts.Count == 0) return [];
-        var eos = model.Config.EosTokenIds.ToHashSet();
+        var eos = options.StopTokenIds?.ToHashSet() ?? model.Config.EosTokenIds.ToHashSet();
         int rows = prompts.Count;
         int longest = prompts.Max(p => p.Count);
         int capacity = longest + options.MaxNewTokens;

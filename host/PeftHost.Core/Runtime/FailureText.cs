@@ -1,3 +1,4 @@
+using PeftHost.Core.Chat;
 using PeftHost.Core.Data;
 using PeftHost.Core.Models;
 using PeftHost.Core.Tokenization;
@@ -14,7 +15,7 @@ public static class FailureText
 {
     /// <summary>Whether <paramref name="e"/> is a failure the code raises on purpose, whose message is written for the user.</summary>
     public static bool IsExpected(Exception e) =>
-        e is ModelFormatException or TokenizerFormatException or DataFormatException or ConfigException
+        e is ModelFormatException or TokenizerFormatException or DataFormatException or ConfigException or ChatTemplateException
             or ArgumentException or InvalidOperationException or NotSupportedException or FormatException
             or IOException or UnauthorizedAccessException;
 

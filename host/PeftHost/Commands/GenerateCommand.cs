@@ -12,17 +12,7 @@ public static class GenerateCommand
     {
         var model = CommonOptions.Model();
         var prompt = new Option<string>("--prompt", "-p") { Description = "Text to continue (\"\" starts from BOS alone)", DefaultValueFactory = _ => "" };
-        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 64 }
-            .Check(v => new GenerationOptions { MaxNewTokens = v }.Validate());
-        var temperature = new Option<double>("--temperature", "-t") { Description = "Sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0.8 }
-            .Check(v => new GenerationOptions { Temperature = v }.Validate());
-        var topK = new Option<int>("--top-k") { Description = "Sample from the k most likely tokens (0 = all)", DefaultValueFactory = _ => 0 }
-            .Check(v => new GenerationOptions { TopK = v }.Validate());
-        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold (1 = off)", DefaultValueFactory = _ => 0.9 }
-            .Check(v => new GenerationOptions { TopP = v }.Validate());
-        var penalty = new Option<double>("--repetition-penalty") { Description = "Penalty on repeated tokens (1 = off)", DefaultValueFactory = _ => 1.0 }
-            .Check(v => new GenerationOptions { RepetitionPenalty = v }.Validate());
-        var seed = new Option<long?>("--seed") { Description = "Random seed for sampling" };
+        var decoding = new DecodingOptions(64, "Tokens to generate at most");
         var noCache = new Option<bool>("--no-cache") { Description = "Recompute the whole sequence each step instead of using the KV cache" };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.Dtype();
@@ -30,23 +20,15 @@ public static class GenerateCommand
         var adapter = CommonOptions.Adapter();
         var plugins = PluginsCommand.PluginDirectories();
 
-        var command = new Command("generate", "Continue a prompt with the model") { model, prompt, maxNew, temperature, topK, topP, penalty, seed, noCache, device, dtype, threads, adapter, plugins };
-        GenerationOptions Read(ParseResult parse) => new()
-        {
-            MaxNewTokens = parse.GetValue(maxNew),
-            Temperature = parse.GetValue(temperature),
-            TopK = parse.GetValue(topK),
-            TopP = parse.GetValue(topP),
-            RepetitionPenalty = parse.GetValue(penalty),
-            Seed = parse.GetValue(seed),
-            UseCache = !parse.GetValue(noCache),
-        };
+        var command = new Command("generate", "Continue a prompt with the model") { model, prompt };
+        decoding.AddTo(command);
+        foreach (Option option in new Option[] { noCache, device, dtype, threads, adapter, plugins }) command.Options.Add(option);
         command.SetAction(CommandAction.Of((parse, output) =>
         {
             NativeRuntime.SetThreads(parse.GetValue(threads));
             using var session = ModelSession.Open(parse.GetValue(model)!, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
             var tokenizer = session.Tokenizer;
-            var options = Read(parse);
+            var options = decoding.Read(parse) with { UseCache = !parse.GetValue(noCache) };
             string text = parse.GetValue(prompt) ?? "";
             var ids = tokenizer.Encode(text, addBos: true);
             var generator = new TextGenerator(session.Model);

@@ -13,14 +13,15 @@ public static class PeftCli
     /// <summary>Exit code for a malformed command line.</summary>
     public const int UsageError = 2;
 
-    /// <summary>Builds the root command with every subcommand.</summary>
-    public static RootCommand Build()
+    /// <summary>Builds the root command with every subcommand; <paramref name="input"/> feeds <c>peft chat</c> (stdin when null).</summary>
+    public static RootCommand Build(TextReader? input = null)
     {
         var root = new RootCommand("PeftHost: parameter-efficient fine-tuning of LLaMA-family models on TorchSharp.");
         root.Options.Add(CommonOptions.Verbose);
         // The built-in --version reads the entry assembly (a test host, when run in-process): print PeftHost's own.
         root.Options.OfType<VersionOption>().Single().Action = new PrintVersion();
         root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(ChatCommand.Create(input));
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(ImportCommand.Create());
@@ -32,11 +33,11 @@ public static class PeftCli
     }
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>
-    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null, TextReader? input = null)
     {
         // `peft` alone in an interactive terminal opens the dashboard; elsewhere it prints usage.
         if (args.Length == 0 && output is null && !Console.IsInputRedirected && !Console.IsOutputRedirected) args = ["tui"];
-        var root = Build();
+        var root = Build(input);
         var parse = root.Parse(args);
         var config = new InvocationConfiguration { Output = output ?? Console.Out, Error = error ?? Console.Error };
         if (parse.Errors.Count > 0 && !IsHelpRequest(args))

@@ -28,6 +28,29 @@ internal static class GenerationApi
 
     private static readonly string[] SamplingOnly = ["temperature", "topK", "topP", "seed"];
 
+    /// <summary>
+    /// The decoding options <c>generate</c> and <c>chat</c> share (maxNewTokens, doSample, temperature, topK, topP,
+    /// repetitionPenalty, seed): greedy unless doSample, and the sampling-only ones refused without it.
+    /// </summary>
+    public static GenerationOptions ReadDecoding(OptionValues options, string caller)
+    {
+        bool sample = options.Bool("doSample", false);
+        if (!sample && SamplingOnly.FirstOrDefault(options.Has) is { } stray)
+            throw new RecipeApiException($"{caller}: '{stray}' only applies when sampling; add doSample: true (greedy decoding is the default)");
+        var settings = new GenerationOptions
+        {
+            MaxNewTokens = options.Int("maxNewTokens", 64),
+            Temperature = sample ? options.Number("temperature", 1.0) : 0,
+            TopK = options.Int("topK", 0),
+            TopP = options.Number("topP", 1.0),
+            RepetitionPenalty = options.Number("repetitionPenalty", 1.0),
+            Seed = options.Long("seed"),
+        };
+        if (sample && settings.Temperature <= 0) throw new RecipeApiException($"{caller}: temperature must be > 0 when sampling");
+        settings.Validate();
+        return settings;
+    }
+
     /// <summary>Adds the function.</summary>
     public static void Register(RecipeSession s, ApiRegistry api)
     {
@@ -38,22 +61,11 @@ internal static class GenerationApi
             bool batch = args[1].IsArray();
             var prompts = batch ? args.Strings(1, "prompts") : [args.String(1, "prompt (a string or an array of strings)")];
             var options = GenerateOptions.Read(args[2]);
-            bool sample = options.Bool("doSample", false);
-            if (!sample && SamplingOnly.FirstOrDefault(options.Has) is { } stray)
-                throw new RecipeApiException($"generate: '{stray}' only applies when sampling; add doSample: true (greedy decoding is the default)");
-            var settings = new GenerationOptions
+            var settings = ReadDecoding(options, "generate") with
             {
-                MaxNewTokens = options.Int("maxNewTokens", 64),
-                Temperature = sample ? options.Number("temperature", 1.0) : 0,
-                TopK = options.Int("topK", 0),
-                TopP = options.Number("topP", 1.0),
-                RepetitionPenalty = options.Number("repetitionPenalty", 1.0),
-                Seed = options.Long("seed"),
                 StopAtEos = options.Bool("stopAtEos", true),
                 UseCache = options.Bool("useCache", true),
             };
-            if (sample && settings.Temperature <= 0) throw new RecipeApiException("generate: temperature must be > 0 when sampling");
-            settings.Validate();
             var rowAdapters = options.Strings("adapterNames");
             if (rowAdapters is not null)
             {

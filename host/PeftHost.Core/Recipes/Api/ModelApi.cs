@@ -35,7 +35,7 @@ internal static class ModelApi
         new("maxShardSize", OptionKind.Integer, "Largest safetensors shard in bytes (default 5 GiB)."));
 
     private static readonly string[] TokenizerFiles =
-        ["tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"];
+        ["tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "chat_template.jinja"];
 
     /// <summary>Adds the functions.</summary>
     public static void Register(RecipeSession s, ApiRegistry api)
@@ -61,6 +61,7 @@ internal static class ModelApi
             var args = new ApiArguments("loadTokenizer", values).AtMost(1, "(path)");
             string folder = s.Paths.ResolveFolder(args.String(0, "path"), "loadTokenizer");
             var tokenizer = s.Job("loadTokenizer", _ => TokenizerLoader.Load(folder));
+            s.TokenizerFolders.AddOrUpdate(tokenizer, folder);
             return ModelHandles.Tokenizer(s, tokenizer);
         }));
 

@@ -14,7 +14,7 @@ public static class RecipeApi
     [
         ModelApi.LoadModelOptions, ModelApi.QuantizeOptions, ModelApi.KbitOptions, ModelApi.SaveModelOptions,
         AdapterApi.SaveAdapterOptions, AdapterApi.LoadAdapterOptions, AdapterApi.WeightedAdapterOptions,
-        GenerationApi.GenerateOptions, ReportingApi.TableOptions, ReportingApi.PlotOptions,
+        GenerationApi.GenerateOptions, ChatApi.ApplyChatTemplateOptions, ChatApi.ChatOptions, ReportingApi.TableOptions, ReportingApi.PlotOptions,
         ModelHandles.TokenizerEncodeOptions, ModelHandles.TokenizerDecodeOptions,
         .. TrainingApi.Schemas,
     ];
@@ -29,6 +29,7 @@ public static class RecipeApi
         ModelApi.Register(session, api);
         AdapterApi.Register(session, api);
         GenerationApi.Register(session, api);
+        ChatApi.Register(session, api);
         TrainingApi.Register(session, api);
         EventsApi.Register(session, api);
         ParamsApi.Register(session, api);

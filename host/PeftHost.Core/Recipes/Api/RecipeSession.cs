@@ -28,6 +28,9 @@ internal sealed class RecipeSession(
     /// <summary>Runs long steps on the job thread.</summary>
     public JobDispatcher Jobs { get; } = jobs;
 
+    /// <summary>The folder each tokenizer from <c>loadTokenizer</c> came from (where its chat template lives).</summary>
+    public System.Runtime.CompilerServices.ConditionalWeakTable<Tokenization.TextTokenizer, string> TokenizerFolders { get; } = new();
+
     /// <summary>The opaque handles and what they own.</summary>
     public HandleTable Handles { get; } = new(engine);
 

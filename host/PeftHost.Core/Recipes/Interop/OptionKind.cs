@@ -32,4 +32,6 @@ public enum OptionKind
 
     /// <summary>A plain object (nested options).</summary>
     Object,
+    /// <summary>An array of plain objects (e.g. tool schemas).</summary>
+    ObjectArray,
 }

@@ -78,6 +78,7 @@ public sealed class OptionSchema
             OptionKind.NumberArray => v.IsArray() && v.AsArray().ToArray().All(e => e.IsNumber()),
             OptionKind.Handle => v.IsObject(),
             OptionKind.Object => v.IsObject() && !v.IsArray() && !v.IsCallable(),
+            OptionKind.ObjectArray => v.IsArray() && v.AsArray().ToArray().All(e => e.IsObject() && !e.IsArray() && !e.IsCallable()),
             _ => true,
         };
         if (!ok) throw new RecipeApiException($"{Owner}: option '{spec.Name}' must be {Describe(spec.Kind)}, got {JsDescribe.Value(v)}");
@@ -96,6 +97,7 @@ public sealed class OptionSchema
         OptionKind.NumberArray => "an array of numbers",
         OptionKind.Handle => "an object returned by the API",
         OptionKind.Object => "an object",
+        OptionKind.ObjectArray => "an array of objects",
         _ => kind.ToString(),
     };
 }
