@@ -15,7 +15,7 @@ namespace PeftHost.Plugins.AdaLora;
 /// PEFT spells the allocation interval <c>deltaT</c> (camelCase) in the file; <see cref="AdaLoraMethod.BindConfig"/>
 /// reads it under that name (and as <c>delta_t</c>), and it is written back as <c>deltaT</c>.
 /// </remarks>
-public sealed class AdaLoraConfig : PeftConfig
+public sealed class AdaLoraConfig : PeftConfig, ITargetModulesConfig
 {
     /// <summary>The modules LLaMA-family models get when <c>target_modules</c> is not given (PEFT's AdaLoRA mapping for llama).</summary>
     public static readonly IReadOnlyList<string> DefaultTargetModules = ["q_proj", "v_proj"];

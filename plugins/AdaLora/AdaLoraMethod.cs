@@ -11,7 +11,7 @@ namespace PeftHost.Plugins.AdaLora;
 /// <see cref="AdaLoraLayer"/>s (SVD-form ΔW = P·Λ·Q), registers the orthogonal regulariser as a loss term and
 /// the rank allocation as a per-step training hook, as PEFT's <c>AdaLoraModel</c> does.
 /// </summary>
-public sealed class AdaLoraMethod : IPeftMethod
+public sealed class AdaLoraMethod : LinearTunerMethod<AdaLoraConfig, AdaLoraLayer>
 {
     /// <summary>The name recipes and the CLI use.</summary>
     public const string MethodName = "adalora";
@@ -20,17 +20,23 @@ public sealed class AdaLoraMethod : IPeftMethod
     public const string AdaLoraPeftType = "ADALORA";
 
     /// <inheritdoc />
-    public string Name => MethodName;
+    public override string Name => MethodName;
 
     /// <inheritdoc />
-    public string PeftType => AdaLoraPeftType;
+    public override string PeftType => AdaLoraPeftType;
 
     /// <inheritdoc />
-    public string Description => "AdaLoRA: SVD-form LoRA whose ranks are pruned to a budget by importance (RankAllocator, orthogonal regulariser)";
+    public override string Description => "AdaLoRA: SVD-form LoRA whose ranks are pruned to a budget by importance (RankAllocator, orthogonal regulariser)";
+
+    /// <inheritdoc />
+    protected override string DisplayName => "AdaLoRA";
+
+    /// <inheritdoc />
+    protected override IReadOnlyList<string> DefaultTargetModules => AdaLoraConfig.DefaultTargetModules;
 
     /// <inheritdoc />
     /// <remarks>PEFT's camelCase key <c>deltaT</c> (also accepted as <c>delta_t</c>) is read here, since the binder expects snake_case.</remarks>
-    public PeftConfig BindConfig(ConfigSource source)
+    public override PeftConfig BindConfig(ConfigSource source)
     {
         var values = (JsonObject)source.Values.DeepClone();
         JsonNode? deltaT = null;
@@ -62,79 +68,57 @@ public sealed class AdaLoraMethod : IPeftMethod
     }
 
     /// <inheritdoc />
+    /// <remarks>AdaLoRA allocates ranks for one trainable adapter: a second one must come in inference mode.</remarks>
+    protected override void Prepare(TunerInjection<AdaLoraConfig> injection)
+    {
+        if (injection.Config.InferenceMode) return;
+        foreach (var (_, module) in injection.Candidates)
+        {
+            if (module is AdaLoraLayer layer && layer.AdapterNames.FirstOrDefault(n => !layer.Settings(n).Config.InferenceMode) is { } trainable)
+                throw new ConfigException(
+                    $"AdaLoRA supports only one trainable adapter per model; '{trainable}' is " +
+                    "trainable already (load or add the others with inference_mode true)", "inference_mode");
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>A <c>rank_pattern</c> entry for the target must have one flag per initial triplet.</remarks>
+    protected override void CheckTarget(TunerInjection<AdaLoraConfig> injection, string path, nn.Module target)
+    {
+        var ada = injection.Config;
+        if (ada.ReadRankPattern() is { } pattern && pattern.TryGetValue(RankAllocator.PatternKey(path), out var keep) && keep.Length != ada.InitR)
+            throw new ConfigException($"rank_pattern['{RankAllocator.PatternKey(path)}'] has {keep.Length} entries but init_r is {ada.InitR}", "rank_pattern");
+    }
+
+    /// <inheritdoc />
+    protected override AdaLoraLayer CreateLayer(TunerInjection<AdaLoraConfig> injection, string path, nn.Module target) =>
+        new(target, injection.Model.Routing);
+
+    /// <inheritdoc />
     /// <remarks>
-    /// A missing <c>target_modules</c> becomes ["q_proj", "v_proj"] (PEFT's llama default) and is written back into
-    /// the config. Each module gets <c>init_r</c> triplets. An inference-mode adapter whose config carries a
-    /// <c>rank_pattern</c> (a saved, pruned adapter being loaded) gets only the triplets the pattern keeps, as PEFT's
+    /// Each module gets <c>init_r</c> triplets. An inference-mode adapter whose config carries a <c>rank_pattern</c>
+    /// (a saved, pruned adapter being loaded) gets only the triplets the pattern keeps, as PEFT's
     /// <c>resize_modules_by_rank_pattern</c> does; a trainable one keeps the full <c>init_r</c> layout (pruned tensors
     /// are scattered into the kept positions, dropped triplets have E = 0), so the allocator and the pattern go on
     /// working — when training resumes or across a plugin hot reload. <c>ranknum</c> is <c>init_r</c> either way, as
-    /// PEFT's resize keeps it. Nothing changes on the model when a check fails.
+    /// PEFT's resize keeps it.
     /// </remarks>
-    public IAdapter Inject(IPeftModelSurface model, string adapterName, PeftConfig config)
+    protected override void UpdateLayer(TunerInjection<AdaLoraConfig> injection, string path, AdaLoraLayer layer)
     {
-        if (config is not AdaLoraConfig ada)
-            throw new ArgumentException($"the adalora method needs an AdaLoraConfig, got {config.GetType().Name}", nameof(config));
-        ada.Validate();
-        var modules = TargetModuleMatcher.Candidates(model);
-
-        foreach (var (_, module) in modules)
-        {
-            if (module is not AdaLoraLayer layer) continue;
-            if (layer.HasAdapter(adapterName))
-                throw new ArgumentException($"an adapter named '{adapterName}' is already on the model", nameof(adapterName));
-            if (!ada.InferenceMode && layer.AdapterNames.Any(n => !layer.Settings(n).Config.InferenceMode))
-                throw new ConfigException(
-                    $"AdaLoRA supports only one trainable adapter per model; '{layer.AdapterNames.First(n => !layer.Settings(n).Config.InferenceMode)}' is " +
-                    "trainable already (load or add the others with inference_mode true)", "inference_mode");
-        }
-
-        ada.TargetModules ??= new JsonArray(AdaLoraConfig.DefaultTargetModules.Select(n => (JsonNode)JsonValue.Create(n)).ToArray());
-        var linearPaths = modules.Where(m => LinearLayers.IsLinear(m.Module) || m.Module is AdaLoraLayer).Select(m => m.Path).ToList();
-        var matcher = TargetModuleMatcher.FromJson(ada.TargetModules, ada.ExcludeModules, linearPaths, ada.LayerIndices, ada.LayerPatterns);
-        var pattern = ada.ReadRankPattern();
-        var targets = new List<(string Path, nn.Module Module, int Rank)>();
-        foreach (var (path, module) in modules)
-        {
-            if (!matcher.Matches(path)) continue;
-            if (module is not AdaLoraLayer && !LinearLayers.IsLinear(module))
-                throw new ConfigException(
-                    $"target module '{path}' ({module.GetType().Name}) is not supported: AdaLoRA adapts linear layers only" +
-                    (module.named_children().Any(c => c.name == "base_layer") ? " (it is already adapted by another method)" : ""),
-                    "target_modules");
-            int rank = ada.InitR;
-            if (pattern is not null && pattern.TryGetValue(RankAllocator.PatternKey(path), out var keep))
-            {
-                if (keep.Length != ada.InitR)
-                    throw new ConfigException($"rank_pattern['{RankAllocator.PatternKey(path)}'] has {keep.Length} entries but init_r is {ada.InitR}", "rank_pattern");
-                if (ada.InferenceMode) rank = keep.Count(k => k);
-            }
-            targets.Add((path, module, rank));
-        }
-        if (targets.Count == 0)
-            throw new ConfigException(
-                $"target modules {ada.TargetModules.ToJsonString()} not found in the model; linear modules: {string.Join(", ", linearPaths.Take(12))}" +
-                (linearPaths.Count > 12 ? ", …" : ""), "target_modules");
-        if (TargetModulesJson.IsString(ada.TargetModules, out string? text) && text == TargetModuleMatcher.AllLinear)
-            ada.TargetModules = new JsonArray(targets.Select(t => t.Path[(t.Path.LastIndexOf('.') + 1)..]).Distinct().Order(StringComparer.Ordinal)
-                .Select(n => (JsonNode)JsonValue.Create(n)).ToArray());
-
-        if (ada.R != 8 && !ada.InferenceMode)
-            model.Warn($"adalora: r ({ada.R}) is not used by AdaLoRA and is ignored; the initial rank is init_r ({ada.InitR})");
+        var ada = injection.Config;
+        int rank = ada.InferenceMode && ada.ReadRankPattern() is { } pattern && pattern.TryGetValue(RankAllocator.PatternKey(path), out var keep)
+            ? keep.Count(k => k)
+            : ada.InitR;
         var settings = new AdaLoraSettings(ada.Scaling, ada.InitR, ada.LoraDropout, ada);
-        bool trainable = !ada.InferenceMode;
-        var layers = new List<(string Path, AdaLoraLayer Layer)>(targets.Count);
-        foreach (var (path, module, rank) in targets)
-        {
-            var layer = module as AdaLoraLayer;
-            if (layer is null)
-            {
-                layer = new AdaLoraLayer(module, model.Routing);
-                model.ReplaceModule(path, layer);
-            }
-            layer.AddAdapter(adapterName, rank, settings, ada.InitWeights, model.Device, trainable);
-            layers.Add((path, layer));
-        }
-        return new AdaLoraAdapter(model, adapterName, ada, layers);
+        layer.AddAdapter(injection.AdapterName, rank, settings, ada.InitWeights, injection.Model.Device, injection.Trainable);
+    }
+
+    /// <inheritdoc />
+    protected override IAdapter CreateAdapter(TunerInjection<AdaLoraConfig> injection, List<(string Path, AdaLoraLayer Layer)> layers)
+    {
+        var ada = injection.Config;
+        if (ada.R != 8 && !ada.InferenceMode)
+            injection.Model.Warn($"adalora: r ({ada.R}) is not used by AdaLoRA and is ignored; the initial rank is init_r ({ada.InitR})");
+        return new AdaLoraAdapter(injection.Model, injection.AdapterName, ada, layers);
     }
 }

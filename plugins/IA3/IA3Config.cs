@@ -8,7 +8,7 @@ namespace PeftHost.Plugins.IA3;
 /// PEFT's <c>IA3Config</c>: which linear layers get a learned scaling vector, and which of them are
 /// feed-forward layers (scaled at their input rather than their output).
 /// </summary>
-public sealed class IA3Config : PeftConfig
+public sealed class IA3Config : PeftConfig, ITargetModulesConfig
 {
     /// <summary>PEFT's default targets for LLaMA-family models.</summary>
     public static readonly IReadOnlyList<string> DefaultTargetModules = ["k_proj", "v_proj", "down_proj"];
@@ -43,6 +43,14 @@ public sealed class IA3Config : PeftConfig
     [ConfigKey("init_ia3_weights")]
     public bool InitIa3Weights { get; set; } = true;
 
+
+    /// <summary>
+    /// True when the layer at <paramref name="path"/> is a feed-forward layer (its input is scaled): the path ends
+    /// with a <c>feedforward_modules</c> entry (PEFT's <c>endswith</c>) or fully matches a <c>feedforward_modules</c> regex.
+    /// </summary>
+    public bool IsFeedforward(string path) => TargetModulesJson.IsString(FeedforwardModules, out string? regex)
+        ? ModulePattern.FullMatch(regex!, "feedforward_modules").IsMatch(path)
+        : (TargetModulesJson.Strings(FeedforwardModules, "feedforward_modules") ?? []).Any(n => path.EndsWith(n, StringComparison.Ordinal));
 
     /// <inheritdoc />
     public override void Validate()

@@ -37,7 +37,7 @@ public enum LoraInitKind
 /// <c>runtime_config</c> dict would break Python PEFT's loader (it expects a <c>LoraRuntimeConfig</c> object).
 /// A file that contains it gets the binder's "unknown key ignored" warning.
 /// </remarks>
-public sealed partial class LoraConfig : PeftConfig
+public sealed partial class LoraConfig : PeftConfig, ITargetModulesConfig
 {
     /// <summary>The <c>target_modules</c> shorthand for every linear layer except the output layer.</summary>
     public const string AllLinear = "all-linear";

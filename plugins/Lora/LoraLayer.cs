@@ -32,7 +32,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
     private readonly AdapterModuleDict _loraA = new("lora_A");
     private readonly AdapterModuleDict _loraB = new("lora_B");
     private readonly AdapterModuleDict _magnitude = new("lora_magnitude_vector");
-    private readonly Dictionary<string, Tensor> _doraMergeNorms = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ILoraVariant> _variants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (Tensor A, Tensor B)> _initialFactors = new(StringComparer.Ordinal);
 
     /// <summary>Wraps <paramref name="baseLayer"/> (a <see cref="Linear"/> or an <see cref="ILinearLayer"/>).</summary>
@@ -57,10 +57,13 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
     /// <summary>DoRA's magnitude vector [out] for <paramref name="adapter"/>, or null for a plain LoRA adapter.</summary>
     public Parameter? Magnitude(string adapter) => _magnitude.Contains(adapter) ? ((DoraMagnitude)_magnitude[adapter]).Weight : null;
 
+    /// <summary>The DoRA magnitude vectors by adapter (PEFT's <c>lora_magnitude_vector</c>), kept by <see cref="DoraVariant"/>.</summary>
+    internal AdapterModuleDict MagnitudeVectors => _magnitude;
+
     /// <summary>
     /// Adds adapter <paramref name="adapter"/>: creates A [r, in] and B [out, r] on <paramref name="device"/> in
     /// <paramref name="dtype"/>, initialises them as <paramref name="init"/> says (PiSSA/OLoRA rewrite the base
-    /// weight) and, for DoRA, sets the magnitude to ‖W + scaling·B·A‖ per output row.
+    /// weight) and lets the adapter's variant (DoRA) set up its own tensors.
     /// </summary>
     public void AddAdapter(string adapter, LoraAdapterSettings settings, LoraInitKind init, Device device, ScalarType dtype, bool trainable)
     {
@@ -78,25 +81,23 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
         }
         _loraA.Add(adapter, nn.Linear(a, null));
         _loraB.Add(adapter, nn.Linear(b, null));
-        if (settings.UseDora)
+        if (ResolveVariant(settings) is { } variant)
         {
-            var magnitude = new Parameter(device.type == DeviceType.META
-                ? empty([OutFeatures], dtype, device)
-                : WeightNorm(a, b, settings.Scaling, dtype), trainable);
-            _magnitude.Add(adapter, new DoraMagnitude(magnitude));
+            variant.Init(this, adapter, settings, a, b, dtype, trainable);
+            _variants[adapter] = variant;
         }
         AdapterSettings[adapter] = settings;
     }
 
     /// <summary>
-    /// Disposes <paramref name="adapter"/>'s tensors (and a DoRA merge norm kept with <paramref name="keepMerged"/>).
+    /// Disposes <paramref name="adapter"/>'s tensors (its variant's too).
     /// A PiSSA/OLoRA adapter gives the base weight its original value back (W_res + scaling·B₀·A₀), unless
     /// <paramref name="keepMerged"/> is true: the base weight then keeps whatever it holds (merged deltas,
     /// residuals), which is what merge-and-unload wants.
     /// </summary>
     protected override void DisposeAdapter(string adapter, LoraAdapterSettings settings, bool keepMerged)
     {
-        if (_doraMergeNorms.Remove(adapter, out var norm)) norm.Dispose();
+        if (_variants.Remove(adapter, out var variant)) variant.Drop(this, adapter);
         if (_initialFactors.Remove(adapter, out var initial))
         {
             using (initial.A)
@@ -115,7 +116,6 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
         }
         _loraA.Remove(adapter)?.Dispose();
         _loraB.Remove(adapter)?.Dispose();
-        _magnitude.Remove(adapter)?.Dispose();
     }
 
     /// <summary>ΔW = scaling·B·A [out, in] for <paramref name="adapter"/>, in float32.</summary>
@@ -128,7 +128,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
 
     /// <summary>
     /// Folds <paramref name="adapters"/> (default: the active adapters on this layer that are not merged yet) into
-    /// the base weight: W += scaling·B·A; for DoRA W ← (m/‖W + ΔW‖)·(W + ΔW) with the norm cached for unmerging.
+    /// the base weight: W += scaling·B·A, or as the adapter's variant merges (DoRA: W ← (m/‖W + ΔW‖)·(W + ΔW)).
     /// </summary>
     public void Merge(IEnumerable<string>? adapters = null)
     {
@@ -140,19 +140,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
             using var scope = NewDisposeScope();
             var delta = DeltaWeight(name);
             var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
-            Tensor merged;
-            if (!AdapterSettings[name].UseDora)
-            {
-                merged = w + delta;
-            }
-            else
-            {
-                var sum = w + delta;
-                var norm = linalg.vector_norm(sum, 2, [1]);
-                var factor = Magnitude(name)!.detach().to(ScalarType.Float32) / norm;
-                merged = factor.view(-1, 1) * sum;
-                _doraMergeNorms[name] = norm.MoveToOuterDisposeScope();
-            }
+            var merged = _variants.TryGetValue(name, out var variant) ? variant.Merge(this, name, w, delta) : w + delta;
             // PEFT's safe_merge, always on: an overflowing merge (a huge scaling) must not leave an infinite weight behind.
             if (!merged.isfinite().all().item<bool>())
                 throw new InvalidOperationException($"merging adapter '{name}' would make a weight NaN or infinite (its scaling is {AdapterSettings[name].Scaling:G3}); the weight is left unmerged");
@@ -171,32 +159,22 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
     }
 
     /// <summary>
-    /// Takes <paramref name="adapter"/> back out of the base weight (W −= ΔW; DoRA: W ← W/(m/‖·‖) − ΔW with the
-    /// cached norm). A DoRA adapter, or one merged before a DoRA adapter, must be the last merged one.
+    /// Takes <paramref name="adapter"/> back out of the base weight (W −= ΔW, or as its variant unmerges). An adapter
+    /// with a variant, or one merged before such an adapter, must be the last merged one (DoRA's rescaling does not commute).
     /// </summary>
     public override void Unmerge(string adapter)
     {
         int position = Merged.IndexOf(adapter);
         if (position < 0) return;
-        bool laterDora = Merged.Skip(position + 1).Any(n => AdapterSettings[n].UseDora);
-        if (laterDora || (AdapterSettings[adapter].UseDora && position != Merged.Count - 1))
+        bool laterVariant = Merged.Skip(position + 1).Any(_variants.ContainsKey);
+        if (laterVariant || (_variants.ContainsKey(adapter) && position != Merged.Count - 1))
             throw new InvalidOperationException(
                 $"adapter '{adapter}' was merged before {string.Join(", ", Merged.Skip(position + 1))}; unmerge those first (DoRA merges do not commute)");
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var delta = DeltaWeight(adapter);
         var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
-        Tensor restored;
-        if (!AdapterSettings[adapter].UseDora) restored = w - delta;
-        else
-        {
-            _doraMergeNorms.Remove(adapter, out var norm);
-            using (norm)
-            {
-                var factor = Magnitude(adapter)!.detach().to(ScalarType.Float32) / norm!.to(w.device);
-                restored = w / factor.view(-1, 1) - delta;
-            }
-        }
+        var restored = _variants.TryGetValue(adapter, out var variant) ? variant.Unmerge(this, adapter, w, delta) : w - delta;
         WriteBase(restored);
         Merged.RemoveAt(position);
     }
@@ -225,16 +203,17 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
                 string name = active[i];
                 // A merged adapter is already in the base weight.
                 if (!AdapterSettings.TryGetValue(name, out var s) || Merged.Contains(name)) continue;
-                if (!s.UseDora && result.dtype == x.dtype)
+                _variants.TryGetValue(name, out var variant);
+                if (variant is null && result.dtype == x.dtype)
                 {
-                    // Without autograd (generation) the delta is added in place, one op fewer; DoRA
-                    // adapters read the untouched base result, so they keep it out of place.
-                    result = !result.requires_grad && !HasDoraAdapter()
+                    // Without autograd (generation) the delta is added in place, one op fewer; variants
+                    // (DoRA) read the untouched base result, so with one on the layer it stays out of place.
+                    result = !result.requires_grad && _variants.Count == 0
                         ? AddLoraDeltaInPlace(result, x, name, s)
                         : AddLoraDelta(result, x, name, s);
                     continue;
                 }
-                var delta = s.UseDora ? DoraDelta(x, name, s, baseResult) : LoraDelta(x, name, s);
+                var delta = variant?.Forward(this, name, s, x, baseResult) ?? LoraDelta(x, name, s);
                 result = result + (delta.dtype == result.dtype ? delta : delta.to(result.dtype));
             }
         }
@@ -258,7 +237,8 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
         foreach (var (name, indices) in groups)
         {
             var s = AdapterSettings[name];
-            if (s.UseDora) throw new InvalidOperationException($"mixed-adapter batches do not support DoRA (adapter '{name}')");
+            if (_variants.TryGetValue(name, out var variant))
+                throw new InvalidOperationException($"mixed-adapter batches do not support {variant.Name} (adapter '{name}')");
             var index = tensor(indices.ToArray(), ScalarType.Int64, x.device);
             var delta = LoraDelta(x.index_select(0, index), name, s);
             result = result.index_add(0, index, delta.dtype == result.dtype ? delta : delta.to(result.dtype), 1.0);
@@ -294,13 +274,6 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
         return result;
     }
 
-    private bool HasDoraAdapter()
-    {
-        foreach (var settings in AdapterSettings.Values)
-            if (settings.UseDora) return true;
-        return false;
-    }
-
     /// <summary>scaling·B·A·dropout(x) in x's dtype; the scaling is applied on the rank-r intermediate.</summary>
     private Tensor LoraDelta(Tensor x, string name, LoraAdapterSettings s)
     {
@@ -309,41 +282,12 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
         return F.linear(F.linear(dropped, a).mul(s.Scaling), b);
     }
 
-    /// <summary>
-    /// PEFT's <c>DoraLinearLayer.forward</c>: with g = m/‖W + scaling·B·A‖ (the norm detached),
-    /// (g − 1)·W·dropout(x) + g·scaling·B·A·dropout(x). Without dropout, W·x is the base result minus its bias.
-    /// </summary>
-    private Tensor DoraDelta(Tensor x, string name, LoraAdapterSettings s, Tensor baseResult)
-    {
-        var (a, b) = AdapterWeights(name, x.dtype);
-        bool dropping = s.Dropout > 0 && training;
-        var dropped = dropping ? F.dropout(x, s.Dropout, true) : x;
-        var loraResult = F.linear(F.linear(dropped, a), b);
-        Tensor weightNorm, weight;
-        using (no_grad())
-        {
-            weight = BaseWeight(x.dtype);
-            var loraWeight = b.detach().matmul(a.detach());
-            weightNorm = linalg.vector_norm(weight + s.Scaling * loraWeight, 2, [1]);
-        }
-        var magnitude = Magnitude(name)!;
-        var scale = ((magnitude.dtype == x.dtype ? magnitude : magnitude.to(x.dtype)) / weightNorm).view(1, -1);
-        Tensor baseTerm;
-        if (dropping) baseTerm = F.linear(dropped, weight);
-        else
-        {
-            var bias = BaseLayer is Linear l ? l.bias : ((ILinearLayer)BaseLayer).Bias;
-            baseTerm = bias is null ? baseResult : baseResult - bias;
-            if (baseTerm.dtype != x.dtype) baseTerm = baseTerm.to(x.dtype);
-        }
-        return (scale - 1) * baseTerm + scale * loraResult * s.Scaling;
-    }
-
     /// <summary>The base weight [out, in] in <paramref name="dtype"/>, detached; a plain Linear's own weight is not copied.</summary>
-    private Tensor BaseWeight(ScalarType dtype) =>
+    internal Tensor BaseWeight(ScalarType dtype) =>
         BaseLayer is Linear l && l.weight!.dtype == dtype ? l.weight.detach() : LinearLayers.ReadWeight(BaseLayer, dtype);
 
-    private (Tensor A, Tensor B) AdapterWeights(string name, ScalarType dtype)
+    /// <summary>A and B of <paramref name="name"/> in <paramref name="dtype"/> (the parameters themselves when they are in it already).</summary>
+    internal (Tensor A, Tensor B) AdapterWeights(string name, ScalarType dtype)
     {
         Tensor a = LoraA(name), b = LoraB(name);
         return (a.dtype == dtype ? a : a.to(dtype), b.dtype == dtype ? b : b.to(dtype));
@@ -351,15 +295,8 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
 
     private Tensor Dropout(Tensor x, LoraAdapterSettings s) => s.Dropout > 0 && training ? F.dropout(x, s.Dropout, true) : x;
 
-    /// <summary>‖W + scaling·B·A‖ per output row, in <paramref name="dtype"/> (DoRA's magnitude at creation).</summary>
-    private Tensor WeightNorm(Tensor a, Tensor b, double scaling, ScalarType dtype)
-    {
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
-        var lora = b.detach().to(ScalarType.Float32).matmul(a.detach().to(ScalarType.Float32));
-        return linalg.vector_norm(w + scaling * lora, 2, [1]).to(dtype).MoveToOuterDisposeScope();
-    }
+    /// <summary>The variant an adapter with <paramref name="settings"/> uses, or null for plain LoRA (PEFT's <c>resolve_lora_variant</c>).</summary>
+    private static ILoraVariant? ResolveVariant(LoraAdapterSettings settings) => settings.UseDora ? new DoraVariant() : null;
 
     /// <summary>Writes <paramref name="updated"/> (float32) into the base weight, cast to the weight's own dtype (re-quantized for an <see cref="ILinearLayer"/>).</summary>
     private void WriteBase(Tensor updated) => LinearLayers.WriteWeight(BaseLayer, updated);

@@ -1,4 +1,5 @@
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 
 namespace PeftHost.Plugins.PrefixTuning;
 
@@ -6,7 +7,7 @@ namespace PeftHost.Plugins.PrefixTuning;
 /// The prefix-tuning method (<c>prefix_tuning</c>, peft_type <c>PREFIX_TUNING</c>): learned key/value prefixes for
 /// every attention layer, supplied through the model's attention-prefix hook, as PEFT's prefix tuning does.
 /// </summary>
-public sealed class PrefixTuningMethod : IPeftMethod
+public sealed class PrefixTuningMethod : PromptLearningMethod<PrefixTuningConfig>
 {
     /// <summary>The name recipes and the CLI use.</summary>
     public const string MethodName = "prefix_tuning";
@@ -15,39 +16,25 @@ public sealed class PrefixTuningMethod : IPeftMethod
     public const string PrefixTuningPeftType = "PREFIX_TUNING";
 
     /// <inheritdoc />
-    public string Name => MethodName;
+    public override string Name => MethodName;
 
     /// <inheritdoc />
-    public string PeftType => PrefixTuningPeftType;
+    public override string PeftType => PrefixTuningPeftType;
 
     /// <inheritdoc />
-    public string Description => "Prefix tuning: learned per-layer key/value prefixes (optional MLP projection), GQA-aware";
-
-    /// <inheritdoc />
-    public PeftConfig BindConfig(ConfigSource source) => ConfigBinder.Bind<PrefixTuningConfig>(source, PrefixTuningPeftType);
+    public override string Description => "Prefix tuning: learned per-layer key/value prefixes (optional MLP projection), GQA-aware";
 
     /// <inheritdoc />
     /// <remarks>
-    /// Fills num_layers, token_dim, num_attention_heads (key/value heads: token_dim = kv heads × head dim, PEFT's
-    /// grouped-query rule), num_transformer_submodules and encoder_hidden_size from the model, and checks that a
-    /// given config fits it.
+    /// The base fills num_layers, token_dim and num_attention_heads with the key/value heads (token_dim = kv heads ×
+    /// head dim, PEFT's grouped-query rule) and num_transformer_submodules; the config fills encoder_hidden_size.
     /// </remarks>
-    public IAdapter Inject(IPeftModelSurface model, string adapterName, PeftConfig config)
+    protected override bool KeyValueTokens => true;
+
+    /// <inheritdoc />
+    protected override IAdapter CreateAdapter(IPeftModelSurface model, string adapterName, PrefixTuningConfig config)
     {
-        if (config is not PrefixTuningConfig prefix)
-            throw new ArgumentException($"the prefix_tuning method needs a PrefixTuningConfig, got {config.GetType().Name}", nameof(config));
-        prefix.Validate();
-        var d = model.Dimensions;
-        prefix.Resolve(d, keyValueHeads: true);
-        prefix.Validate();
-        if (prefix.NumLayers != d.NumLayers)
-            throw new ConfigException($"num_layers is {prefix.NumLayers} but the model has {d.NumLayers} layers", "num_layers");
-        if (prefix.NumAttentionHeads != d.NumKeyValueHeads)
-            throw new ConfigException($"num_attention_heads resolves to {prefix.NumAttentionHeads} but the model has {d.NumKeyValueHeads} key/value heads", "num_attention_heads");
-        if (prefix.TokenDim != d.NumKeyValueHeads * d.HeadDim)
-            throw new ConfigException(
-                $"token_dim resolves to {prefix.TokenDim} but the model's keys are {d.NumKeyValueHeads} heads × {d.HeadDim} = {d.NumKeyValueHeads * d.HeadDim} wide", "token_dim");
-        var encoder = new PrefixEncoder(prefix, model.Device, trainable: !prefix.InferenceMode);
-        return new PrefixTuningAdapter(model, adapterName, prefix, encoder);
+        var encoder = new PrefixEncoder(config, model.Device, trainable: !config.InferenceMode);
+        return new PrefixTuningAdapter(model, adapterName, config, encoder);
     }
 }

@@ -1,4 +1,5 @@
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 
 namespace PeftHost.Plugins.PromptTuning;
 
@@ -7,7 +8,7 @@ namespace PeftHost.Plugins.PromptTuning;
 /// LSTM prompt encoder, prepended to the input, as PEFT's <c>PromptEncoder</c> does. What is saved is the encoder's
 /// output.
 /// </summary>
-public sealed class PTuningMethod : IPeftMethod
+public sealed class PTuningMethod : PromptLearningMethod<PromptEncoderConfig>
 {
     /// <summary>The name recipes and the CLI use.</summary>
     public const string MethodName = "p_tuning";
@@ -16,27 +17,24 @@ public sealed class PTuningMethod : IPeftMethod
     public const string PTuningPeftType = "P_TUNING";
 
     /// <inheritdoc />
-    public string Name => MethodName;
+    public override string Name => MethodName;
 
     /// <inheritdoc />
-    public string PeftType => PTuningPeftType;
+    public override string PeftType => PTuningPeftType;
 
     /// <inheritdoc />
-    public string Description => "P-tuning: virtual token embeddings from an MLP or LSTM prompt encoder";
+    public override string Description => "P-tuning: virtual token embeddings from an MLP or LSTM prompt encoder";
 
     /// <inheritdoc />
-    public PeftConfig BindConfig(ConfigSource source) => ConfigBinder.Bind<PromptEncoderConfig>(source, PTuningPeftType);
+    protected override bool KeyValueTokens => false;
 
     /// <inheritdoc />
-    public IAdapter Inject(IPeftModelSurface model, string adapterName, PeftConfig config)
+    protected override IAdapter CreateAdapter(IPeftModelSurface model, string adapterName, PromptEncoderConfig config)
     {
-        if (config is not PromptEncoderConfig encoderConfig)
-            throw new ArgumentException($"the p_tuning method needs a PromptEncoderConfig, got {config.GetType().Name}", nameof(config));
-        PromptInjection.Resolve(model, encoderConfig);
-        if (encoderConfig.EncoderReparameterizationType == PromptEncoderConfig.Mlp
-            && encoderConfig.EncoderNumLayers != PromptEncoderConfig.DefaultEncoderNumLayers && !encoderConfig.InferenceMode)
-            model.Warn($"p_tuning: for MLP, encoder_num_layers ({encoderConfig.EncoderNumLayers}) is ignored; exactly {PromptEncoderConfig.DefaultEncoderNumLayers} hidden layers are used");
-        var encoder = new PromptEncoder(encoderConfig, model.Device, trainable: !encoderConfig.InferenceMode);
-        return new PromptLearningAdapter(model, adapterName, encoderConfig, encoder, MethodName);
+        if (config.EncoderReparameterizationType == PromptEncoderConfig.Mlp
+            && config.EncoderNumLayers != PromptEncoderConfig.DefaultEncoderNumLayers && !config.InferenceMode)
+            model.Warn($"p_tuning: for MLP, encoder_num_layers ({config.EncoderNumLayers}) is ignored; exactly {PromptEncoderConfig.DefaultEncoderNumLayers} hidden layers are used");
+        var encoder = new PromptEncoder(config, model.Device, trainable: !config.InferenceMode);
+        return new PromptLearningAdapter(model, adapterName, config, encoder, MethodName);
     }
 }

@@ -1,4 +1,5 @@
 using PeftHost.Sdk;
+using PeftHost.Sdk.Tuners;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -10,7 +11,7 @@ namespace PeftHost.Plugins.PromptTuning;
 /// embeddings prepended to the input, initialised RANDOM, from a TEXT or by SAMPLE_VOCAB, as PEFT's
 /// <c>PromptEmbedding</c> does.
 /// </summary>
-public sealed class PromptTuningMethod : IPeftMethod
+public sealed class PromptTuningMethod : PromptLearningMethod<PromptTuningConfig>
 {
     /// <summary>The name recipes and the CLI use.</summary>
     public const string MethodName = "prompt_tuning";
@@ -19,16 +20,16 @@ public sealed class PromptTuningMethod : IPeftMethod
     public const string PromptTuningPeftType = "PROMPT_TUNING";
 
     /// <inheritdoc />
-    public string Name => MethodName;
+    public override string Name => MethodName;
 
     /// <inheritdoc />
-    public string PeftType => PromptTuningPeftType;
+    public override string PeftType => PromptTuningPeftType;
 
     /// <inheritdoc />
-    public string Description => "Prompt tuning: learned virtual token embeddings (init RANDOM, TEXT or SAMPLE_VOCAB)";
+    public override string Description => "Prompt tuning: learned virtual token embeddings (init RANDOM, TEXT or SAMPLE_VOCAB)";
 
     /// <inheritdoc />
-    public PeftConfig BindConfig(ConfigSource source) => ConfigBinder.Bind<PromptTuningConfig>(source, PromptTuningPeftType);
+    protected override bool KeyValueTokens => false;
 
     /// <inheritdoc />
     /// <remarks>
@@ -36,11 +37,8 @@ public sealed class PromptTuningMethod : IPeftMethod
     /// to the number of virtual tokens, and copies their embeddings; SAMPLE_VOCAB copies the embeddings of ids drawn
     /// uniformly from the vocabulary. An inference-mode adapter (one being loaded) skips initialisation, as PEFT does.
     /// </remarks>
-    public IAdapter Inject(IPeftModelSurface model, string adapterName, PeftConfig config)
+    protected override IAdapter CreateAdapter(IPeftModelSurface model, string adapterName, PromptTuningConfig prompt)
     {
-        if (config is not PromptTuningConfig prompt)
-            throw new ArgumentException($"the prompt_tuning method needs a PromptTuningConfig, got {config.GetType().Name}", nameof(config));
-        PromptInjection.Resolve(model, prompt);
         int total = prompt.TotalVirtualTokens;
         var encoder = new PromptEmbedding(total, prompt.TokenDim!.Value, model.Device, trainable: !prompt.InferenceMode);
         try
@@ -52,7 +50,7 @@ public sealed class PromptTuningMethod : IPeftMethod
                     : SampleVocabIds(model.Dimensions.VocabSize, total);
                 using var scope = NewDisposeScope();
                 using var _ = no_grad();
-                var table = PromptInjection.WordEmbeddings(model);
+                var table = WordEmbeddings(model);
                 var index = tensor(ids, device: table.device);
                 encoder.LoadEmbeddings(table.index_select(0, index).to(ScalarType.Float32));
             }
@@ -77,6 +75,18 @@ public sealed class PromptTuningMethod : IPeftMethod
         if (ids.Count == 0) throw new ConfigException($"prompt_tuning_init_text \"{text}\" has no tokens", "prompt_tuning_init_text");
         int reps = (total + ids.Count - 1) / ids.Count;
         return Enumerable.Repeat(ids, reps).SelectMany(x => x).Take(total).Select(i => (long)i).ToArray();
+    }
+
+    /// <summary>
+    /// The word embedding table [vocab, hidden], found as PEFT finds it: the first model parameter whose first
+    /// dimension is the vocabulary size.
+    /// </summary>
+    private static Tensor WordEmbeddings(IPeftModelSurface model)
+    {
+        var d = model.Dimensions;
+        foreach (var (_, p) in model.Root.named_parameters())
+            if (p.dim() == 2 && p.shape[0] == d.VocabSize && p.shape[1] == d.HiddenSize) return p.detach();
+        throw new InvalidOperationException($"no [{d.VocabSize}, {d.HiddenSize}] word embedding table found in the model");
     }
 
     private static long[] SampleVocabIds(int vocab, int total)

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using PeftHost.Sdk;
 using PeftHost.Sdk.Tuners;
 using TorchSharp;
@@ -9,65 +10,61 @@ namespace MyMethod;
 /// <summary>
 /// A complete, minimal method: a learned scale per output channel of each target linear layer,
 /// y = base(x) * s, with s starting at 1 (so a new adapter changes nothing until it trains).
-/// The host finds this class because it is public, implements <see cref="IPeftMethod"/> and has a
-/// parameterless constructor. Keep no static state: a hot reload creates a fresh instance.
+/// The host finds this class because it is public, implements <see cref="IPeftMethod"/> (through the SDK base)
+/// and has a parameterless constructor. Keep no static state: a hot reload creates a fresh instance.
 /// </summary>
-public sealed class MyMethodMethod : IPeftMethod
+/// <remarks>
+/// The SDK base (<see cref="LinearTunerMethod{TConfig, TLayer}"/>, PEFT's BaseTuner) lists the model's modules,
+/// matches target_modules / exclude_modules as PEFT does ("all-linear" included), refuses duplicate adapters and
+/// configs that match nothing, and puts a layer in place of each target; a second adapter lands on the layers the
+/// first one made. The method says how to make a layer and how to add an adapter to it.
+/// </remarks>
+public sealed class MyMethodMethod : LinearTunerMethod<MyMethodConfig, ScaledLinear>
 {
     /// <inheritdoc />
-    public string Name => "my_method";
+    public override string Name => "my_method";
 
     /// <inheritdoc />
-    public string PeftType => "MY_METHOD";
+    public override string PeftType => "MY_METHOD";
 
     /// <inheritdoc />
-    public string Description => "learned per-output-channel scale on target linear layers";
+    public override string Description => "learned per-output-channel scale on target linear layers";
 
     /// <inheritdoc />
-    public PeftConfig BindConfig(ConfigSource source) => ConfigBinder.Bind<MyMethodConfig>(source, PeftType);
+    protected override string DisplayName => "my_method";
 
     /// <inheritdoc />
-    /// <remarks>
-    /// A second adapter (addAdapter, loadAdapter under another name) lands on the layers the first one
-    /// made: a target that is already a <see cref="ScaledLinear"/> gets the adapter added, not a second wrapper.
-    /// </remarks>
-    public IAdapter Inject(IPeftModelSurface model, string adapterName, PeftConfig config)
-    {
-        var cfg = (MyMethodConfig)config;
-        // The SDK lists each module once under its Hugging Face path and matches target_modules as PEFT does.
-        var matcher = new TargetModuleMatcher(cfg.TargetModules, targetRegex: null);
-        var targets = TargetModuleMatcher.Candidates(model)
-            .Where(m => matcher.Matches(m.Path) && (m.Module is ScaledLinear || LinearLayers.IsLinear(m.Module)))
-            .ToList();
-        if (targets.Count == 0)
-            throw new ConfigException($"no linear layer matches target_modules [{string.Join(", ", cfg.TargetModules)}]", "target_modules");
+    protected override IReadOnlyList<string> DefaultTargetModules => ["q_proj", "v_proj"];
 
-        var layers = new List<(string Path, ScaledLinear Layer)>();
-        foreach (var (path, module) in targets)
-        {
-            if (module is not ScaledLinear layer)
-            {
-                layer = new ScaledLinear(module, model.Routing);
-                model.ReplaceModule(path, layer);
-            }
-            layer.AddAdapter(adapterName, model.Device, trainable: !cfg.InferenceMode);
-            layers.Add((path, layer));
-        }
-        return new MyMethodAdapter(model, adapterName, cfg, layers);
-    }
+    /// <inheritdoc />
+    protected override ScaledLinear CreateLayer(TunerInjection<MyMethodConfig> injection, string path, nn.Module target) =>
+        new(target, injection.Model.Routing);
+
+    /// <inheritdoc />
+    protected override void UpdateLayer(TunerInjection<MyMethodConfig> injection, string path, ScaledLinear layer) =>
+        layer.AddAdapter(injection.AdapterName, injection.Model.Device, injection.Trainable);
+
+    /// <inheritdoc />
+    protected override IAdapter CreateAdapter(TunerInjection<MyMethodConfig> injection, List<(string Path, ScaledLinear Layer)> layers) =>
+        new MyMethodAdapter(injection.Model, injection.AdapterName, injection.Config, layers);
 }
 
 /// <summary>The method's options: PEFT's snake_case keys, recipes' camelCase ones.</summary>
-public sealed class MyMethodConfig : PeftConfig
+public sealed class MyMethodConfig : PeftConfig, ITargetModulesConfig
 {
-    /// <summary>Names of the linear layers to scale (the last part of the module path).</summary>
+    /// <summary>The layers to scale: a list of names (the end of the module path), a full-match regex or "all-linear"; missing means q_proj and v_proj.</summary>
     [ConfigKey("target_modules")]
-    public List<string> TargetModules { get; set; } = ["q_proj", "v_proj"];
+    public JsonNode? TargetModules { get; set; }
+
+    /// <summary>Layers to leave alone among the targets: a list of names or a full-match regex.</summary>
+    [ConfigKey("exclude_modules")]
+    public JsonNode? ExcludeModules { get; set; }
 
     /// <inheritdoc />
     public override void Validate()
     {
-        if (TargetModules.Count == 0) throw new ConfigException("target_modules must name at least one layer", "target_modules");
+        TargetModulesJson.Validate(TargetModules, "target_modules");
+        TargetModulesJson.Validate(ExcludeModules, "exclude_modules");
     }
 }
 

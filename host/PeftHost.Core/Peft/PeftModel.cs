@@ -256,7 +256,7 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
     {
         if (names.Count == 0 || names.Count != weights.Count)
             throw new ArgumentException($"need one weight per adapter: {names.Count} adapters, {weights.Count} weights");
-        if (_adapters.ContainsKey(newName)) throw new ArgumentException($"adapter '{newName}' already exists");
+        CheckNewName(newName);
         var entries = names.Select(n => this[n]).ToList();
         var method = entries[0].Method;
         if (entries.Any(e => e.Method.Name != method.Name))
@@ -348,6 +348,14 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
         foreach (var (_, p) in entry.Adapter.NamedParameters()) p.requires_grad = trainable;
     }
 
+    /// <summary>Throws unless <paramref name="name"/> can name a new adapter: non-empty, no dots or slashes (saved keys and folders use it), not the base model's name, not taken.</summary>
+    private void CheckNewName(string name)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Contains('.') || name.Contains('/') || name == IAdapterRouting.BaseModelName)
+            throw new ArgumentException($"'{name}' is not a valid adapter name (no dots, slashes or '{IAdapterRouting.BaseModelName}')");
+        if (_adapters.ContainsKey(name)) throw new ArgumentException($"adapter '{name}' already exists; delete it or choose another name");
+    }
+
     /// <summary>
     /// The one way an adapter gets onto the model: checks the name, injects through the catalog's guard, refuses
     /// non-finite parameters, and records the entry. With <paramref name="activate"/> a trainable adapter (or the
@@ -355,9 +363,7 @@ public sealed class PeftModel : Plugins.IPluginReloadParticipant
     /// </summary>
     private AdapterEntry Add(string name, IPeftMethod method, PeftConfig config, bool trainable, bool activate = true)
     {
-        if (string.IsNullOrWhiteSpace(name) || name.Contains('.') || name.Contains('/') || name == IAdapterRouting.BaseModelName)
-            throw new ArgumentException($"'{name}' is not a valid adapter name (no dots, slashes or '{IAdapterRouting.BaseModelName}')");
-        if (_adapters.ContainsKey(name)) throw new ArgumentException($"adapter '{name}' already exists; delete it or choose another name");
+        CheckNewName(name);
         config.InferenceMode = !trainable;
         // Through the catalog, so that the plugin host can name (and fail) a plugin that throws or
         // hangs; an adapter born with NaN or infinite parameters is the plugin's fault too.

@@ -71,7 +71,7 @@ public sealed class TargetModuleMatcher
         if (TargetModulesJson.IsString(targets, out string? text))
         {
             if (string.Equals(text, AllLinear, StringComparison.OrdinalIgnoreCase))
-                names = linearPaths.Where(p => p != "lm_head").Select(p => p[(p.LastIndexOf('.') + 1)..]).ToList();
+                names = AllLinearNames(linearPaths);
             else regex = TargetModulesJson.CheckFullMatchRegex(text!, "target_modules");
         }
         else names = TargetModulesJson.Strings(targets, "target_modules")
@@ -84,6 +84,18 @@ public sealed class TargetModuleMatcher
         else excludeNames = TargetModulesJson.Strings(exclude, "exclude_modules");
         return new TargetModuleMatcher(names, regex, excludeNames, excludeRegex, layerIndices, layerPatterns);
     }
+
+    /// <summary>
+    /// What <see cref="AllLinear"/> stands for (PEFT's <c>_maybe_include_all_linear_layers</c>): the last segment of
+    /// every linear path but the output layer <c>lm_head</c>, each once, in ordinal order.
+    /// </summary>
+    /// <param name="linearPaths">The model's linear module paths.</param>
+    public static List<string> AllLinearNames(IEnumerable<string> linearPaths) => linearPaths
+        .Where(p => p != "lm_head")
+        .Select(p => p[(p.LastIndexOf('.') + 1)..])
+        .Distinct(StringComparer.Ordinal)
+        .Order(StringComparer.Ordinal)
+        .ToList();
 
     /// <summary>True when <paramref name="path"/> is excluded by <c>exclude_modules</c>.</summary>
     public bool IsExcluded(string path)
