@@ -51,6 +51,7 @@ public static class ExportCommand
                 var exported = merged ? QuantizedMerge.MergeAndUnload(session.Peft!, warning => error.WriteLine($"warning: {warning}")).Model : session.Model;
                 tensors = GgufModelExporter.Export(exported, modelDir, target, ggmlType);
                 what = merged ? $"{modelDir} with {adapterDir} merged" : modelDir;
+                output.WriteLine($"wrote {OllamaModelfile.Write(target, modelDir)} (ollama create NAME -f it)");
             }
             output.WriteLine($"wrote {target}: {what}, {tensors.Count} tensors, {GgmlTypes.Name(ggmlType)}, {new FileInfo(target).Length:N0} bytes");
             return 0;

@@ -17,6 +17,7 @@ public static class RecipeApi
         GenerationApi.GenerateOptions, ReportingApi.TableOptions, ReportingApi.PlotOptions,
         ModelHandles.TokenizerEncodeOptions, ModelHandles.TokenizerDecodeOptions,
         .. TrainingApi.Schemas,
+        ExportApi.ExportGgufOptions,
     ];
 
     /// <summary>The events <c>on(event, fn)</c> accepts.</summary>
@@ -34,6 +35,7 @@ public static class RecipeApi
         ParamsApi.Register(session, api);
         SeedApi.Register(session, api);
         ReportingApi.Register(session, api);
+        ExportApi.Register(session, api);
         api.Add("outputDir", new JsString(session.Paths.OutputFolder));
         return api.Exports;
     }
