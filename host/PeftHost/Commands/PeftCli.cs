@@ -27,6 +27,7 @@ public static class PeftCli
         root.Subcommands.Add(ImportCommand.Create());
         root.Subcommands.Add(PluginsCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(TuiCommand.Create());
         return root;

@@ -13,6 +13,7 @@ public sealed class RecipesFolderTests : IDisposable
         ["lora.js"] = ["--set", "steps=8"],
         ["multi-adapter.js"] = ["--set", "steps=20"],
         ["merge-and-export.js"] = ["--set", "steps=6"],
+        ["export-gguf.js"] = ["--set", "steps=6"],
         ["qlora.js"] = ["--set", "steps=6"],
         ["adalora.js"] = ["--set", "steps=12"],
         ["ia3.js"] = ["--set", "steps=6"],

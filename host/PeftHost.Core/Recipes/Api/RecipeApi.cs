@@ -17,6 +17,7 @@ public static class RecipeApi
         GenerationApi.GenerateOptions, ChatApi.ApplyChatTemplateOptions, ChatApi.ChatOptions, ReportingApi.TableOptions, ReportingApi.PlotOptions,
         ModelHandles.TokenizerEncodeOptions, ModelHandles.TokenizerDecodeOptions,
         .. TrainingApi.Schemas,
+        ExportApi.ExportGgufOptions,
     ];
 
     /// <summary>The events <c>on(event, fn)</c> accepts.</summary>
@@ -35,6 +36,7 @@ public static class RecipeApi
         ParamsApi.Register(session, api);
         SeedApi.Register(session, api);
         ReportingApi.Register(session, api);
+        ExportApi.Register(session, api);
         api.Add("outputDir", new JsString(session.Paths.OutputFolder));
         return api.Exports;
     }
