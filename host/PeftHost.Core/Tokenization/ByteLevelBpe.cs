@@ -25,7 +25,7 @@ internal sealed class ByteLevelBpe : ITokenCodec
     private static readonly Dictionary<char, byte> ByteOfChar =
         Enumerable.Range(0, 256).ToDictionary(b => CharOfByte[b], b => (byte)b);
 
-    private readonly string[] _tokens;
+    private readonly Dictionary<int, string> _tokens = [];
     private readonly IReadOnlyDictionary<string, int> _vocabulary;
     private readonly int[] _idOfByte = new int[256];
     private readonly BpeMerger _merger;
@@ -68,8 +68,6 @@ internal sealed class ByteLevelBpe : ITokenCodec
         _merger = new BpeMerger(ranked);
         _splitter = new AddedTokenSplitter(addedTokens);
         _addedIds = addedTokens.Select(t => t.Id).ToHashSet();
-        var count = vocabulary.Values.Concat(_addedIds).DefaultIfEmpty(-1).Max() + 1;
-        _tokens = new string[count];
         foreach (var (token, id) in vocabulary)
             _tokens[id] = token;
         foreach (var token in addedTokens)
@@ -149,10 +147,10 @@ internal sealed class ByteLevelBpe : ITokenCodec
         var bytes = new List<byte>();
         foreach (var id in ids)
         {
-            var token = id >= 0 && id < _tokens.Length ? _tokens[id] ?? "" : "";
+            var token = _tokens.GetValueOrDefault(id, "");
             if (_addedIds.Contains(id))
             {
-                Flush(text, bytes);
+                PendingBytes.Flush(text, bytes);
                 text.Append(token);
                 continue;
             }
@@ -162,17 +160,8 @@ internal sealed class ByteLevelBpe : ITokenCodec
                     bytes.Add(b);
             }
         }
-        Flush(text, bytes);
+        PendingBytes.Flush(text, bytes);
         return text.ToString();
-    }
-
-    /// <summary>Bytes decode as UTF-8, an invalid sequence as U+FFFD.</summary>
-    private static void Flush(StringBuilder text, List<byte> bytes)
-    {
-        if (bytes.Count == 0)
-            return;
-        text.Append(Encoding.UTF8.GetString(bytes.ToArray()));
-        bytes.Clear();
     }
 
     /// <summary>GPT-2's byte → printable character table: printable Latin-1 bytes map to themselves, the rest to U+0100 onwards.</summary>

@@ -59,7 +59,7 @@ internal static class HfTokenizerJsonLoader
         var specials = added.DistinctBy(t => t.Content).ToDictionary(t => t.Content, t => t.Id);
         int? IdOf(string token) => specials.TryGetValue(token, out var id) || vocabulary.TryGetValue(token, out id) ? id : null;
         var codec = new SentencePieceStyleBpe(tokens, vocabulary, merges, added, unkId, json.ByteFallback, json.Prefix, json.StripLeadingSpaces);
-        return new TokenizerModel(codec, TokenizerKinds.SentencePiece, tokens.Length, IdOf)
+        return new TokenizerModel(codec, TokenizerKinds.SentencePiece, tokens.Keys.Max() + 1, IdOf)
         {
             AddedTokens = added,
             DefaultBos = IdOf(json.TemplateBos ?? "<s>"),
@@ -69,17 +69,16 @@ internal static class HfTokenizerJsonLoader
         };
     }
 
-    /// <summary>Token text by id; ids must not clash, and a gap (an id no token has) decodes to nothing.</summary>
-    private static string[] TokensById(Dictionary<string, int> vocabulary, List<AddedToken> added, string path)
+    /// <summary>Token text by id; ids must not clash (a gap, an id no token has, decodes to nothing).</summary>
+    private static Dictionary<int, string> TokensById(Dictionary<string, int> vocabulary, List<AddedToken> added, string path)
     {
-        var count = vocabulary.Values.Concat(added.Select(t => t.Id)).DefaultIfEmpty(-1).Max() + 1;
-        var tokens = new string?[count];
+        var tokens = new Dictionary<int, string>(vocabulary.Count + added.Count);
         foreach (var (token, id) in vocabulary.Select(p => (p.Key, p.Value)).Concat(added.Select(t => (t.Content, t.Id))))
         {
-            if (tokens[id] is { } other && other != token)
+            if (tokens.TryGetValue(id, out var other) && other != token)
                 throw new TokenizerFormatException(path, $"id {id} is given to both \"{other}\" and \"{token}\"");
             tokens[id] = token;
         }
-        return Array.ConvertAll(tokens, t => t ?? "");
+        return tokens;
     }
 }

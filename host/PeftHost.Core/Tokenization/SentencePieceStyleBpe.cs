@@ -31,7 +31,7 @@ internal sealed class SentencePieceStyleBpe : ITokenCodec
     /// <summary>SentencePiece's whitespace symbol ▁ (U+2581).</summary>
     public const char SpaceSymbol = '\u2581';
 
-    private readonly string[] _tokens;
+    private readonly IReadOnlyDictionary<int, string> _tokens;
     private readonly Dictionary<int, int> _idOfCodePoint = [];
     private readonly int[] _byteIds = new int[256];
     private readonly BpeMerger _merger;
@@ -51,7 +51,7 @@ internal sealed class SentencePieceStyleBpe : ITokenCodec
     /// <param name="prefix">Where a ▁ is put in front of text.</param>
     /// <param name="stripLeadingSpaces">How many leading spaces decoding removes (a Strip decoder).</param>
     public SentencePieceStyleBpe(
-        string[] tokens, IReadOnlyDictionary<string, int> vocabulary, IReadOnlyList<(int Left, int Right, int Merged)> merges,
+        IReadOnlyDictionary<int, string> tokens, IReadOnlyDictionary<string, int> vocabulary, IReadOnlyList<(int Left, int Right, int Merged)> merges,
         IReadOnlyList<AddedToken> addedTokens, int? unkId, bool byteFallback, DummyPrefix prefix, int stripLeadingSpaces)
     {
         _tokens = tokens;
@@ -130,29 +130,20 @@ internal sealed class SentencePieceStyleBpe : ITokenCodec
         var bytes = new List<byte>();
         foreach (var id in ids)
         {
-            var token = id >= 0 && id < _tokens.Length ? _tokens[id] : "";
+            var token = _tokens.GetValueOrDefault(id, "");
             if (IsBytePiece(token))
             {
                 bytes.Add(Convert.ToByte(token.Substring(3, 2), 16));
                 continue;
             }
-            Flush(text, bytes);
+            PendingBytes.Flush(text, bytes);
             text.Append(token.Replace(SpaceSymbol, ' '));
         }
-        Flush(text, bytes);
+        PendingBytes.Flush(text, bytes);
         var strip = 0;
         while (strip < _stripLeadingSpaces && strip < text.Length && text[strip] == ' ')
             strip++;
         return text.ToString(strip, text.Length - strip);
-    }
-
-    /// <summary>Consecutive byte pieces decode together as UTF-8 (invalid sequences as U+FFFD).</summary>
-    private static void Flush(StringBuilder text, List<byte> bytes)
-    {
-        if (bytes.Count == 0)
-            return;
-        text.Append(Encoding.UTF8.GetString(bytes.ToArray()));
-        bytes.Clear();
     }
 
     /// <summary>True for the byte-fallback pieces <c>&lt;0x00&gt;</c>..<c>&lt;0xFF&gt;</c>.</summary>
