@@ -8,14 +8,15 @@ namespace PeftHost.Core.Tokenization;
 /// </summary>
 internal sealed class BpeMerger
 {
-    private readonly Dictionary<long, (int Rank, int Merged)> _merges;
+    // Keyed by the pair as a tuple: its hash mixes both ids (a long key's hash, left ^ right, collides badly).
+    private readonly Dictionary<(int Left, int Right), (int Rank, int Merged)> _merges;
 
     /// <summary>A merger over <paramref name="merges"/>, highest priority first, given as token ids.</summary>
     public BpeMerger(IReadOnlyList<(int Left, int Right, int Merged)> merges)
     {
-        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        _merges = new Dictionary<(int, int), (int, int)>(merges.Count);
         for (var rank = 0; rank < merges.Count; rank++)
-            _merges.TryAdd(Key(merges[rank].Left, merges[rank].Right), (rank, merges[rank].Merged));
+            _merges.TryAdd((merges[rank].Left, merges[rank].Right), (rank, merges[rank].Merged));
     }
 
     /// <summary>
@@ -40,7 +41,7 @@ internal sealed class BpeMerger
         void Offer(int left)
         {
             var right = next[left];
-            if (right >= 0 && _merges.TryGetValue(Key(ids[left], ids[right]), out var merge))
+            if (right >= 0 && _merges.TryGetValue((ids[left], ids[right]), out var merge))
                 queue.Enqueue((left, ids[left], ids[right]), (merge.Rank, left));
         }
         for (var i = 0; i < n - 1; i++)
@@ -50,7 +51,7 @@ internal sealed class BpeMerger
             var right = next[pair.Left];
             if (ids[pair.Left] != pair.LeftId || right < 0 || ids[right] != pair.RightId)
                 continue;
-            ids[pair.Left] = _merges[Key(pair.LeftId, pair.RightId)].Merged;
+            ids[pair.Left] = _merges[(pair.LeftId, pair.RightId)].Merged;
             ids[right] = -1;
             next[pair.Left] = next[right];
             if (next[right] >= 0)
@@ -64,6 +65,4 @@ internal sealed class BpeMerger
             symbols[count++] = ids[i];
         return count;
     }
-
-    private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 }
