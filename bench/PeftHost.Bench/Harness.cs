@@ -22,6 +22,7 @@ public static class BenchSuites
         new("training", "Training tokens/s, peak memory and MFU per method (~20M and ~100M)", TrainingBench.Run),
         new("evaluation", "Quickstart evaluation vs training throughput (stories260k, LoRA, SpamAssassin)", EvaluationBench.Run),
         new("qlora-memory", "QLoRA vs LoRA peak memory on a ~1B config", TrainingBench.RunMemory1B),
+        new("tokenizers", "Real tokenizers: load time, heap and encode throughput vs the transformers.js reference", TokenizerBench.Run),
     ];
 }
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.ML.Tokenizers;
 
 namespace PeftHost.Core.Tokenization;
 
@@ -24,12 +23,12 @@ internal static class Gpt2BpeLoader
             added.Add(new AddedToken(eot, EndOfText, Special: true));
         var specials = added.DistinctBy(t => t.Content).ToDictionary(t => t.Content, t => t.Id);
 
-        BpeTokenizer tokenizer;
+        ByteLevelBpe tokenizer;
         try
         {
-            tokenizer = ByteLevelBpe.Create(vocabulary, merges, specials, PreTokenizerPatterns.Gpt2);
+            tokenizer = new ByteLevelBpe(vocabulary, merges, added.DistinctBy(t => t.Content).ToList(), PreTokenizerPatterns.Gpt2);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (ArgumentException e)
         {
             throw new TokenizerFormatException(mergesPath, $"does not fit {Path.GetFileName(vocabPath)} ({e.Message})", e);
         }
@@ -68,7 +67,7 @@ internal static class Gpt2BpeLoader
         }
     }
 
-    private static List<string> ReadMerges(string path)
+    private static List<(string Left, string Right)> ReadMerges(string path)
     {
         string[] lines;
         try
@@ -79,15 +78,15 @@ internal static class Gpt2BpeLoader
         {
             throw new TokenizerFormatException(path, $"cannot be read: {e.Message}", e);
         }
-        var merges = new List<string>(lines.Length);
+        var merges = new List<(string, string)>(lines.Length);
         for (var i = 0; i < lines.Length; i++)
         {
             var line = lines[i];
             if (line.Length == 0 || (i == 0 && line.StartsWith("#version", StringComparison.Ordinal)))
                 continue;
-            if (line.Split(' ').Length != 2)
+            if (line.Split(' ') is not [var left, var right])
                 throw new TokenizerFormatException(path, $"line {i + 1} is not \"left right\": \"{line}\"");
-            merges.Add(line);
+            merges.Add((left, right));
         }
         return merges;
     }

@@ -20,14 +20,20 @@ internal sealed record HfTokenizerJson
     public required IReadOnlyList<AddedToken> AddedTokens { get; init; }
     /// <summary>model.unk_token.</summary>
     public string? UnkToken { get; init; }
+    /// <summary>model.ignore_merges: a pre-tokenized piece that is a token is taken whole.</summary>
+    public bool IgnoreMerges { get; init; }
     /// <summary>model.byte_fallback: unknown characters become &lt;0xNN&gt; pieces.</summary>
     public bool ByteFallback { get; init; }
     /// <summary>Byte-level or SentencePiece style.</summary>
     public HfBpeStyle Style { get; init; }
     /// <summary>The byte-level split pattern.</summary>
     public string SplitPattern { get; init; } = PreTokenizerPatterns.Gpt2;
-    /// <summary>Byte-level: add_prefix_space. SentencePiece style: the dummy ▁ prefix.</summary>
+    /// <summary>Byte-level: add_prefix_space.</summary>
     public bool AddPrefixSpace { get; init; }
+    /// <summary>SentencePiece style: where a dummy ▁ goes in front of text.</summary>
+    public DummyPrefix Prefix { get; init; }
+    /// <summary>SentencePiece style: how many leading spaces decoding strips.</summary>
+    public int StripLeadingSpaces { get; init; }
     /// <summary>Byte-level: an NFC normalizer.</summary>
     public bool Nfc { get; init; }
     /// <summary>Whether the post-processor template starts with a special token; null when there is no template.</summary>

@@ -1,11 +1,7 @@
-using Microsoft.ML.Tokenizers;
-
 namespace PeftHost.Core.Tokenization;
 
 /// <summary>
-/// Loads a Hugging Face <c>tokenizer.json</c> BPE: byte-level ones as a byte-level
-/// <see cref="BpeTokenizer"/>, SentencePiece-style ones (LLaMA-2) converted to a SentencePiece model
-/// in memory and loaded with <see cref="LlamaTokenizer"/>.
+/// Loads a Hugging Face <c>tokenizer.json</c> BPE: byte-level ones as a <see cref="ByteLevelBpe"/>, SentencePiece-style ones (LLaMA-2, Gemma) as a <see cref="SentencePieceStyleBpe"/>.
 /// </summary>
 internal static class HfTokenizerJsonLoader
 {
@@ -24,20 +20,17 @@ internal static class HfTokenizerJsonLoader
 
     private static TokenizerModel LoadByteLevel(string path, HfTokenizerJson json, List<AddedToken> added)
     {
-        if (json.Nfc && json.AddPrefixSpace)
-            throw new TokenizerFormatException(path, "an NFC normalizer together with add_prefix_space is not supported");
-        Normalizer? normalizer = json.Nfc ? new NfcNormalizer() : json.AddPrefixSpace ? new PrefixSpaceNormalizer() : null;
-        var specials = added.DistinctBy(t => t.Content).ToDictionary(t => t.Content, t => t.Id);
-        BpeTokenizer tokenizer;
+        ByteLevelBpe tokenizer;
         try
         {
-            tokenizer = ByteLevelBpe.Create(json.Vocabulary, json.Merges.Select(m => $"{m.Left} {m.Right}"),
-                specials, json.SplitPattern, normalizer);
+            tokenizer = new ByteLevelBpe(json.Vocabulary, json.Merges, added.DistinctBy(t => t.Content).ToList(), json.SplitPattern,
+                json.Nfc ? UnicodeNfc.Normalize : null, json.AddPrefixSpace, json.IgnoreMerges);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (ArgumentException e)
         {
-            throw new TokenizerFormatException(path, $"its BPE model does not load ({e.GetType().Name}: {e.Message})", e);
+            throw new TokenizerFormatException(path, $"its BPE model does not load ({e.Message})", e);
         }
+        var specials = added.DistinctBy(t => t.Content).ToDictionary(t => t.Content, t => t.Id);
         var vocabulary = json.Vocabulary;
         int? IdOf(string token) => specials.TryGetValue(token, out var id) || vocabulary.TryGetValue(token, out id) ? id : null;
         return new TokenizerModel(tokenizer, TokenizerKinds.Bpe, vocabulary.Values.Concat(specials.Values).Max() + 1, IdOf)
@@ -50,20 +43,42 @@ internal static class HfTokenizerJsonLoader
 
     private static TokenizerModel LoadSentencePiece(string path, HfTokenizerJson json, List<AddedToken> added)
     {
-        var pieces = SentencePieceBpeConverter.ToPieces(json.Vocabulary, json.Merges, added, json.UnkToken!, path);
-        int IdOrNone(string? token) => token is not null && json.Vocabulary.TryGetValue(token, out var id) ? id : -1;
-        var model = SentencePieceModelWriter.Write(pieces, new SentencePieceModelSpec
+        var tokens = TokensById(json.Vocabulary, added, path);
+        var vocabulary = json.Vocabulary;
+        if (!vocabulary.TryGetValue(json.UnkToken!, out var unkId))
+            throw new TokenizerFormatException(path, $"the unknown token \"{json.UnkToken}\" is not in the vocabulary");
+        var merges = new List<(int, int, int)>(json.Merges.Count);
+        foreach (var (left, right) in json.Merges)
         {
-            UnkId = IdOrNone(json.UnkToken),
-            BosId = IdOrNone(json.TemplateBos ?? "<s>"),
-            EosId = IdOrNone("</s>"),
-            PadId = -1,
-            ByteFallback = json.ByteFallback,
-            AddDummyPrefix = json.AddPrefixSpace,
-            RemoveExtraWhitespaces = false,
-            EscapeWhitespaces = true,
-        });
-        using var stream = new MemoryStream(model, writable: false);
-        return SentencePieceModelLoader.Load(stream, path, added, json.TemplateAddsBos);
+            if (!vocabulary.TryGetValue(left, out var leftId) || !vocabulary.TryGetValue(right, out var rightId))
+                throw new TokenizerFormatException(path, $"the merge (\"{left}\", \"{right}\") names a token that is not in the vocabulary");
+            // A merge whose result is not a token can never be used (the result could not be emitted).
+            if (vocabulary.TryGetValue(left + right, out var mergedId))
+                merges.Add((leftId, rightId, mergedId));
+        }
+        var specials = added.DistinctBy(t => t.Content).ToDictionary(t => t.Content, t => t.Id);
+        int? IdOf(string token) => specials.TryGetValue(token, out var id) || vocabulary.TryGetValue(token, out id) ? id : null;
+        var codec = new SentencePieceStyleBpe(tokens, vocabulary, merges, added, unkId, json.ByteFallback, json.Prefix, json.StripLeadingSpaces);
+        return new TokenizerModel(codec, TokenizerKinds.SentencePiece, tokens.Keys.Max() + 1, IdOf)
+        {
+            AddedTokens = added,
+            DefaultBos = IdOf(json.TemplateBos ?? "<s>"),
+            DefaultEos = IdOf("</s>"),
+            UnkId = unkId,
+            AddBosHint = json.TemplateAddsBos,
+        };
+    }
+
+    /// <summary>Token text by id; ids must not clash (a gap, an id no token has, decodes to nothing).</summary>
+    private static Dictionary<int, string> TokensById(Dictionary<string, int> vocabulary, List<AddedToken> added, string path)
+    {
+        var tokens = new Dictionary<int, string>(vocabulary.Count + added.Count);
+        foreach (var (token, id) in vocabulary.Select(p => (p.Key, p.Value)).Concat(added.Select(t => (t.Content, t.Id))))
+        {
+            if (tokens.TryGetValue(id, out var other) && other != token)
+                throw new TokenizerFormatException(path, $"id {id} is given to both \"{other}\" and \"{token}\"");
+            tokens[id] = token;
+        }
+        return tokens;
     }
 }

@@ -57,13 +57,14 @@ internal sealed class HfTokenizerJsonReader
             AddedTokens = addedTokens,
             UnkToken = unkToken,
             ByteFallback = byteFallback,
+            IgnoreMerges = Optional(model, "ignore_merges") is { ValueKind: JsonValueKind.True },
             TemplateAddsBos = addsBos,
             TemplateBos = bosToken,
         };
         if (preTokenizers.Any(p => TypeOf(p) == "ByteLevel"))
             return ByteLevel(parsed, normalizers, preTokenizers);
         if (byteFallback || preTokenizers.Any(p => TypeOf(p) == "Metaspace") || normalizers.Any(IsSpaceEscape))
-            return SentencePieceStyle(parsed, normalizers, preTokenizers);
+            return SentencePieceStyle(parsed, normalizers, preTokenizers, Optional(root, "decoder"));
         throw Fail("this BPE is neither byte-level (a ByteLevel pre-tokenizer) nor SentencePiece style (byte_fallback, Metaspace or ▁ replacement); it is not supported");
     }
 
@@ -109,32 +110,82 @@ internal sealed class HfTokenizerJsonReader
         };
     }
 
-    private HfTokenizerJson SentencePieceStyle(HfTokenizerJson parsed, List<JsonElement> normalizers, List<JsonElement> preTokenizers)
+    private HfTokenizerJson SentencePieceStyle(HfTokenizerJson parsed, List<JsonElement> normalizers, List<JsonElement> preTokenizers, JsonElement? decoder)
     {
-        bool escapes = false, dummyPrefix = false;
+        bool escapes = false;
+        var prefix = DummyPrefix.Never;
         foreach (var normalizer in normalizers)
         {
             if (IsSpaceEscape(normalizer))
                 escapes = true;
             else if (TypeOf(normalizer) == "Prepend" && Text(normalizer, "prepend") == Space)
-                dummyPrefix = true;
+                prefix = DummyPrefix.Always;
             else
                 throw Fail($"normalizer \"{TypeOf(normalizer)}\" is not supported with a SentencePiece-style BPE (Prepend \"▁\" and Replace \" \" → \"▁\" are)");
         }
         foreach (var preTokenizer in preTokenizers)
         {
+            // Gemma splits at spaces after its normalizer has replaced every space by ▁: nothing is left to split.
+            if (escapes && TypeOf(preTokenizer) == "Split"
+                && Optional(preTokenizer, "pattern") is { ValueKind: JsonValueKind.Object } pattern && Text(pattern, "String") == " ")
+                continue;
             if (TypeOf(preTokenizer) != "Metaspace" || Text(preTokenizer, "replacement") != Space)
-                throw Fail($"pre-tokenizer \"{TypeOf(preTokenizer)}\" is not supported with a SentencePiece-style BPE (Metaspace \"▁\" is)");
+                throw Fail($"pre-tokenizer \"{TypeOf(preTokenizer)}\" is not supported with a SentencePiece-style BPE (Metaspace \"▁\" is, and a Split at \" \" after spaces became ▁)");
             escapes = true;
-            dummyPrefix |= Text(preTokenizer, "prepend_scheme") is { } scheme
-                ? scheme != "never"
-                : BoolOr(preTokenizer, "add_prefix_space", true);
+            var scheme = Text(preTokenizer, "prepend_scheme")
+                ?? (BoolOr(preTokenizer, "add_prefix_space", true) ? "always" : "never");
+            prefix = scheme switch
+            {
+                "always" => DummyPrefix.Always,
+                "first" => DummyPrefix.First,
+                "never" => prefix,
+                _ => throw Fail($"the Metaspace prepend_scheme \"{scheme}\" is not one of always, first, never"),
+            };
         }
         if (!escapes)
             throw Fail("a SentencePiece-style BPE must write spaces as ▁ (a Replace normalizer or a Metaspace pre-tokenizer)");
         if (parsed.UnkToken is null)
             throw Fail("a SentencePiece-style BPE needs model.unk_token");
-        return parsed with { Style = HfBpeStyle.SentencePiece, AddPrefixSpace = dummyPrefix };
+        return parsed with
+        {
+            Style = HfBpeStyle.SentencePiece,
+            Prefix = prefix,
+            StripLeadingSpaces = decoder is null ? (prefix == DummyPrefix.Never ? 0 : 1) : SentencePieceDecoder(decoder.Value),
+        };
+    }
+
+    /// <summary>
+    /// How many leading spaces the decoder strips. The decoder must be what SentencePiece-style files hold:
+    /// Replace ▁ → " ", ByteFallback, Fuse and a Strip of leading spaces, or a Metaspace decoder.
+    /// </summary>
+    private int SentencePieceDecoder(JsonElement decoder)
+    {
+        var strip = 0;
+        var replaces = false;
+        foreach (var step in Flatten(decoder, "decoders"))
+        {
+            switch (TypeOf(step))
+            {
+                case "Replace" when Optional(step, "pattern") is { ValueKind: JsonValueKind.Object } pattern
+                                   && Text(pattern, "String") == Space && Text(step, "content") == " ":
+                    replaces = true;
+                    break;
+                case "ByteFallback" or "Fuse":
+                    break;
+                case "Strip" when Text(step, "content") == " " && IntOr(step, "stop", 0) == 0:
+                    strip = IntOr(step, "start", 0);
+                    break;
+                case "Metaspace" when Text(step, "replacement") == Space:
+                    replaces = true;
+                    strip = (Text(step, "prepend_scheme") ?? (BoolOr(step, "add_prefix_space", true) ? "always" : "never")) == "never" ? 0 : 1;
+                    break;
+                case var other:
+                    throw Fail($"decoder \"{other}\" is not supported with a SentencePiece-style BPE (Replace \"▁\" → \" \", ByteFallback, Fuse, Strip and Metaspace are)");
+            }
+        }
+        if (!replaces)
+            throw Fail("the decoder of a SentencePiece-style BPE must turn ▁ back into spaces (a Replace or Metaspace decoder)");
+        return strip;
     }
 
     private static bool IsSpaceEscape(JsonElement normalizer)
@@ -263,6 +314,9 @@ internal sealed class HfTokenizerJsonReader
         JsonValueKind.False => false,
         _ => fallback,
     };
+
+    private static int IntOr(JsonElement element, string name, int fallback)
+        => Optional(element, name) is { ValueKind: JsonValueKind.Number } value && value.TryGetInt32(out var number) ? number : fallback;
 
     private TokenizerFormatException Fail(string message) => new(_path, message);
 }

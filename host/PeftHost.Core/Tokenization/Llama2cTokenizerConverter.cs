@@ -120,7 +120,7 @@ public static class Llama2cTokenizerConverter
                 throw new TokenizerFormatException(sourceName, $"token {id} should be the byte piece {expected} but is \"{text}\"");
             return new SentencePiece(expected, score, SentencePieceType.Byte);
         }
-        return new SentencePiece(text.Replace(' ', SentencePieceBpeConverter.SpaceSymbol), score, SentencePieceType.Normal);
+        return new SentencePiece(text.Replace(' ', SentencePieceStyleBpe.SpaceSymbol), score, SentencePieceType.Normal);
     }
 
     private static string Decode(ReadOnlySpan<byte> bytes, int id, string sourceName)

@@ -26,7 +26,7 @@ internal static class SentencePieceModelLoader
         }
         var vocabulary = tokenizer.Vocabulary;
         var vocabSize = Math.Max(vocabulary.Count, addedTokens.Select(t => t.Id + 1).DefaultIfEmpty(0).Max());
-        return new TokenizerModel(tokenizer, TokenizerKinds.SentencePiece, vocabSize,
+        return new TokenizerModel(new LibraryTokenCodec(tokenizer), TokenizerKinds.SentencePiece, vocabSize,
             token => specials.TryGetValue(token, out var id) || vocabulary.TryGetValue(token, out id) ? id : null)
         {
             AddedTokens = addedTokens,

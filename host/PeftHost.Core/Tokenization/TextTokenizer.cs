@@ -1,35 +1,35 @@
-using Microsoft.ML.Tokenizers;
 using PeftHost.Sdk;
 
 namespace PeftHost.Core.Tokenization;
 
 /// <summary>
-/// A model's tokenizer: a <c>Microsoft.ML.Tokenizers</c> <see cref="Tokenizer"/> together with the
-/// special tokens the model was trained with. Load one with <see cref="TokenizerLoader.Load"/>.
+/// A model's tokenizer: the codec that segments text, together with the special tokens the model was
+/// trained with and how its decoded text is cleaned up. Load one with <see cref="TokenizerLoader.Load"/>.
 /// </summary>
 public sealed class TextTokenizer : ITextEncoder
 {
     private readonly SpecialTokenIds _special;
+    private readonly ITokenCodec _codec;
+    private readonly bool _cleanUpSpaces;
 
-    /// <summary>Wraps <paramref name="inner"/>.</summary>
-    /// <param name="inner">The tokenizer that segments text and decodes ids.</param>
+    /// <summary>Wraps <paramref name="codec"/>.</summary>
+    /// <param name="codec">The codec that segments text and decodes ids.</param>
     /// <param name="kind">One of <see cref="TokenizerKinds"/>.</param>
     /// <param name="vocabSize">The number of ids, special tokens included (highest id + 1).</param>
     /// <param name="special">The special token ids.</param>
-    public TextTokenizer(Tokenizer inner, string kind, int vocabSize, SpecialTokenIds special)
+    /// <param name="cleanUpSpaces">Decoding removes spaces before punctuation (<c>clean_up_tokenization_spaces</c>).</param>
+    internal TextTokenizer(ITokenCodec codec, string kind, int vocabSize, SpecialTokenIds special, bool cleanUpSpaces)
     {
-        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentNullException.ThrowIfNull(codec);
         ArgumentException.ThrowIfNullOrEmpty(kind);
         ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, 1);
         ArgumentNullException.ThrowIfNull(special);
-        Inner = inner;
+        _codec = codec;
+        _cleanUpSpaces = cleanUpSpaces;
         Kind = kind;
         VocabSize = vocabSize;
         _special = special;
     }
-
-    /// <summary>The wrapped <c>Microsoft.ML.Tokenizers</c> tokenizer.</summary>
-    public Tokenizer Inner { get; }
 
     /// <summary>"sentencepiece", "bpe" or "tiktoken" (see <see cref="TokenizerKinds"/>).</summary>
     public string Kind { get; }
@@ -58,9 +58,7 @@ public sealed class TextTokenizer : ITextEncoder
     public IReadOnlyList<int> Encode(string text, bool? addBos = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var ids = Inner is SentencePieceTokenizer sentencePiece
-            ? sentencePiece.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false)
-            : Inner.EncodeToIds(text);
+        var ids = _codec.Encode(text);
         if (!(addBos ?? AddBosToken) || BosTokenId is not { } bos)
             return ids;
         var withBos = new List<int>(ids.Count + 1) { bos };
@@ -77,13 +75,8 @@ public sealed class TextTokenizer : ITextEncoder
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        var kept = skipSpecialTokens ? ids.Where(id => !_special.All.Contains(id)) : ids;
-        return Inner switch
-        {
-            SentencePieceTokenizer sentencePiece => sentencePiece.Decode(kept, considerSpecialTokens: !skipSpecialTokens),
-            BpeTokenizer bpe => bpe.Decode(kept, considerSpecialTokens: !skipSpecialTokens),
-            _ => Inner.Decode(kept),
-        };
+        var text = _codec.Decode(skipSpecialTokens ? ids.Where(id => !_special.All.Contains(id)) : ids);
+        return _cleanUpSpaces ? TokenizationSpaces.CleanUp(text) : text;
     }
 
     /// <inheritdoc/>

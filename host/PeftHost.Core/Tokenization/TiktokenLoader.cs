@@ -64,7 +64,7 @@ internal static class TiktokenLoader
         }
         var specials = tokenizer.SpecialTokens ?? new Dictionary<string, int>();
         int? endOfText = specials.TryGetValue(Gpt2BpeLoader.EndOfText, out var eot) ? eot : null;
-        return new TokenizerModel(tokenizer, TokenizerKinds.Tiktoken, Math.Max(maxRank, specials.Values.DefaultIfEmpty(0).Max()) + 1,
+        return new TokenizerModel(new LibraryTokenCodec(tokenizer), TokenizerKinds.Tiktoken, Math.Max(maxRank, specials.Values.DefaultIfEmpty(0).Max()) + 1,
             token => specials.TryGetValue(token, out var id) ? id : tokenizer.EncodeToIds(token) is [var single] ? single : null)
         {
             AddedTokens = specials.Select(pair => new AddedToken(pair.Value, pair.Key, Special: true)).ToArray(),

@@ -28,6 +28,8 @@ internal sealed record TokenizerConfigFiles
     public string? UnkToken { get; init; }
     /// <summary><c>add_bos_token</c>.</summary>
     public bool? AddBosToken { get; init; }
+    /// <summary><c>clean_up_tokenization_spaces</c>.</summary>
+    public bool? CleanUpTokenizationSpaces { get; init; }
     /// <summary><c>added_tokens_decoder</c>.</summary>
     public IReadOnlyList<AddedToken> AddedTokens { get; init; } = [];
     /// <summary>generation_config.json, when present.</summary>
@@ -49,6 +51,7 @@ internal sealed record TokenizerConfigFiles
             PadToken = TokenText(config, "pad_token", path),
             UnkToken = TokenText(config, "unk_token", path),
             AddBosToken = config?["add_bos_token"] is { } addBos ? Bool(addBos, "add_bos_token", path) : null,
+            CleanUpTokenizationSpaces = config?["clean_up_tokenization_spaces"] is { } cleanUp ? Bool(cleanUp, "clean_up_tokenization_spaces", path) : null,
             AddedTokens = AddedTokensDecoder(config?["added_tokens_decoder"], path),
             Generation = ReadIds(Path.Combine(folder, "generation_config.json")),
             Model = ReadIds(Path.Combine(folder, "config.json")),

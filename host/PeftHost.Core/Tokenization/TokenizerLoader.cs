@@ -25,7 +25,8 @@ public static class TokenizerLoader
                 : "no such directory");
         var config = TokenizerConfigFiles.Read(modelDir);
         var model = LoadModel(modelDir, config);
-        return new TextTokenizer(model.Inner, model.Kind, model.VocabSize, SpecialTokenResolver.Resolve(model, config));
+        return new TextTokenizer(model.Inner, model.Kind, model.VocabSize, SpecialTokenResolver.Resolve(model, config),
+            config.CleanUpTokenizationSpaces ?? false);
     }
 
     private static TokenizerModel LoadModel(string dir, TokenizerConfigFiles config)

@@ -1,5 +1,3 @@
-using Microsoft.ML.Tokenizers;
-
 namespace PeftHost.Core.Tokenization;
 
 /// <summary>
@@ -10,7 +8,7 @@ namespace PeftHost.Core.Tokenization;
 /// <param name="Kind">One of <see cref="TokenizerKinds"/>.</param>
 /// <param name="VocabSize">Highest id + 1, added tokens included.</param>
 /// <param name="IdOf">The id of a token's text, or null when there is none.</param>
-internal sealed record TokenizerModel(Tokenizer Inner, string Kind, int VocabSize, Func<string, int?> IdOf)
+internal sealed record TokenizerModel(ITokenCodec Inner, string Kind, int VocabSize, Func<string, int?> IdOf)
 {
     /// <summary>
     /// The highest token id a file may give (2^24 - 1, far above any real vocabulary): a larger one is

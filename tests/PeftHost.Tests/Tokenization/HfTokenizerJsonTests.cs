@@ -130,7 +130,16 @@ public sealed class HfTokenizerJsonTests(ConvertedLlama2cTokenizer llama2c, Gpt2
                 new JsonObject { ["type"] = "Prepend", ["prepend"] = "▁" },
                 new JsonObject { ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = " " }, ["content"] = "▁" }),
         };
-        folder.Write("tokenizer.json", Llama2cTokenizerJson(normalizer, preTokenizer: null).ToJsonString());
+        var decoder = new JsonObject
+        {
+            ["type"] = "Sequence",
+            ["decoders"] = new JsonArray(
+                new JsonObject { ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = "▁" }, ["content"] = " " },
+                new JsonObject { ["type"] = "ByteFallback" },
+                new JsonObject { ["type"] = "Fuse" },
+                new JsonObject { ["type"] = "Strip", ["content"] = " ", ["start"] = 1, ["stop"] = 0 }),
+        };
+        folder.Write("tokenizer.json", Llama2cTokenizerJson(normalizer, preTokenizer: null, decoder).ToJsonString());
 
         var tokenizer = TokenizerLoader.Load(folder.Path);
 
@@ -142,7 +151,8 @@ public sealed class HfTokenizerJsonTests(ConvertedLlama2cTokenizer llama2c, Gpt2
     {
         using var folder = new TempFolder();
         var preTokenizer = new JsonObject { ["type"] = "Metaspace", ["replacement"] = "▁", ["prepend_scheme"] = "first", ["split"] = false };
-        folder.Write("tokenizer.json", Llama2cTokenizerJson(normalizer: null, preTokenizer).ToJsonString());
+        var decoder = new JsonObject { ["type"] = "Metaspace", ["replacement"] = "▁", ["prepend_scheme"] = "first", ["split"] = false };
+        folder.Write("tokenizer.json", Llama2cTokenizerJson(normalizer: null, preTokenizer, decoder).ToJsonString());
 
         var tokenizer = TokenizerLoader.Load(folder.Path);
 
@@ -229,7 +239,7 @@ public sealed class HfTokenizerJsonTests(ConvertedLlama2cTokenizer llama2c, Gpt2
     /// Hugging Face's SentencePiece converter does: every split of a piece into two pieces, ordered by
     /// the merged piece's id (its SentencePiece score order), then by the ids of the halves.
     /// </summary>
-    private static JsonObject Llama2cTokenizerJson(JsonNode? normalizer, JsonNode? preTokenizer)
+    private static JsonObject Llama2cTokenizerJson(JsonNode? normalizer, JsonNode? preTokenizer, JsonNode decoder)
     {
         var pieces = Llama2cTokenizerConverter.ReadPieces(File.ReadAllBytes(TokenizerTestFiles.TokBin), 512, "tok512.bin");
         var ids = pieces.Select((piece, id) => (piece.Piece, id)).ToDictionary(p => p.Piece, p => p.id);
@@ -257,7 +267,7 @@ public sealed class HfTokenizerJsonTests(ConvertedLlama2cTokenizer llama2c, Gpt2
                     new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = "<s>", ["type_id"] = 0 } },
                     new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } }),
             },
-            ["decoder"] = new JsonObject { ["type"] = "Sequence", ["decoders"] = new JsonArray() },
+            ["decoder"] = decoder,
             ["model"] = new JsonObject
             {
                 ["type"] = "BPE",
