@@ -20,8 +20,7 @@ public sealed class ToolPackageTests
         string feed = dir["feed"], tools = dir["tools"], work = dir["work"];
 
         // The host is already built for these tests; packing must not rebuild what other tests are running.
-        string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
-        var pack = Dotnet(TestPaths.RepoRoot, "pack", Path.Combine("host", "PeftHost", "PeftHost.csproj"), "-c", configuration, "--no-build", "-o", feed, "-nologo");
+        var pack = Dotnet(TestPaths.RepoRoot, "pack", Path.Combine("host", "PeftHost", "PeftHost.csproj"), "-c", TestPaths.Configuration, "--no-build", "-o", feed, "-nologo");
         Assert.True(pack.ExitCode == 0, pack.Stdout + pack.Stderr);
         string package = Assert.Single(Directory.GetFiles(feed, "peft.*.nupkg"));
         string version = Regex.Match(Path.GetFileName(package), @"^peft\.(.+)\.nupkg$").Groups[1].Value;

@@ -6,6 +6,10 @@ public static class TestPaths
     /// <summary>The repository root (the folder holding PeftHost.sln).</summary>
     public static string RepoRoot { get; } = FindRepoRoot();
 
+    /// <summary>The build configuration these tests were built in (Release or Debug), read from their output path.</summary>
+    public static string Configuration { get; } =
+        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
+
     /// <summary>The bundled stories260k model folder.</summary>
     public static string Stories260k => Path.Combine(RepoRoot, "models", "stories260k");
 

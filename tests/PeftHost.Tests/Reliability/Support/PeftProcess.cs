@@ -89,8 +89,7 @@ public sealed class PeftProcess : IDisposable
 
     private static string Find()
     {
-        string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
-        string built = Path.Combine(TestPaths.RepoRoot, "host", "PeftHost", "bin", configuration, "net10.0", "linux-x64", "peft");
+        string built = Path.Combine(TestPaths.RepoRoot, "host", "PeftHost", "bin", TestPaths.Configuration, "net10.0", "linux-x64", "peft");
         string beside = Path.Combine(AppContext.BaseDirectory, "peft");
         // The project's own output when it is at least as new as the copy beside the tests.
         if (File.Exists(built) && (!File.Exists(beside) || File.GetLastWriteTimeUtc(Path.ChangeExtension(built, ".dll")) >= File.GetLastWriteTimeUtc(Path.ChangeExtension(beside, ".dll"))))
