@@ -40,6 +40,9 @@ public static class DeterministicShuffle
         return state;
     }
 
+    /// <summary>A draw from 0..<paramref name="bound"/>-1, advancing <paramref name="state"/> (the same generator as the permutations).</summary>
+    public static int Draw(ref ulong state, int bound) => (int)(Next(ref state) % (ulong)bound);
+
     /// <summary>One SplitMix64 step.</summary>
     private static ulong Next(ref ulong state)
     {

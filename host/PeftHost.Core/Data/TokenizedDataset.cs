@@ -3,7 +3,7 @@ using System.Collections;
 namespace PeftHost.Core.Data;
 
 /// <summary>Tokenized examples ready for batching, with deterministic splitting.</summary>
-public sealed class TokenizedDataset : IReadOnlyList<TokenizedExample>
+public sealed class TokenizedDataset : IReadOnlyList<TokenizedExample>, ITrainingData
 {
     private readonly IReadOnlyList<TokenizedExample> _examples;
 
@@ -26,6 +26,9 @@ public sealed class TokenizedDataset : IReadOnlyList<TokenizedExample>
 
     /// <inheritdoc />
     public int Count => _examples.Count;
+
+    /// <inheritdoc />
+    public IBatchSource Batches(int batchSize, long seed, bool shuffle) => new BatchLoader(this, batchSize, seed, shuffle);
 
     /// <inheritdoc />
     public TokenizedExample this[int index] => _examples[index];

@@ -70,7 +70,7 @@ public sealed class Trainer
     /// <paramref name="cancellation"/> fires (at a step boundary, after writing a checkpoint).
     /// Throws <see cref="TrainingDivergedException"/> when a loss, gradient or parameter turns non-finite.
     /// </summary>
-    public TrainingResult Train(TokenizedDataset train, TokenizedDataset? validation = null, CancellationToken cancellation = default)
+    public TrainingResult Train(ITrainingData train, TokenizedDataset? validation = null, CancellationToken cancellation = default)
     {
         Options.Validate();
         CheckPrecision();
@@ -79,9 +79,11 @@ public sealed class Trainer
         string runId = Options.RunId ?? $"run-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
         int padId = _model.Config.PadTokenId ?? (_model.Config.EosTokenIds.Count > 0 ? _model.Config.EosTokenIds[0] : 0);
 
-        var loader = new BatchLoader(train, Options.BatchSize, Options.Seed, Options.Shuffle);
-        int stepsPerEpoch = (loader.BatchesPerEpoch + Options.GradientAccumulationSteps - 1) / Options.GradientAccumulationSteps;
-        int totalSteps = Options.MaxSteps ?? Options.Epochs * stepsPerEpoch;
+        var loader = train.Batches(Options.BatchSize, Options.Seed, Options.Shuffle);
+        using var openFile = loader as IDisposable; // a streamed dataset's file
+        int totalSteps = Options.MaxSteps ?? (loader.BatchesPerEpoch is int batches
+            ? Options.Epochs * ((batches + Options.GradientAccumulationSteps - 1) / Options.GradientAccumulationSteps)
+            : throw new ArgumentException($"'{train.Name}' is streamed: its length is not known before it is read, so give maxSteps"));
         int warmup = Options.WarmupSteps > 0 ? Options.WarmupSteps : LearningRateSchedule.WarmupFromRatio(Options.WarmupRatio, totalSteps);
 
         using var mode = new TrainingModeScope(_model, _parameters.Select(p => p.Parameter).ToArray(), Options.FreezeOtherParameters, Options.GradientCheckpointing);

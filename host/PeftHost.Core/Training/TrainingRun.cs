@@ -13,7 +13,7 @@ internal sealed class TrainingRun : IDisposable
     private readonly TrainingModeScope _mode;
 
     public TrainingRun(string runId, TrainingOptions options, IEnumerable<(string Name, Parameter Parameter)> parameters,
-        BatchLoader loader, int totalSteps, int warmupSteps, TrainingModeScope mode)
+        IBatchSource loader, int totalSteps, int warmupSteps, TrainingModeScope mode)
     {
         RunId = runId;
         _options = options;
@@ -34,7 +34,7 @@ internal sealed class TrainingRun : IDisposable
     public int TotalSteps { get; }
     public LearningRateSchedule Schedule { get; }
     public double PeakLearningRate { get; set; }
-    public BatchLoader Loader { get; }
+    public IBatchSource Loader { get; }
     public MasterWeights Weights { get; private set; }
     public IOptimizer Optimizer { get; }
     /// <summary>The best value of the watched metric (early stopping's, else eval_loss) and its step.</summary>
@@ -52,7 +52,7 @@ internal sealed class TrainingRun : IDisposable
     public bool CheckpointRequested { get; set; }
 
     /// <summary>Fractional epoch of the data position.</summary>
-    public double Epoch => Loader.Position.Epoch + (double)Loader.Position.Batch / Loader.BatchesPerEpoch;
+    public double Epoch => Loader.Position.Epoch + (Loader.BatchesPerEpoch is int batches ? (double)Loader.Position.Batch / batches : 0);
 
     /// <summary>Binds new trainable parameters, carrying optimizer state over by name.</summary>
     public void Rebind(IEnumerable<(string Name, Parameter Parameter)> parameters)
@@ -78,7 +78,7 @@ internal sealed class TrainingRun : IDisposable
         Epoch = Loader.Position.Epoch,
         BatchInEpoch = Loader.Position.Batch,
         ShuffleSeed = _options.Seed,
-        TrainExamples = Loader.ExampleCount,
+        TrainExamples = Loader.ExampleCount ?? TrainerState.Streamed,
         BatchSize = _options.BatchSize,
         GradientAccumulationSteps = _options.GradientAccumulationSteps,
         BestMetric = Best.Best,
@@ -94,7 +94,8 @@ internal sealed class TrainingRun : IDisposable
     public void Restore(TrainerState state, string path)
     {
         var problems = new List<string>();
-        if (state.TrainExamples != Loader.ExampleCount) problems.Add($"training examples {state.TrainExamples} → {Loader.ExampleCount}");
+        int examples = Loader.ExampleCount ?? TrainerState.Streamed;
+        if (state.TrainExamples != examples) problems.Add($"training examples {Describe(state.TrainExamples)} → {Describe(examples)}");
         if (state.BatchSize != _options.BatchSize) problems.Add($"batch size {state.BatchSize} → {_options.BatchSize}");
         if (state.GradientAccumulationSteps != _options.GradientAccumulationSteps)
             problems.Add($"gradient accumulation {state.GradientAccumulationSteps} → {_options.GradientAccumulationSteps}");
@@ -117,6 +118,8 @@ internal sealed class TrainingRun : IDisposable
         LastCheckpointStep = state.GlobalStep;
         BestCheckpoint = state.BestModelCheckpoint is { } best ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, best) : null;
     }
+
+    private static string Describe(int examples) => examples == TrainerState.Streamed ? "streamed" : examples.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public void Dispose()
     {

@@ -91,7 +91,7 @@ internal sealed class TrainingStep(CausalLanguageModel model, BatchCollator coll
     }
 
     /// <summary>Up to k micro-batches, never crossing an epoch boundary (an epoch's last step may have fewer).</summary>
-    private List<IReadOnlyList<TokenizedExample>> Gather(BatchLoader loader)
+    private List<IReadOnlyList<TokenizedExample>> Gather(IBatchSource loader)
     {
         var batches = new List<IReadOnlyList<TokenizedExample>>();
         int epoch = loader.Position.Epoch;

@@ -10,7 +10,7 @@ public readonly record struct DataPosition(int Epoch, int Batch);
 /// permutation seeded by (seed, epoch), so a saved <see cref="Position"/> is all it takes to
 /// resume exactly. The last batch of an epoch may be smaller.
 /// </summary>
-public sealed class BatchLoader
+public sealed class BatchLoader : IBatchSource
 {
     private readonly TokenizedDataset _dataset;
     private readonly long _seed;
@@ -29,19 +29,21 @@ public sealed class BatchLoader
         _shuffle = shuffle;
     }
 
-    /// <summary>Examples a batch.</summary>
+    /// <inheritdoc />
     public int BatchSize { get; }
 
-    /// <summary>Examples in the dataset.</summary>
-    public int ExampleCount => _dataset.Count;
+    /// <inheritdoc />
+    public int? ExampleCount => _dataset.Count;
 
-    /// <summary>Batches an epoch (the last may be smaller).</summary>
-    public int BatchesPerEpoch => (_dataset.Count + BatchSize - 1) / BatchSize;
+    /// <inheritdoc />
+    public int? BatchesPerEpoch => Batches;
 
-    /// <summary>The next batch to deal.</summary>
+    private int Batches => (_dataset.Count + BatchSize - 1) / BatchSize;
+
+    /// <inheritdoc />
     public DataPosition Position { get; set; }
 
-    /// <summary>The examples of the next batch; advances <see cref="Position"/>, rolling into the next epoch.</summary>
+    /// <inheritdoc />
     public IReadOnlyList<TokenizedExample> NextExamples()
     {
         var (epoch, batch) = Position;
@@ -50,7 +52,7 @@ public sealed class BatchLoader
         int end = Math.Min(start + BatchSize, order.Length);
         var examples = new TokenizedExample[end - start];
         for (int i = start; i < end; i++) examples[i - start] = _dataset[order[i]];
-        Position = batch + 1 >= BatchesPerEpoch ? new DataPosition(epoch + 1, 0) : new DataPosition(epoch, batch + 1);
+        Position = batch + 1 >= Batches ? new DataPosition(epoch + 1, 0) : new DataPosition(epoch, batch + 1);
         return examples;
     }
 

@@ -34,6 +34,9 @@ public static class RecordSource
     public static IRecordSource Where(this IRecordSource source, Func<DataRecord, bool> predicate, string description) =>
         new FilteredSource(source, predicate, description);
 
+    /// <summary>The first <paramref name="count"/> records of <paramref name="source"/>.</summary>
+    public static IRecordSource Take(this IRecordSource source, int count) => new TakenSource(source, count);
+
     /// <summary>Undersamples to as many records per value of <paramref name="field"/> as the rarest value has (seeded).</summary>
     public static IRecordSource BalanceBy(this IRecordSource source, string field, long seed = 0) => new BalancedSource(source, field, seed);
 

@@ -23,7 +23,9 @@ internal static class DatasetApi
         new OptionSpec("balanceBy", OptionKind.String, "Keep as many records of each value of this field as the rarest value has."),
         new OptionSpec("shuffle", OptionKind.Boolean, "Shuffle the records (seeded) before limit (default false)."),
         new OptionSpec("seed", OptionKind.Integer, "Seeds balanceBy and shuffle (default 42)."),
-        new OptionSpec("limit", OptionKind.Integer, "Keep the first N records only (after where, balanceBy and shuffle)."));
+        new OptionSpec("limit", OptionKind.Integer, "Keep the first N records only (after where, balanceBy and shuffle)."),
+        new OptionSpec("streaming", OptionKind.Boolean, "Read the file while training instead of loading it whole, for data larger than memory (train only; no balanceBy or shuffle)."),
+        new OptionSpec("shuffleBuffer", OptionKind.Integer, "streaming: examples held for shuffling (default 1000)."));
 
     /// <summary>Adds the function.</summary>
     public static void Register(RecipeSession s, ApiRegistry api)
@@ -42,6 +44,9 @@ internal static class DatasetApi
             string? real = null;
             IReadOnlyList<DataRecord>? inline = null;
             var split = Split(options.String("split", "paragraphs"));
+            if (options.Bool("streaming", false))
+                return Handle(s, StreamedDataset(s, args[0], options, where, limit));
+            if (options.Has("shuffleBuffer")) throw new RecipeApiException("loadDataset: shuffleBuffer applies to streaming: true only");
             if (args[0].IsArray())
             {
                 name = "records";
@@ -87,9 +92,11 @@ internal static class DatasetApi
     {
         h.Value("name", dataset.Name)
             .Value("format", dataset.Format)
-            .Value("size", dataset.Records.Count)
+            .Value("size", dataset.Streamed ? null : dataset.Records.Count)
+            .Value("streaming", dataset.Streamed)
             .Method("split", s.Function("split", 2, values =>
             {
+                dataset.RequireInMemory("dataset.split");
                 var args = new ApiArguments("dataset.split", values).AtMost(2, "(validationFraction, { seed })");
                 if (!args[0].IsNumber()) throw new RecipeApiException($"dataset.split: validationFraction must be a number, got {JsDescribe.Value(args[0])}");
                 long seed = SplitOptions.Read(args[1]).Long("seed") ?? 42;
@@ -97,6 +104,38 @@ internal static class DatasetApi
                 return JsConvert.Object(s.Engine, [new("train", Handle(s, train)), new("validation", Handle(s, validation))]);
             }));
     });
+
+    /// <summary>
+    /// A dataset read from its file while training: only the first records are read now, to check the
+    /// fields and find the format; nothing is capped by --max-memory, since nothing is kept whole.
+    /// </summary>
+    private static RecipeDataset StreamedDataset(RecipeSession s, JsValue path, OptionValues options, List<(string Field, string[] Values)> where, int? limit)
+    {
+        if (path.IsArray()) throw new RecipeApiException("loadDataset: streaming reads a file; records given in the recipe are in memory already");
+        if (options.Has("balanceBy")) throw new RecipeApiException("loadDataset: balanceBy needs every record at once, which a streamed dataset never holds; drop one of streaming and balanceBy");
+        if (options.Bool("shuffle", false)) throw new RecipeApiException("loadDataset: shuffle orders every record at once; a streamed dataset is shuffled by train through a buffer (shuffleBuffer)");
+        int buffer = options.Int("shuffleBuffer") ?? StreamingDataset.DefaultShuffleBuffer;
+        if (buffer < 1) throw new RecipeApiException($"loadDataset: shuffleBuffer must be at least 1, got {buffer}");
+        string name = new ApiArguments("loadDataset", [path]).String(0, "path");
+        string real = s.Paths.Resolve(name, Sandbox.PathAccess.Read, "loadDataset");
+        var (source, first) = s.Job("loadDataset", job =>
+        {
+            if (!File.Exists(real)) throw new FileNotFoundException($"'{name}': no such file");
+            IRecordSource source = RecordSource.Open(real, Split(options.String("split", "paragraphs")), DataLimits.Within(s.Limits.MaxMemoryBytes));
+            foreach (var (field, values) in where) source = source.WhereField(field, values);
+            if (limit is int n) source = source.Take(n);
+            return (source, source.Read().Take(FieldCheckRecords).ToList());
+        });
+        if (first.Count == 0)
+            throw new RecipeApiException($"loadDataset: '{name}' has no records" + (where.Count > 0 ? " left after where" : ""));
+        var fields = DatasetShapes.Fields(options, first);
+        string format = DatasetShapes.Format(options.String("format"), first, fields);
+        CheckFields(format, first, fields);
+        return new RecipeDataset(name, format, first, DatasetShapes.Shape(format, options, fields)) { Stream = source, ShuffleBuffer = buffer };
+    }
+
+    /// <summary>Records a streamed dataset reads up front to find its fields and format.</summary>
+    private const int FieldCheckRecords = 64;
 
     /// <summary>Options of <c>dataset.split</c>.</summary>
     public static readonly OptionSchema SplitOptions = new("dataset.split",

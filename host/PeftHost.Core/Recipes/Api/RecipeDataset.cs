@@ -1,4 +1,5 @@
 using PeftHost.Core.Data;
+using PeftHost.Core.Recipes.Interop;
 using PeftHost.Core.Tokenization;
 
 namespace PeftHost.Core.Recipes.Api;
@@ -7,6 +8,8 @@ namespace PeftHost.Core.Recipes.Api;
 /// The host side of a recipe's dataset: its records (read when loaded, so a bad file or a missing
 /// field fails at <c>loadDataset</c>) and how they become training examples. Tokenization waits
 /// until a model's tokenizer is known (<c>train</c>, <c>evaluate</c>) and is kept per tokenizer.
+/// A streamed dataset (<see cref="Streamed"/>) keeps only its first records, read to check its fields;
+/// training reads the rest from the file as it goes.
 /// </summary>
 internal sealed class RecipeDataset(string name, string format, IReadOnlyList<DataRecord> records, IDatasetShape shape)
 {
@@ -24,10 +27,31 @@ internal sealed class RecipeDataset(string name, string format, IReadOnlyList<Da
     /// <summary>How records become examples.</summary>
     public IDatasetShape Shape { get; } = shape;
 
+    /// <summary>The file's records, read while training, when the dataset is streamed (loadDataset's <c>streaming</c>); null when held in memory.</summary>
+    public IRecordSource? Stream { get; init; }
+
+    /// <summary>Examples a streamed dataset holds for shuffling.</summary>
+    public int ShuffleBuffer { get; init; } = StreamingDataset.DefaultShuffleBuffer;
+
+    /// <summary>Whether the dataset is read from its file while training rather than held in memory.</summary>
+    public bool Streamed => Stream is not null;
+
+    /// <summary>What <c>train</c> reads under <paramref name="tokenizer"/>: the file itself when streamed, else the tokenized examples.</summary>
+    public ITrainingData TrainingData(TextTokenizer tokenizer) =>
+        Stream is { } stream ? new StreamingDataset(stream, Shape, tokenizer.AsTokenEncoder(), ShuffleBuffer) : Tokenized(tokenizer);
+
+    /// <summary>Refuses a streamed dataset where <paramref name="caller"/> needs all its examples at once.</summary>
+    public void RequireInMemory(string caller)
+    {
+        if (Streamed)
+            throw new RecipeApiException($"{caller}: '{Name}' is streamed (loadDataset's streaming option), and only train's training data can be; load it without streaming here");
+    }
+
     /// <summary>The examples under <paramref name="tokenizer"/> (tokenized once per tokenizer).</summary>
     public TokenizedDataset Tokenized(TextTokenizer tokenizer)
     {
         if (_tokenized.TryGetValue(tokenizer, out var done)) return done;
+        if (Streamed) throw new InvalidOperationException($"'{Name}' is streamed; it has no in-memory examples");
         var examples = Shape.Tokenize(Records, tokenizer.AsTokenEncoder());
         if (examples.Count == 0) throw new ArgumentException($"dataset '{Name}' yields no examples (too short for maxLength, or empty)");
         return _tokenized[tokenizer] = new TokenizedDataset(examples, Name);

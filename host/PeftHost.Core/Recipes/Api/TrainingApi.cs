@@ -44,6 +44,7 @@ internal static class TrainingApi
             var dataset = DatasetApi.Expect(s, args[1], "train");
             var options = TrainingOptionsReader.Schema.Read(args[2]);
             var validation = options.Has("validation") ? DatasetApi.Expect(s, options.Raw("validation"), "train", "option 'validation'") : null;
+            validation?.RequireInMemory("train (validation)");
             if (peft.TrainableParameters().Count == 0)
                 throw new RecipeApiException($"train: adapter '{peft.ActiveAdapter}' has no trainable parameters (load it with loadAdapter(model, dir, name, {{ isTrainable: true }}))");
 
@@ -56,6 +57,8 @@ internal static class TrainingApi
             var settings = TrainingOptionsReader.Read(options, output, resume, runId, model.Model.GradientCheckpointing);
             try { settings.Validate(); }
             catch (ArgumentException e) { throw new RecipeApiException("train: " + CamelCaseOptionNames(e.Message)); }
+            if (dataset.Streamed && settings.MaxSteps is null)
+                throw new RecipeApiException($"train: '{dataset.Name}' is streamed: its length is not known before it is read, so give maxSteps");
             if (settings.LoadBestModelAtEnd && validation is null)
                 throw new RecipeApiException("train: loadBestModelAtEnd picks the best checkpoint by an evaluation metric; give a validation dataset");
 
@@ -65,7 +68,7 @@ internal static class TrainingApi
             var result = s.Job("train", job =>
             {
                 var tokenizer = model.Tokenizer("train");
-                var trainSet = dataset.Tokenized(tokenizer);
+                var trainSet = dataset.TrainingData(tokenizer);
                 var validationSet = validation?.Tokenized(tokenizer);
                 var trainer = new Trainer(model.Model, peft.TrainableParameters(), settings, s.Host.Events);
                 if (validation?.Shape is ClassificationShape shape) trainer.Evaluators.Add(Classifier(validation, shape, tokenizer, null, "eval_"));
@@ -108,6 +111,7 @@ internal static class TrainingApi
             var args = new ApiArguments("evaluate", values).AtMost(3, "(model, dataset, { batchSize, positiveLabel, stride })");
             var model = ModelApi.ExpectModel(s, args[0], "evaluate");
             var dataset = DatasetApi.Expect(s, args[1], "evaluate");
+            dataset.RequireInMemory("evaluate");
             var options = EvaluateOptions.Read(args[2]);
             int batchSize = options.Int("batchSize", 8);
             if (batchSize < 1) throw new RecipeApiException($"evaluate: batchSize must be at least 1, got {batchSize}");

@@ -41,6 +41,10 @@ public sealed record TrainerState
     public long ShuffleSeed { get; init; }
     /// <summary>Training examples (a resume against different data is refused).</summary>
     public int TrainExamples { get; init; }
+
+    /// <summary>The <see cref="TrainExamples"/> of a streamed dataset, whose length is not known.</summary>
+    public const int Streamed = -1;
+
     /// <summary>Micro-batch size.</summary>
     public int BatchSize { get; init; }
     /// <summary>Micro-batches per step.</summary>
@@ -65,13 +69,14 @@ public sealed record TrainerState
     /// and the key, before anything is restored. Returns the CPU generator state (null when none was saved).
     /// </summary>
     /// <exception cref="ModelFormatException">A value is out of range.</exception>
-    public byte[]? CheckRestorable(string directory, int batchesPerEpoch)
+    public byte[]? CheckRestorable(string directory, int? batchesPerEpoch)
     {
         string file = Path.Combine(directory, FileName);
         ModelFormatException Bad(string key, string problem) => new(file, $"{key} {problem}");
         if (GlobalStep < 0) throw Bad("global_step", $"is {GlobalStep}; it cannot be negative");
         if (Epoch < 0) throw Bad("epoch", $"is {Epoch}; it cannot be negative");
-        if (BatchInEpoch < 0 || BatchInEpoch >= batchesPerEpoch)
+        if (BatchInEpoch < 0) throw Bad("batch_in_epoch", $"is {BatchInEpoch}; it cannot be negative");
+        if (BatchInEpoch >= batchesPerEpoch)
             throw Bad("batch_in_epoch", $"is {BatchInEpoch}; an epoch of this run has batches 0 to {batchesPerEpoch - 1}");
         if (BestModelCheckpoint is { } best && (!best.StartsWith(CheckpointStore.Prefix, StringComparison.Ordinal) || best.Contains('/') || best.Contains('\0')))
             throw Bad("best_model_checkpoint", $"is '{best}'; it names a checkpoint folder beside this one ({CheckpointStore.Prefix}N)");
