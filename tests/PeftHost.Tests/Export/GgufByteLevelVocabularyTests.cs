@@ -81,9 +81,6 @@ public sealed class GgufByteLevelVocabularyTests(ITestOutputHelper log)
         bool nfc = family == "qwen3";
         var judged = RunJudge(gguf, nfc ? corpus.Select(UnicodeNfc.Normalize).ToList() : corpus, ours);
 
-        Assert.Equal(pre, judged.Pre);
-        Assert.Equal(tokenizer.BosTokenId, judged.Bos);
-        Assert.Equal(tokenizer.EosTokenIds[0], judged.Eos);
         // llama.cpp's own departures from Hugging Face, which no GGUF can change: its end-of-generation heuristic makes
         // any token spelled "</s>" a control token (Qwen has it as plain text), and its detokenizer's space clean-up
         // lacks Hugging Face's " n't" rule. Each is allowed exactly, nothing more.
@@ -103,6 +100,9 @@ public sealed class GgufByteLevelVocabularyTests(ITestOutputHelper log)
         var rates = $"{family}: pre {judged.Pre}; ids equal on {ids}, detokenize equal on {decoded} of {corpus.Count} strings; {excused} llama.cpp departures excused";
         log.WriteLine(rates);
         Assert.True(mismatches.Count == 0, rates + "\n" + string.Join('\n', mismatches.Take(20)));
+        Assert.Equal(pre, judged.Pre);
+        Assert.Equal(tokenizer.BosTokenId, judged.Bos);
+        Assert.Equal(tokenizer.EosTokenIds[0], judged.Eos);
     }
 
     [SkippableFact]
