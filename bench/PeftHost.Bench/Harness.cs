@@ -23,6 +23,7 @@ public static class BenchSuites
         new("evaluation", "Quickstart evaluation vs training throughput (stories260k, LoRA, SpamAssassin)", EvaluationBench.Run),
         new("qlora-memory", "QLoRA vs LoRA peak memory on a ~1B config", TrainingBench.RunMemory1B),
         new("tokenizers", "Real tokenizers: load time, heap and encode throughput vs the transformers.js reference", TokenizerBench.Run),
+        new("export", "GGUF export: time and file size per type, llama.cpp vs PeftHost NLL (~100M LLaMA)", ExportBench.Run),
     ];
 }
 

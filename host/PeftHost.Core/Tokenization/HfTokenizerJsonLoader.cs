@@ -12,11 +12,15 @@ internal static class HfTokenizerJsonLoader
     public static TokenizerModel Load(string path, IReadOnlyList<AddedToken> configAddedTokens)
     {
         var json = HfTokenizerJsonReader.Read(path);
-        var added = json.AddedTokens.Concat(configAddedTokens).DistinctBy(t => t.Id).ToList();
+        var added = AddedTokens(json, configAddedTokens);
         return json.Style == HfBpeStyle.ByteLevel
             ? LoadByteLevel(path, json, added)
             : LoadSentencePiece(path, json, added);
     }
+
+    /// <summary>The file's added tokens, then tokenizer_config.json's on ids the file does not give.</summary>
+    internal static List<AddedToken> AddedTokens(HfTokenizerJson json, IReadOnlyList<AddedToken> configAddedTokens) =>
+        json.AddedTokens.Concat(configAddedTokens).DistinctBy(t => t.Id).ToList();
 
     private static TokenizerModel LoadByteLevel(string path, HfTokenizerJson json, List<AddedToken> added)
     {

@@ -20,7 +20,7 @@ public static class ExportCommand
         var type = new Option<string>("--type", "-t")
         {
             Description = "Tensor type of the matrices: f32, f16, bf16, q8_0 or q4_0 (llama.cpp's block formats; a matrix whose rows are not whole " +
-                "blocks of 32 is written f16). Norms and biases stay f32. An adapter GGUF takes f32, f16 or bf16",
+                "blocks of 32 is written f16). Norms and biases stay f32. An adapter GGUF takes f32, f16 or bf16. Another type is a usage error (exit 2)",
             DefaultValueFactory = _ => "f32",
         }.Check(name => GgmlTypes.Parse(name));
         var plugins = PluginsCommand.PluginDirectories();
