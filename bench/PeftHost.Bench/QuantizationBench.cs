@@ -13,7 +13,7 @@ public static class QuantizationBench
     public static SuiteResult Run(MachineInfo machine)
     {
         using var plugins = new PluginHost(new PluginHostOptions { WatchForChanges = false });
-        var nf4 = new PluginQuantizerResolver(plugins).Resolve("nf4");
+        var nf4 = plugins.GetQuantizer("nf4");
         const long n = 4096L * 4096;
         using var weight = randn(4096, 4096, device: BenchDevice.Current) * 0.02;
         using var target = empty_like(weight);

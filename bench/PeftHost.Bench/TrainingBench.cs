@@ -221,7 +221,7 @@ public static class TrainingBench
                 else if (!name.Contains("_proj")) FillNormal(p, g);
             }
         }
-        var nf4 = new PluginQuantizerResolver(plugins).Resolve("nf4");
+        var nf4 = plugins.GetQuantizer("nf4");
         ModelQuantizer.Quantize(model, nf4, new QuantizationOptions(64, DoubleQuant: true, ScalarType.Float32),
             materialize: (_, linear) => { using (no_grad()) FillNormal(linear.weight!, g); });
         KbitTraining.Prepare(model, useGradientCheckpointing: false);

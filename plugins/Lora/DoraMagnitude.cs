@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using TorchSharp.Modules;
 
@@ -8,16 +9,13 @@ namespace PeftHost.Plugins.Lora;
 /// <c>DoraLinearLayer</c> holds it (module path <c>…lora_magnitude_vector.{adapter}.weight</c>; PEFT saves it
 /// as <c>…lora_magnitude_vector</c>, the <c>.weight</c> dropped).
 /// </summary>
-public sealed class DoraMagnitude : torch.nn.Module
+public sealed class DoraMagnitude : CanonicalModule
 {
     /// <summary>Wraps <paramref name="magnitude"/> [out].</summary>
     public DoraMagnitude(Parameter magnitude) : base("lora.dora")
     {
         register_parameter("weight", magnitude);
     }
-
-    /// <summary>Children and parameters are registered explicitly under PEFT's names; TorchSharp's field-name auto-registration would add aliases.</summary>
-    protected override void RegisterComponents() { }
 
     /// <summary>The magnitude vector [out] (looked up live, so it survives moves between devices and dtypes).</summary>
     public Parameter Weight => get_parameter("weight")!;

@@ -12,7 +12,7 @@ namespace PeftHost.Plugins.Lora;
 /// (the first active adapter that has one), the original otherwise; mixed-adapter batches pick per row.
 /// PEFT saves the copy's parameters under the wrapped module's own path (<c>base_model.model.lm_head.weight</c>).
 /// </summary>
-public sealed class ModulesToSaveLayer : nn.Module<Tensor, Tensor>
+public sealed class ModulesToSaveLayer : CanonicalModule<Tensor, Tensor>
 {
     private readonly nn.Module<Tensor, Tensor> _original;
     private readonly AdapterModuleDict _copies = new("modules_to_save");
@@ -26,9 +26,6 @@ public sealed class ModulesToSaveLayer : nn.Module<Tensor, Tensor>
         register_module("original_module", original);
         register_module("modules_to_save", _copies);
     }
-
-    /// <summary>Children and parameters are registered explicitly under PEFT's names; TorchSharp's field-name auto-registration would add aliases.</summary>
-    protected override void RegisterComponents() { }
 
     /// <summary>The wrapped module.</summary>
     public nn.Module<Tensor, Tensor> Original => _original;
@@ -112,16 +109,13 @@ public sealed class ModulesToSaveLayer : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>An embedding table [vocab, hidden] looked up by id: the trainable copy of an embedding in <c>modules_to_save</c>.</summary>
-public sealed class TrainableEmbedding : nn.Module<Tensor, Tensor>
+public sealed class TrainableEmbedding : CanonicalModule<Tensor, Tensor>
 {
     /// <summary>Wraps <paramref name="weight"/> [vocab, hidden], registered as <c>weight</c>.</summary>
     public TrainableEmbedding(Parameter weight) : base("Embedding")
     {
         register_parameter("weight", weight);
     }
-
-    /// <summary>Children and parameters are registered explicitly under PEFT's names; TorchSharp's field-name auto-registration would add aliases.</summary>
-    protected override void RegisterComponents() { }
 
     /// <summary>The table.</summary>
     public Parameter Weight => get_parameter("weight")!;

@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 using PeftHost.Sdk.Tuners;
@@ -11,7 +12,7 @@ namespace PeftHost.Plugins.PrefixTuning;
 /// Linear(encoder_hidden_size, num_layers·2·token_dim). An inference-mode encoder, or one a saved prefix was loaded
 /// into, is the plain table.
 /// </summary>
-public sealed class PrefixEncoder : nn.Module<Tensor, Tensor>
+public sealed class PrefixEncoder : CanonicalModule<Tensor, Tensor>
 {
     private EmbeddingTable _embedding;
     private nn.Module<Tensor, Tensor>? _transform;
@@ -40,9 +41,6 @@ public sealed class PrefixEncoder : nn.Module<Tensor, Tensor>
             register_module("embedding", _embedding);
         }
     }
-
-    /// <summary>Children are registered explicitly under PEFT's names.</summary>
-    protected override void RegisterComponents() { }
 
     /// <summary>num_layers·2·token_dim.</summary>
     public long OutputWidth { get; }

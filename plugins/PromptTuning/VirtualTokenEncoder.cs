@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 using PeftHost.Sdk.Tuners;
@@ -8,7 +9,7 @@ namespace PeftHost.Plugins.PromptTuning;
 /// What prompt tuning and P-tuning share: a module whose output is the virtual token embeddings
 /// [total virtual tokens, token_dim], starting from a table <c>embedding</c>.
 /// </summary>
-public abstract class VirtualTokenEncoder(string name) : nn.Module<Tensor, Tensor>(name)
+public abstract class VirtualTokenEncoder(string name) : CanonicalModule<Tensor, Tensor>(name)
 {
     /// <summary>The table the embeddings start from (the embeddings themselves for prompt tuning).</summary>
     public abstract EmbeddingTable Embedding { get; }
@@ -24,9 +25,6 @@ public abstract class VirtualTokenEncoder(string name) : nn.Module<Tensor, Tenso
     /// reparametrising network is dropped (PEFT's inference-mode encoder is this plain table).
     /// </summary>
     public abstract void LoadEmbeddings(Tensor embeddings);
-
-    /// <summary>Children are registered explicitly under PEFT's names.</summary>
-    protected override void RegisterComponents() { }
 
     /// <inheritdoc />
     public override Tensor forward(Tensor ids) => Embeddings().index_select(0, ids.reshape(-1)).view([.. ids.shape, -1]);

@@ -18,7 +18,7 @@ namespace PeftHost.Quantization;
 /// <c>weight.quant_state.bitsandbytes__nf4</c>), so the module's state dict is bitsandbytes' layout.
 /// Input is cast to the compute dtype, the output back to the input's dtype, as <c>Linear4bit</c> does.
 /// </summary>
-public sealed class QuantizedLinear : nn.Module<Tensor, Tensor>, ILinearLayer
+public sealed class QuantizedLinear : CanonicalModule<Tensor, Tensor>, ILinearLayer
 {
     /// <summary>Prefix of the state buffers.</summary>
     public const string StatePrefix = "weight.";

@@ -7,14 +7,8 @@ namespace PeftHost.Core.Models;
 /// A model module whose children carry Hugging Face names and can be swapped by path — how
 /// adapters wrap <c>q_proj</c> or replace a linear layer with a quantized one.
 /// </summary>
-public abstract class HfModule(string name) : nn.Module(name)
+public abstract class HfModule(string name) : PeftHost.Sdk.CanonicalModule(name)
 {
-    /// <summary>
-    /// Children and parameters are registered explicitly under their Hugging Face names;
-    /// TorchSharp's reflection-based registration would add aliases under the C# field names.
-    /// </summary>
-    protected override void RegisterComponents() { }
-
     /// <summary>Names of the children <see cref="ReplaceChild"/> accepts.</summary>
     public abstract IReadOnlyCollection<string> ReplaceableChildren { get; }
 

@@ -4,14 +4,8 @@ using static TorchSharp.torch;
 namespace PeftHost.Core.Models;
 
 /// <summary>One pre-norm decoder block: x + attn(norm(x)), then h + mlp(norm(h)).</summary>
-public sealed class LlamaDecoderLayer : nn.Module
+public sealed class LlamaDecoderLayer : PeftHost.Sdk.CanonicalModule
 {
-    /// <summary>
-    /// Children and parameters are registered explicitly under their Hugging Face names;
-    /// TorchSharp's reflection-based registration would add aliases under the C# field names.
-    /// </summary>
-    protected override void RegisterComponents() { }
-
     private readonly RmsNorm _inputNorm, _postAttentionNorm;
 
     /// <summary>Builds layer <paramref name="layerIndex"/>.</summary>

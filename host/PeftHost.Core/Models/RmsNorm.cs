@@ -5,14 +5,8 @@ using static TorchSharp.torch;
 namespace PeftHost.Core.Models;
 
 /// <summary>Root-mean-square layer norm, computed in fp32 as Hugging Face's LlamaRMSNorm does.</summary>
-public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+public sealed class RmsNorm : PeftHost.Sdk.CanonicalModule<Tensor, Tensor>
 {
-    /// <summary>
-    /// Children and parameters are registered explicitly under their Hugging Face names;
-    /// TorchSharp's reflection-based registration would add aliases under the C# field names.
-    /// </summary>
-    protected override void RegisterComponents() { }
-
     private readonly double _eps;
 
     /// <summary>Creates the norm with a scale of width <paramref name="size"/>.</summary>

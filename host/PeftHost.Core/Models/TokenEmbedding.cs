@@ -5,14 +5,8 @@ using static TorchSharp.torch;
 namespace PeftHost.Core.Models;
 
 /// <summary>A token embedding table [vocab, hidden] looked up by id, with its parameter named <c>weight</c>.</summary>
-public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
+public sealed class TokenEmbedding : PeftHost.Sdk.CanonicalModule<Tensor, Tensor>
 {
-    /// <summary>
-    /// Children and parameters are registered explicitly under their Hugging Face names;
-    /// TorchSharp's reflection-based registration would add aliases under the C# field names.
-    /// </summary>
-    protected override void RegisterComponents() { }
-
     /// <summary>Wraps <paramref name="weight"/> [vocab, hidden].</summary>
     public TokenEmbedding(Parameter weight) : base("embed_tokens")
     {

@@ -23,7 +23,7 @@ namespace PeftHost.Core.Plugins;
 /// Thread-safety: file watching runs on thread-pool threads; every other member is meant for the
 /// engine thread, and state is guarded so that watcher callbacks never race with it.
 /// </summary>
-public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
+public sealed class PluginHost : IDisposable, Peft.IMethodCatalog, Quantization.IQuantizerResolver
 {
     /// <summary>The <see cref="IHostEvent.Source"/> of plugin events.</summary>
     public const string EventSource = "plugins";
@@ -116,6 +116,9 @@ public sealed class PluginHost : IDisposable, Peft.IMethodCatalog
 
     /// <summary>Like <see cref="FindQuantizer"/>, but an unknown name is an error listing the available ones.</summary>
     public IQuantizer GetQuantizer(string name) => FindQuantizer(name) ?? throw Unknown(name, PluginExportKind.Quantizer);
+
+    /// <inheritdoc />
+    IQuantizer Quantization.IQuantizerResolver.Resolve(string name) => GetQuantizer(name);
 
     /// <summary>The plugin whose code made <paramref name="instance"/> (a method, an adapter, a module…), or null for host objects.</summary>
     public PluginInfo? PluginOf(object instance)

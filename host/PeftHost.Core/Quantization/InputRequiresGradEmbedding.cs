@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ namespace PeftHost.Core.Quantization;
 /// (PEFT's <c>enable_input_require_grads</c>): recomputed layers then receive gradients. The table
 /// stays registered as <c>weight</c>, so parameter names and checkpoints are unchanged.
 /// </summary>
-public sealed class InputRequiresGradEmbedding : nn.Module<Tensor, Tensor>
+public sealed class InputRequiresGradEmbedding : CanonicalModule<Tensor, Tensor>
 {
     private readonly nn.Module<Tensor, Tensor> _inner;
 

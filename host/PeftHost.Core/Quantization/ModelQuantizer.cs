@@ -57,7 +57,6 @@ public static class ModelQuantizer
             var bias = linear.bias;
             var replacement = quantizer.CreateLinear(quantized, bias, options.ComputeDtype);
             surface.ReplaceModule(path, replacement);
-            ChildRegistrations.RemoveStale(surface.GetModule(ParentPath(path)), linear);
             linear.weight!.Dispose();
             done.Add(path);
         }
@@ -69,18 +68,6 @@ public static class ModelQuantizer
     }
 
     /// <summary>The model's replaceable linear layers, each once, under its canonical path (<see cref="ModuleTree.Canonical"/>).</summary>
-    public static List<string> LinearPaths(ModelSurface surface)
-    {
-        var paths = new List<string>();
-        foreach (var (path, module) in surface.NamedModules())
-        {
-            if (path.Length == 0 || module is not Linear) continue;
-            if (!ChildRegistrations.IsCanonical(surface.GetModule(ParentPath(path)), path[(path.LastIndexOf('.') + 1)..])) continue;
-            paths.Add(path);
-        }
-        return paths;
-    }
-
-    /// <summary>The parent path of <paramref name="path"/> ("" for a child of the root).</summary>
-    public static string ParentPath(string path) => path.LastIndexOf('.') is int dot and >= 0 ? path[..dot] : "";
+    public static List<string> LinearPaths(ModelSurface surface) =>
+        surface.NamedModules().Where(m => m.Path.Length > 0 && m.Module is Linear).Select(m => m.Path).ToList();
 }

@@ -161,7 +161,6 @@ public static class QuantizedModelFiles
                         continue;
                     }
                     surface.ReplaceModule(path, quantizer.CreateLinear(Move(quantized, device), bias, qc.ComputeDtype));
-                    ChildRegistrations.RemoveStale(surface.GetModule(ModelQuantizer.ParentPath(path)), linear);
                     linear.weight!.Dispose();
                 }
                 catch (FormatException e) { problems.Add($"'{weightKey}': {e.Message}"); }

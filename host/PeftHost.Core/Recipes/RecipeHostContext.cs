@@ -1,4 +1,5 @@
 using PeftHost.Core.Peft;
+using PeftHost.Core.Plugins;
 using PeftHost.Core.Quantization;
 using PeftHost.Core.Telemetry;
 using PeftHost.Sdk;
@@ -35,4 +36,18 @@ public sealed class RecipeHostContext
     /// returned registration is disposed when the run ends. Null: not tracked.
     /// </summary>
     public Func<PeftModel, IDisposable?>? TrackPeftModel { get; init; }
+
+    /// <summary>
+    /// A run's context against <paramref name="plugins"/>: its methods and quantizers. With <paramref name="hotReload"/>,
+    /// the run's PEFT models take part in the plugin host's reloads, applied at each step boundary by
+    /// <paramref name="atStepBoundary"/> (default: the host's pending reloads).
+    /// </summary>
+    public static RecipeHostContext ForPlugins(PluginHost plugins, EventBus events, bool hotReload, Func<bool>? atStepBoundary = null) => new()
+    {
+        Methods = plugins,
+        Quantizers = plugins,
+        Events = events,
+        AtStepBoundary = !hotReload ? null : atStepBoundary ?? (() => plugins.HasPendingReloads && plugins.ApplyPendingReloads().Count > 0),
+        TrackPeftModel = hotReload ? peft => plugins.RegisterReloadParticipant(peft) : null,
+    };
 }

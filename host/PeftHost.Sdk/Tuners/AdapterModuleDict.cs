@@ -6,13 +6,10 @@ namespace PeftHost.Sdk.Tuners;
 /// A module holding one child per adapter name, like PEFT's <c>nn.ModuleDict</c> keyed by adapter, so
 /// parameter paths read <c>…q_proj.lora_A.default.weight</c>. Children can be removed again.
 /// </summary>
-public sealed class AdapterModuleDict : torch.nn.Module
+public sealed class AdapterModuleDict : CanonicalModule
 {
     /// <summary>Creates an empty dictionary named <paramref name="name"/>.</summary>
     public AdapterModuleDict(string name) : base(name) { }
-
-    /// <summary>Children and parameters are registered explicitly under PEFT's names; TorchSharp's field-name auto-registration would add aliases.</summary>
-    protected override void RegisterComponents() { }
 
     /// <summary>The adapter names, in insertion order.</summary>
     public IReadOnlyList<string> Names => _internal_submodules.Keys.ToList();

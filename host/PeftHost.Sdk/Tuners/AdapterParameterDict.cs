@@ -7,13 +7,10 @@ namespace PeftHost.Sdk.Tuners;
 /// PEFT's <c>nn.ParameterDict</c> keyed by adapter name, so parameter paths read
 /// <c>…q_proj.{dict name}.{adapter}</c> (e.g. <c>…q_proj.ia3_l.default</c>) exactly as in PEFT. Entries can be removed again.
 /// </summary>
-public sealed class AdapterParameterDict : torch.nn.Module
+public sealed class AdapterParameterDict : CanonicalModule
 {
     /// <summary>Creates an empty dictionary named <paramref name="name"/>.</summary>
     public AdapterParameterDict(string name) : base(name) { }
-
-    /// <summary>Parameters are registered explicitly; TorchSharp's field auto-registration would add aliases.</summary>
-    protected override void RegisterComponents() { }
 
     /// <summary>The parameter of <paramref name="adapter"/>.</summary>
     public Parameter this[string adapter] =>

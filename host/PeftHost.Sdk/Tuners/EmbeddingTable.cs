@@ -9,7 +9,7 @@ namespace PeftHost.Sdk.Tuners;
 /// (so parameter paths read <c>…embedding.weight</c> as in PEFT). Virtual tokens are always all rows in order, so
 /// the table is read whole.
 /// </summary>
-public sealed class EmbeddingTable : nn.Module<Tensor, Tensor>
+public sealed class EmbeddingTable : CanonicalModule<Tensor, Tensor>
 {
     /// <summary>Creates the table (float32 on <paramref name="device"/>): N(0, 1) as <c>nn.Embedding</c>, or zeros.</summary>
     public EmbeddingTable(long rows, long width, Device device, bool zero = false, bool trainable = true) : base("embedding")
@@ -19,9 +19,6 @@ public sealed class EmbeddingTable : nn.Module<Tensor, Tensor>
             : randn([rows, width], ScalarType.Float32, device);
         register_parameter("weight", new Parameter(weight, trainable));
     }
-
-    /// <summary>Parameters are registered explicitly.</summary>
-    protected override void RegisterComponents() { }
 
     /// <summary>The table.</summary>
     public Parameter Weight => get_parameter("weight")!;

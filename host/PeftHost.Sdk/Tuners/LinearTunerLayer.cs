@@ -9,11 +9,7 @@ namespace PeftHost.Sdk.Tuners;
 /// keeps the list of adapters merged into the base weight. The adapters' own parameters, their forward and their
 /// merge arithmetic belong to the subclass, which registers its adapter dictionaries under PEFT's names.
 /// </summary>
-/// <remarks>
-/// Children are registered explicitly (<see cref="RegisterComponents"/> does nothing), so TorchSharp's field-name
-/// auto-registration adds no aliases, in this class or in a subclass.
-/// </remarks>
-public abstract class LinearTunerLayer : nn.Module<Tensor, Tensor>
+public abstract class LinearTunerLayer : CanonicalModule<Tensor, Tensor>
 {
     /// <summary>Child name of the wrapped layer.</summary>
     public const string BaseLayerName = "base_layer";
@@ -36,9 +32,6 @@ public abstract class LinearTunerLayer : nn.Module<Tensor, Tensor>
         (InFeatures, OutFeatures) = LinearLayers.Features(baseLayer);
         register_module(BaseLayerName, baseLayer);
     }
-
-    /// <summary>Children and parameters are registered explicitly under PEFT's names; TorchSharp's field-name auto-registration would add aliases.</summary>
-    protected override void RegisterComponents() { }
 
     /// <summary>The wrapped layer.</summary>
     public nn.Module<Tensor, Tensor> BaseLayer { get; }

@@ -47,8 +47,5 @@ public static class PromptEncoderSlot
         root.named_children().FirstOrDefault(c => c.name == ContainerName).module;
 
     /// <summary>PEFT's ModuleDict of prompt encoders.</summary>
-    private sealed class PromptEncoderContainer() : torch.nn.Module(ContainerName)
-    {
-        protected override void RegisterComponents() { }
-    }
+    private sealed class PromptEncoderContainer() : CanonicalModule(ContainerName);
 }

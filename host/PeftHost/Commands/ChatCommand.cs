@@ -44,7 +44,7 @@ public static class ChatCommand
             string modelDir = parse.GetValue(model)!;
             string? adapterDir = parse.GetValue(adapter);
             var chatTemplate = LoadTemplate(parse.GetValue(template), parse.GetValue(templateName), modelDir, adapterDir);
-            using var session = ModelSession.Open(modelDir, adapterDir, parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
+            using var session = CommandModel.Open(modelDir, adapterDir, parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
             var stops = ChatStopTokens.For(modelDir, session.Tokenizer, session.Model.Config.EosTokenIds);
             var chat = new ChatGenerator(session.Model, session.Tokenizer, chatTemplate, stops);
             var options = decoding.Read(parse);

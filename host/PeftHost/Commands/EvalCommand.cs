@@ -35,7 +35,7 @@ public static class EvalCommand
             string file = parse.GetValue(textFile)!;
             if (!File.Exists(file)) throw new FileNotFoundException($"{file}: file not found");
             PeftHost.Core.IO.RegularFiles.Require(file);
-            using var session = ModelSession.Open(dir, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
+            using var session = CommandModel.Open(dir, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
             var ids = session.Tokenizer.Encode(File.ReadAllText(file), addBos: true);
             var result = Perplexity.OfTokens(session.Model, ids, parse.GetValue(stride));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"loss: {result.Loss:G6} perplexity: {result.Perplexity:G6} tokens: {result.Tokens}"));

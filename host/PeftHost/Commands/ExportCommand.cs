@@ -37,7 +37,7 @@ public static class ExportCommand
             string target = parse.GetValue(outFile)!;
             var ggmlType = GgmlTypes.Parse(parse.GetValue(type)!);
             bool merged = parse.GetValue(merge);
-            using var session = ModelSession.Open(modelDir, merged ? adapterDir : null, "cpu", "float32", parse.GetValue(plugins)!);
+            using var session = CommandModel.Open(modelDir, merged ? adapterDir : null, "cpu", "float32", parse.GetValue(plugins)!);
             IReadOnlyList<GgufTensor> tensors;
             string what;
             if (adapterDir is not null && !merged)

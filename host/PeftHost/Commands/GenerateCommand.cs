@@ -26,7 +26,7 @@ public static class GenerateCommand
         command.SetAction(CommandAction.Of((parse, output) =>
         {
             NativeRuntime.SetThreads(parse.GetValue(threads));
-            using var session = ModelSession.Open(parse.GetValue(model)!, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
+            using var session = CommandModel.Open(parse.GetValue(model)!, parse.GetValue(adapter), parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(plugins)!);
             var tokenizer = session.Tokenizer;
             var options = decoding.Read(parse) with { UseCache = !parse.GetValue(noCache) };
             string text = parse.GetValue(prompt) ?? "";

@@ -50,7 +50,7 @@ public static class InspectCommand
             {
                 // The sizes above are the full-precision model's; a quantized folder is loaded as it is stored to measure it.
                 using var host = PluginsCommand.OpenOneShot(parse.GetValue(plugins));
-                using var stored = ModelLoader.Load(dir, weightDtype, torch.CPU, new PluginQuantizerResolver(host));
+                using var stored = ModelLoader.Load(dir, weightDtype, torch.CPU, host);
                 report += $"stored quantized ({QuantizedLayers.ConfigOf(stored)!.QuantType}, bitsandbytes layout):" + Environment.NewLine;
                 report += QuantizationMemory.Measure(stored).Format() + Environment.NewLine;
             }

@@ -47,7 +47,7 @@ public static class MergeCommand
             string modelDir = parse.GetValue(model)!;
             string target = parse.GetValue(outDir)!;
             var askedDtype = parse.GetValue(dtype) is string d ? DeviceSelector.ParseDtype(d) : (TorchSharp.torch.ScalarType?)null;
-            using var session = ModelSession.Open(modelDir, parse.GetValue(adapter), "cpu", "float32", parse.GetValue(plugins)!);
+            using var session = CommandModel.Open(modelDir, parse.GetValue(adapter), "cpu", "float32", parse.GetValue(plugins)!);
             bool quantized = QuantizedLayers.Find(session.Model).Any();
             using var staging = StagingDirectory.Create(target);
             string saved;

@@ -92,14 +92,7 @@ public static class RunCommand
             // training step boundary, where the recipe's PEFT models re-inject their adapters.
             bool hotReload = parse.GetValue(watch);
             using var pluginHost = new PluginHost(new PluginHostOptions { PluginDirectories = parse.GetValue(plugins) ?? [], WatchForChanges = hotReload }, events);
-            var host = new RecipeHostContext
-            {
-                Methods = pluginHost,
-                Quantizers = new PluginQuantizerResolver(pluginHost),
-                Events = events,
-                AtStepBoundary = hotReload ? () => pluginHost.HasPendingReloads && pluginHost.ApplyPendingReloads().Count > 0 : null,
-                TrackPeftModel = hotReload ? peft => pluginHost.RegisterReloadParticipant(peft) : null,
-            };
+            var host = RecipeHostContext.ForPlugins(pluginHost, events, hotReload);
             // Progress is drawn on stderr, so the bar is live when stderr is a terminal (stdout may go to a file).
             bool interactive = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
             using var view = new RecipeConsoleView(events, stdout, stderr, interactive);

@@ -9,7 +9,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace PeftHost.Tests.Lora;
 
 /// <summary>A stand-in for a quantized layer: keeps its weight in float16 and is reached through <see cref="ILinearLayer"/> only.</summary>
-internal sealed class HalfPrecisionLinear : nn.Module<Tensor, Tensor>, ILinearLayer
+internal sealed class HalfPrecisionLinear : CanonicalModule<Tensor, Tensor>, ILinearLayer
 {
     private readonly Tensor _weight;
 
@@ -18,8 +18,6 @@ internal sealed class HalfPrecisionLinear : nn.Module<Tensor, Tensor>, ILinearLa
         _weight = weight.detach().to(ScalarType.Float16, copy: true);
         register_buffer("weight", _weight);
     }
-
-    protected override void RegisterComponents() { }
 
     public long InFeatures => _weight.shape[1];
 

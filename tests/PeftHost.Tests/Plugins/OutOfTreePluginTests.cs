@@ -13,12 +13,6 @@ namespace PeftHost.Tests.Plugins;
 [Collection(PluginTestCollection.Name)]
 public sealed class OutOfTreePluginTests
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
     private const string Recipe = """
         import { loadModel, getPeftModel, addAdapter, setAdapter, loadDataset, train, evaluate, generate, saveAdapter, loadAdapter, mergeAndUnload, disableAdapter, log } from "peft";
         const config = { method: "out_scale", targetModules: ["q_proj", "v_proj", "o_proj"] };
@@ -52,7 +46,7 @@ public sealed class OutOfTreePluginTests
         string sdkVersion = PeftHost.Core.Plugins.PluginInfo.FormatVersion(SdkVersion.Current);
 
         // 1. Pack the SDK into a folder feed (from the build the tests run on, so the repository is not rebuilt under them).
-        FixturePluginBuilder.Dotnet(repo, "pack", "host/PeftHost.Sdk/PeftHost.Sdk.csproj", "-c", Configuration, "--no-build", "-nologo",
+        FixturePluginBuilder.Dotnet(repo, "pack", "host/PeftHost.Sdk/PeftHost.Sdk.csproj", "-c", TestPaths.Configuration, "--no-build", "-nologo",
             "-o", feed, $"-p:NuspecOutputPath={dir.Path}/nuspec/");
         Assert.True(File.Exists(Path.Combine(feed, $"PeftHost.Sdk.{sdkVersion}.nupkg")), string.Join(", ", Directory.GetFiles(feed)));
 

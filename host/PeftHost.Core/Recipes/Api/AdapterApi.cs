@@ -82,9 +82,7 @@ internal static class AdapterApi
             string dir = s.Paths.ResolveFolder(args.String(1, "dir"), "loadAdapter");
             string name = args.String(2, "adapterName", AdapterFiles.DefaultAdapterName);
             bool trainable = LoadAdapterOptions.Read(args[3]).Bool("isTrainable", false);
-            var peft = model.Peft ?? NewPeftModel(s, model);
-            s.Job("loadAdapter", _ => peft.LoadAdapter(dir, name, trainable));
-            model.Peft = peft;
+            AdapterJob(s, model, "loadAdapter", peft => peft.LoadAdapter(dir, name, trainable));
             s.Notice($"loaded adapter '{name}' from {dir}{(trainable ? " (trainable)" : "")}");
             return ModelHandles.Peft(s, model);
         }));
@@ -154,7 +152,7 @@ internal static class AdapterApi
             // Into a quantized base, the merged weights are re-quantized: the output difference that
             // causes is measured and reported as a warning (PEFT warns too), never silent.
             s.Job("mergeAndUnload", _ => QuantizedMerge.MergeAndUnload(peft, warning => s.Log(warning, LogLevel.Warning)));
-            model.Peft = null;
+            model.Session.ClosePeft();
             // As in PEFT, the wrapper is spent: only the returned base model goes on.
             if (model.PeftHandle is { } spent)
                 s.Handles.Retire(spent, "a PEFT model that mergeAndUnload merged and unloaded; use the model that mergeAndUnload returned");
@@ -168,18 +166,24 @@ internal static class AdapterApi
     private static JsValue AddAdapter(RecipeSession s, RecipeModel model, JsValue configValue, string name, string function)
     {
         var (method, config) = MethodConfig(configValue, function);
-        var peft = model.Peft ?? NewPeftModel(s, model);
-        s.Job(function, _ => peft.AddAdapter(method, config, name));
-        model.Peft = peft;
+        AdapterJob(s, model, function, peft => peft.AddAdapter(method, config, name));
         return ModelHandles.Peft(s, model);
     }
 
-    /// <summary>A fresh PEFT model over <paramref name="model"/>, sharing its tokenizer with the methods, taken into the host's hot reloads.</summary>
-    private static PeftModel NewPeftModel(RecipeSession s, RecipeModel model)
+    /// <summary>
+    /// Runs <paramref name="add"/> on the model's PEFT model (made on first use, sharing the model's tokenizer with the
+    /// methods, taken into the host's hot reloads); a PEFT model made for an adapter that failed is let go again.
+    /// </summary>
+    private static void AdapterJob(RecipeSession s, RecipeModel model, string function, Action<PeftModel> add)
     {
-        var peft = new PeftModel(model.Model, s.Host.Methods, s.Host.Events, model.TryTokenizer(), model.NameOrPath);
-        if (s.Host.TrackPeftModel?.Invoke(peft) is { } registration) s.Handles.Own(registration);
-        return peft;
+        bool fresh = model.Peft is null;
+        var peft = model.Session.OpenPeft(s.Host.Methods, s.Host.Events, s.Host.TrackPeftModel);
+        try { s.Job(function, _ => { add(peft); return true; }); }
+        catch
+        {
+            if (fresh) model.Session.ClosePeft();
+            throw;
+        }
     }
 
     /// <summary>Checks an adapter name exists, listing those that do.</summary>

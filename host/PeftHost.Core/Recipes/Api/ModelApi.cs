@@ -1,3 +1,4 @@
+using PeftHost.Core.Peft;
 using Jint.Native;
 using PeftHost.Core.Models;
 using PeftHost.Core.Quantization;
@@ -50,7 +51,7 @@ internal static class ModelApi
             string folder = s.Paths.ResolveFolder(path, "loadModel");
             // A quantized folder (bitsandbytes layout) loads with the quantizers the plugins provide.
             var model = s.Job("loadModel", _ => ModelLoader.Load(folder, dtype, device, s.Host.Quantizers));
-            var recipeModel = s.Handles.Own(new RecipeModel(model, folder, Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), path));
+            var recipeModel = s.Handles.Own(new RecipeModel(new ModelSession(model, folder, nameOrPath: path), Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))));
             string quantized = QuantizedLayers.ConfigOf(model) is { } qc ? $", {qc.QuantType} quantized" : "";
             s.Notice($"loaded {recipeModel.Name}: {model.Config.NumHiddenLayers} layers, hidden {model.Config.HiddenSize}, {DeviceSelector.DtypeName(dtype)}{quantized} on {model.Device}");
             return ModelHandles.Base(s, recipeModel);

@@ -6,29 +6,26 @@ using PeftHost.Core.Tokenization;
 namespace PeftHost.Core.Recipes.Api;
 
 /// <summary>
-/// The host side of a recipe's model: the base model, its folder and tokenizer, and the PEFT model
-/// once adapters are added. A base handle (<c>kind: "model"</c>) and a PEFT handle
-/// (<c>kind: "peftModel"</c>) both point here, as PEFT's wrapper and the model it injects into
-/// share the same modules.
+/// A recipe's model: the host's <see cref="ModelSession"/> (model, folder, tokenizer, PEFT model) and the JS handles
+/// that point at it. A base handle (<c>kind: "model"</c>) and a PEFT handle (<c>kind: "peftModel"</c>) both point
+/// here, as PEFT's wrapper and the model it injects into share the same modules.
 /// </summary>
-internal sealed class RecipeModel(CausalLanguageModel model, string? folder, string name, string? nameOrPath = null) : IDisposable
+internal sealed class RecipeModel(ModelSession session, string name) : IDisposable
 {
-    private TextTokenizer? _tokenizer;
+    /// <summary>The model, its tokenizer and its adapters.</summary>
+    public ModelSession Session { get; } = session;
 
     /// <summary>The model.</summary>
-    public CausalLanguageModel Model { get; } = model;
+    public CausalLanguageModel Model => Session.Model;
 
     /// <summary>The folder it was loaded from (real path), if any.</summary>
-    public string? Folder { get; } = folder;
+    public string? Folder => Session.Folder;
 
     /// <summary>Its name (the folder's name).</summary>
     public string Name { get; } = name;
 
-    /// <summary>The model as the recipe named it (the path given to loadModel): adapters record it as base_model_name_or_path.</summary>
-    public string? NameOrPath { get; } = nameOrPath;
-
     /// <summary>The PEFT model, once <c>getPeftModel</c> or <c>loadAdapter</c> made one; null again after <c>mergeAndUnload</c>.</summary>
-    public PeftModel? Peft { get; set; }
+    public PeftModel? Peft => Session.Peft;
 
     /// <summary>The JS handle of the base model.</summary>
     public JsValue? BaseHandle { get; set; }
@@ -36,28 +33,16 @@ internal sealed class RecipeModel(CausalLanguageModel model, string? folder, str
     /// <summary>The JS handle of the PEFT model.</summary>
     public JsValue? PeftHandle { get; set; }
 
-    /// <summary>The tokenizer: the one given with <see cref="UseTokenizer"/>, else the model folder's (loaded on first use).</summary>
-    public TextTokenizer Tokenizer(string caller)
-    {
-        if (_tokenizer is not null) return _tokenizer;
-        if (Folder is null) throw new InvalidOperationException($"{caller}: the model has no folder to load a tokenizer from; pass {{ tokenizer: loadTokenizer(path) }}");
-        return _tokenizer = TokenizerLoader.Load(Folder);
-    }
-
-    /// <summary>The tokenizer if one is known or loadable, else null.</summary>
-    public TextTokenizer? TryTokenizer()
-    {
-        try { return _tokenizer ?? (Folder is null ? null : Tokenizer("")); }
-        catch (TokenizerFormatException) { return null; }
-    }
-
-    /// <summary>Uses <paramref name="tokenizer"/> from now on.</summary>
-    public void UseTokenizer(TextTokenizer tokenizer) => _tokenizer = tokenizer;
+    /// <summary>The tokenizer, or an error telling the recipe how to give one.</summary>
+    public TextTokenizer Tokenizer(string caller) =>
+        Session.Folder is null && Session.TryTokenizer() is null
+            ? throw new InvalidOperationException($"{caller}: the model has no folder to load a tokenizer from; pass {{ tokenizer: loadTokenizer(path) }}")
+            : Session.Tokenizer;
 
     /// <summary>The PEFT model, or an error telling the recipe how to make one.</summary>
     public PeftModel RequirePeft(string caller) => Peft
         ?? throw new Interop.RecipeApiException($"{caller}: the model has no adapters; make a PEFT model first with getPeftModel(model, {{ method: \"lora\", … }}) or loadAdapter(model, dir)");
 
     /// <summary>Frees the model's tensors.</summary>
-    public void Dispose() => Model.Dispose();
+    public void Dispose() => Session.Dispose();
 }

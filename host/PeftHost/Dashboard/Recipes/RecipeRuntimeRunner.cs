@@ -26,14 +26,7 @@ public sealed class RecipeRuntimeRunner(PluginHost plugins, Func<bool> atStepBou
             Workspace = request.Workspace,
             Parameters = request.SetValues.Select(RecipeParameters.Split).ToList(),
         };
-        var host = new RecipeHostContext
-        {
-            Methods = plugins,
-            Quantizers = new PluginQuantizerResolver(plugins),
-            Events = events,
-            AtStepBoundary = atStepBoundary,
-            TrackPeftModel = peft => plugins.RegisterReloadParticipant(peft),
-        };
+        var host = RecipeHostContext.ForPlugins(plugins, events, hotReload: true, atStepBoundary);
         var result = new RecipeRunner().Run(options, host, cancellation);
         switch (result.Outcome)
         {

@@ -28,12 +28,8 @@ public sealed class DashboardModel : IDisposable
     private readonly EventBus _events;
     private readonly IMethodCatalog _methods;
     private readonly PluginHost? _reloads;
-    private CausalLanguageModel? _model;
-    private TextTokenizer? _tokenizer;
-    private PeftModel? _peft;
-    private IDisposable? _reloadRegistration;
+    private ModelSession? _session;
     private IDisposable? _disabled;
-    private string? _modelPath;
     private readonly string _device;
 
     /// <summary>An empty model slot; methods for adapters come from <paramref name="methods"/>.</summary>
@@ -50,18 +46,17 @@ public sealed class DashboardModel : IDisposable
     }
 
     /// <summary>The PEFT model, or null before a model is loaded.</summary>
-    public PeftModel? Peft => _peft;
+    public PeftModel? Peft => _session?.Peft;
 
     /// <summary>The model folder, or null.</summary>
-    public string? ModelPath => _modelPath;
+    public string? ModelPath => _session?.Folder;
 
     /// <summary>Loads the model folder <paramref name="modelDir"/> (weights and tokenizer) in float32, replacing the current one.</summary>
     public void Load(string modelDir)
     {
         var tokenizer = TokenizerLoader.Load(modelDir);
         // A quantized folder takes its quantizer from the plugin host.
-        var quantizers = _reloads is null ? null : new PluginQuantizerResolver(_reloads);
-        var model = ModelLoader.Load(modelDir, TorchSharp.torch.ScalarType.Float32, DeviceSelector.Resolve(_device), quantizers);
+        var model = ModelLoader.Load(modelDir, TorchSharp.torch.ScalarType.Float32, DeviceSelector.Resolve(_device), _reloads);
         Attach(model, tokenizer, modelDir);
     }
 
@@ -69,11 +64,8 @@ public sealed class DashboardModel : IDisposable
     public void Attach(CausalLanguageModel model, TextTokenizer? tokenizer, string? modelPath)
     {
         Release();
-        _model = model;
-        _tokenizer = tokenizer;
-        _modelPath = modelPath;
-        _peft = new PeftModel(model, _methods, _events, tokenizer, modelPath);
-        _reloadRegistration = _reloads?.RegisterReloadParticipant(_peft);
+        _session = new ModelSession(model, modelPath, tokenizer);
+        _session.OpenPeft(_methods, _events, _reloads is null ? null : peft => _reloads.RegisterReloadParticipant(peft));
         Publish();
     }
 
@@ -139,7 +131,7 @@ public sealed class DashboardModel : IDisposable
     public void Generate(int requestId, string prompt, GenerationOptions options, CancellationToken cancellation)
     {
         var peft = RequirePeft();
-        var tokenizer = _tokenizer ?? throw new InvalidOperationException("the model has no tokenizer: the playground needs one");
+        var tokenizer = _session!.TryTokenizer() ?? throw new InvalidOperationException("the model has no tokenizer: the playground needs one");
         var clock = Stopwatch.StartNew();
         string? adapter = _disabled is null ? peft.ActiveAdapter : null;
         _events.Publish(new GenerationStartedEvent(requestId, prompt, adapter));
@@ -181,16 +173,17 @@ public sealed class DashboardModel : IDisposable
     /// <summary>The model as plain values.</summary>
     public ModelSnapshot Snapshot()
     {
-        if (_peft is null || _model is null) return ModelSnapshot.None("no model loaded");
-        var (trainable, all) = _peft.CountParameters();
-        long bytes = _model.parameters().Sum(p => p.numel() * p.ElementSize) + _model.buffers().Sum(b => b.numel() * b.ElementSize);
-        var active = _peft.ActiveAdapter;
-        var adapters = _peft.Adapters.Select(a => new AdapterSnapshot(
+        if (_session?.Peft is not { } peft) return ModelSnapshot.None("no model loaded");
+        var model = _session.Model;
+        var (trainable, all) = peft.CountParameters();
+        long bytes = model.parameters().Sum(p => p.numel() * p.ElementSize) + model.buffers().Sum(b => b.numel() * b.ElementSize);
+        var active = peft.ActiveAdapter;
+        var adapters = peft.Adapters.Select(a => new AdapterSnapshot(
             a.Name, a.Method.Name, a.Method.PeftType, a.Name == active, a.Adapter.IsMerged, a.Adapter.CanMerge,
             a.Adapter.NamedParameters().Sum(p => p.Parameter.numel()))).ToList();
-        var c = _model.Config;
-        string description = $"{DisplayCount(all)} parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, vocab {c.VocabSize}, {_model.Device.type.ToString().ToLowerInvariant()}";
-        return new ModelSnapshot(_modelPath, description, trainable, all, bytes, _disabled is not null, adapters);
+        var c = model.Config;
+        string description = $"{DisplayCount(all)} parameters, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, vocab {c.VocabSize}, {model.Device.type.ToString().ToLowerInvariant()}";
+        return new ModelSnapshot(_session.Folder, description, trainable, all, bytes, _disabled is not null, adapters);
     }
 
     /// <summary>Publishes the current snapshot.</summary>
@@ -203,22 +196,17 @@ public sealed class DashboardModel : IDisposable
     {
         _disabled?.Dispose();
         _disabled = null;
-        _reloadRegistration?.Dispose();
-        _reloadRegistration = null;
-        _model?.Dispose();
-        _model = null;
-        _peft = null;
-        _tokenizer = null;
-        _modelPath = null;
+        _session?.Dispose();
+        _session = null;
     }
 
     private void SetDisabledCore(bool disabled)
     {
-        if (disabled && _disabled is null) _disabled = _peft!.DisableAdapter();
+        if (disabled && _disabled is null) _disabled = _session!.Peft!.DisableAdapter();
         else if (!disabled && _disabled is not null) { _disabled.Dispose(); _disabled = null; }
     }
 
-    private PeftModel RequirePeft() => _peft ?? throw new InvalidOperationException("no model loaded: load one first (peft tui --model DIR)");
+    private PeftModel RequirePeft() => _session?.Peft ?? throw new InvalidOperationException("no model loaded: load one first (peft tui --model DIR)");
 
     private static string AdapterNameFor(string directory, PeftModel peft)
     {

@@ -55,7 +55,7 @@ public sealed class ChannelScaleConfig : PeftConfig
 }
 
 /// <summary>Wraps a linear layer: base(x) * s * gain while the adapter is active.</summary>
-public sealed class ChannelScaleLinear : nn.Module<Tensor, Tensor>
+public sealed class ChannelScaleLinear : CanonicalModule<Tensor, Tensor>
 {
     private readonly nn.Module<Tensor, Tensor> _base;
     private readonly IAdapterRouting _routing;
@@ -77,9 +77,6 @@ public sealed class ChannelScaleLinear : nn.Module<Tensor, Tensor>
 
     public nn.Module BaseLayer { get; }
     public Parameter Scale { get; }
-
-    /// <summary>Children and parameters are registered explicitly above; TorchSharp must not add the fields again under their C# names.</summary>
-    protected override void RegisterComponents() { }
 
     public override Tensor forward(Tensor x)
     {

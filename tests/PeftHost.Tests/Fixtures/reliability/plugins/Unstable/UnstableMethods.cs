@@ -40,7 +40,7 @@ public sealed class ScaleConfig : PeftConfig
 }
 
 /// <summary>y = base(x) * s while the adapter is active.</summary>
-public sealed class ScaleLinear : nn.Module<Tensor, Tensor>
+public sealed class ScaleLinear : CanonicalModule<Tensor, Tensor>
 {
     private readonly nn.Module<Tensor, Tensor> _base;
     private readonly IAdapterRouting _routing;
@@ -60,8 +60,6 @@ public sealed class ScaleLinear : nn.Module<Tensor, Tensor>
 
     public nn.Module BaseLayer { get; }
     public Parameter Scale { get; }
-
-    protected override void RegisterComponents() { }
 
     public override Tensor forward(Tensor x)
     {
