@@ -13,8 +13,8 @@ catch (TypeInitializationException e) when (e.InnerException is ArgumentExceptio
 }
 if (args.Length > 0 && args[0] == ChildProcess.Flag)
 {
-    // One measurement in its own process: `--child train SIZE METHOD BATCH STEPS RECOMPUTE(0|1)`.
-    TrainingBench.Child(args[2], args[3], int.Parse(args[4]), int.Parse(args[5]), args[6] == "1");
+    // One measurement in its own process: `--child train SIZE METHOD BATCH STEPS RECOMPUTE(0|1) [OPTIMIZER]`.
+    TrainingBench.Child(args[2], args[3], int.Parse(args[4]), int.Parse(args[5]), args[6] == "1", args.Length > 7 ? args[7] : "adamw");
     return 0;
 }
 var suites = BenchSuites.All;
