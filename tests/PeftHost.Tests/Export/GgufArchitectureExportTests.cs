@@ -88,6 +88,7 @@ public sealed class GgufArchitectureExportTests(ITestOutputHelper log)
     {
         var config = TinyModels.Config() with { Architecture = "GemmaForCausalLM" };
         var e = Assert.Throws<InvalidOperationException>(() => GgufArchitecture.For(config));
-        Assert.Equal("architecture GemmaForCausalLM cannot be exported to GGUF (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)", e.Message);
+        Assert.Equal("architecture GemmaForCausalLM cannot be exported to GGUF (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+            + "Qwen3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM, Phi3ForCausalLM)", e.Message);
     }
 }
