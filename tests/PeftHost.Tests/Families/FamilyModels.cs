@@ -63,6 +63,8 @@ public static class FamilyModels
         },
         // Phi-3: fused qkv_proj and gate_up_proj, untied head.
         ["phi3"] = j => Arch(j, "Phi3ForCausalLM", "phi3"),
+        // Mistral: every layer slides.
+        ["mistral"] = j => { Arch(j, "MistralForCausalLM", "mistral"); j["sliding_window"] = Window; },
     };
 
     /// <summary>
