@@ -38,11 +38,7 @@ public sealed class FamilyLlamaCppTests(ITestOutputHelper log)
         var judged = LlamaCppJudge.Run(gguf, prompts: [GgufModelExportTests.Prompts[2]], maxTokens: 12, logprobTexts: [GgufModelExportTests.Text]);
         var text = judged.Logprobs[0];
         Assert.True(text.Tokens.Length > 3 * FamilyModels.Window, $"the text must outrun the sliding window: {text.Tokens.Length} tokens");
-        var ours = LlamaCppJudge.LogProbs(model, text.Tokens);
-        double worst = 0;
-        for (int i = 0; i < text.Tokens.Length; i++)
-            for (int v = 0; v < ours[i].Length; v++)
-                worst = Math.Max(worst, Math.Abs((text.Rows[i][v] ?? double.NegativeInfinity) - ours[i][v]));
+        var (worst, ours) = LlamaCppJudge.LogProbDifference(model, text);
         double spread = ours.Average(row => row.Max() - row.Min());
         log.WriteLine($"{family}: {text.Tokens.Length} positions × {ours[0].Length} log-probabilities (mean max − min {spread:F2}), largest difference {worst:E2}");
         Assert.InRange(worst, 0, Tolerance(model));
