@@ -17,9 +17,6 @@ namespace PeftHost.Plugins.AdaLora;
 /// </remarks>
 public sealed class AdaLoraConfig : PeftConfig, ITargetModulesConfig
 {
-    /// <summary>The modules LLaMA-family models get when <c>target_modules</c> is not given (PEFT's AdaLoRA mapping for llama).</summary>
-    public static readonly IReadOnlyList<string> DefaultTargetModules = ["q_proj", "v_proj"];
-
     /// <summary>The key PEFT writes for <see cref="DeltaT"/>.</summary>
     public const string DeltaTKey = "deltaT";
 

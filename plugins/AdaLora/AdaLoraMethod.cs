@@ -32,7 +32,7 @@ public sealed class AdaLoraMethod : LinearTunerMethod<AdaLoraConfig, AdaLoraLaye
     protected override string DisplayName => "AdaLoRA";
 
     /// <inheritdoc />
-    protected override IReadOnlyList<string> DefaultTargetModules => AdaLoraConfig.DefaultTargetModules;
+    protected override IReadOnlyDictionary<string, IReadOnlyList<string>> DefaultTargetModules => PeftTargetDefaults.AdaLora;
 
     /// <inheritdoc />
     /// <remarks>PEFT's camelCase key <c>deltaT</c> (also accepted as <c>delta_t</c>) is read here, since the binder expects snake_case.</remarks>

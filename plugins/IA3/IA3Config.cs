@@ -10,12 +10,6 @@ namespace PeftHost.Plugins.IA3;
 /// </summary>
 public sealed class IA3Config : PeftConfig, ITargetModulesConfig
 {
-    /// <summary>PEFT's default targets for LLaMA-family models.</summary>
-    public static readonly IReadOnlyList<string> DefaultTargetModules = ["k_proj", "v_proj", "down_proj"];
-
-    /// <summary>PEFT's default feed-forward modules for LLaMA-family models.</summary>
-    public static readonly IReadOnlyList<string> DefaultFeedforwardModules = ["down_proj"];
-
     /// <summary>A list of module names (exact or <c>.name</c> suffix), a regex string (full match) or <c>"all-linear"</c>.</summary>
     [ConfigKey("target_modules")]
     public JsonNode? TargetModules { get; set; }

@@ -32,11 +32,11 @@ public sealed class IA3Method : LinearTunerMethod<IA3Config, IA3Layer>
     protected override string DisplayName => "IA3";
 
     /// <inheritdoc />
-    protected override IReadOnlyList<string> DefaultTargetModules => IA3Config.DefaultTargetModules;
+    protected override IReadOnlyDictionary<string, IReadOnlyList<string>> DefaultTargetModules => PeftTargetDefaults.IA3;
 
     /// <inheritdoc />
     /// <remarks>
-    /// A missing <c>feedforward_modules</c> becomes PEFT's llama default (["down_proj"]), kept to the entries that
+    /// A missing <c>feedforward_modules</c> becomes PEFT's default for the family (["down_proj"]), kept to the entries that
     /// are targets so the saved config stays valid (PEFT refuses feedforward_modules that are not a subset of
     /// target_modules when loading), and is written back; the subset rule is checked again now that
     /// <c>target_modules</c> is resolved.
@@ -44,9 +44,11 @@ public sealed class IA3Method : LinearTunerMethod<IA3Config, IA3Layer>
     protected override void Prepare(TunerInjection<IA3Config> injection)
     {
         var ia3 = injection.Config;
+        var defaults = ia3.FeedforwardModules is null
+            ? PeftTargetDefaults.For(PeftTargetDefaults.IA3Feedforward, injection.Model.ModelType, "feedforward_modules") : [];
         ia3.FeedforwardModules ??= ia3.TargetModules is JsonArray targetList
-            ? Names(IA3Config.DefaultFeedforwardModules.Where(n => TargetModulesJson.Strings(targetList, "target_modules")!.Contains(n)))
-            : Names(IA3Config.DefaultFeedforwardModules);
+            ? Names(defaults.Where(n => TargetModulesJson.Strings(targetList, "target_modules")!.Contains(n)))
+            : Names(defaults);
         ia3.Validate();
     }
 

@@ -42,9 +42,6 @@ public sealed partial class LoraConfig : PeftConfig, ITargetModulesConfig
     /// <summary>The <c>target_modules</c> shorthand for every linear layer except the output layer.</summary>
     public const string AllLinear = "all-linear";
 
-    /// <summary>The modules LLaMA-family models get when <c>target_modules</c> is not given (PEFT's llama/mistral/qwen2 default).</summary>
-    public static readonly IReadOnlyList<string> DefaultTargetModules = ["q_proj", "v_proj"];
-
     /// <summary>Values of <c>bias</c>.</summary>
     public static readonly IReadOnlyList<string> BiasModes = ["none", "all", "lora_only"];
 

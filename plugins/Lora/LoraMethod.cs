@@ -36,7 +36,7 @@ public sealed class LoraMethod : LinearTunerMethod<LoraConfig, LoraLayer>, IAdap
     protected override string DisplayName => "LoRA";
 
     /// <inheritdoc />
-    protected override IReadOnlyList<string> DefaultTargetModules => LoraConfig.DefaultTargetModules;
+    protected override IReadOnlyDictionary<string, IReadOnlyList<string>> DefaultTargetModules => PeftTargetDefaults.Lora;
 
     /// <inheritdoc />
     public IAdapter Combine(IPeftModelSurface model, IReadOnlyList<IAdapter> adapters, IReadOnlyList<double> weights,

@@ -17,6 +17,7 @@ public sealed class CausalLanguageModel : HfModule
     private static readonly string[] UntiedChildren = ["lm_head"];
     private nn.Module<Tensor, Tensor>? _lmHead;
     private readonly RotaryEmbedding _rope;
+    private readonly RotaryEmbedding? _slidingRope; // Gemma 3's local RoPE; other families rotate every layer alike
 
     /// <summary>Builds the model; weights are filled as <paramref name="factory"/> says.</summary>
     public CausalLanguageModel(ModelConfig config, ParameterFactory factory) : base("LlamaForCausalLM")
@@ -33,6 +34,7 @@ public sealed class CausalLanguageModel : HfModule
         }
         Model.TableReplaced = UntieOutputLayer;
         _rope = new RotaryEmbedding(config, Device);
+        _slidingRope = RotaryEmbedding.ForSlidingLayers(config, Device);
     }
 
     /// <summary>The model's config (untied by <see cref="UntieOutputLayer"/> when its input table is replaced).</summary>
@@ -94,8 +96,14 @@ public sealed class CausalLanguageModel : HfModule
     {
         using var scope = NewDisposeScope();
         var hidden = FinalHidden(inputIds, attentionMask, cache, lastPositionOnly);
+        return Logits(hidden).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>lm_head (or the tied table) over <paramref name="hidden"/>, soft-capped as cap·tanh(logit/cap) where the family does (Gemma 2).</summary>
+    private Tensor Logits(Tensor hidden)
+    {
         var logits = _lmHead is not null ? _lmHead.forward(hidden) : F.linear(hidden, Model.EmbeddingWeight);
-        return logits.MoveToOuterDisposeScope();
+        return Config.FinalLogitSoftcapping is double cap ? (logits / cap).tanh() * cap : logits;
     }
 
     /// <summary>
@@ -103,20 +111,20 @@ public sealed class CausalLanguageModel : HfModule
     /// as a float32 scalar with gradient — the same value as cross-entropy over
     /// <see cref="Forward"/>'s logits. When the output layer is a plain bias-free linear (or tied to
     /// the embedding) the logits are never materialised (<see cref="FusedLinearCrossEntropy"/>);
-    /// an output layer replaced by an adapter takes the ordinary path.
+    /// an output layer replaced by an adapter, or soft-capped logits, take the ordinary path.
     /// </summary>
     public Tensor NextTokenLossSum(Tensor inputIds, Tensor? attentionMask, Tensor labels)
     {
         using var scope = NewDisposeScope();
         var hidden = FinalHidden(inputIds, attentionMask, cache: null, lastPositionOnly: false);
-        Tensor? weight = _lmHead switch
+        Tensor? weight = Config.FinalLogitSoftcapping is not null ? null : _lmHead switch
         {
             null => Model.EmbeddingWeight,
             Linear { bias: null } plain => plain.weight,
             _ => null,
         };
         var loss = weight is null
-            ? LanguageModelLoss.Sum(_lmHead!.forward(hidden), labels)
+            ? LanguageModelLoss.Sum(Logits(hidden), labels)
             : FusedLinearCrossEntropy.Sum(hidden.reshape(-1, hidden.shape[^1]), weight, LanguageModelLoss.NextTokenLabels(labels));
         return loss.MoveToOuterDisposeScope();
     }
@@ -138,6 +146,9 @@ public sealed class CausalLanguageModel : HfModule
             virtualNow = embeddingHook.VirtualTokenCount;
             hidden = cat([embeddingHook.VirtualEmbeddings(batch).to(hidden.dtype), hidden], 1);
         }
+        // Gemma scales every input embedding, virtual tokens included, by √hidden rounded to the activations' dtype.
+        if (Config.ScaleEmbeddings)
+            hidden = hidden * tensor(Math.Sqrt(Config.HiddenSize), hidden.dtype, hidden.device);
         int virtualTotal = cache is null ? virtualNow : (firstPass ? virtualNow : cache.VirtualTokens);
         if (attentionMask is not null && virtualTotal > 0)
             attentionMask = cat([ones(batch, virtualTotal, attentionMask.dtype, attentionMask.device), attentionMask], 1);
@@ -160,23 +171,28 @@ public sealed class CausalLanguageModel : HfModule
             // Hugging Face numbers tokens after an attention prefix (past_key_values) from P on;
             // matching it keeps prefix adapters trained in Python PEFT exact here.
             var positions = PositionIds(attentionMask, seqPast, t, batch) + prefixLength;
-            var (cos, sin) = _rope.Compute(positions, hidden.dtype);
-            var (mask, isCausal) = BuildMask(attentionMask, prefixLength, seqPast, t, batch);
-            var ctx = new AttentionContext
+            int cacheOffset = cache is null ? 0 : (firstPass ? prefixLength : cache.Length);
+            AttentionContext Context(RotaryEmbedding rope, int? window)
             {
-                Cos = cos, Sin = sin, Mask = mask, IsCausal = isCausal, Cache = cache,
-                CacheOffset = cache is null ? 0 : (firstPass ? prefixLength : cache.Length),
-                Prefix = prefix,
-            };
+                var (cos, sin) = rope.Compute(positions, hidden.dtype);
+                var (mask, isCausal) = BuildMask(attentionMask, window, prefixLength, seqPast, t, batch);
+                return new AttentionContext { Cos = cos, Sin = sin, Mask = mask, IsCausal = isCausal, Cache = cache, CacheOffset = cacheOffset, Prefix = prefix };
+            }
+            // Full-attention layers and sliding-window layers differ in their mask (and, in Gemma 3, their RoPE base).
+            var global = Context(_rope, window: null);
+            var sliding = Config.SlidingLayers.Contains(true) ? Context(_slidingRope ?? _rope, Config.SlidingWindow) : global;
             bool recompute = GradientCheckpointing && cache is null && is_grad_enabled();
             for (int i = 0; i < Model.Layers.Count; i++)
+            {
+                var ctx = Config.IsSlidingLayer(i) ? sliding : global;
                 hidden = recompute ? ActivationCheckpoint.Run(Model.Layers[i], i, hidden, ctx) : Model.Layers[i].Forward(hidden, ctx);
+            }
             hidden = Model.Norm.forward(hidden);
 
             if (cache is not null)
             {
                 if (firstPass) { cache.PrefixLength = prefixLength; cache.VirtualTokens = virtualNow; }
-                cache.Length = ctx.CacheOffset + (int)t;
+                cache.Length = cacheOffset + (int)t;
             }
             if (virtualNow > 0) hidden = hidden[.., virtualNow..];
             if (lastPositionOnly) hidden = hidden[.., ^1..];
@@ -200,11 +216,10 @@ public sealed class CausalLanguageModel : HfModule
     /// <summary>
     /// The attention mask in key space [prefix | past tokens | current tokens], or a fast path:
     /// SDPA's own causal mask when nothing is padded, cached or prefixed; no mask for a single
-    /// unpadded decoding step.
+    /// unpadded decoding step. A query sees the keys less than <paramref name="window"/> positions back, if given.
     /// </summary>
-    private (Tensor? Mask, bool IsCausal) BuildMask(Tensor? tokenMask, int prefixLength, int seqPast, long t, long batch)
+    private (Tensor? Mask, bool IsCausal) BuildMask(Tensor? tokenMask, int? window, int prefixLength, int seqPast, long t, long batch)
     {
-        int? window = Config.SlidingWindow;
         bool windowBinds = window is int w && seqPast + t > w;
         if (tokenMask is null && !windowBinds)
         {

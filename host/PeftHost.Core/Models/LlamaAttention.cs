@@ -4,12 +4,22 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace PeftHost.Core.Models;
 
-/// <summary>Multi-head self-attention with grouped key/value heads, RoPE and a KV cache.</summary>
+/// <summary>
+/// Multi-head self-attention with grouped key/value heads, RoPE and a KV cache, and the families' options: Phi-3's
+/// fused qkv_proj (outputs [q | k | v]), per-head q/k RMSNorm before RoPE (Qwen3, Gemma 3), a score scale other than
+/// head_dim^-½ and tanh soft-capping of the scores (Gemma). Which positions a query sees (causal, sliding window,
+/// padding, prefix) comes from the <see cref="AttentionContext"/> of the layer's kind.
+/// </summary>
 public sealed class LlamaAttention : HfModule
 {
-    private static readonly string[] Children = ["q_proj", "k_proj", "v_proj", "o_proj"];
-    private nn.Module<Tensor, Tensor> _q, _k, _v, _o;
+    private static readonly string[] SeparateChildren = ["q_proj", "k_proj", "v_proj", "o_proj"];
+    private static readonly string[] FusedChildren = ["qkv_proj", "o_proj"];
+    private nn.Module<Tensor, Tensor>? _q, _k, _v, _qkv;
+    private nn.Module<Tensor, Tensor> _o;
+    private readonly RmsNorm? _qNorm, _kNorm;
     private readonly int _heads, _kvHeads, _headDim, _layerIndex;
+    private readonly double _scale;
+    private readonly double? _softcap;
 
     /// <summary>Builds the projections for layer <paramref name="layerIndex"/>.</summary>
     public LlamaAttention(ModelConfig config, ParameterFactory factory, int layerIndex) : base("self_attn")
@@ -18,18 +28,35 @@ public sealed class LlamaAttention : HfModule
         _kvHeads = config.NumKeyValueHeads;
         _headDim = config.HeadDim;
         _layerIndex = layerIndex;
-        _q = factory.Linear(config.HiddenSize, _heads * _headDim, config.QkvBias);
-        _k = factory.Linear(config.HiddenSize, config.KvDim, config.QkvBias);
-        _v = factory.Linear(config.HiddenSize, config.KvDim, config.QkvBias);
+        _scale = config.AttentionScale;
+        _softcap = config.AttnLogitSoftcapping;
+        if (config.FusedProjections)
+        {
+            _qkv = factory.Linear(config.HiddenSize, _heads * _headDim + 2L * config.KvDim, config.QkvBias);
+            register_module("qkv_proj", _qkv);
+        }
+        else
+        {
+            _q = factory.Linear(config.HiddenSize, _heads * _headDim, config.QkvBias);
+            _k = factory.Linear(config.HiddenSize, config.KvDim, config.QkvBias);
+            _v = factory.Linear(config.HiddenSize, config.KvDim, config.QkvBias);
+            register_module("q_proj", _q);
+            register_module("k_proj", _k);
+            register_module("v_proj", _v);
+        }
         _o = factory.Linear(_heads * _headDim, config.HiddenSize, config.OutputBias);
-        register_module("q_proj", _q);
-        register_module("k_proj", _k);
-        register_module("v_proj", _v);
         register_module("o_proj", _o);
+        if (config.QkNorm)
+        {
+            _qNorm = new RmsNorm(factory, _headDim, config);
+            _kNorm = new RmsNorm(factory, _headDim, config);
+            register_module("q_norm", _qNorm);
+            register_module("k_norm", _kNorm);
+        }
     }
 
     /// <inheritdoc />
-    public override IReadOnlyCollection<string> ReplaceableChildren => Children;
+    public override IReadOnlyCollection<string> ReplaceableChildren => _qkv is null ? SeparateChildren : FusedChildren;
 
     /// <inheritdoc />
     protected override void SetChild(string childName, nn.Module<Tensor, Tensor> module)
@@ -39,6 +66,7 @@ public sealed class LlamaAttention : HfModule
             case "q_proj": _q = module; break;
             case "k_proj": _k = module; break;
             case "v_proj": _v = module; break;
+            case "qkv_proj": _qkv = module; break;
             case "o_proj": _o = module; break;
         }
     }
@@ -47,11 +75,14 @@ public sealed class LlamaAttention : HfModule
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = _q.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);
-        var k = _k.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
-        var v = _v.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
-        q = RotaryEmbedding.Apply(q, ctx.Cos, ctx.Sin);
-        k = RotaryEmbedding.Apply(k, ctx.Cos, ctx.Sin);
+        var (q, k, v) = Project(x);
+        q = q.reshape(b, t, _heads, _headDim);
+        k = k.reshape(b, t, _kvHeads, _headDim);
+        if (_qNorm is not null) q = _qNorm.forward(q);
+        if (_kNorm is not null) k = _kNorm.forward(k);
+        q = RotaryEmbedding.Apply(q.transpose(1, 2), ctx.Cos, ctx.Sin);
+        k = RotaryEmbedding.Apply(k.transpose(1, 2), ctx.Cos, ctx.Sin);
+        v = v.reshape(b, t, _kvHeads, _headDim).transpose(1, 2);
 
         if (ctx.Prefix is not null)
         {
@@ -74,8 +105,40 @@ public sealed class LlamaAttention : HfModule
             k = k.unsqueeze(2).expand(b, _kvHeads, rep, s, _headDim).reshape(b, _heads, s, _headDim);
             v = v.unsqueeze(2).expand(b, _kvHeads, rep, s, _headDim).reshape(b, _heads, s, _headDim);
         }
-        var attn = F.scaled_dot_product_attention(q, k, v, ctx.Mask, 0.0, ctx.IsCausal);
+        var attn = _softcap is double cap ? SoftCappedAttention(q, k, v, ctx, cap, _scale) : FusedAttention(q, k, v, ctx);
         var merged = attn.transpose(1, 2).reshape(b, t, _heads * _headDim);
         return _o.forward(merged).MoveToOuterDisposeScope();
+    }
+
+    private (Tensor Q, Tensor K, Tensor V) Project(Tensor x)
+    {
+        if (_qkv is null) return (_q!.forward(x), _k!.forward(x), _v!.forward(x));
+        var qkv = _qkv.forward(x);
+        long qWidth = (long)_heads * _headDim, kvWidth = (long)_kvHeads * _headDim;
+        return (qkv.narrow(-1, 0, qWidth), qkv.narrow(-1, qWidth, kvWidth), qkv.narrow(-1, qWidth + kvWidth, kvWidth));
+    }
+
+    /// <summary>PyTorch's fused attention, which scales by head_dim^-½: another scale is folded into the queries.</summary>
+    private Tensor FusedAttention(Tensor q, Tensor k, Tensor v, AttentionContext ctx)
+    {
+        double defaultScale = 1 / Math.Sqrt(_headDim);
+        if (Math.Abs(_scale - defaultScale) > 1e-12 * defaultScale) q = q * (_scale / defaultScale);
+        return F.scaled_dot_product_attention(q, k, v, ctx.Mask, 0.0, ctx.IsCausal);
+    }
+
+    /// <summary>
+    /// Gemma 2's attention: scores scaled, then soft-capped as cap·tanh(score/cap) before masking, softmax in fp32
+    /// (as Hugging Face's eager attention computes it; the fused kernel has no soft-capping).
+    /// </summary>
+    private static Tensor SoftCappedAttention(Tensor q, Tensor k, Tensor v, AttentionContext ctx, double cap, double scale)
+    {
+        var scores = matmul(q, k.transpose(-2, -1)) * scale;
+        scores = (scores / cap).tanh() * cap;
+        var mask = ctx.Mask;
+        if (mask is null && ctx.IsCausal)
+            mask = ones(scores.shape[^2], scores.shape[^1], ScalarType.Bool, scores.device).tril();
+        if (mask is not null) scores = scores.masked_fill(mask.logical_not(), double.NegativeInfinity);
+        var probs = scores.to(ScalarType.Float32).softmax(-1).to(q.dtype);
+        return matmul(probs, v);
     }
 }

@@ -4,25 +4,40 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace PeftHost.Core.Models;
 
-/// <summary>The SwiGLU feed-forward block: down(silu(gate(x)) · up(x)).</summary>
+/// <summary>
+/// The gated feed-forward block: down(act(gate(x)) · up(x)), with SiLU (SwiGLU) or tanh-approximated GELU (Gemma's
+/// GeGLU). Phi-3 computes gate and up in one projection, gate_up_proj, whose first half of outputs is the gate.
+/// </summary>
 public sealed class LlamaMlp : HfModule
 {
-    private static readonly string[] Children = ["gate_proj", "up_proj", "down_proj"];
-    private nn.Module<Tensor, Tensor> _gate, _up, _down;
+    private static readonly string[] SeparateChildren = ["gate_proj", "up_proj", "down_proj"];
+    private static readonly string[] FusedChildren = ["gate_up_proj", "down_proj"];
+    private nn.Module<Tensor, Tensor>? _gate, _up, _gateUp;
+    private nn.Module<Tensor, Tensor> _down;
+    private readonly bool _gelu;
 
-    /// <summary>Builds the three projections.</summary>
+    /// <summary>Builds the projections.</summary>
     public LlamaMlp(ModelConfig config, ParameterFactory factory) : base("mlp")
     {
-        _gate = factory.Linear(config.HiddenSize, config.IntermediateSize, config.MlpBias);
-        _up = factory.Linear(config.HiddenSize, config.IntermediateSize, config.MlpBias);
+        _gelu = config.HiddenActivation == "gelu_pytorch_tanh";
+        if (config.FusedProjections)
+        {
+            _gateUp = factory.Linear(config.HiddenSize, 2L * config.IntermediateSize, config.MlpBias);
+            register_module("gate_up_proj", _gateUp);
+        }
+        else
+        {
+            _gate = factory.Linear(config.HiddenSize, config.IntermediateSize, config.MlpBias);
+            _up = factory.Linear(config.HiddenSize, config.IntermediateSize, config.MlpBias);
+            register_module("gate_proj", _gate);
+            register_module("up_proj", _up);
+        }
         _down = factory.Linear(config.IntermediateSize, config.HiddenSize, config.MlpBias);
-        register_module("gate_proj", _gate);
-        register_module("up_proj", _up);
         register_module("down_proj", _down);
     }
 
     /// <inheritdoc />
-    public override IReadOnlyCollection<string> ReplaceableChildren => Children;
+    public override IReadOnlyCollection<string> ReplaceableChildren => _gateUp is null ? SeparateChildren : FusedChildren;
 
     /// <inheritdoc />
     protected override void SetChild(string childName, nn.Module<Tensor, Tensor> module)
@@ -31,6 +46,7 @@ public sealed class LlamaMlp : HfModule
         {
             case "gate_proj": _gate = module; break;
             case "up_proj": _up = module; break;
+            case "gate_up_proj": _gateUp = module; break;
             case "down_proj": _down = module; break;
         }
     }
@@ -38,6 +54,14 @@ public sealed class LlamaMlp : HfModule
     internal Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return _down.forward(F.silu(_gate.forward(x)) * _up.forward(x)).MoveToOuterDisposeScope();
+        Tensor gate, up;
+        if (_gateUp is not null)
+        {
+            var both = _gateUp.forward(x).chunk(2, -1);
+            (gate, up) = (both[0], both[1]);
+        }
+        else (gate, up) = (_gate!.forward(x), _up!.forward(x));
+        var activated = _gelu ? F.gelu(gate, TorchSharp.Modules.GELU.Approximate.tanh) : F.silu(gate);
+        return _down.forward(activated * up).MoveToOuterDisposeScope();
     }
 }

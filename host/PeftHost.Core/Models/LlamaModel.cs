@@ -18,7 +18,7 @@ public sealed class LlamaModel : HfModule
         _embedTokens = _embedding;
         Layers = new ModuleList<LlamaDecoderLayer>(
             Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, factory, i)).ToArray());
-        Norm = new RmsNorm(factory, config.HiddenSize, config.RmsNormEps);
+        Norm = new RmsNorm(factory, config.HiddenSize, config);
         register_module("embed_tokens", _embedTokens);
         register_module("layers", Layers);
         register_module("norm", Norm);

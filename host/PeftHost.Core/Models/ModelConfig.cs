@@ -13,8 +13,10 @@ namespace PeftHost.Core.Models;
 public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192);
 
 /// <summary>
-/// A decoder-only LLaMA-family model's <c>config.json</c> (LLaMA, Mistral, Qwen2). Anything the
-/// engine cannot honour is refused with the key at fault, never silently ignored.
+/// A decoder-only model's <c>config.json</c>: LLaMA (2 and 3.x), Mistral, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3 (text) and
+/// Phi-3. One model implementation serves them all; the family only switches the options below on (Gemma's norms,
+/// Qwen3's q/k norms, Phi-3's fused projections…). Anything the engine cannot honour is refused with the key at fault,
+/// never silently ignored.
 /// </summary>
 public sealed record ModelConfig
 {
@@ -24,11 +26,25 @@ public sealed record ModelConfig
         ["LlamaForCausalLM"] = "llama",
         ["MistralForCausalLM"] = "mistral",
         ["Qwen2ForCausalLM"] = "qwen2",
+        ["Qwen3ForCausalLM"] = "qwen3",
+        ["Gemma2ForCausalLM"] = "gemma2",
+        ["Gemma3ForCausalLM"] = "gemma3_text",
+        ["Phi3ForCausalLM"] = "phi3",
     };
+
+    /// <summary>Feed-forward activations the engine implements (Hugging Face's names).</summary>
+    public static readonly IReadOnlyList<string> SupportedActivations = ["silu", "gelu_pytorch_tanh"];
+
+    /// <summary>
+    /// Config keys of features no supported family has (mixture-of-experts layers, vision towers): a config that sets
+    /// one describes a model the engine would run wrongly, so it is refused by name.
+    /// </summary>
+    private static readonly string[] UnsupportedFeatureKeys =
+        ["num_experts", "num_local_experts", "n_routed_experts", "moe_intermediate_size", "vision_config", "audio_config"];
 
     /// <summary>e.g. LlamaForCausalLM.</summary>
     public string Architecture { get; init; } = "LlamaForCausalLM";
-    /// <summary>llama, mistral or qwen2.</summary>
+    /// <summary>The family, as Hugging Face's <c>model_type</c>: llama, mistral, qwen2, qwen3, gemma2, gemma3_text or phi3.</summary>
     public string ModelType { get; init; } = "llama";
     /// <summary>Vocabulary size.</summary>
     public int VocabSize { get; init; }
@@ -60,8 +76,30 @@ public sealed record ModelConfig
     public bool OutputBias { get; init; }
     /// <summary>Biases on the MLP projections.</summary>
     public bool MlpBias { get; init; }
-    /// <summary>Sliding-window attention span (Mistral), or null for full attention.</summary>
+    /// <summary>Sliding-window attention span of the layers in <see cref="SlidingLayers"/>, or null for full attention everywhere.</summary>
     public int? SlidingWindow { get; init; }
+    /// <summary>Per layer, whether it attends within <see cref="SlidingWindow"/> only (empty when no layer does).</summary>
+    public IReadOnlyList<bool> SlidingLayers { get; init; } = [];
+    /// <summary>The feed-forward activation: silu (SwiGLU) or gelu_pytorch_tanh (Gemma's GeGLU).</summary>
+    public string HiddenActivation { get; init; } = "silu";
+    /// <summary>Gemma: norms scale by (1 + weight), so a weight of 0 is the identity.</summary>
+    public bool NormWeightIsOffset { get; init; }
+    /// <summary>Gemma: token embeddings are multiplied by √hidden_size.</summary>
+    public bool ScaleEmbeddings { get; init; }
+    /// <summary>Gemma: attention and feed-forward outputs are normed too (post_attention_layernorm, pre/post_feedforward_layernorm).</summary>
+    public bool SandwichNorms { get; init; }
+    /// <summary>Qwen3, Gemma 3: per-head RMSNorm of queries and keys (q_norm, k_norm) before RoPE.</summary>
+    public bool QkNorm { get; init; }
+    /// <summary>Phi-3: q/k/v in one qkv_proj and gate/up in one gate_up_proj.</summary>
+    public bool FusedProjections { get; init; }
+    /// <summary>Gemma: attention scores are scaled by query_pre_attn_scalar^-½ instead of head_dim^-½.</summary>
+    public double? QueryPreAttnScalar { get; init; }
+    /// <summary>Gemma 2: attention scores become cap·tanh(score/cap).</summary>
+    public double? AttnLogitSoftcapping { get; init; }
+    /// <summary>Gemma 2: output logits become cap·tanh(logit/cap).</summary>
+    public double? FinalLogitSoftcapping { get; init; }
+    /// <summary>Gemma 3: the RoPE base of sliding-window layers (rope_local_base_freq; unscaled), or null when all layers share <see cref="RopeTheta"/>.</summary>
+    public double? LocalRopeTheta { get; init; }
     /// <summary>Beginning-of-sequence id.</summary>
     public int? BosTokenId { get; init; }
     /// <summary>End-of-sequence ids (some configs list several).</summary>
@@ -75,6 +113,12 @@ public sealed record ModelConfig
 
     /// <summary>Key/value projection width.</summary>
     public int KvDim => NumKeyValueHeads * HeadDim;
+
+    /// <summary>Whether layer <paramref name="layer"/> attends within the sliding window only.</summary>
+    public bool IsSlidingLayer(int layer) => SlidingWindow is not null && layer < SlidingLayers.Count && SlidingLayers[layer];
+
+    /// <summary>The factor attention scores are multiplied by before the softmax.</summary>
+    public double AttentionScale => 1 / Math.Sqrt(QueryPreAttnScalar ?? HeadDim);
 
     /// <summary>Reads and validates <c>config.json</c>.</summary>
     public static ModelConfig Load(string path)
@@ -92,9 +136,19 @@ public sealed record ModelConfig
     {
         var r = new ConfigReader(json, origin);
         string architecture = r.Architecture();
-        string modelType = r.String("model_type") ?? SupportedArchitectures[architecture];
-        string act = r.String("hidden_act") ?? "silu";
-        if (act != "silu") throw r.Error("hidden_act", $"'{act}' is not supported (only silu)");
+        string family = SupportedArchitectures[architecture];
+        string modelType = r.String("model_type") ?? family;
+        foreach (var key in UnsupportedFeatureKeys)
+            if (json[key] is JsonNode n && !(n is JsonValue v && v.TryGetValue<int>(out int count) && count == 0))
+                throw r.Error(key, $"is not supported ({architecture} models with {key} are not implemented)");
+        bool gemma = family is "gemma2" or "gemma3_text";
+        // Gemma's configs name the activation hidden_activation (and carry a legacy hidden_act beside it).
+        string actKey = json["hidden_activation"] is not null ? "hidden_activation" : "hidden_act";
+        string act = r.String(actKey) ?? (gemma ? "gelu_pytorch_tanh" : "silu");
+        if (!SupportedActivations.Contains(act))
+            throw r.Error(actKey, $"'{act}' is not supported (supported: {string.Join(", ", SupportedActivations)})");
+        if (r.Double("partial_rotary_factor") is double partial && partial != 1)
+            throw r.Error("partial_rotary_factor", $"{partial} is not supported (RoPE over the whole head only)");
 
         int hidden = r.PositiveInt("hidden_size");
         int heads = r.PositiveInt("num_attention_heads");
@@ -102,12 +156,11 @@ public sealed record ModelConfig
         if (heads % kvHeads != 0) throw r.Error("num_key_value_heads", $"{kvHeads} does not divide num_attention_heads {heads}");
         int? headDim = r.OptionalPositiveInt("head_dim");
         if (headDim is null && hidden % heads != 0) throw r.Error("num_attention_heads", $"{heads} does not divide hidden_size {hidden}");
+        int layers = r.PositiveInt("num_hidden_layers");
 
-        bool isQwen = modelType == "qwen2";
+        bool qwen2Biases = family == "qwen2";
         bool attentionBias = r.Bool("attention_bias") ?? false;
-        int? window = null;
-        if (modelType == "mistral" || (isQwen && (r.Bool("use_sliding_window") ?? false)))
-            window = r.OptionalPositiveInt("sliding_window");
+        var (window, sliding) = SlidingAttention(r, family, layers);
 
         var config = new ModelConfig
         {
@@ -116,7 +169,7 @@ public sealed record ModelConfig
             VocabSize = r.PositiveInt("vocab_size"),
             HiddenSize = hidden,
             IntermediateSize = r.PositiveInt("intermediate_size"),
-            NumHiddenLayers = r.PositiveInt("num_hidden_layers"),
+            NumHiddenLayers = layers,
             NumAttentionHeads = heads,
             NumKeyValueHeads = kvHeads,
             HeadDim = headDim ?? hidden / heads,
@@ -124,11 +177,23 @@ public sealed record ModelConfig
             RmsNormEps = r.OptionalPositiveDouble("rms_norm_eps") ?? 1e-6,
             RopeTheta = r.OptionalPositiveDouble("rope_theta") ?? 10000,
             RopeScaling = r.RopeScaling(),
-            TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? false,
-            QkvBias = isQwen || attentionBias,
-            OutputBias = !isQwen && attentionBias,
+            // Gemma's config classes tie the head unless told otherwise; the others untie it.
+            TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? gemma,
+            QkvBias = qwen2Biases || attentionBias,
+            OutputBias = !qwen2Biases && attentionBias,
             MlpBias = r.Bool("mlp_bias") ?? false,
             SlidingWindow = window,
+            SlidingLayers = sliding,
+            HiddenActivation = act,
+            NormWeightIsOffset = gemma,
+            ScaleEmbeddings = gemma,
+            SandwichNorms = gemma,
+            QkNorm = family is "qwen3" or "gemma3_text",
+            FusedProjections = family == "phi3",
+            QueryPreAttnScalar = gemma ? r.OptionalPositiveDouble("query_pre_attn_scalar") ?? headDim ?? hidden / heads : null,
+            AttnLogitSoftcapping = gemma ? r.OptionalPositiveDouble("attn_logit_softcapping") : null,
+            FinalLogitSoftcapping = gemma ? r.OptionalPositiveDouble("final_logit_softcapping") : null,
+            LocalRopeTheta = family == "gemma3_text" ? r.OptionalPositiveDouble("rope_local_base_freq") ?? 10000 : null,
             BosTokenId = r.OptionalInt("bos_token_id"),
             EosTokenIds = r.IntOrIntList("eos_token_id"),
             PadTokenId = r.OptionalInt("pad_token_id"),
@@ -136,6 +201,33 @@ public sealed record ModelConfig
             Raw = (JsonObject)json.DeepClone(),
         };
         return config;
+    }
+
+    /// <summary>
+    /// The sliding window and which layers use it, as each family's Hugging Face modeling file decides: an explicit
+    /// <c>layer_types</c> list wins; otherwise Mistral and Phi-3 slide in every layer, Qwen2/3 (with
+    /// use_sliding_window) from max_window_layers on, Gemma 2 in every other layer from the first, Gemma 3 in all but
+    /// every sliding_window_pattern-th layer.
+    /// </summary>
+    private static (int? Window, IReadOnlyList<bool> Sliding) SlidingAttention(ConfigReader r, string family, int layers)
+    {
+        bool qwen = family is "qwen2" or "qwen3";
+        if (qwen && !(r.Bool("use_sliding_window") ?? false)) return (null, []);
+        if (family == "llama") return (null, []);
+        // Gemma's config classes default the window to 4096; Mistral's and Phi-3's to none.
+        int? window = r.OptionalPositiveInt("sliding_window") ?? (family is "gemma2" or "gemma3_text" ? 4096 : null);
+        if (window is null) return (null, []);
+        if (r.LayerTypes(layers) is { } types) return (window, types);
+        int pattern = family == "gemma3_text" ? r.OptionalPositiveInt("sliding_window_pattern") ?? 6 : 0;
+        int firstSliding = qwen ? r.OptionalInt("max_window_layers") ?? 28 : 0;
+        var sliding = Enumerable.Range(0, layers).Select(i => family switch
+        {
+            "gemma2" => i % 2 == 0,
+            "gemma3_text" => (i + 1) % pattern != 0,
+            _ when qwen => i >= firstSliding,
+            _ => true,
+        }).ToArray();
+        return (window, sliding);
     }
 
     /// <summary>The config as <c>config.json</c>: the original keys, with the engine's values written over them.</summary>
@@ -155,7 +247,7 @@ public sealed record ModelConfig
         o["rms_norm_eps"] = RmsNormEps;
         o["rope_theta"] = RopeTheta;
         o["tie_word_embeddings"] = TieWordEmbeddings;
-        o["hidden_act"] = "silu";
+        o[Raw["hidden_activation"] is not null ? "hidden_activation" : "hidden_act"] = HiddenActivation;
         if (ModelType == "llama") o["attention_bias"] = QkvBias;
         if (BosTokenId is int bos) o["bos_token_id"] = bos;
         if (EosTokenIds.Count == 1) o["eos_token_id"] = EosTokenIds[0];
@@ -217,6 +309,20 @@ public sealed record ModelConfig
             if (node is null) return [];
             if (node is JsonArray a) return a.Select(n => ReadIntOrThrow(n, key)).ToArray();
             return [ReadIntOrThrow(node, key)];
+        }
+
+        /// <summary><c>layer_types</c> ("sliding_attention" / "full_attention" per layer) as sliding flags, or null when absent.</summary>
+        public IReadOnlyList<bool>? LayerTypes(int layers)
+        {
+            if (json["layer_types"] is not JsonNode node) return null;
+            if (node is not JsonArray list || list.Count != layers)
+                throw Error("layer_types", $"must list one type per layer ({layers}), got {node.ToJsonString()}");
+            return list.Select(n => n is JsonValue v && v.TryGetValue<string>(out var t) ? t switch
+            {
+                "sliding_attention" => true,
+                "full_attention" => false,
+                _ => throw Error("layer_types", $"'{t}' is not supported (supported: sliding_attention, full_attention)"),
+            } : throw Error("layer_types", $"must be a list of strings, got {node.ToJsonString()}")).ToArray();
         }
 
         public RopeScaling? RopeScaling()

@@ -19,6 +19,9 @@ public sealed class ModelSurface(CausalLanguageModel model, ITextEncoder? tokeni
         model.Config.NumAttentionHeads, model.Config.NumKeyValueHeads, model.Config.HeadDim, model.Config.VocabSize);
 
     /// <inheritdoc />
+    public string ModelType => model.Config.ModelType;
+
+    /// <inheritdoc />
     public Device Device => model.Device;
 
     /// <inheritdoc />

@@ -41,8 +41,8 @@ public sealed class ParameterFactory(Device device, ScalarType dtype, WeightInit
     /// <summary>A bias vector (zeros when initialising).</summary>
     public Parameter Bias(long size) => Filled(size, 0);
 
-    /// <summary>A norm scale (ones when initialising).</summary>
-    public Parameter NormScale(long size) => Filled(size, 1);
+    /// <summary>A norm scale, initialised to <paramref name="identity"/>: 1, or 0 where the norm scales by (1 + weight).</summary>
+    public Parameter NormScale(long size, double identity = 1) => Filled(size, identity);
 
     /// <summary>A linear layer y = xWᵀ (+ b) with weight [out, in].</summary>
     public Linear Linear(long inFeatures, long outFeatures, bool bias) =>

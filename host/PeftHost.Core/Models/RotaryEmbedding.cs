@@ -11,16 +11,30 @@ public sealed class RotaryEmbedding : IDisposable
 {
     private readonly Tensor _invFreq; // [head_dim / 2], fp32
 
-    /// <summary>Precomputes the inverse frequencies for <paramref name="config"/>.</summary>
-    public RotaryEmbedding(ModelConfig config, Device device)
+    /// <summary>Precomputes the inverse frequencies for <paramref name="config"/>'s (global) attention layers.</summary>
+    public RotaryEmbedding(ModelConfig config, Device device) : this(InverseFrequencies(config.HeadDim, config.RopeTheta, config.RopeScaling), device) { }
+
+    private RotaryEmbedding(float[] invFreq, Device device)
     {
-        int dim = config.HeadDim;
-        var freqs = new float[dim / 2];
-        for (int i = 0; i < freqs.Length; i++)
-            freqs[i] = (float)(1.0 / Math.Pow(config.RopeTheta, 2.0 * i / dim));
-        ApplyScaling(freqs, config.RopeScaling);
-        var onCpu = tensor(freqs);
+        var onCpu = tensor(invFreq);
         _invFreq = device.type == DeviceType.CPU ? onCpu : onCpu.to(device);
+    }
+
+    /// <summary>
+    /// The embedding of <paramref name="config"/>'s sliding-window layers: Gemma 3 rotates them with their own base
+    /// (rope_local_base_freq) and no scaling; in other families they share the global one (null).
+    /// </summary>
+    public static RotaryEmbedding? ForSlidingLayers(ModelConfig config, Device device) =>
+        config.LocalRopeTheta is double theta ? new(InverseFrequencies(config.HeadDim, theta, scaling: null), device) : null;
+
+    /// <summary>The inverse frequency of each rotated pair, [head_dim / 2], for base <paramref name="theta"/> after <paramref name="scaling"/>.</summary>
+    public static float[] InverseFrequencies(int headDim, double theta, RopeScaling? scaling)
+    {
+        var freqs = new float[headDim / 2];
+        for (int i = 0; i < freqs.Length; i++)
+            freqs[i] = (float)(1.0 / Math.Pow(theta, 2.0 * i / headDim));
+        ApplyScaling(freqs, scaling);
+        return freqs;
     }
 
     /// <summary>cos and sin for <paramref name="positionIds"/> [batch, seq]: each [batch, 1, seq, head_dim] in <paramref name="dtype"/>.</summary>

@@ -46,6 +46,9 @@ public interface IPeftModelSurface
     /// <summary>Adds callbacks run by the trainer around backward and optimizer steps.</summary>
     IDisposable AddTrainingHooks(ITrainingHooks hooks);
 
+    /// <summary>The model's family as its config's <c>model_type</c> (llama, qwen3, gemma2…): PEFT keys default target modules by it.</summary>
+    string ModelType { get; }
+
     /// <summary>The model's tokenizer when one is loaded (prompt tuning's TEXT init needs it).</summary>
     ITextEncoder? Tokenizer { get; }
 

@@ -37,8 +37,8 @@ public abstract class LinearTunerMethod<TConfig, TLayer> : IPeftMethod
     /// <summary>The method's name in error messages ("LoRA", "IA3").</summary>
     protected abstract string DisplayName { get; }
 
-    /// <summary>The <c>target_modules</c> a config without them gets (PEFT's default for LLaMA-style models).</summary>
-    protected abstract IReadOnlyList<string> DefaultTargetModules { get; }
+    /// <summary>The <c>target_modules</c> a config without them gets, per model_type (a <see cref="PeftTargetDefaults"/> table).</summary>
+    protected abstract IReadOnlyDictionary<string, IReadOnlyList<string>> DefaultTargetModules { get; }
 
     /// <inheritdoc />
     public virtual PeftConfig BindConfig(ConfigSource source) => ConfigBinder.Bind<TConfig>(source, PeftType);
@@ -56,7 +56,7 @@ public abstract class LinearTunerMethod<TConfig, TLayer> : IPeftMethod
             throw new ArgumentException($"an adapter named '{adapterName}' is already on the model", nameof(adapterName));
 
         var linearPaths = candidates.Where(m => m.Module is TLayer || LinearLayers.IsLinear(m.Module)).Select(m => m.Path).ToList();
-        ResolveTargetModules(typed, linearPaths);
+        ResolveTargetModules(typed, linearPaths, model.ModelType);
         var injection = new TunerInjection<TConfig>(model, adapterName, typed, candidates);
         Prepare(injection);
 
@@ -128,13 +128,13 @@ public abstract class LinearTunerMethod<TConfig, TLayer> : IPeftMethod
         target is LinearTunerLayer layer ? (layer.InFeatures, layer.OutFeatures) : LinearLayers.Features(target);
 
     /// <summary>
-    /// Fills in the defaults for a missing <c>target_modules</c> and expands "all-linear" into the names of the
+    /// Fills in the family's defaults for a missing <c>target_modules</c> and expands "all-linear" into the names of the
     /// model's linear layers but <c>lm_head</c> (PEFT's <c>_maybe_include_all_linear_layers</c>), writing either back.
     /// </summary>
-    private void ResolveTargetModules(TConfig config, IEnumerable<string> linearPaths)
+    private void ResolveTargetModules(TConfig config, IEnumerable<string> linearPaths, string modelType)
     {
         if (config.TargetModules is null)
-            config.TargetModules = NameList(DefaultTargetModules);
+            config.TargetModules = NameList(PeftTargetDefaults.For(DefaultTargetModules, modelType, "target_modules"));
         else if (TargetModulesJson.IsString(config.TargetModules, out string? text)
                  && string.Equals(text, TargetModuleMatcher.AllLinear, StringComparison.OrdinalIgnoreCase))
             config.TargetModules = NameList(TargetModuleMatcher.AllLinearNames(linearPaths));

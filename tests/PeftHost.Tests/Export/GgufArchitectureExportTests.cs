@@ -51,11 +51,7 @@ public sealed class GgufArchitectureExportTests(ITestOutputHelper log)
         var gguf = dir[$"{name}.gguf"];
         GgufModelExporter.Export(model, dir.Path, gguf, GgmlType.F32);
         var judged = LlamaCppJudge.Run(gguf, logprobTexts: [GgufModelExportTests.Text[..60]]).Logprobs[0];
-        var ours = LlamaCppJudge.LogProbs(model, judged.Tokens);
-        double worst = 0;
-        for (int i = 0; i < judged.Tokens.Length; i++)
-            for (int v = 0; v < ours[i].Length; v++)
-                worst = Math.Max(worst, Math.Abs((judged.Rows[i][v] ?? double.NegativeInfinity) - ours[i][v]));
+        var (worst, ours) = LlamaCppJudge.LogProbDifference(model, judged);
         double spread = ours.Average(row => row.Max() - row.Min());
         log.WriteLine($"{name}: {judged.Tokens.Length} positions × {ours[0].Length} log-probabilities (mean max − min {spread:F2}), largest difference {worst:E2}");
         Assert.InRange(worst, 0, Tolerance);
@@ -88,6 +84,7 @@ public sealed class GgufArchitectureExportTests(ITestOutputHelper log)
     {
         var config = TinyModels.Config() with { Architecture = "GemmaForCausalLM" };
         var e = Assert.Throws<InvalidOperationException>(() => GgufArchitecture.For(config));
-        Assert.Equal("architecture GemmaForCausalLM cannot be exported to GGUF (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)", e.Message);
+        Assert.Equal("architecture GemmaForCausalLM cannot be exported to GGUF (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+            + "Qwen3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM, Phi3ForCausalLM)", e.Message);
     }
 }

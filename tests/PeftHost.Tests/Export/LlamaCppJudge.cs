@@ -58,6 +58,20 @@ public static class LlamaCppJudge
         return Enumerable.Range(0, tokens.Length).Select(i => logp[i].data<float>().ToArray()).ToArray();
     }
 
+    /// <summary>
+    /// The largest |log p(llama.cpp) − log p(PeftHost)| over every position and vocabulary entry of <paramref name="judged"/>
+    /// (an entry llama.cpp gave no probability counts as −∞), with PeftHost's log-probabilities.
+    /// </summary>
+    public static (double Worst, float[][] Ours) LogProbDifference(CausalLanguageModel model, LlamaCppLogprobs judged)
+    {
+        var ours = LogProbs(model, judged.Tokens);
+        double worst = 0;
+        for (int i = 0; i < judged.Tokens.Length; i++)
+            for (int v = 0; v < ours[i].Length; v++)
+                worst = Math.Max(worst, Math.Abs((judged.Rows[i][v] ?? double.NegativeInfinity) - ours[i][v]));
+        return (worst, ours);
+    }
+
     /// <summary>PeftHost's mean next-token NLL of <paramref name="tokens"/>.</summary>
     public static double MeanNll(CausalLanguageModel model, int[] tokens)
     {

@@ -85,14 +85,14 @@ public static class GgufLoraExporter
             if (a.shape.Length != 2 || b.shape.Length != 2 || b.shape[1] != r || baseShape.Length != 2 || a.shape[1] != baseShape[1] || b.shape[0] != baseShape[0])
                 throw new InvalidOperationException($"{origin}: {module} has lora_A {ModelLoader.ShapeText(a.shape)} and lora_B {ModelLoader.ShapeText(b.shape)}, " +
                     $"which do not fit the base weight {ModelLoader.ShapeText(baseShape)}; is it an adapter for another base?");
-            string gguf = GgufArchitecture.TensorName(baseName)
+            string gguf = arch.TensorName(baseName)
                 ?? throw new InvalidOperationException($"{origin}: adapted module {module} has no GGUF counterpart; export with --merge");
             double moduleAlpha = alphaPatterns.FirstOrDefault(p => p.Pattern.IsMatch(module)) is { Pattern: not null } hit ? hit.Alpha : alpha;
             double scaling = rslora ? moduleAlpha / Math.Sqrt(r) : moduleAlpha / r;
             // llama.cpp multiplies by alpha / r with the file's alpha (or by 1 when that alpha is 0).
             double applied = alpha == 0 ? 1 : alpha / (double)r;
             double fold = scaling / applied;
-            int? heads = arch.RopeHeads(baseName, baseModel.Config);
+            int? heads = arch.RopeHeads(baseName);
             var (loraA, loraB) = (a, b);
             tensors.Add(new GgufTensor(gguf + ".lora_a", a.shape, type, () => GgmlEncoder.Encode(loraA, type)));
             tensors.Add(new GgufTensor(gguf + ".lora_b", b.shape, type, () =>

@@ -22,7 +22,7 @@ public static class GgufModelExporter
         var metadata = GeneralMetadata(arch.Name, "model", name ?? Path.GetFileName(Path.GetFullPath(tokenizerDir).TrimEnd('/')));
         metadata.Add(new("general.file_type", GgufValue.U32(GgmlTypes.FileType(type))));
         metadata.Add(new("general.quantization_version", GgufValue.U32(2)));
-        metadata.AddRange(arch.Hyperparameters(config));
+        metadata.AddRange(arch.Hyperparameters());
         metadata.AddRange(GgufVocabulary.Metadata(tokenizerDir, config.VocabSize));
 
         var state = QuantizedModelFiles.PlainStateDict(model, ScalarType.Float32);
@@ -31,19 +31,23 @@ public static class GgufModelExporter
             var tensors = new List<GgufTensor>(state.Count);
             foreach (var (hfName, weight) in state)
             {
-                string gguf = GgufArchitecture.TensorName(hfName)
+                string gguf = arch.TensorName(hfName)
                     ?? throw new InvalidOperationException($"parameter {hfName} has no GGUF counterpart; merge or remove adapters before exporting the model");
                 var shape = weight.shape;
                 var tensorType = shape.Length == 1 ? GgmlType.F32
                     : GgmlEncoder.CanEncode(shape, type) ? type
                     : GgmlType.F16;
-                int? heads = arch.RopeHeads(hfName, config);
-                var source = weight;
+                var (source, parameterName) = (weight, hfName);
                 tensors.Add(new GgufTensor(gguf, shape, tensorType, () =>
                 {
-                    using var rows = heads is int h ? GgufArchitecture.ToInterleavedRope(source, h) : source.alias();
-                    return GgmlEncoder.Encode(rows, tensorType);
+                    using var converted = arch.ToGguf(parameterName, source);
+                    return GgmlEncoder.Encode(converted, tensorType);
                 }));
+            }
+            foreach (var (gguf, value) in arch.ExtraTensors())
+            {
+                state.Add(new(gguf, value)); // disposed with the state below
+                tensors.Add(new GgufTensor(gguf, value.shape, GgmlType.F32, () => GgmlEncoder.Encode(value, GgmlType.F32)));
             }
             GgufFileOutput.Write(outPath, metadata, tensors);
             return tensors;
