@@ -1,3 +1,4 @@
+using PeftHost.Core.Chat;
 using PeftHost.Core.Data;
 using PeftHost.Core.Tokenization;
 
@@ -10,12 +11,12 @@ namespace PeftHost.Core.Recipes.Api;
 /// </summary>
 internal sealed class RecipeDataset(string name, string format, IReadOnlyList<DataRecord> records, IDatasetShape shape)
 {
-    private readonly Dictionary<TextTokenizer, TokenizedDataset> _tokenized = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<(TextTokenizer, ChatTemplate?), TokenizedDataset> _tokenized = new();
 
     /// <summary>A name for messages (the file, or "records").</summary>
     public string Name { get; } = name;
 
-    /// <summary>"text", "instruction" or "classification".</summary>
+    /// <summary>"text", "instruction", "classification" or "chat".</summary>
     public string Format { get; } = format;
 
     /// <summary>The records.</summary>
@@ -24,13 +25,21 @@ internal sealed class RecipeDataset(string name, string format, IReadOnlyList<Da
     /// <summary>How records become examples.</summary>
     public IDatasetShape Shape { get; } = shape;
 
-    /// <summary>The examples under <paramref name="tokenizer"/> (tokenized once per tokenizer).</summary>
-    public TokenizedDataset Tokenized(TextTokenizer tokenizer)
+    /// <summary>True when the examples depend on the model's chat template (chat data).</summary>
+    public bool NeedsChatTemplate => Shape is ConversationShape;
+
+    /// <summary>
+    /// The examples under <paramref name="tokenizer"/> and, for chat data, <paramref name="chatTemplate"/>
+    /// (tokenized once per pair).
+    /// </summary>
+    public TokenizedDataset Tokenized(TextTokenizer tokenizer, ChatTemplate? chatTemplate = null)
     {
-        if (_tokenized.TryGetValue(tokenizer, out var done)) return done;
-        var examples = Shape.Tokenize(Records, tokenizer.AsTokenEncoder());
+        var key = (tokenizer, NeedsChatTemplate ? chatTemplate : null);
+        if (_tokenized.TryGetValue(key, out var done)) return done;
+        var shape = Shape is ConversationShape conversations ? conversations with { Template = chatTemplate } : Shape;
+        var examples = shape.Tokenize(Records, tokenizer.AsTokenEncoder());
         if (examples.Count == 0) throw new ArgumentException($"dataset '{Name}' yields no examples (too short for maxLength, or empty)");
-        return _tokenized[tokenizer] = new TokenizedDataset(examples, Name);
+        return _tokenized[key] = new TokenizedDataset(examples, Name);
     }
 
     /// <summary>

@@ -51,6 +51,9 @@ internal sealed class RecipeModel(CausalLanguageModel model, string? folder, str
         catch (TokenizerFormatException) { return null; }
     }
 
+    /// <summary>The chat template given with <c>setChatTemplate</c>: used instead of the folder's, and saved with the adapters.</summary>
+    public Chat.ChatTemplate? ChatTemplate { get; set; }
+
     /// <summary>Uses <paramref name="tokenizer"/> from now on.</summary>
     public void UseTokenizer(TextTokenizer tokenizer) => _tokenizer = tokenizer;
 

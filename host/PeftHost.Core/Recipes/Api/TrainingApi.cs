@@ -65,8 +65,11 @@ internal static class TrainingApi
             var result = s.Job("train", job =>
             {
                 var tokenizer = model.Tokenizer("train");
-                var trainSet = dataset.Tokenized(tokenizer);
-                var validationSet = validation?.Tokenized(tokenizer);
+                var trainSet = Examples(dataset, model, tokenizer, "train");
+                var validationSet = validation is null ? null : Examples(validation, model, tokenizer, "train");
+                if (trainSet.Any(e => e.Segments is not null) && model.Model.Hooks.ActiveInputEmbeddingHook() is not null)
+                    throw new RecipeApiException("train: packed conversations cannot be trained with a virtual-token adapter (prompt tuning, P-tuning): " +
+                        "its tokens would belong to the first conversation only; load the dataset with packing: false");
                 var trainer = new Trainer(model.Model, peft.TrainableParameters(), settings, s.Host.Events);
                 if (validation?.Shape is ClassificationShape shape) trainer.Evaluators.Add(Classifier(validation, shape, tokenizer, null, "eval_"));
                 if (validation?.Shape is CausalTextShape text)
@@ -135,7 +138,7 @@ internal static class TrainingApi
                     var loss = report?.GoldLoss
                         ?? (text is not null
                             ? ScoreWhole(model.Model, dataset, text, encoder, stride, job.Cancellation)
-                            : DatasetLoss.Evaluate(model.Model, dataset.Tokenized(tokenizer), batchSize, encoder.PaddingId(), job.Cancellation));
+                            : DatasetLoss.Evaluate(model.Model, Examples(dataset, model, tokenizer, "evaluate"), batchSize, encoder.PaddingId(), job.Cancellation));
                     var result = new Dictionary<string, object?> { ["loss"] = loss.Loss, ["perplexity"] = loss.Perplexity, ["tokens"] = loss.Tokens };
                     foreach (var (name, value) in report?.Metrics ?? new Dictionary<string, double>()) result[name] = value;
                     return result;
@@ -150,6 +153,15 @@ internal static class TrainingApi
                     metrics.Where(kv => kv.Value is double).ToDictionary(kv => kv.Key, kv => (double)kv.Value!));
             return JsConvert.ToJs(s.Engine, metrics);
         }));
+    }
+
+    /// <summary>The dataset's examples for <paramref name="model"/>: chat data is rendered with the model's chat template.</summary>
+    private static TokenizedDataset Examples(RecipeDataset dataset, RecipeModel model, Tokenization.TextTokenizer tokenizer, string caller)
+    {
+        if (!dataset.NeedsChatTemplate) return dataset.Tokenized(tokenizer);
+        var template = ChatApi.TemplateOf(model, caller);
+        try { return dataset.Tokenized(tokenizer, template); }
+        catch (DataFormatException e) { throw new RecipeApiException($"{caller}: {e.Message}"); }
     }
 
     /// <summary>
