@@ -18,7 +18,7 @@ import {
 } from "peft";
 
 const p = defineParams({
-  steps: 120, batchSize: 8, r: 8, learningRate: 3e-3, examples: 400, testExamples: 64, maxLength: 256,
+  steps: 120, batchSize: 8, r: 8, learningRate: 3e-3, examples: 256, testExamples: 64, maxLength: 256,
   packing: false, seed: 42,
 });
 setSeed(p.seed);
