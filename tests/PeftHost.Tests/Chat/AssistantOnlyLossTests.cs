@@ -91,3 +91,37 @@ public sealed class AssistantOnlyLossTests : IDisposable
         Assert.Contains("trainOnResponsesOnly: false", error.Message);
     }
 }
+
+/// <summary>Assistant spans on the hand-written copies of real templates (ChatML, Mistral-instruct, Phi-3, Zephyr, Llama-2-chat).</summary>
+public sealed class AssistantSpansTemplateTests
+{
+    // The Llama 3.1 tools template needs tool schemas, which training conversations do not carry.
+    public static TheoryData<string> Templates() => new(ChatTemplateCorpus.HandWritten.Keys.Where(k => k != "llama-3.1-tools"));
+
+    [Theory]
+    [MemberData(nameof(Templates))]
+    public void Each_span_is_one_answer_with_its_end_of_turn_and_nothing_of_the_users(string name)
+    {
+        var template = ChatTemplate.Parse(ChatTemplateCorpus.HandWritten[name], name,
+            new Dictionary<string, string> { ["bos_token"] = "<s>", ["eos_token"] = "</s>" });
+        JsonArray messages =
+        [
+            new JsonObject { ["role"] = "user", ["content"] = "Where did the cat sit?" },
+            new JsonObject { ["role"] = "assistant", ["content"] = "On the mat." },
+            new JsonObject { ["role"] = "user", ["content"] = "And the dog?" },
+            new JsonObject { ["role"] = "assistant", ["content"] = "In the park." },
+        ];
+        var rendered = AssistantSpans.Render(template, messages);
+        Assert.Equal(2, rendered.Spans.Count);
+        string[] answers = ["On the mat.", "In the park."];
+        for (int i = 0; i < 2; i++)
+        {
+            var (start, end) = rendered.Spans[i];
+            var span = rendered.Text[start..end];
+            Assert.StartsWith(answers[i], span.TrimStart());
+            Assert.True(span.Length > answers[i].Length, $"{name}: span {i} '{span}' has no end-of-turn marker");
+            Assert.DoesNotContain("cat sit", span);
+            Assert.DoesNotContain("dog", span);
+        }
+    }
+}
