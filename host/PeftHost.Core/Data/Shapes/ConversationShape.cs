@@ -23,7 +23,7 @@ public sealed record ConversationShape(int MaxLength, IConversationReader Reader
 
     /// <summary>
     /// With a <see cref="FieldConversationReader"/>: the field shortened until a conversation fits <see cref="MaxLength"/>
-    /// (an e-mail body, say). Without it, a long conversation is cut at the maximum length.
+    /// (an e-mail body, say), then the others in turn. Without it, a long conversation is cut at the maximum length.
     /// </summary>
     public string? FitField { get; init; }
 
@@ -66,24 +66,30 @@ public sealed record ConversationShape(int MaxLength, IConversationReader Reader
     /// <summary>Characters a token seldom exceeds on average: bounds how much of a long field is tokenized while fitting (a prefix that fits is retried whole).</summary>
     private const int CharactersPerTokenBound = 4;
 
-    /// <summary>The conversation with <see cref="FitField"/> shortened until the whole fits.</summary>
+    /// <summary>
+    /// The conversation with <see cref="FitField"/> shortened until the whole fits; if that field alone cannot make
+    /// room, the other fields the turns read, in turn (as <see cref="ClassificationShape"/> does).
+    /// </summary>
     private RenderedConversation Fitted(DataRecord record, ITokenEncoder tokenizer)
     {
         if (Reader is not FieldConversationReader fields)
             throw new InvalidOperationException("fitField applies to conversations built from fields");
-        string field = FitField!;
-        string Value(string f, string shortened) => f == field ? shortened : record.Require(f);
-        RenderedConversation With(string shortened) => Render(record, fields.Read(record, f => Value(f, shortened)));
-        int Count(string value) => tokenizer.Encode(With(value).Text, addBos: false).Count;
-        // Tokenizing a long e-mail whole is slow; a prefix of the field that is already too long bounds the search
-        // as well as the whole does (the fitter assumes longer prefixes never take fewer tokens).
-        string value = record.Require(field);
-        int cut = (int)Math.Min(value.Length, MaxLength * (long)CharactersPerTokenBound);
-        if (cut < value.Length && char.IsHighSurrogate(value[cut - 1])) cut--;
-        if (cut < value.Length && Count(value[..cut]) <= MaxLength) cut = value.Length;
-        var fitted = TextFitter.Fit(value[..cut], Count, MaxLength);
-        if (fitted is null) throw record.Error($"the conversation is longer than maxLength ({MaxLength} tokens) even with '{field}' empty");
-        return With(fitted);
+        var values = fields.Fields.ToDictionary(f => f, record.Require);
+        RenderedConversation With(string field, string value) => Render(record, fields.Read(record, f => f == field ? value : values[f]));
+        int Count(string field, string value) => tokenizer.Encode(With(field, value).Text, addBos: false).Count;
+        foreach (var field in new[] { FitField! }.Concat(fields.Fields.Where(f => f != FitField)))
+        {
+            // Tokenizing a long e-mail whole is slow; a prefix of the field that is already too long bounds the search
+            // as well as the whole does (the fitter assumes longer prefixes never take fewer tokens).
+            string value = values[field];
+            int cut = (int)Math.Min(value.Length, MaxLength * (long)CharactersPerTokenBound);
+            if (cut < value.Length && char.IsHighSurrogate(value[cut - 1])) cut--;
+            if (cut < value.Length && Count(field, value[..cut]) <= MaxLength) cut = value.Length;
+            var fitted = TextFitter.Fit(value[..cut], v => Count(field, v), MaxLength);
+            values[field] = fitted ?? "";
+            if (fitted is not null) return With(field, fitted);
+        }
+        throw record.Error($"the conversation is longer than maxLength ({MaxLength} tokens) even with its fields empty");
     }
 
     /// <summary>
