@@ -10,7 +10,7 @@
 //   - prints the assistant's answers before and after training through chat, the held-out loss, and
 //     saves the adapter with the template in its tokenizer_config.json (as TRL's trainer does).
 //
-//   peft run recipes/chat-sft.js                          # about 40 s on 2 cores
+//   peft run recipes/chat-sft.js
 //   peft run recipes/chat-sft.js --set packing=true       # several conversations in each sequence
 import {
   defineParams, setSeed, loadModel, setChatTemplate, getPeftModel, printTrainableParameters, loadDataset,
@@ -18,7 +18,7 @@ import {
 } from "peft";
 
 const p = defineParams({
-  steps: 120, batchSize: 8, r: 8, learningRate: 3e-3, examples: 256, testExamples: 64, maxLength: 256,
+  steps: 60, batchSize: 8, r: 8, learningRate: 3e-3, examples: 256, testExamples: 64, maxLength: 192,
   packing: false, seed: 42,
 });
 setSeed(p.seed);
