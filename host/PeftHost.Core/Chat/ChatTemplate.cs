@@ -110,7 +110,7 @@ public sealed class ChatTemplate
     }
 
     /// <summary>bos/eos/unk/pad token strings from tokenizer_config.json, as transformers passes them to the template.</summary>
-    private static Dictionary<string, string> SpecialTokenStrings(string folder)
+    internal static Dictionary<string, string> SpecialTokenStrings(string folder)
     {
         TokenizerConfigFiles files;
         try { files = TokenizerConfigFiles.Read(folder); }
@@ -121,6 +121,21 @@ public sealed class ChatTemplate
         if (files.UnkToken is { } unk) tokens["unk_token"] = unk;
         if (files.PadToken is { } pad) tokens["pad_token"] = pad;
         return tokens;
+    }
+
+    /// <summary>
+    /// Writes this template into <paramref name="folder"/>'s tokenizer_config.json as <c>chat_template</c> (the file is
+    /// created when missing; its other keys are kept), as transformers saves a tokenizer whose template was set.
+    /// </summary>
+    public void SaveInto(string folder)
+    {
+        var path = Path.Combine(folder, ConfigFileName);
+        JsonObject config;
+        try { config = JsonFiles.ReadObjectIfExists(path) ?? new JsonObject(); }
+        catch (TokenizerFormatException e) { throw new ChatTemplateException(e.Message, e); }
+        config["chat_template"] = Source;
+        var text = config.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        IO.AtomicFile.WriteAllText(path, text + "\n");
     }
 
     /// <summary>

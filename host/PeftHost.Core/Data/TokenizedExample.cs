@@ -12,6 +12,12 @@ public sealed record TokenizedExample(int[] InputIds, int[] Labels)
     /// <summary>The label that contributes no loss.</summary>
     public const int IgnoreIndex = -100;
 
+    /// <summary>
+    /// For a sequence packed from several (<see cref="ExamplePacker"/>): the 1-based number of the sequence each
+    /// position belongs to, so attention stays within it and positions restart at its start; null for one sequence.
+    /// </summary>
+    public int[]? Segments { get; init; }
+
     /// <summary>Sequence length.</summary>
     public int Length => InputIds.Length;
 

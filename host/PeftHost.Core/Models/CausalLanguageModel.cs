@@ -89,7 +89,8 @@ public sealed class CausalLanguageModel : HfModule
     /// Next-token logits [B, T, vocab] (or [B, 1, vocab] with <paramref name="lastPositionOnly"/>).
     /// </summary>
     /// <param name="inputIds">Token ids [B, T] (int64).</param>
-    /// <param name="attentionMask">1 for real tokens, 0 for padding, over past and current tokens [B, past + T]; null when nothing is padded.</param>
+    /// <param name="attentionMask">1 for real tokens, 0 for padding, over past and current tokens [B, past + T]; null when nothing is padded.
+    /// A packed row numbers its sequences 1, 2, … instead of 1: attention stays within each and positions restart.</param>
     /// <param name="cache">A KV cache to read and extend, for incremental decoding.</param>
     /// <param name="lastPositionOnly">Project only the last position through lm_head (decoding).</param>
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, bool lastPositionOnly = false)
@@ -204,13 +205,20 @@ public sealed class CausalLanguageModel : HfModule
         }
     }
 
-    /// <summary>Positions count real tokens only, so left padding does not shift them (as HF does).</summary>
+    /// <summary>
+    /// Positions count real tokens only, so left padding does not shift them (as HF does); in a packed row they
+    /// restart at 0 where each sequence starts (its number is higher than every one before it), as HF's
+    /// position ids do for packed sequences.
+    /// </summary>
     private Tensor PositionIds(Tensor? mask, int seqPast, long t, long batch)
     {
         if (mask is null)
             return arange(seqPast, seqPast + t, ScalarType.Int64, Device).unsqueeze(0).expand(batch, t);
-        var positions = mask.to(ScalarType.Int64).cumsum(-1) - 1;
-        return positions.clamp_min(0)[.., ^(int)t..];
+        var segment = mask.to(ScalarType.Int64);
+        var counted = (segment != 0).to(ScalarType.Int64).cumsum(-1) - 1;
+        var highestBefore = F.pad(segment.cummax(-1).values[.., ..^1], [1, 0]);
+        var startCount = where(segment > highestBefore, counted, zeros_like(counted)).cummax(-1).values;
+        return (counted - startCount).clamp_min(0)[.., ^(int)t..];
     }
 
     /// <summary>
@@ -233,7 +241,12 @@ public sealed class CausalLanguageModel : HfModule
         if (window is int span) allowed = allowed & ((queryPos - keyPos) < span);
         var mask = allowed.unsqueeze(0).unsqueeze(0).expand(batch, 1, t, keys);
         if (tokenMask is not null)
-            mask = mask & tokenMask.to(ScalarType.Bool).unsqueeze(1).unsqueeze(1);
+        {
+            // Keys must be real and, in a packed row, of the query's own sequence (a padded query is let through; see below).
+            var keySegment = tokenMask.to(ScalarType.Int64).unsqueeze(1).unsqueeze(1);   // [B, 1, 1, K]
+            var querySegment = keySegment[.., .., .., ^(int)t..].transpose(-1, -2);        // [B, 1, T, 1]
+            mask = mask & (keySegment != 0) & ((keySegment == querySegment) | (querySegment == 0));
+        }
         // A padded query row would otherwise attend to nothing and produce NaN: let it see itself.
         mask = mask | (keyPos == queryPos).unsqueeze(0).unsqueeze(0);
         if (prefixLength > 0)

@@ -101,4 +101,38 @@ public sealed class ChatApiTests : IDisposable
         Assert.Contains("has no chat template", run.Err);
         Assert.Contains("pass { template:", run.Err);
     }
+
+    [Fact]
+    public void SetChatTemplate_is_used_by_chat_and_chat_data_and_saved_with_the_adapter()
+    {
+        // The bundled model has no template: setChatTemplate gives it one, as tokenizer.chat_template = … does in transformers.
+        var run = _h.RunOk($$"""
+            import { loadModel, setChatTemplate, getPeftModel, loadDataset, train, applyChatTemplate, chat, saveAdapter, log } from "peft";
+            const model = getPeftModel(setChatTemplate(loadModel("models/stories260k"), {{JsonSerializer.Serialize(ChatModelFolder.Template)}}),
+              { method: "lora", r: 2, targetModules: ["q_proj"] });
+            const messages = [{ role: "user", content: "Hi" }, { role: "assistant", content: "Hello." }];
+            log("TEXT " + JSON.stringify(applyChatTemplate(model, messages)));
+            chat(model, [{ role: "user", content: "Hi" }], { maxNewTokens: 2 });
+            train(model, loadDataset([{ messages }]), { maxSteps: 1 });
+            saveAdapter(model, "adapter");
+            """);
+        Assert.Equal("Q: Hi\nA:Hello.</s>\n", Logged(run.Out, "TEXT"));
+        var saved = Core.Chat.ChatTemplate.FromFolder(Path.Combine(_h.Output, "adapter"));
+        Assert.NotNull(saved);
+        Assert.Equal(ChatModelFolder.Template, saved.Source);
+        Assert.Contains("tokenizer_config.json", saved.Origin);
+        // The folder is a tokenizer as well: it loads and knows the base model's special tokens.
+        Assert.Equal(2, TokenizerLoader.Load(Path.Combine(_h.Output, "adapter")).EosTokenIds[0]);
+    }
+
+    [Fact]
+    public void Chat_data_on_a_model_without_a_template_is_told_to_set_one()
+    {
+        var run = _h.Run("recipe.js", """
+            import { loadModel, loadDataset, evaluate } from "peft";
+            evaluate(loadModel("models/stories260k"), loadDataset([{ messages: [{ role: "user", content: "x" }, { role: "assistant", content: "y" }] }]));
+            """);
+        Assert.Equal(1, run.Code);
+        Assert.Contains("evaluate: chat data is rendered with the model's chat template, and stories260k has none; give one with setChatTemplate(model, template)", run.Err);
+    }
 }

@@ -21,6 +21,7 @@ public sealed class RecipesFolderTests : IDisposable
         ["prompt-tuning.js"] = ["--set", "steps=6"],
         ["p-tuning.js"] = ["--set", "steps=6"],
         ["compare-methods.js"] = ["--set", "steps=12", "--set", "batchSize=4", "--set", "examples=16", "--set", "testExamples=8"],
+        ["chat-sft.js"] = ["--set", "steps=4", "--set", "examples=16", "--set", "testExamples=4", "--set", "packing=true"],
         ["classify-spam.js"] = ["--set", "steps=4", "--set", "examples=16", "--set", "testExamples=8"],
     };
 

@@ -18,7 +18,7 @@ public sealed class Batch : IDisposable
     /// <summary>Token ids [rows, length].</summary>
     public Tensor InputIds { get; }
 
-    /// <summary>1 for real tokens, 0 for padding [rows, length].</summary>
+    /// <summary>1 for real tokens, 0 for padding [rows, length]; in packed rows, each sequence's number (1, 2, …) instead of 1.</summary>
     public Tensor AttentionMask { get; }
 
     /// <summary>Labels [rows, length]: −100 where nothing is predicted (prompts, padding).</summary>
@@ -36,10 +36,10 @@ public sealed class Batch : IDisposable
     /// <summary>Tokens that contribute to the loss: shifted labels that are not −100.</summary>
     public long PredictedTokens { get; }
 
-    /// <summary>True when some row is padded (the model then needs the attention mask).</summary>
+    /// <summary>True when some row is padded or packed (the model then needs the attention mask).</summary>
     public bool IsPadded { get; }
 
-    /// <summary>The mask to pass to the model: null when nothing is padded (its fast causal path).</summary>
+    /// <summary>The mask to pass to the model: null when nothing is padded or packed (its fast causal path).</summary>
     public Tensor? ModelMask => IsPadded ? AttentionMask : null;
 
     /// <inheritdoc />

@@ -4,7 +4,8 @@ namespace PeftHost.Core.Data;
 
 /// <summary>
 /// Pads examples on the right to the longest in the batch (padding: <paramref name="padTokenId"/>,
-/// mask 0, label −100) and moves the tensors to <paramref name="device"/>.
+/// mask 0, label −100) and moves the tensors to <paramref name="device"/>. A packed example's mask holds
+/// its segment numbers (1, 2, …) instead of 1, which the model reads as attention boundaries.
 /// </summary>
 public sealed class BatchCollator(int padTokenId, Device device)
 {
@@ -24,7 +25,7 @@ public sealed class BatchCollator(int padTokenId, Device device)
         var mask = new long[rows * length];
         var labels = new long[rows * length];
         long real = 0, predicted = 0;
-        bool padded = false;
+        bool padded = false, packed = false;
         for (int r = 0; r < rows; r++)
         {
             var e = examples[r];
@@ -35,14 +36,15 @@ public sealed class BatchCollator(int padTokenId, Device device)
             {
                 bool isReal = t < e.Length;
                 ids[offset + t] = isReal ? e.InputIds[t] : padTokenId;
-                mask[offset + t] = isReal ? 1 : 0;
+                mask[offset + t] = isReal ? e.Segments?[t] ?? 1 : 0;
                 labels[offset + t] = isReal ? e.Labels[t] : TokenizedExample.IgnoreIndex;
             }
             real += e.Length;
             predicted += e.PredictedTokens;
             padded |= e.Length < length;
+            packed |= e.Segments is not null;
         }
-        return new Batch(ToDevice(ids, rows, length), ToDevice(mask, rows, length), ToDevice(labels, rows, length), real, predicted, padded);
+        return new Batch(ToDevice(ids, rows, length), ToDevice(mask, rows, length), ToDevice(labels, rows, length), real, predicted, padded || packed);
     }
 
     private Tensor ToDevice(long[] data, int rows, int length)

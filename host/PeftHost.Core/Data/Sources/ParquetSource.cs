@@ -1,11 +1,14 @@
+using System.Collections;
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Parquet.Serialization;
 
 namespace PeftHost.Core.Data;
 
 /// <summary>
 /// A Parquet file (read with Parquet.Net). Every column becomes a field: strings as they are,
-/// other values in invariant culture. A record's <see cref="DataRecord.Line"/> is its 1-based row.
+/// lists and structs as JSON text, other values in invariant culture. A record's <see cref="DataRecord.Line"/> is its 1-based row.
 /// Parquet.Net reads the file whole, so a file larger than the dataset limit (<see cref="DataLimits"/>) is
 /// refused before it is read, and a value longer than the record limit after.
 /// </summary>
@@ -56,6 +59,17 @@ public sealed class ParquetSource(string path, DataLimits? limits = null) : IRec
         null => null,
         string s => s,
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        // Lists and structs (a conversation's messages, say) as JSON text, as JSON Lines gives nested values.
+        IDictionary or IEnumerable => Json(value)!.ToJsonString(),
         _ => value.ToString(),
+    };
+
+    private static JsonNode? Json(object? value) => value switch
+    {
+        null => null,
+        string s => JsonValue.Create(s),
+        IDictionary map => new JsonObject(map.Keys.Cast<object>().Select(k => KeyValuePair.Create(k.ToString()!, Json(map[k])))),
+        IEnumerable list => new JsonArray(list.Cast<object?>().Select(Json).ToArray()),
+        _ => JsonSerializer.SerializeToNode(value, value.GetType()),
     };
 }

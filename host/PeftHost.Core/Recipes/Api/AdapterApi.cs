@@ -66,11 +66,22 @@ internal static class AdapterApi
         api.Add("saveAdapter", s.Function("saveAdapter", 3, values =>
         {
             var args = new ApiArguments("saveAdapter", values).AtMost(3, "(model, dir, { adapterNames })");
-            var peft = ModelApi.ExpectModel(s, args[0], "saveAdapter").RequirePeft("saveAdapter");
+            var model = ModelApi.ExpectModel(s, args[0], "saveAdapter");
+            var peft = model.RequirePeft("saveAdapter");
             string dir = s.Paths.Resolve(args.String(1, "dir"), PathAccess.Write, "saveAdapter");
             var names = SaveAdapterOptions.Read(args[2]).Strings("adapterNames");
             foreach (var n in names ?? []) _ = Adapter(peft, n, "saveAdapter");
-            s.Job("saveAdapter", _ => { peft.SaveAdapter(dir, names); return 0; });
+            s.Job("saveAdapter", _ =>
+            {
+                peft.SaveAdapter(dir, names);
+                // A template set for chat training goes with the adapter, in a tokenizer folder as TRL's trainer saves one.
+                if (model.ChatTemplate is { } template)
+                {
+                    ModelApi.CopyTokenizerFiles(model.Folder, dir);
+                    template.SaveInto(dir);
+                }
+                return 0;
+            });
             s.Notice($"saved adapter{((names?.Count ?? peft.Adapters.Count) == 1 ? "" : "s")} {string.Join(", ", names ?? peft.Adapters.Select(a => a.Name))} to {dir}");
             return new JsString(dir);
         }));

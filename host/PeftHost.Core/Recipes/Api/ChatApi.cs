@@ -39,12 +39,21 @@ internal static class ChatApi
             var (tokenizer, folder) = TokenizerOf(s, args[0]);
             var messages = Messages(args[1], "applyChatTemplate");
             var options = ApplyChatTemplateOptions.Read(args[2]);
-            var template = TemplateFor(s, options, folder, "applyChatTemplate");
+            var template = SetOn(s.Handles.TryGet<RecipeModel>(args[0], out var given) ? given : null, options) ?? TemplateFor(s, options, folder, "applyChatTemplate");
             var text = Guard("applyChatTemplate", () => template.Render(messages, options.Bool("addGenerationPrompt", false),
                 ToolsOf(options), ContextOf(options)));
             return options.Bool("tokenize", false)
                 ? JsConvert.ToJs(s.Engine, tokenizer.Encode(text, addBos: false))
                 : new JsString(text);
+        }));
+
+        api.Add("setChatTemplate", s.Function("setChatTemplate", 2, values =>
+        {
+            var args = new ApiArguments("setChatTemplate", values).AtMost(2, "(model, template)");
+            var model = ModelApi.ExpectModel(s, args[0], "setChatTemplate");
+            string source = args.String(1, "template (Jinja text)");
+            model.ChatTemplate = Guard("setChatTemplate", () => ChatTemplate.Parse(source, "the template given to setChatTemplate", model.Folder is null ? null : ChatTemplate.SpecialTokenStrings(model.Folder)));
+            return args[0];
         }));
 
         api.Add("chat", s.Function("chat", 3, values =>
@@ -58,7 +67,7 @@ internal static class ChatApi
                 ? s.Handles.Expect<TextTokenizer>(options.Raw("tokenizer"), "chat", "option 'tokenizer'", "a tokenizer from loadTokenizer")
                 : null;
             var folder = given is not null && s.TokenizerFolders.TryGetValue(given, out var tokenizerFolder) ? tokenizerFolder : model.Folder;
-            var template = TemplateFor(s, options, folder, "chat");
+            var template = SetOn(model, options) ?? TemplateFor(s, options, folder, "chat");
             var tools = ToolsOf(options);
             var context = ContextOf(options);
             var reply = s.Job("chat", job =>
@@ -94,6 +103,16 @@ internal static class ChatApi
         return Guard(caller, () => ChatTemplate.FromFolder(folder, options.String("templateName")))
             ?? throw new RecipeApiException($"{caller}: {folder} has no chat template (neither {ChatTemplate.TemplateFileName} nor \"chat_template\" in tokenizer_config.json); pass {{ template: \"file.jinja\" }}");
     }
+
+    /// <summary>The template set on <paramref name="model"/> with setChatTemplate, unless the options name another.</summary>
+    private static ChatTemplate? SetOn(RecipeModel? model, OptionValues options) =>
+        options.Has("template") || options.Has("templateName") ? null : model?.ChatTemplate;
+
+    /// <summary>The template a model's conversations are rendered with: the one set with setChatTemplate, else its folder's.</summary>
+    public static ChatTemplate TemplateOf(RecipeModel model, string caller) =>
+        model.ChatTemplate
+        ?? (model.Folder is null ? null : Guard(caller, () => ChatTemplate.FromFolder(model.Folder)))
+        ?? throw new RecipeApiException($"{caller}: chat data is rendered with the model's chat template, and {model.Name} has none; give one with setChatTemplate(model, template)");
 
     private static JsonArray Messages(JsValue value, string caller)
     {

@@ -11,13 +11,16 @@ internal static class DatasetApi
 {
     /// <summary>Options of <c>loadDataset</c>.</summary>
     public static readonly OptionSchema LoadDatasetOptions = new("loadDataset",
-        new OptionSpec("format", OptionKind.String, "\"text\" (causal LM), \"instruction\" (prompt → response) or \"classification\" (prompt → label word); default: from the fields."),
+        new OptionSpec("format", OptionKind.String, "\"text\" (causal LM), \"instruction\" (prompt → response), \"classification\" (prompt → label word) or \"chat\" (conversations rendered with the model's chat template); default: from the fields."),
         new OptionSpec("maxLength", OptionKind.Integer, "Tokens per example at most (default 256)."),
-        new OptionSpec("packing", OptionKind.Boolean, "text: pack documents into blocks of maxLength (default true) instead of one padded example each."),
+        new OptionSpec("packing", OptionKind.Boolean, "text: pack documents into blocks of maxLength (default true) instead of one padded example each; chat: pack whole conversations into sequences of up to maxLength, attention kept within each (default false)."),
+        new OptionSpec("chatFormat", OptionKind.String, "chat: the conversations' layout, \"messages\" (OpenAI role/content), \"sharegpt\" (from/value) or \"alpaca\" (instruction/input/output); default: from the fields."),
+        new OptionSpec("messages", OptionKind.ObjectArray, "chat: build each conversation from the record's fields: [{ role, content: \"text with {field} placeholders\" }, …]."),
+        new OptionSpec("trainOnResponsesOnly", OptionKind.Boolean, "chat: supervise only the assistant's turns (default true); false trains on every token."),
         new OptionSpec("template", OptionKind.String, "instruction: \"alpaca\" (default), \"chat\" or a text with {prompt}/{input}; classification: the prompt with {field} placeholders (default \"{text}\\nLabel:\")."),
         new OptionSpec("fields", OptionKind.Object, "Field names: { text, prompt, input, response, label }."),
         new OptionSpec("labels", OptionKind.Object, "classification: the labels (an array) or label → word (an object)."),
-        new OptionSpec("fitField", OptionKind.String, "classification: the field shortened when a prompt is too long (default: the template's first)."),
+        new OptionSpec("fitField", OptionKind.String, "classification: the field shortened when a prompt is too long (default: the template's first); chat with messages: the field shortened when a conversation is longer than maxLength."),
         new OptionSpec("split", OptionKind.String, "Plain text files: \"paragraphs\" (default), \"lines\" or \"document\"."),
         new OptionSpec("where", OptionKind.Object, "Keep the records whose fields have these values: { field: value | [values] }."),
         new OptionSpec("balanceBy", OptionKind.String, "Keep as many records of each value of this field as the rarest value has."),
@@ -81,8 +84,8 @@ internal static class DatasetApi
                 throw new RecipeApiException($"loadDataset: '{name}' has no records" + (where.Count > 0 || balanceBy is not null ? " left after where/balanceBy" : ""));
             var fields = DatasetShapes.Fields(options, records);
             string format = DatasetShapes.Format(options.String("format"), records, fields);
-            var shape = DatasetShapes.Shape(format, options, fields);
-            CheckFields(format, records, fields);
+            if (format != "chat") CheckFields(format, records, fields);
+            var shape = Guard(() => DatasetShapes.Shape(format, options, fields, records));
             return Handle(s, new RecipeDataset(name, format, records, shape));
         }));
     }
@@ -131,7 +134,7 @@ internal static class DatasetApi
         var fields = DatasetShapes.Fields(options, first);
         string format = DatasetShapes.Format(options.String("format"), first, fields);
         CheckFields(format, first, fields);
-        return new RecipeDataset(name, format, first, DatasetShapes.Shape(format, options, fields)) { Stream = source, ShuffleBuffer = buffer };
+        return new RecipeDataset(name, format, first, DatasetShapes.Shape(format, options, fields, first)) { Stream = source, ShuffleBuffer = buffer };
     }
 
     /// <summary>Records a streamed dataset reads up front to find its fields and format.</summary>
@@ -191,11 +194,19 @@ internal static class DatasetApi
                 var v = obj.Get(key);
                 fields[key.ToString()] = v.IsNull() || v.IsUndefined() ? null
                     : v.IsNumber() ? v.AsNumber().ToString(CultureInfo.InvariantCulture)
+                    : v.IsObject() ? JsConvert.ToJson(v, $"record {i}.{key}")!.ToJsonString() // nested values as JSON text, as JSONL gives them
                     : v.ToString();
             }
             records.Add(new DataRecord(fields, "records", i + 1));
         }
         return records;
+    }
+
+    /// <summary>A record that does not read as its format says, as the recipe's error (it names the file and line).</summary>
+    private static T Guard<T>(Func<T> read)
+    {
+        try { return read(); }
+        catch (DataFormatException e) { throw new RecipeApiException($"loadDataset: {e.Message}"); }
     }
 
     /// <summary>Checks the fields the format needs are in the first record (every record is checked when tokenized).</summary>

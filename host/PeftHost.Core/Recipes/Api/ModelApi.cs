@@ -120,7 +120,8 @@ internal static class ModelApi
     public static RecipeModel ExpectModel(RecipeSession s, JsValue value, string caller, string parameter = "model") =>
         s.Handles.Expect<RecipeModel>(value, caller, parameter, "a model from loadModel or getPeftModel");
 
-    private static void CopyTokenizerFiles(string? from, string to)
+    /// <summary>Copies the tokenizer files of <paramref name="from"/> (a model folder) into <paramref name="to"/>.</summary>
+    internal static void CopyTokenizerFiles(string? from, string to)
     {
         if (from is null) return;
         foreach (var name in TokenizerFiles.Concat(Directory.GetFiles(from, "*.tiktoken").Select(Path.GetFileName)!))

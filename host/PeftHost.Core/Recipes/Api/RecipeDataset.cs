@@ -1,3 +1,4 @@
+using PeftHost.Core.Chat;
 using PeftHost.Core.Data;
 using PeftHost.Core.Recipes.Interop;
 using PeftHost.Core.Tokenization;
@@ -13,12 +14,12 @@ namespace PeftHost.Core.Recipes.Api;
 /// </summary>
 internal sealed class RecipeDataset(string name, string format, IReadOnlyList<DataRecord> records, IDatasetShape shape)
 {
-    private readonly Dictionary<TextTokenizer, TokenizedDataset> _tokenized = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<(TextTokenizer, ChatTemplate?), TokenizedDataset> _tokenized = new();
 
     /// <summary>A name for messages (the file, or "records").</summary>
     public string Name { get; } = name;
 
-    /// <summary>"text", "instruction" or "classification".</summary>
+    /// <summary>"text", "instruction", "classification" or "chat".</summary>
     public string Format { get; } = format;
 
     /// <summary>The records.</summary>
@@ -36,9 +37,15 @@ internal sealed class RecipeDataset(string name, string format, IReadOnlyList<Da
     /// <summary>Whether the dataset is read from its file while training rather than held in memory.</summary>
     public bool Streamed => Stream is not null;
 
-    /// <summary>What <c>train</c> reads under <paramref name="tokenizer"/>: the file itself when streamed, else the tokenized examples.</summary>
-    public ITrainingData TrainingData(TextTokenizer tokenizer) =>
-        Stream is { } stream ? new StreamingDataset(stream, Shape, tokenizer.AsTokenEncoder(), ShuffleBuffer) : Tokenized(tokenizer);
+    /// <summary>True when the examples depend on the model's chat template (chat data).</summary>
+    public bool NeedsChatTemplate => Shape is ConversationShape;
+
+    /// <summary>
+    /// What <c>train</c> reads under <paramref name="tokenizer"/> (and, for chat data, <paramref name="chatTemplate"/>):
+    /// the file itself when streamed, else the tokenized examples.
+    /// </summary>
+    public ITrainingData TrainingData(TextTokenizer tokenizer, ChatTemplate? chatTemplate = null) =>
+        Stream is { } stream ? new StreamingDataset(stream, ShapeFor(chatTemplate), tokenizer.AsTokenEncoder(), ShuffleBuffer) : Tokenized(tokenizer, chatTemplate);
 
     /// <summary>Refuses a streamed dataset where <paramref name="caller"/> needs all its examples at once.</summary>
     public void RequireInMemory(string caller)
@@ -47,15 +54,23 @@ internal sealed class RecipeDataset(string name, string format, IReadOnlyList<Da
             throw new RecipeApiException($"{caller}: '{Name}' is streamed (loadDataset's streaming option), and only train's training data can be; load it without streaming here");
     }
 
-    /// <summary>The examples under <paramref name="tokenizer"/> (tokenized once per tokenizer).</summary>
-    public TokenizedDataset Tokenized(TextTokenizer tokenizer)
+    /// <summary>
+    /// The examples under <paramref name="tokenizer"/> and, for chat data, <paramref name="chatTemplate"/>
+    /// (tokenized once per pair).
+    /// </summary>
+    public TokenizedDataset Tokenized(TextTokenizer tokenizer, ChatTemplate? chatTemplate = null)
     {
-        if (_tokenized.TryGetValue(tokenizer, out var done)) return done;
+        var key = (tokenizer, NeedsChatTemplate ? chatTemplate : null);
+        if (_tokenized.TryGetValue(key, out var done)) return done;
         if (Streamed) throw new InvalidOperationException($"'{Name}' is streamed; it has no in-memory examples");
-        var examples = Shape.Tokenize(Records, tokenizer.AsTokenEncoder());
+        var examples = ShapeFor(chatTemplate).Tokenize(Records, tokenizer.AsTokenEncoder());
         if (examples.Count == 0) throw new ArgumentException($"dataset '{Name}' yields no examples (too short for maxLength, or empty)");
-        return _tokenized[tokenizer] = new TokenizedDataset(examples, Name);
+        return _tokenized[key] = new TokenizedDataset(examples, Name);
     }
+
+    /// <summary>The shape with <paramref name="chatTemplate"/> filled in for chat data.</summary>
+    private IDatasetShape ShapeFor(ChatTemplate? chatTemplate) =>
+        Shape is ConversationShape conversations ? conversations with { Template = chatTemplate } : Shape;
 
     /// <summary>
     /// Splits off round(<paramref name="fraction"/> × records) records for validation (at least one

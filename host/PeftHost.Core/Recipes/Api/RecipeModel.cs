@@ -39,6 +39,9 @@ internal sealed class RecipeModel(ModelSession session, string name) : IDisposab
             ? throw new InvalidOperationException($"{caller}: the model has no folder to load a tokenizer from; pass {{ tokenizer: loadTokenizer(path) }}")
             : Session.Tokenizer;
 
+    /// <summary>The chat template given with <c>setChatTemplate</c>: used instead of the folder's, and saved with the adapters.</summary>
+    public Chat.ChatTemplate? ChatTemplate { get; set; }
+
     /// <summary>The PEFT model, or an error telling the recipe how to make one.</summary>
     public PeftModel RequirePeft(string caller) => Peft
         ?? throw new Interop.RecipeApiException($"{caller}: the model has no adapters; make a PEFT model first with getPeftModel(model, {{ method: \"lora\", … }}) or loadAdapter(model, dir)");

@@ -68,8 +68,11 @@ internal static class TrainingApi
             var result = s.Job("train", job =>
             {
                 var tokenizer = model.Tokenizer("train");
-                var trainSet = dataset.TrainingData(tokenizer);
-                var validationSet = validation?.Tokenized(tokenizer);
+                var trainSet = TrainingData(dataset, model, tokenizer);
+                var validationSet = validation is null ? null : Examples(validation, model, tokenizer, "train");
+                if (dataset.Shape is ConversationShape { Packing: true } && model.Model.Hooks.ActiveInputEmbeddingHook() is not null)
+                    throw new RecipeApiException("train: packed conversations cannot be trained with a virtual-token adapter (prompt tuning, P-tuning): " +
+                        "its tokens would belong to the first conversation only; load the dataset with packing: false");
                 var trainer = new Trainer(model.Model, peft.TrainableParameters(), settings, s.Host.Events);
                 if (validation?.Shape is ClassificationShape shape) trainer.Evaluators.Add(Classifier(validation, shape, tokenizer, null, "eval_"));
                 if (validation?.Shape is CausalTextShape text)
@@ -139,7 +142,7 @@ internal static class TrainingApi
                     var loss = report?.GoldLoss
                         ?? (text is not null
                             ? ScoreWhole(model.Model, dataset, text, encoder, stride, job.Cancellation)
-                            : DatasetLoss.Evaluate(model.Model, dataset.Tokenized(tokenizer), batchSize, encoder.PaddingId(), job.Cancellation));
+                            : DatasetLoss.Evaluate(model.Model, Examples(dataset, model, tokenizer, "evaluate"), batchSize, encoder.PaddingId(), job.Cancellation));
                     var result = new Dictionary<string, object?> { ["loss"] = loss.Loss, ["perplexity"] = loss.Perplexity, ["tokens"] = loss.Tokens };
                     foreach (var (name, value) in report?.Metrics ?? new Dictionary<string, double>()) result[name] = value;
                     return result;
@@ -155,6 +158,19 @@ internal static class TrainingApi
             return JsConvert.ToJs(s.Engine, metrics);
         }));
     }
+
+    /// <summary>The dataset's examples for <paramref name="model"/>: chat data is rendered with the model's chat template.</summary>
+    private static TokenizedDataset Examples(RecipeDataset dataset, RecipeModel model, Tokenization.TextTokenizer tokenizer, string caller)
+    {
+        var template = dataset.NeedsChatTemplate ? ChatApi.TemplateOf(model, caller) : null;
+        try { return dataset.Tokenized(tokenizer, template); }
+        catch (DataFormatException e) { throw new RecipeApiException($"{caller}: {e.Message}"); }
+    }
+
+    /// <summary>What <c>train</c> reads: <see cref="Examples"/>, or the file itself when the dataset is streamed.</summary>
+    private static ITrainingData TrainingData(RecipeDataset dataset, RecipeModel model, Tokenization.TextTokenizer tokenizer) =>
+        dataset.Streamed ? dataset.TrainingData(tokenizer, dataset.NeedsChatTemplate ? ChatApi.TemplateOf(model, "train") : null)
+            : Examples(dataset, model, tokenizer, "train");
 
     /// <summary>
     /// Text data scored whole, however long its documents: strided windows of <c>maxLength</c> tokens (at most the
