@@ -34,7 +34,7 @@ public sealed class MyMethodMethod : LinearTunerMethod<MyMethodConfig, ScaledLin
     protected override string DisplayName => "my_method";
 
     /// <inheritdoc />
-    protected override IReadOnlyList<string> DefaultTargetModules => ["q_proj", "v_proj"];
+    protected override IReadOnlyDictionary<string, IReadOnlyList<string>> DefaultTargetModules => PeftTargetDefaults.Lora; // LoRA's per-family defaults: q_proj, v_proj
 
     /// <inheritdoc />
     protected override ScaledLinear CreateLayer(TunerInjection<MyMethodConfig> injection, string path, nn.Module target) =>
