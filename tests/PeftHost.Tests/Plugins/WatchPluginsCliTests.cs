@@ -41,9 +41,9 @@ public sealed class WatchPluginsCliTests(HotReloadBuild build) : IClassFixture<H
         var run = Task.Run(() => root.Parse(["run", recipe, "--out", h.Output, "--workspace", TestPaths.RepoRoot, "--plugins", build.Root, "--watch-plugins"])
             .Invoke(new InvocationConfiguration { Output = stdout, Error = stderr }));
 
-        await stdout.WaitFor("training started", run);
+        await stdout.WaitFor("training started", run, stderr);
         build.Rebuild("1.1.0", gain: 1.0, constructorThrows: true);
-        await stdout.WaitFor("plugin event: refused", run);
+        await stdout.WaitFor("plugin event: refused", run, stderr);
         build.Rebuild("1.2.0", gain: 1.0);
         int code = await run;
 
@@ -78,13 +78,13 @@ public sealed class WatchPluginsCliTests(HotReloadBuild build) : IClassFixture<H
 
         public override void WriteLine(string? value) { lock (_gate) base.WriteLine(value); }
 
-        /// <summary>Waits until <paramref name="text"/> was written; fails if the run ends first or after 4 minutes.</summary>
-        public async Task WaitFor(string text, Task<int> run)
+        /// <summary>Waits until <paramref name="text"/> was written; fails if the run ends first or after 4 minutes, showing <paramref name="errors"/> too.</summary>
+        public async Task WaitFor(string text, Task<int> run, SharedWriter errors)
         {
             var clock = Stopwatch.StartNew();
             while (!Text.Contains(text, StringComparison.Ordinal))
             {
-                Assert.False(run.IsCompleted, $"the run ended (exit {(run.IsCompletedSuccessfully ? run.Result : -1)}) before '{text}':\n{Text}");
+                Assert.False(run.IsCompleted, $"the run ended (exit {(run.IsCompletedSuccessfully ? run.Result : -1)}) before '{text}':\n{Text}\nstderr:\n{errors.Text}");
                 Assert.True(clock.Elapsed < TimeSpan.FromMinutes(4), $"'{text}' never came:\n{Text}");
                 await Task.Delay(50);
             }
