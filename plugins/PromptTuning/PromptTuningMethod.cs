@@ -34,7 +34,8 @@ public sealed class PromptTuningMethod : PromptLearningMethod<PromptTuningConfig
     /// <inheritdoc />
     /// <remarks>
     /// TEXT tokenizes <c>prompt_tuning_init_text</c> with the model's tokenizer (no BOS/EOS), cuts or repeats the ids
-    /// to the number of virtual tokens, and copies their embeddings; SAMPLE_VOCAB copies the embeddings of ids drawn
+    /// to the number of virtual tokens, and copies their embeddings as the model's word-embedding module returns them
+    /// (Gemma 3's is scaled by √hidden); SAMPLE_VOCAB copies the embeddings of ids drawn
     /// uniformly from the vocabulary. An inference-mode adapter (one being loaded) skips initialisation, as PEFT does.
     /// </remarks>
     protected override IAdapter CreateAdapter(IPeftModelSurface model, string adapterName, PromptTuningConfig prompt)
@@ -52,7 +53,9 @@ public sealed class PromptTuningMethod : PromptLearningMethod<PromptTuningConfig
                 using var _ = no_grad();
                 var table = WordEmbeddings(model);
                 var index = tensor(ids, device: table.device);
-                encoder.LoadEmbeddings(table.index_select(0, index).to(ScalarType.Float32));
+                // PEFT copies word_embeddings(ids): rows times the lookup's own scale (Gemma 3's √hidden, in the table's dtype).
+                var rows = table.index_select(0, index) * tensor(model.Dimensions.WordEmbeddingScale, table.dtype, table.device);
+                encoder.LoadEmbeddings(rows.to(ScalarType.Float32));
             }
         }
         catch

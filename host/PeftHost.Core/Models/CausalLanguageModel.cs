@@ -140,6 +140,10 @@ public sealed class CausalLanguageModel : HfModule
         long batch = hidden.shape[0];
         bool firstPass = cache is null || cache.Length == 0;
 
+        // Gemma scales input embeddings by √hidden rounded to the activations' dtype: Gemma 3 in its lookup, so the
+        // token embeddings alone; Gemma 2 the model's whole input, virtual tokens included (as transformers does).
+        Tensor Scaled(Tensor x) => x * tensor(Config.EmbeddingScale, x.dtype, x.device);
+        if (Config.ScaleEmbeddings && Config.EmbeddingScaleInLookup) hidden = Scaled(hidden);
         var embeddingHook = firstPass ? Hooks.ActiveInputEmbeddingHook() : null;
         int virtualNow = 0;
         if (embeddingHook is not null)
@@ -147,9 +151,7 @@ public sealed class CausalLanguageModel : HfModule
             virtualNow = embeddingHook.VirtualTokenCount;
             hidden = cat([embeddingHook.VirtualEmbeddings(batch).to(hidden.dtype), hidden], 1);
         }
-        // Gemma scales every input embedding, virtual tokens included, by √hidden rounded to the activations' dtype.
-        if (Config.ScaleEmbeddings)
-            hidden = hidden * tensor(Math.Sqrt(Config.HiddenSize), hidden.dtype, hidden.device);
+        if (Config.ScaleEmbeddings && !Config.EmbeddingScaleInLookup) hidden = Scaled(hidden);
         int virtualTotal = cache is null ? virtualNow : (firstPass ? virtualNow : cache.VirtualTokens);
         if (attentionMask is not null && virtualTotal > 0)
             attentionMask = cat([ones(batch, virtualTotal, attentionMask.dtype, attentionMask.device), attentionMask], 1);

@@ -86,6 +86,12 @@ public sealed record ModelConfig
     public bool NormWeightIsOffset { get; init; }
     /// <summary>Gemma: token embeddings are multiplied by √hidden_size.</summary>
     public bool ScaleEmbeddings { get; init; }
+    /// <summary>
+    /// Gemma 3: the √hidden scale belongs to the word-embedding lookup (transformers' Gemma3TextScaledWordEmbedding),
+    /// so embeddings handed to the model whole — prompt tuning's virtual tokens — enter unscaled; Gemma 2 scales the
+    /// model's whole input, virtual tokens included.
+    /// </summary>
+    public bool EmbeddingScaleInLookup { get; init; }
     /// <summary>Gemma: attention and feed-forward outputs are normed too (post_attention_layernorm, pre/post_feedforward_layernorm).</summary>
     public bool SandwichNorms { get; init; }
     /// <summary>Qwen3, Gemma 3: per-head RMSNorm of queries and keys (q_norm, k_norm) before RoPE.</summary>
@@ -116,6 +122,9 @@ public sealed record ModelConfig
 
     /// <summary>Whether layer <paramref name="layer"/> attends within the sliding window only.</summary>
     public bool IsSlidingLayer(int layer) => SlidingWindow is not null && layer < SlidingLayers.Count && SlidingLayers[layer];
+
+    /// <summary>The factor Gemma multiplies input embeddings by (√hidden_size; 1 where <see cref="ScaleEmbeddings"/> is off).</summary>
+    public double EmbeddingScale => ScaleEmbeddings ? Math.Sqrt(HiddenSize) : 1;
 
     /// <summary>The factor attention scores are multiplied by before the softmax.</summary>
     public double AttentionScale => 1 / Math.Sqrt(QueryPreAttnScalar ?? HeadDim);
@@ -187,6 +196,7 @@ public sealed record ModelConfig
             HiddenActivation = act,
             NormWeightIsOffset = gemma,
             ScaleEmbeddings = gemma,
+            EmbeddingScaleInLookup = family == "gemma3_text",
             SandwichNorms = gemma,
             QkNorm = family is "qwen3" or "gemma3_text",
             FusedProjections = family == "phi3",

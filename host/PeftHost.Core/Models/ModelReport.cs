@@ -42,12 +42,36 @@ public sealed record ModelReport(ModelConfig Config, long Parameters, long Weigh
         sb.AppendLine(inv, $"vocabulary:        {c.VocabSize}");
         sb.AppendLine(inv, $"context:           {c.MaxPositionEmbeddings} (rope theta {c.RopeTheta}{(c.RopeScaling is null ? "" : $", {c.RopeScaling.Type} scaling ×{c.RopeScaling.Factor}")})");
         sb.AppendLine(inv, $"tied embeddings:   {(c.TieWordEmbeddings ? "yes" : "no")}");
+        sb.AppendLine(inv, $"block:             {string.Join(", ", BlockFeatures(c))}");
         sb.AppendLine(inv, $"parameters:        {Parameters:N0}");
         sb.AppendLine(inv, $"dtype:             {Dtype}");
         sb.AppendLine(inv, $"memory (weights):  {FormatBytes(WeightBytes)} ({WeightBytes * 8.0 / Parameters:F3} bits/parameter)");
         foreach (var (name, p, b) in Components)
             sb.AppendLine(inv, $"  {name,-16} {p,15:N0} params  {FormatBytes(b),10}");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// What the family's decoder block does beyond the LLaMA block, in the config's terms, so that a user sees which
+    /// of its options the engine runs (the activation always, then norms, attention and sliding-window options).
+    /// </summary>
+    private static IEnumerable<string> BlockFeatures(ModelConfig c)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        yield return c.HiddenActivation == "silu" ? "SwiGLU (silu)" : $"GeGLU ({c.HiddenActivation})";
+        if (c.FusedProjections) yield return "fused qkv_proj and gate_up_proj";
+        if (c.QkvBias) yield return c.OutputBias ? "q/k/v/o biases" : "q/k/v biases";
+        if (c.MlpBias) yield return "mlp biases";
+        if (c.QkNorm) yield return "q/k norm";
+        if (c.NormWeightIsOffset) yield return "norms scale by 1 + weight";
+        if (c.ScaleEmbeddings) yield return "embeddings × √hidden";
+        if (c.SandwichNorms) yield return "post-attention and pre/post feed-forward norms";
+        if (c.QueryPreAttnScalar is double scalar) yield return string.Create(inv, $"query_pre_attn_scalar {scalar}");
+        if (c.AttnLogitSoftcapping is double attnCap) yield return string.Create(inv, $"attention soft-cap {attnCap}");
+        if (c.FinalLogitSoftcapping is double finalCap) yield return string.Create(inv, $"final-logit soft-cap {finalCap}");
+        if (c.SlidingWindow is int window)
+            yield return string.Create(inv, $"sliding window {window} in {c.SlidingLayers.Count(s => s)} of {c.NumHiddenLayers} layers");
+        if (c.LocalRopeTheta is double local) yield return string.Create(inv, $"sliding layers' rope theta {local}");
     }
 
     /// <summary>Bytes in binary units.</summary>

@@ -16,7 +16,8 @@ public sealed class ModelSurface(CausalLanguageModel model, ITextEncoder? tokeni
     /// <inheritdoc />
     public ModelDimensions Dimensions { get; } = new(
         model.Config.HiddenSize, model.Config.IntermediateSize, model.Config.NumHiddenLayers,
-        model.Config.NumAttentionHeads, model.Config.NumKeyValueHeads, model.Config.HeadDim, model.Config.VocabSize);
+        model.Config.NumAttentionHeads, model.Config.NumKeyValueHeads, model.Config.HeadDim, model.Config.VocabSize,
+        model.Config.EmbeddingScaleInLookup ? model.Config.EmbeddingScale : 1);
 
     /// <inheritdoc />
     public string ModelType => model.Config.ModelType;

@@ -57,9 +57,20 @@ public interface IPeftModelSurface
 }
 
 /// <summary>The dimensions of a decoder-only transformer.</summary>
+/// <param name="HiddenSize">The model width (token embeddings).</param>
+/// <param name="IntermediateSize">The feed-forward width.</param>
+/// <param name="NumLayers">Decoder layers.</param>
+/// <param name="NumAttentionHeads">Query heads.</param>
+/// <param name="NumKeyValueHeads">Key/value heads (fewer than query heads with grouped-query attention).</param>
+/// <param name="HeadDim">The width of one head (the config's head_dim, which may differ from hidden / heads).</param>
+/// <param name="VocabSize">Vocabulary size.</param>
+/// <param name="WordEmbeddingScale">
+/// The factor the model's word-embedding module multiplies the table's rows by (Gemma 3's <c>embed_scale</c>, √hidden;
+/// 1 elsewhere): what PEFT's <c>word_embeddings(ids)</c> returns, e.g. for prompt tuning's TEXT initialisation.
+/// </param>
 public sealed record ModelDimensions(
     int HiddenSize, int IntermediateSize, int NumLayers, int NumAttentionHeads,
-    int NumKeyValueHeads, int HeadDim, int VocabSize);
+    int NumKeyValueHeads, int HeadDim, int VocabSize, double WordEmbeddingScale = 1);
 
 /// <summary>Encodes text into token ids with the model's tokenizer.</summary>
 public interface ITextEncoder

@@ -36,10 +36,14 @@ public abstract class PromptLearningConfig : PeftConfig
 
     /// <summary>
     /// Fills the model-derived keys the way PEFT does: num_layers, token_dim (hidden size) and num_attention_heads
-    /// when missing; for prefix tuning (<paramref name="keyValueHeads"/>) token_dim becomes
-    /// token_dim / num_attention_heads × key/value heads and num_attention_heads the key/value heads;
+    /// when missing; for prefix tuning (<paramref name="keyValueHeads"/>) token_dim becomes the width of the
+    /// model's keys, key/value heads × head_dim, and num_attention_heads the key/value heads;
     /// num_transformer_submodules becomes 1.
     /// </summary>
+    /// <remarks>
+    /// PEFT takes head_dim from the model's config (Qwen3 and Gemma set it independently of hidden / heads), so the
+    /// prefix has exactly the shape of the layers' own keys and values: [batch, kv heads, virtual tokens, head_dim].
+    /// </remarks>
     public virtual void Resolve(ModelDimensions model, bool keyValueHeads)
     {
         NumLayers ??= model.NumLayers;
@@ -47,7 +51,7 @@ public abstract class PromptLearningConfig : PeftConfig
         NumAttentionHeads ??= model.NumAttentionHeads;
         if (keyValueHeads)
         {
-            TokenDim = TokenDim / NumAttentionHeads * model.NumKeyValueHeads;
+            TokenDim = model.HeadDim * model.NumKeyValueHeads;
             NumAttentionHeads = model.NumKeyValueHeads;
         }
         NumTransformerSubmodules ??= 1;

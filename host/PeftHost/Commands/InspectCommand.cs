@@ -25,7 +25,7 @@ public static class InspectCommand
             Description = "Size a LoRA adapter too: r=8,alpha=16,targets=q_proj+v_proj[,dropout=0.05,rslora=true,dora=true] (other keys pass through as LoRA options)",
         };
         var plugins = PluginsCommand.PluginDirectories();
-        var command = new Command("inspect", "Show a model's architecture, parameter count and memory; needs only config.json (a quantized folder is loaded to measure its stored layout)") { model, dtype, lora, plugins };
+        var command = new Command("inspect", "Show a model's architecture, its family's block options, parameter count and memory; needs only config.json (a quantized folder is loaded to measure its stored layout)") { model, dtype, lora, plugins };
         // The LoRA options are bound by the lora plugin's own config rules at parse time: a bad value is a usage error.
         command.Validators.Add(result =>
         {

@@ -30,8 +30,7 @@ public sealed class FamilyLlamaCppTests(ITestOutputHelper log)
     {
         using var model = FamilyModels.Random(family);
         using var dir = new TempDir();
-        foreach (var file in new[] { "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json" })
-            File.Copy(Path.Combine(TestPaths.Stories260k, file), dir[file]);
+        FamilyModels.CopyTokenizer(dir.Path);
         var gguf = dir[$"{family}.gguf"];
         GgufModelExporter.Export(model, dir.Path, gguf, GgmlType.F32);
 

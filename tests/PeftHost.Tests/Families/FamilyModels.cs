@@ -84,6 +84,20 @@ public static class FamilyModels
         return model;
     }
 
+    /// <summary>Copies stories260k's tokenizer (whose 512 pieces the tiny configs' vocabulary is) into <paramref name="dir"/>.</summary>
+    public static void CopyTokenizer(string dir)
+    {
+        foreach (var file in new[] { "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json" })
+            File.Copy(Path.Combine(TestPaths.Stories260k, file), Path.Combine(dir, file));
+    }
+
+    /// <summary>Saves <paramref name="model"/> as a model folder with a tokenizer, as the CLI and recipes load one.</summary>
+    public static void SaveFolder(CausalLanguageModel model, string dir)
+    {
+        ModelLoader.Save(model, dir);
+        CopyTokenizer(dir);
+    }
+
     private static void Arch(JsonObject j, string architecture, string modelType)
     {
         j["architectures"] = new JsonArray(architecture);
