@@ -37,9 +37,12 @@ public sealed class ChatGenerator(CausalLanguageModel model, TextTokenizer token
         return ids;
     }
 
-    /// <summary>The assistant's reply; <paramref name="onText"/> sees it piece by piece as it is decoded.</summary>
+    /// <summary>
+    /// The assistant's reply; <paramref name="onText"/> sees it piece by piece as it is decoded, and
+    /// <paramref name="onToken"/> each generated id (the closing end-of-turn id included).
+    /// </summary>
     public string Reply(JsonArray messages, GenerationOptions options, Action<string>? onText = null,
-        CancellationToken cancellation = default, JsonArray? tools = null, JsonObject? extra = null)
+        CancellationToken cancellation = default, JsonArray? tools = null, JsonObject? extra = null, Action<int>? onToken = null)
     {
         var ids = Check(messages, options, tools, extra);
         var detokenizer = new IncrementalDetokenizer(tokenizer, ids);
@@ -56,6 +59,7 @@ public sealed class ChatGenerator(CausalLanguageModel model, TextTokenizer token
         {
             new TextGenerator(model).Generate([ids], Settings(options), (_, token) =>
             {
+                onToken?.Invoke(token);
                 if (!StopTokenIds.Contains(token)) Emit(detokenizer.Add(token));
             }, cancellation);
         }

@@ -93,6 +93,14 @@ public sealed class ChatTemplate
         }
     }
 
+    /// <summary>
+    /// The template a chat with a model and an adapter uses: the adapter folder's (saved with a chat fine-tune) when
+    /// it has one, else the model folder's; null when neither has one.
+    /// </summary>
+    /// <exception cref="ChatTemplateException">A template is present but unusable, or <paramref name="name"/> is not among them.</exception>
+    public static ChatTemplate? ForModel(string modelFolder, string? adapterFolder, string? name = null) =>
+        (adapterFolder is null ? null : FromFolder(adapterFolder, name)) ?? FromFolder(modelFolder, name);
+
     /// <summary>A template file (Jinja text), with the special-token strings of <paramref name="tokenizerFolder"/>'s config.</summary>
     /// <exception cref="ChatTemplateException">The file cannot be read or does not parse.</exception>
     public static ChatTemplate FromFile(string path, string? tokenizerFolder) =>

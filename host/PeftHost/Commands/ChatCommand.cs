@@ -96,8 +96,7 @@ public static class ChatCommand
     private static ChatTemplate LoadTemplate(string? file, string? name, string modelDir, string? adapterDir)
     {
         if (file is not null) return ChatTemplate.FromFile(file, modelDir);
-        if (adapterDir is not null && ChatTemplate.FromFolder(adapterDir, name) is { } adapterTemplate) return adapterTemplate;
-        return ChatTemplate.FromFolder(modelDir, name)
+        return ChatTemplate.ForModel(modelDir, adapterDir, name)
             ?? throw new ChatTemplateException($"{modelDir} has no chat template (neither {ChatTemplate.TemplateFileName} nor \"chat_template\" in tokenizer_config.json); give one with --template FILE");
     }
 }

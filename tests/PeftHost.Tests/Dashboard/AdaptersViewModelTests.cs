@@ -115,4 +115,32 @@ public sealed class AdaptersViewModelTests
         Assert.InRange(snapshot.TensorBytes, all * 4, all * 4 + 64 * 1024); // float32 parameters, plus small buffers
         Assert.Contains(h.Seen, e => e is ModelChangedEvent);
     }
+
+    [Fact]
+    public void Open_model_replaces_the_model_and_a_bad_folder_fails_naming_it()
+    {
+        using var dir = new TempDir();
+        using var h = HeadlessModel.WithTinyLora("default");
+        Assert.False(h.Adapters.OpenModel("  ").Started);
+        Assert.Equal("give a model folder (config.json, weights, tokenizer)", h.Adapters.LastMessage);
+
+        // A missing folder and a folder that is no model each fail with a message that names the folder or file.
+        string missing = dir["nowhere"];
+        Directory.CreateDirectory(dir["empty"]);
+        foreach (var (folder, named) in new[] { (missing, missing), (dir["empty"], dir["empty"]) })
+        {
+            Assert.True(h.Adapters.OpenModel(folder).Started);
+            h.Settle();
+            var failed = Assert.IsType<JobFinishedEvent>(h.Seen.Last(e => e is JobFinishedEvent));
+            Assert.Equal(JobOutcome.Failed, failed.Outcome);
+            Assert.Contains(named, failed.Message);
+            Assert.Equal("/models/tiny", h.Adapters.Model.ModelPath); // the model in use stays
+        }
+
+        Assert.True(h.Adapters.OpenModel(TestPaths.Stories260k).Started);
+        h.Settle();
+        Assert.Equal(TestPaths.Stories260k, h.Adapters.Model.ModelPath);
+        Assert.Empty(h.Adapters.Model.Adapters); // the adapters belonged to the model it replaced
+        Assert.Equal("stories260k has no chat template", h.Playground.NoChatTemplate);
+    }
 }

@@ -1,5 +1,6 @@
 using PeftHost.Cli.Dashboard.Jobs;
 using PeftHost.Cli.Dashboard.Recipes;
+using PeftHost.Cli.Dashboard.Session;
 using PeftHost.Cli.Dashboard.ViewModels;
 using PeftHost.Core.Generation;
 using PeftHost.Core.Plugins;
@@ -58,7 +59,9 @@ public sealed class DashboardKeysTests
         public CommandResult ToggleMerge(string name) => CommandResult.Refused("");
         public CommandResult Save(string name, string directory) => CommandResult.Refused("");
         public CommandResult LoadAdapter(string directory) => CommandResult.Refused("");
+        public CommandResult LoadModel(string directory) => CommandResult.Refused("");
         public CommandResult Generate(string prompt, GenerationOptions options) => CommandResult.Refused("");
+        public CommandResult Chat(ChatRequest request, GenerationOptions options) => CommandResult.Refused("");
     }
 
     [Fact]

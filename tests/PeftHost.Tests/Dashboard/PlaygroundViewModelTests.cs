@@ -18,6 +18,8 @@ public sealed class PlaygroundViewModelTests
             Calls.Add((prompt, options));
             return CommandResult.Ok("generating…");
         }
+
+        public CommandResult Chat(ChatRequest request, GenerationOptions options) => throw new InvalidOperationException("not in chat mode");
     }
 
     [Fact]

@@ -13,7 +13,7 @@ public sealed class ModelCommands(JobRunner jobs, DashboardModel model) : IAdapt
 {
     private int _requests;
 
-    /// <summary>Loads the model folder <paramref name="directory"/> as the dashboard's model.</summary>
+    /// <inheritdoc />
     public CommandResult LoadModel(string directory) =>
         Start(JobKind.Model, $"load model {directory}", () => model.Load(directory), $"loading {directory}…");
 
@@ -44,6 +44,14 @@ public sealed class ModelCommands(JobRunner jobs, DashboardModel model) : IAdapt
         int id = Interlocked.Increment(ref _requests);
         var started = jobs.TryStart(JobKind.Generation, "generate", token => model.Generate(id, prompt, options, token), out string? busy);
         return started is null ? Busy(busy) : CommandResult.Ok("generating…");
+    }
+
+    /// <inheritdoc />
+    public CommandResult Chat(ChatRequest request, GenerationOptions options)
+    {
+        int id = Interlocked.Increment(ref _requests);
+        var started = jobs.TryStart(JobKind.Generation, "chat", token => model.Chat(id, request, options, token), out string? busy);
+        return started is null ? Busy(busy) : CommandResult.Ok("answering…");
     }
 
     private CommandResult Start(JobKind kind, string name, Action work, string message)

@@ -26,6 +26,12 @@ public sealed record ModelSnapshot(string? ModelPath, string Description, long T
     /// <summary>No model loaded.</summary>
     public static ModelSnapshot None(string why) => new(null, why, 0, 0, 0, false, []);
 
+    /// <summary>Where the chat template of the answers now comes from (a file, or tokenizer_config.json's key); null when there is none.</summary>
+    public string? ChatTemplate { get; init; }
+
+    /// <summary>Why there is no usable chat template (none in the folders, or the one there fails); null when there is one.</summary>
+    public string? NoChatTemplate { get; init; }
+
     /// <summary>The active adapter, or null.</summary>
     public AdapterSnapshot? Active => Adapters.FirstOrDefault(a => a.IsActive);
 

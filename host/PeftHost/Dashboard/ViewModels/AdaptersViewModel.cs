@@ -20,6 +20,9 @@ public interface IAdapterCommands
 
     /// <summary>Loads the PEFT adapter folder <paramref name="directory"/>.</summary>
     CommandResult LoadAdapter(string directory);
+
+    /// <summary>Loads the model folder <paramref name="directory"/> in place of the current model (its adapters go with it).</summary>
+    CommandResult LoadModel(string directory);
 }
 
 /// <summary>
@@ -78,6 +81,11 @@ public sealed class AdaptersViewModel(IAdapterCommands commands) : IEventSink
     public CommandResult Load(string directory) => Remember(string.IsNullOrWhiteSpace(directory)
         ? CommandResult.Refused("give an adapter folder (adapter_config.json + adapter_model.safetensors)")
         : commands.LoadAdapter(directory.Trim()));
+
+    /// <summary>Opens the model folder <paramref name="directory"/> as the dashboard's model, for the Adapters panel and the Playground.</summary>
+    public CommandResult OpenModel(string directory) => Remember(string.IsNullOrWhiteSpace(directory)
+        ? CommandResult.Refused("give a model folder (config.json, weights, tokenizer)")
+        : commands.LoadModel(directory.Trim()));
 
     private CommandResult Act(Func<AdapterSnapshot, CommandResult> action) =>
         Remember(Selected is { } a ? action(a) : CommandResult.Refused(Model.ModelPath is null ? "no model loaded" : "no adapter selected"));

@@ -72,6 +72,8 @@ public static class DashboardKeys
         ("Tab, Shift-Tab", "move between controls; Enter acts"),
         ("q, Ctrl-Q", "quit (q when not typing)"),
         ("a d m s l", "Adapters: activate disable merge save load"),
+        ("o", "Adapters: open the model folder in the field"),
+        ("c n", "Playground: chat/completion, new chat"),
         ("v o /", "Log: level, source, find"),
         ("Enter, Esc", "Log: open a line whole, close it"),
         ("y", "Recipes: copy the peft run command"),

@@ -8,8 +8,8 @@ namespace PeftHost.Cli.Dashboard.Views;
 
 /// <summary>
 /// The Adapters panel: the model, its adapters (active one starred), and the actions — activate,
-/// disable, merge/unmerge, save to a folder, load a folder (the last run's output by default).
-/// Keys a, d, m, s, l do the same when no text field has focus.
+/// disable, merge/unmerge, save to a folder, load a folder (the last run's output by default) — and
+/// the model itself, opened from a folder. Keys a, d, m, s, l, o do the same when no text field has focus.
 /// </summary>
 public sealed class AdaptersPanel : FrameView
 {
@@ -21,6 +21,7 @@ public sealed class AdaptersPanel : FrameView
     private readonly ListView _list = new() { X = 0, Y = 2, Width = Dim.Fill(), Height = Dim.Fill(5) };
     private readonly TextField _saveFolder = new() { Width = Dim.Fill(), Text = "adapters/" };
     private readonly TextField _loadFolder = new() { Width = Dim.Fill(), Text = "" };
+    private readonly TextField _modelFolder = new() { Width = Dim.Fill(), Text = "" };
 
     /// <summary>Builds the panel; results of actions go to <paramref name="report"/>.</summary>
     public AdaptersPanel(AdaptersViewModel vm, Action<CommandResult> report)
@@ -61,11 +62,18 @@ public sealed class AdaptersPanel : FrameView
         _loadFolder.X = Pos.Right(load) + 1;
         _loadFolder.Y = Pos.AnchorEnd(2);
 
+        var open = Button("_Open model", () => _vm.OpenModel(_modelFolder.Text));
+        open.X = 0;
+        open.Y = Pos.AnchorEnd(1);
+        _modelFolder.X = Pos.Right(open) + 1;
+        _modelFolder.Y = Pos.AnchorEnd(1);
+
         // Enter in a folder field does what its button does.
         ActOnEnter(_saveFolder, () => _vm.Save(_saveFolder.Text));
         ActOnEnter(_loadFolder, () => _vm.Load(_loadFolder.Text));
+        ActOnEnter(_modelFolder, () => _vm.OpenModel(_modelFolder.Text));
 
-        Add(_model, _header, _list, activate, disable, merge, save, _saveFolder, load, _loadFolder);
+        Add(_model, _header, _list, activate, disable, merge, save, _saveFolder, load, _loadFolder, open, _modelFolder);
     }
 
     /// <summary>The view focused when the panel is shown: the adapter list, which the action letters act on.</summary>
@@ -78,7 +86,7 @@ public sealed class AdaptersPanel : FrameView
         set => _loadFolder.Text = value;
     }
 
-    /// <summary>Handles a, d, m, s, l (when no text field has focus); true when the key was one of them.</summary>
+    /// <summary>Handles a, d, m, s, l, o (when no text field has focus); true when the key was one of them.</summary>
     public bool HandleLetter(char letter)
     {
         CommandResult? result = char.ToLowerInvariant(letter) switch
@@ -88,6 +96,7 @@ public sealed class AdaptersPanel : FrameView
             'm' => _vm.ToggleMerge(),
             's' => _vm.Save(_saveFolder.Text),
             'l' => _vm.Load(_loadFolder.Text),
+            'o' => _vm.OpenModel(_modelFolder.Text),
             _ => null,
         };
         if (result is null) return false;
@@ -100,6 +109,8 @@ public sealed class AdaptersPanel : FrameView
     {
         int width = Math.Max(20, Viewport.Width);
         _model.Lines = [DisplayFormat.Fit(_vm.ModelText, width).TrimEnd()];
+        // The model field starts at the model opened at start-up, to edit into another folder.
+        if (_modelFolder.Text.Length == 0 && _vm.Model.ModelPath is { } path) _modelFolder.Text = path;
         _header.Lines = [_vm.Model.Adapters.Count == 0 ? "no adapters: load a PEFT adapter folder below, or run a recipe that saves one" : "  NAME           METHOD                 PARAMETERS"];
         ListSync.Update(_rows, _vm.FormatRows(width));
         if (_rows.Count > 0 && _vm.SelectedIndex >= 0 && _list.SelectedItem != _vm.SelectedIndex) _list.SelectedItem = _vm.SelectedIndex;

@@ -134,6 +134,7 @@ public sealed class DashboardWindow : Window
         {
             DashboardPanel.Recipes when letter == 'y' => CopyCommand(),
             DashboardPanel.Adapters => _adapters.HandleLetter(letter),
+            DashboardPanel.Playground => _playground.HandleLetter(letter),
             DashboardPanel.Log => _log.HandleLetter(letter),
             _ => false,
         };

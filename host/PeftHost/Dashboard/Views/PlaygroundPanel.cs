@@ -6,18 +6,24 @@ using Terminal.Gui.Views;
 namespace PeftHost.Cli.Dashboard.Views;
 
 /// <summary>
-/// The Playground: a prompt box (Enter sends), tokens and temperature, and the two answers side by
-/// side as they stream — the model with its active adapter on the left, the base model on the right.
+/// The Playground: a prompt box (Enter sends), tokens, temperature and top-p, a system prompt and the
+/// mode (completion or chat, c), and the two answers side by side as they stream — the model with its
+/// active adapter on the left, the base model on the right. In chat mode the columns hold each side's
+/// conversation; New (n) starts another.
 /// </summary>
 public sealed class PlaygroundPanel : FrameView
 {
     private readonly PlaygroundViewModel _vm;
+    private readonly Action<CommandResult> _report;
     private readonly TextField _prompt = new() { X = 8, Y = 0, Width = Dim.Fill(30) };
     private readonly TextField _tokens = new() { Width = 5 };
     private readonly TextField _temperature = new() { Width = 5 };
-    private readonly LinesView _status = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = 1 };
-    private readonly FrameView _adapterFrame = new() { TabStop = TabBehavior.TabStop, X = 0, Y = 2, Width = Dim.Percent(50), Height = Dim.Fill() };
-    private readonly FrameView _baseFrame = new() { TabStop = TabBehavior.TabStop, Title = "base model", Y = 2, Width = Dim.Fill(), Height = Dim.Fill() };
+    private readonly TextField _system = new() { X = 8, Y = 1, Width = Dim.Fill(33) }; // room for top-p, the mode and New
+    private readonly TextField _topP = new() { Width = 5 };
+    private readonly FlatButton _mode = new() { Y = 1 };
+    private readonly LinesView _status = new() { X = 0, Y = 2, Width = Dim.Fill(), Height = 1 };
+    private readonly FrameView _adapterFrame = new() { TabStop = TabBehavior.TabStop, X = 0, Y = 3, Width = Dim.Percent(50), Height = Dim.Fill() };
+    private readonly FrameView _baseFrame = new() { TabStop = TabBehavior.TabStop, Title = "base model", Y = 3, Width = Dim.Fill(), Height = Dim.Fill() };
     private readonly TextPane _adapterText = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill(), WordWrap = true, FollowEnd = true };
     private readonly TextPane _baseText = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill(), WordWrap = true, FollowEnd = true };
 
@@ -25,12 +31,15 @@ public sealed class PlaygroundPanel : FrameView
     public PlaygroundPanel(PlaygroundViewModel vm, Action<CommandResult> report)
     {
         _vm = vm;
+        _report = report;
         Title = "Playground";
         Width = Dim.Fill();
         Height = Dim.Fill();
         _prompt.Text = vm.Prompt;
         _tokens.Text = vm.MaxNewTokens;
         _temperature.Text = vm.Temperature;
+        _system.Text = vm.SystemPrompt;
+        _topP.Text = vm.TopP;
         var promptLabel = new Label { X = 0, Y = 0, Text = "Prompt:" };
         var tokensLabel = new Label { X = Pos.Right(_prompt) + 1, Y = 0, Text = "max" };
         _tokens.X = Pos.Right(tokensLabel) + 1;
@@ -39,16 +48,16 @@ public sealed class PlaygroundPanel : FrameView
         _temperature.X = Pos.Right(temperatureLabel) + 1;
         _temperature.Y = 0;
         var send = new FlatButton { X = Pos.Right(_temperature) + 1, Y = 0, Text = "Send" };
+        var systemLabel = new Label { X = 0, Y = 1, Text = "System:" };
+        var topPLabel = new Label { X = Pos.Right(_system) + 1, Y = 1, Text = "top-p" };
+        _topP.X = Pos.Right(topPLabel) + 1;
+        _topP.Y = 1;
+        _mode.X = Pos.Right(_topP) + 1;
+        var newChat = new FlatButton { X = Pos.Right(_mode), Y = 1, Text = "New" };
         MainAction = send;
-        void Send()
-        {
-            _vm.Prompt = _prompt.Text;
-            _vm.MaxNewTokens = _tokens.Text;
-            _vm.Temperature = _temperature.Text;
-            report(_vm.Send());
-            Refresh();
-        }
         send.Accepting += (_, e) => { Send(); e.Handled = true; };
+        _mode.Accepting += (_, e) => { Act(ToggleMode()); e.Handled = true; };
+        newChat.Accepting += (_, e) => { Act(_vm.NewConversation()); e.Handled = true; };
         _prompt.KeyDown += (_, key) =>
         {
             if (key == Key.Enter) { Send(); key.Handled = true; }
@@ -56,7 +65,9 @@ public sealed class PlaygroundPanel : FrameView
         _adapterFrame.Add(_adapterText);
         _baseFrame.Add(_baseText);
         _baseFrame.X = Pos.Right(_adapterFrame);
-        Add(promptLabel, _prompt, tokensLabel, _tokens, temperatureLabel, _temperature, send, _status, _adapterFrame, _baseFrame);
+        Add(promptLabel, _prompt, tokensLabel, _tokens, temperatureLabel, _temperature, send,
+            systemLabel, _system, topPLabel, _topP, _mode, newChat, _status, _adapterFrame, _baseFrame);
+        Refresh();
     }
 
     /// <summary>
@@ -65,14 +76,55 @@ public sealed class PlaygroundPanel : FrameView
     /// </summary>
     public View MainAction { get; }
 
+    /// <summary>Handles c (chat / completion mode) and n (new conversation) when no text field has focus; true when the key was one of them.</summary>
+    public bool HandleLetter(char letter)
+    {
+        CommandResult? result = char.ToLowerInvariant(letter) switch
+        {
+            'c' => ToggleMode(),
+            'n' => _vm.NewConversation(),
+            _ => null,
+        };
+        if (result is null) return false;
+        Act(result);
+        return true;
+    }
+
     /// <summary>Redraws from the view-model.</summary>
     public void Refresh()
     {
         _status.Lines = [_vm.Status];
         _adapterFrame.Title = _vm.AdapterTitle;
-        string prompt = _vm.IsGenerating || _vm.AdapterText.Length + _vm.BaseText.Length > 0 ? _vm.Prompt : "";
-        SetText(_adapterText, _vm.Adapter is null && !_vm.IsGenerating && _vm.BaseText.Length > 0 ? "(no active adapter)" : prompt + _vm.AdapterText);
-        SetText(_baseText, prompt + _vm.BaseText);
+        _mode.Text = _vm.Mode == PlaygroundMode.Chat ? "chat" : "completion";
+        SetText(_adapterText, _vm.AdapterPane);
+        SetText(_baseText, _vm.BasePane);
+    }
+
+    private void Send()
+    {
+        _vm.Prompt = _prompt.Text;
+        _vm.MaxNewTokens = _tokens.Text;
+        _vm.Temperature = _temperature.Text;
+        _vm.SystemPrompt = _system.Text;
+        _vm.TopP = _topP.Text;
+        var result = _vm.Send();
+        // A sent chat message leaves the box for the next one.
+        if (result.Started && _vm.Mode == PlaygroundMode.Chat) _vm.Prompt = _prompt.Text = "";
+        Act(result);
+    }
+
+    private CommandResult ToggleMode()
+    {
+        _vm.Prompt = _prompt.Text;
+        var result = _vm.ToggleMode();
+        _prompt.Text = _vm.Prompt; // chat mode starts with an empty message box instead of the completion sample
+        return result;
+    }
+
+    private void Act(CommandResult result)
+    {
+        _report(result);
+        Refresh();
     }
 
     private static void SetText(TextPane view, string text)

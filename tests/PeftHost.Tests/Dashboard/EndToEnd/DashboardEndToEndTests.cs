@@ -147,8 +147,9 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         tmux.SendKeys("Escape");
         tmux.WaitFor(s => !s.Contains("log line — Esc closes", StringComparison.Ordinal), KeyTimeout, "the detail view to close");
 
-        // Back in place, l loads it onto the dashboard's model.
+        // Back in place, l loads it onto the dashboard's model; it brings a chat template (as a chat fine-tune saves one).
         File.Move(Path.Combine(output, "moved.json"), Path.Combine(adapter, "adapter_config.json"));
+        File.WriteAllText(Path.Combine(adapter, "chat_template.jinja"), PlaygroundChatTests.QaTemplate);
         tmux.SendKeys("4");
         tmux.WaitForText("┤Adapters├", KeyTimeout);
         tmux.SendKeys("l");
@@ -162,6 +163,19 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         tmux.SendKeys("Enter");
         tmux.WaitFor(s => DoneTokens().IsMatch(s), RunTimeout, "both answers");
         Shot(tmux, "playground", "Playground");
+
+        // c switches to chat mode (the adapter's template); Shift-Tab ×3 reaches the message box, Enter sends the turn,
+        // and both sides show it with their replies (each column follows its end); a second turn follows the first.
+        tmux.SendKeys("c");
+        tmux.WaitForText("chat mode (", KeyTimeout);
+        tmux.SendKeys("BTab", "BTab", "BTab");
+        foreach (var (message, turn) in new[] { ("Who is Lily?", 1), ("What did she see?", 2) })
+        {
+            tmux.Type(message);
+            tmux.SendKeys("Enter");
+            tmux.WaitFor(s => Regex.Matches(s, "› " + Regex.Escape(message)).Count == 2 && s.Contains($"turn {turn} done: ", StringComparison.Ordinal), RunTimeout, $"both replies to turn {turn}");
+        }
+        Shot(tmux, "playground-chat", "Playground");
 
         tmux.SendKeys("F6");
         tmux.WaitFor(s => s.Contains("┤Log├", StringComparison.Ordinal) && s.Contains("generation #1 done", StringComparison.Ordinal), KeyTimeout, "the Log panel");
@@ -225,6 +239,11 @@ public sealed partial class DashboardEndToEndTests : IDisposable
             DashboardScreens.AssertLayout(tmux.CaptureScreen(out _), title);
         }
 
+        // c asks for chat mode: the bundled model has no chat template, so the Playground says so and stays in completion mode.
+        tmux.SendKeys("c");
+        tmux.WaitFor(s => s.Contains("stories260k has no chat template", StringComparison.Ordinal) && s.Contains("completion", StringComparison.Ordinal), KeyTimeout, "the refusal of chat mode");
+        Shot(tmux, "playground-no-template", "Playground");
+
         // Showing the Playground focuses Send; Shift-Tab (from Send: temperature, tokens, prompt) reaches the prompt box,
         // where letters and digits are text and F-keys still act.
         tmux.SendKeys("BTab", "BTab", "BTab");
@@ -242,6 +261,8 @@ public sealed partial class DashboardEndToEndTests : IDisposable
         tmux.WaitForText("┤Adapters├", KeyTimeout);
         tmux.SendKeys("C-c");    // nothing to stop
         tmux.WaitForText("nothing is running", KeyTimeout);
+        tmux.SendKeys("o");      // the Open model field starts at the model in use: o opens that folder anew
+        tmux.WaitForText("✓ succeeded: load model", StartTimeout);
         tmux.SendKeys("q");
         tmux.WaitForText("[exited 0]", KeyTimeout);
     }
