@@ -30,12 +30,12 @@ public static class AnchorsBench
     private const int SeqLen = 256;
     private const int DecodeTokens = 288, SkipTokens = 32; // decode speed over tokens 33..288: loading and the first steps cancel out
     private const int PrefillTokens = 256, PrefillRuns = 3;
-    private const int GenerationRounds = 2, FirstTokenRounds = 3;
+    private const int GenerationRounds = 2, FirstTokenRounds = 2;
 
     /// <summary>The random models: the training suite's shapes with stories260k's 512-piece vocabulary, so that both tools can load its tokenizer.</summary>
     private static readonly (string Name, ModelConfig Config, int Batch, int Steps, int Rounds)[] RandomModels =
     [
-        ("~20M", BenchModels.Config(hidden: 512, intermediate: 1376, layers: 6, heads: 8, kvHeads: 4, vocab: 512), 4, 3, 3),
+        ("~20M", BenchModels.Config(hidden: 512, intermediate: 1376, layers: 6, heads: 8, kvHeads: 4, vocab: 512), 4, 3, 2),
         ("~100M", BenchModels.Config(hidden: 768, intermediate: 2048, layers: 12, heads: 12, kvHeads: 12, vocab: 512), 2, 2, 2),
     ];
 
@@ -78,14 +78,14 @@ public static class AnchorsBench
                           $"({string.Join("; ", RandomModels.Select(m => $"{m.Name}: hidden {m.Config.HiddenSize}, {m.Config.NumHiddenLayers} layers, heads {m.Config.NumAttentionHeads}/{m.Config.NumKeyValueHeads} KV"))}; " +
                           "vocabulary 512, stories260k's SentencePiece tokenizer) saved as safetensors, and the bundled stories260k.");
             sb.AppendLine();
-            var trainingCharts = Training(python, models, sb);
             var generationCharts = Generation(packages, models, sb);
             FirstToken(packages, peft, models, sb);
+            var trainingCharts = Training(python, models, sb);
             if (LoadSamples.Count > 0)
                 sb.AppendLine().AppendLine($"1-minute load average at the start of the rounds: {Measure.F(LoadSamples.Min())}–{Measure.F(LoadSamples.Max())} " +
                     $"(median {Measure.F(Measure.Median(LoadSamples))}) on {Environment.ProcessorCount} cores: " +
                     "a load above the core count means other work shared the cores, and the two tools need not slow alike (see the performance log).");
-            return new SuiteResult(sb.ToString(), [.. trainingCharts, .. generationCharts]);
+            return new SuiteResult(sb.ToString(), [.. generationCharts, .. trainingCharts]);
         }
         finally
         {
@@ -234,6 +234,7 @@ public static class AnchorsBench
         }
         sb.AppendLine();
         sb.AppendLine("Target (issue #20): time to first token ≤ llama.cpp's (a ratio ≤ 1).");
+        sb.AppendLine();
     }
 
     /// <summary>A median and the range of the values it is taken over.</summary>
@@ -393,19 +394,23 @@ public sealed class ReferencePython
     /// <summary>The torch version the reference runs on.</summary>
     public string TorchVersion { get; }
 
-    /// <summary>Finds (or installs) python3 with torch.</summary>
+    private static string PythonPath => File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+
+    /// <summary>python3 with torch, or null when it has none (nothing is installed).</summary>
+    public static ReferencePython? TryFind() => TorchVersionOf(PythonPath) is string version ? new ReferencePython(PythonPath, version) : null;
+
+    /// <summary>Finds python3 with torch, installing Debian's python3-torch with apt-get when missing and running as root.</summary>
     public static ReferencePython Find()
     {
-        string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-        if (TorchVersionOf(python) is string version) return new ReferencePython(python, version);
+        if (TryFind() is { } found) return found;
         if (Environment.UserName == "root" && File.Exists("/usr/bin/apt-get"))
         {
             Console.WriteLine("  installing python3-torch with apt-get (the PyTorch reference)");
             var install = CommandRunner.Run("/usr/bin/apt-get", ["install", "-y", "-q", "python3-torch"], RepoPaths.Root, TimeSpan.FromMinutes(20),
                 environment: new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" });
-            if (install.ExitCode == 0 && TorchVersionOf(python) is string installed) return new ReferencePython(python, installed);
+            if (install.ExitCode == 0 && TryFind() is { } installed) return installed;
         }
-        throw new InvalidOperationException($"{python} cannot import torch: install the PyTorch reference with `sudo apt-get install python3-torch` (Debian/Ubuntu) and rerun");
+        throw new InvalidOperationException($"{PythonPath} cannot import torch: install the PyTorch reference with `sudo apt-get install python3-torch` (Debian/Ubuntu) and rerun");
     }
 
     private static string? TorchVersionOf(string python)
@@ -419,12 +424,18 @@ public sealed class ReferencePython
     }
 
     /// <summary>Runs the reference training script; returns its RESULT object.</summary>
-    public JsonElement Train(string modelDir, string method, int batch, int steps, int threads)
+    public JsonElement Train(string modelDir, string method, int batch, int steps, int threads) =>
+        RunScript([modelDir, method, batch.ToString(), steps.ToString(), threads.ToString()]);
+
+    /// <summary>The reference model's mean next-token NLL of <paramref name="ids"/> (one row).</summary>
+    public double Nll(string modelDir, IEnumerable<int> ids) => RunScript([modelDir, "nll", string.Join(',', ids)]).GetProperty("nll").GetDouble();
+
+    private JsonElement RunScript(string[] args)
     {
         var script = Path.Combine(AppContext.BaseDirectory, "scripts", "llama_reference.py");
-        var r = CommandRunner.Run(_python, [script, modelDir, method, batch.ToString(), steps.ToString(), threads.ToString()], RepoPaths.Root, TimeSpan.FromMinutes(30));
+        var r = CommandRunner.Run(_python, [script, .. args], RepoPaths.Root, TimeSpan.FromMinutes(30));
         var line = r.Stdout.Split('\n').FirstOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
-        if (r.ExitCode != 0 || line is null) throw new InvalidOperationException($"llama_reference.py {method} exited {r.ExitCode}: {r.Stderr}");
+        if (r.ExitCode != 0 || line is null) throw new InvalidOperationException($"llama_reference.py {string.Join(' ', args.Take(2))} exited {r.ExitCode}: {r.Stderr}");
         return JsonDocument.Parse(line["RESULT ".Length..]).RootElement.Clone();
     }
 }

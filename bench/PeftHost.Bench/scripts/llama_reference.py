@@ -8,6 +8,10 @@ grouped-query attention (softmax(QKᵀ/√d + causal mask)·V), SwiGLU MLP, unti
 wraps q_proj and v_proj: y = W·x + (α/r)·B·A·x, A Kaiming-uniform, B zero, no dropout.
 
     python3 llama_reference.py MODEL_DIR METHOD(full|lora) BATCH STEPS THREADS
+    python3 llama_reference.py MODEL_DIR nll IDS(comma-separated)
+
+The second form prints the mean next-token NLL of one row of ids (the check that this model computes what
+PeftHost computes from the same weights).
 
 Training: AdamW (lr 1e-4, PyTorch's defaults otherwise), sequence length 256, random token ids (seed 7), one
 warm-up step, then STEPS measured steps; tokens/s is the median over them. Evaluation: forward passes and the loss
@@ -170,10 +174,7 @@ def loss_of(model, ids):
     return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
 
 
-def main():
-    model_dir, method, batch, steps, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
+def load(model_dir):
     with open(os.path.join(model_dir, "config.json")) as f:
         config = json.load(f)
     model = LlamaForCausalLM(config)
@@ -184,6 +185,20 @@ def main():
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if missing or unexpected:
         raise SystemExit(f"{model_dir}: weights do not match the model (missing {missing}, unexpected {unexpected})")
+    return config, model
+
+
+def main():
+    if sys.argv[2] == "nll":
+        _, model = load(sys.argv[1])
+        ids = torch.tensor([[int(t) for t in sys.argv[3].split(",")]])
+        with torch.no_grad():
+            print("RESULT " + json.dumps({"nll": float(loss_of(model.eval(), ids))}), flush=True)
+        return
+    model_dir, method, batch, steps, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    config, model = load(model_dir)
     if method == "lora":
         for p in model.parameters():
             p.requires_grad_(False)
