@@ -78,8 +78,8 @@ public static class AnchorsBench
                           $"({string.Join("; ", RandomModels.Select(m => $"{m.Name}: hidden {m.Config.HiddenSize}, {m.Config.NumHiddenLayers} layers, heads {m.Config.NumAttentionHeads}/{m.Config.NumKeyValueHeads} KV"))}; " +
                           "vocabulary 512, stories260k's SentencePiece tokenizer) saved as safetensors, and the bundled stories260k.");
             sb.AppendLine();
-            var generationCharts = Generation(packages, models, sb);
-            FirstToken(packages, peft, models, sb);
+            var generationCharts = Generation(packages, models, work, sb);
+            FirstToken(packages, peft, models, work, sb);
             var trainingCharts = Training(python, models, sb);
             if (LoadSamples.Count > 0)
                 sb.AppendLine().AppendLine($"1-minute load average at the start of the rounds: {Measure.F(LoadSamples.Min())}–{Measure.F(LoadSamples.Max())} " +
@@ -144,7 +144,7 @@ public static class AnchorsBench
     }
 
     /// <summary>Batch-1 greedy decode and 256-token prefill: PeftHost vs llama.cpp on the GGUF export of the same weights.</summary>
-    private static BenchChart[] Generation(string packages, List<(string Name, string Dir, long Parameters)> models, StringBuilder sb)
+    private static BenchChart[] Generation(string packages, List<(string Name, string Dir, long Parameters)> models, string work, StringBuilder sb)
     {
         sb.AppendLine($"### Generation vs llama.cpp ({LlamaCpp})");
         sb.AppendLine();
@@ -163,7 +163,7 @@ public static class AnchorsBench
         foreach (var (name, dir, parameters) in models)
         {
             var prompt = PrefillPrompt(dir);
-            var ggufs = Formats.Select(f => f.LlamaCpp).Distinct().ToDictionary(t => t, t => ExportGguf(dir, t));
+            var ggufs = Formats.Select(f => f.LlamaCpp).Distinct().ToDictionary(t => t, t => ExportGguf(dir, t, work));
             var peftRuns = Formats.Select(f => f.PeftHost).Distinct().ToDictionary(f => f, _ => new List<JsonElement>());
             var llamaRuns = ggufs.Keys.ToDictionary(t => t, _ => new List<JsonElement>());
             for (int round = 0; round < GenerationRounds; round++)
@@ -199,7 +199,7 @@ public static class AnchorsBench
     }
 
     /// <summary>Time to first token, as a user meets it: a whole process from its start to its exit after one generated token.</summary>
-    private static void FirstToken(string packages, string peft, List<(string Name, string Dir, long Parameters)> models, StringBuilder sb)
+    private static void FirstToken(string packages, string peft, List<(string Name, string Dir, long Parameters)> models, string work, StringBuilder sb)
     {
         sb.AppendLine("### Time to first token");
         sb.AppendLine();
@@ -212,7 +212,7 @@ public static class AnchorsBench
         var script = Path.Combine(AppContext.BaseDirectory, "scripts", "llama-cpp-speed.mjs");
         foreach (var (name, dir, _) in models)
         {
-            var gguf = ExportGguf(dir, GgmlType.F32);
+            var gguf = ExportGguf(dir, GgmlType.F32, work);
             var peftSeconds = new List<double>();
             var llamaSeconds = new List<double>();
             for (int round = 0; round < FirstTokenRounds; round++)
@@ -278,10 +278,10 @@ public static class AnchorsBench
         return model.parameters().Sum(p => p.numel());
     }
 
-    /// <summary>What <c>peft export gguf -t TYPE</c> writes for the model in <paramref name="dir"/>.</summary>
-    private static string ExportGguf(string dir, GgmlType type)
+    /// <summary>What <c>peft export gguf -t TYPE</c> writes for the model in <paramref name="dir"/>, into the run's <paramref name="work"/> folder (removed at the end, failed or not).</summary>
+    private static string ExportGguf(string dir, GgmlType type, string work)
     {
-        var target = Path.Combine(Path.GetTempPath(), $"peft-anchors-{Guid.NewGuid():N}-{GgmlTypes.Name(type)}.gguf");
+        var target = Path.Combine(work, $"{Guid.NewGuid():N}-{GgmlTypes.Name(type)}.gguf");
         using var model = ModelLoader.Load(dir);
         GgufModelExporter.Export(model, dir, target, type);
         return target;
