@@ -25,6 +25,7 @@ public static class BenchSuites
         new("qlora-memory", "QLoRA vs LoRA peak memory on a ~1B config", TrainingBench.RunMemory1B),
         new("tokenizers", "Real tokenizers: load time, heap and encode throughput vs the transformers.js reference", TokenizerBench.Run),
         new("export", "GGUF export: time and file size per type, llama.cpp vs PeftHost NLL (~100M LLaMA)", ExportBench.Run),
+        new("anchors", "Against PyTorch and llama.cpp: training, evaluation and generation on the same weights", AnchorsBench.Run),
     ];
 }
 
@@ -192,7 +193,7 @@ public sealed class ResultsReport
         _sections[suite] = (title, $"_Measured {DateTime.UtcNow:yyyy-MM-dd} on {_machine}; load average when the suite finished: {LoadAverage()}._\n\n{body.Trim('\n', '\r', ' ')}\n");
 
     /// <summary>The 1-minute load average: numbers taken while other work ran are marked as such.</summary>
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; }
         catch (IOException) { return "unknown"; }

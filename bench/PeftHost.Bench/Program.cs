@@ -13,8 +13,25 @@ catch (TypeInitializationException e) when (e.InnerException is ArgumentExceptio
 }
 if (args.Length > 0 && args[0] == ChildProcess.Flag)
 {
-    // One measurement in its own process: `--child train SIZE METHOD BATCH STEPS RECOMPUTE(0|1) [OPTIMIZER]`.
-    TrainingBench.Child(args[2], args[3], int.Parse(args[4]), int.Parse(args[5]), args[6] == "1", args.Length > 7 ? args[7] : "adamw");
+    // One measurement in its own process.
+    switch (args[1])
+    {
+        case "train": // SIZE METHOD BATCH STEPS RECOMPUTE(0|1) [OPTIMIZER]
+            TrainingBench.Child(args[2], args[3], int.Parse(args[4]), int.Parse(args[5]), args[6] == "1", args.Length > 7 ? args[7] : "adamw");
+            break;
+        case "anchor-train": // MODEL_DIR METHOD BATCH STEPS
+            AnchorsBench.TrainChild(args[2], args[3], int.Parse(args[4]), int.Parse(args[5]));
+            break;
+        case "anchor-generate": // MODEL_DIR FORMAT(float32|bfloat16|nf4) PREFILL_IDS(comma-separated)
+            AnchorsBench.GenerateChild(args[2], args[3], args[4].Split(',').Select(int.Parse).ToArray());
+            break;
+        case "decode-profile": // MODEL_DIR DTYPE: where a decoding step's time goes (printed)
+            DecodeProfile.Run(args[2], args[3]);
+            break;
+        default:
+            Console.Error.WriteLine($"unknown child measurement {args[1]}");
+            return 2;
+    }
     return 0;
 }
 var suites = BenchSuites.All;

@@ -286,7 +286,8 @@ public static class TrainingBench
         t.copy_(host);
     }
 
-    private static TokenizedDataset RandomTokens(int count, int vocab)
+    /// <summary><paramref name="count"/> examples of random ids in [3, vocab), seed 7, each <c>SeqLen</c> long.</summary>
+    internal static TokenizedDataset RandomTokens(int count, int vocab)
     {
         var rng = new Random(7);
         var examples = Enumerable.Range(0, count).Select(_ =>
