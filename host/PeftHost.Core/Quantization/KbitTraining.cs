@@ -1,4 +1,3 @@
-using System.Reflection;
 using PeftHost.Core.Models;
 using PeftHost.Sdk;
 using TorchSharp;
@@ -45,20 +44,23 @@ public static class KbitTraining
         return new KbitPreparation(frozen, cast, checkpointing, inputGrad);
     }
 
+    /// <summary>
+    /// Casts every fp16/bf16 parameter outside the quantized layers to float32 with each module's own dtype conversion
+    /// (<c>to(dtype)</c>), the path TorchSharp supports for replacing parameters: its <c>Linear</c> rebinds the fields its
+    /// forward reads, and PeftHost's modules read their parameters from the registry it updates. The conversion also
+    /// reaches a module's children; a quantized child converts only its bias (its codes never change dtype), as PEFT casts
+    /// every parameter that is not quantized. Returns the names of the parameters cast.
+    /// </summary>
     private static List<string> CastHalfParametersToFloat32(CausalLanguageModel model)
     {
-        var cast = new List<string>();
-        foreach (var (path, module) in ModuleTree.Canonical(model))
-        {
-            if (QuantizedLayers.IsQuantized(module)) continue;
-            foreach (var (name, p) in module.named_parameters(recurse: false).ToList())
-            {
-                if (p.dtype is not (ScalarType.Float16 or ScalarType.BFloat16)) continue;
-                var replacement = new Parameter(p.detach().to(ScalarType.Float32), p.requires_grad);
-                ParameterSwap.Replace(module, name, p, replacement);
-                cast.Add(path.Length == 0 ? name : $"{path}.{name}");
-            }
-        }
-        return cast;
+        static bool IsHalf(Parameter p) => p.dtype is ScalarType.Float16 or ScalarType.BFloat16;
+        var half = model.named_parameters().Where(p => IsHalf(p.parameter)).Select(p => p.name).ToHashSet(StringComparer.Ordinal);
+        var holders = ModuleTree.Canonical(model)
+            .Where(m => !QuantizedLayers.IsQuantized(m.Module) && m.Module.named_parameters(recurse: false).Any(p => IsHalf(p.parameter)))
+            .Select(m => m.Module).ToList();
+        foreach (var module in holders)
+            if (module.named_parameters(recurse: false).Any(p => IsHalf(p.parameter))) // a parent's conversion may have reached it
+                module.to(ScalarType.Float32);
+        return model.named_parameters().Where(p => half.Contains(p.name) && p.parameter.dtype == ScalarType.Float32).Select(p => p.name).ToList();
     }
 }

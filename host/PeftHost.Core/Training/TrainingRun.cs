@@ -78,7 +78,7 @@ internal sealed class TrainingRun : IDisposable
         Epoch = Loader.Position.Epoch,
         BatchInEpoch = Loader.Position.Batch,
         ShuffleSeed = _options.Seed,
-        TrainExamples = Loader.ExampleCount ?? TrainerState.Streamed,
+        TrainExamples = Loader.ExampleCount,
         BatchSize = _options.BatchSize,
         GradientAccumulationSteps = _options.GradientAccumulationSteps,
         BestMetric = Best.Best,
@@ -94,7 +94,7 @@ internal sealed class TrainingRun : IDisposable
     public void Restore(TrainerState state, string path)
     {
         var problems = new List<string>();
-        int examples = Loader.ExampleCount ?? TrainerState.Streamed;
+        int? examples = Loader.ExampleCount;
         if (state.TrainExamples != examples) problems.Add($"training examples {Describe(state.TrainExamples)} → {Describe(examples)}");
         if (state.BatchSize != _options.BatchSize) problems.Add($"batch size {state.BatchSize} → {_options.BatchSize}");
         if (state.GradientAccumulationSteps != _options.GradientAccumulationSteps)
@@ -119,7 +119,7 @@ internal sealed class TrainingRun : IDisposable
         BestCheckpoint = state.BestModelCheckpoint is { } best ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, best) : null;
     }
 
-    private static string Describe(int examples) => examples == TrainerState.Streamed ? "streamed" : examples.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private static string Describe(int? examples) => examples?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "streamed";
 
     public void Dispose()
     {

@@ -66,6 +66,62 @@ public sealed class GgmlEncoderTests
         Assert.Equal(0x80, bytes[2]);
     }
 
+    /// <summary>
+    /// Values that land exactly on, and one float either side of, every rounding boundary of Q8_0 (block peak 127, so
+    /// x·id = x) — including 0.49999997, the float below ½ — then random blocks of several scales.
+    /// </summary>
+    private static float[] BoundaryAndRandomInput()
+    {
+        var values = new List<float>();
+        for (int k = 0; k < 127; k++)
+        {
+            float half = k + 0.5f;
+            values.AddRange([half, MathF.BitDecrement(half), MathF.BitIncrement(half), -half, -MathF.BitDecrement(half), -MathF.BitIncrement(half)]);
+        }
+        values.AddRange([0.49999997f, -0.49999997f, 0f, -0f]);
+        var blocks = new List<float>();
+        foreach (var chunk in values.Chunk(31)) blocks.AddRange([127f, .. chunk, .. Enumerable.Repeat(0f, 31 - chunk.Length)]);
+        var random = new Random(7);
+        for (int b = 0; b < 512; b++)
+        {
+            float scale = MathF.Pow(10, random.Next(-6, 4));
+            blocks.AddRange(Enumerable.Range(0, 32).Select(_ => (float)(random.NextDouble() * 2 - 1) * scale));
+        }
+        return [.. blocks];
+    }
+
+    [Fact]
+    public void Q8_0_and_q4_0_match_the_reference_quantizers_at_every_rounding_boundary_and_on_random_blocks()
+    {
+        var x = BoundaryAndRandomInput();
+        int blocks = x.Length / 32;
+        using var t = tensor(x).reshape(blocks, 32);
+        var q8 = GgmlEncoder.Encode(t, GgmlType.Q8_0);
+        var q4 = GgmlEncoder.Encode(t, GgmlType.Q4_0);
+        for (int b = 0; b < blocks; b++)
+        {
+            var block = x.AsSpan(b * 32, 32);
+            float amax = 0, max = 0;
+            foreach (var v in block)
+                if (amax < MathF.Abs(v)) { amax = MathF.Abs(v); max = v; }
+            // ggml's quantize_row_q8_0_ref: d = amax / 127, q = roundf(x · (1/d)).
+            float d8 = amax / 127, id8 = d8 != 0 ? 1 / d8 : 0;
+            Assert.Equal(Half(d8), BitConverter.ToUInt16(q8, b * 34));
+            for (int j = 0; j < 32; j++)
+                Assert.True((sbyte)MathF.Round(block[j] * id8, MidpointRounding.AwayFromZero) == (sbyte)q8[b * 34 + 2 + j],
+                    $"q8_0 block {b} element {j}: {block[j]:R} · {id8:R}");
+            // gguf-py's quantize_blocks_q4_0: d = max / −8, q = min(15, trunc(x · (1/d) + 8.5)) in float64.
+            float d4 = max / -8, id4 = d4 != 0 ? 1 / d4 : 0;
+            Assert.Equal(Half(d4), BitConverter.ToUInt16(q4, b * 18));
+            for (int j = 0; j < 16; j++)
+            {
+                int low = (int)Math.Min(15, Math.Truncate((double)block[j] * id4 + 8.5));
+                int high = (int)Math.Min(15, Math.Truncate((double)block[16 + j] * id4 + 8.5));
+                Assert.True((byte)(low | high << 4) == q4[b * 18 + 2 + j], $"q4_0 block {b} pair {j}");
+            }
+        }
+    }
+
     [Fact]
     public void F16_and_bf16_round_to_nearest_even_and_f32_is_the_raw_bits()
     {

@@ -36,40 +36,45 @@ public static class GgmlEncoder
         return x.reshape(-1, GgmlTypes.BlockLayout(type).BlockSize);
     }
 
+    // Each quantizer makes few passes over the full tensor (an export is bound by memory traffic): the math runs in place
+    // on one working copy, and the scale bytes and codes are written straight into the block layout, with no concatenation.
+
     private static byte[] Q8_0(Tensor blocks)
     {
-        var d = blocks.abs().amax([1], keepdim: true) / 127f;
+        var a = blocks.abs();
+        var d = a.amax([1], keepdim: true) / 127f;
         var id = where(d.eq(0), zeros_like(d), d.reciprocal());
-        var q = RoundHalfAwayFromZero(blocks * id).to(ScalarType.Int32);
-        // int8 two's complement written as uint8 without a reinterpreting view.
-        var codes = (q + 256).remainder(256).to(ScalarType.Byte);
-        return Bytes(cat([HalfBytes(d), codes], 1));
+        // |x·id| = |x|·id exactly (id ≥ 0), rounded half away from zero as gguf-py's np_roundf, then x's sign.
+        var q = RoundHalfAwayFromZero(a.mul_(id)).copysign_(blocks).to(ScalarType.Int8);
+        return Layout(d, q);
     }
 
     private static byte[] Q4_0(Tensor blocks)
     {
         var index = blocks.abs().argmax(1, keepdim: true);
-        var max = blocks.gather(1, index);
-        var d = max / -8f;
+        var d = blocks.gather(1, index) / -8f;
         var id = where(d.eq(0), zeros_like(d), d.reciprocal());
-        var q = (blocks.to(ScalarType.Float64) * id.to(ScalarType.Float64) + 8.5).trunc().clamp(0, 15).to(ScalarType.Byte);
-        var packed = q.narrow(1, 0, 16).bitwise_or(q.narrow(1, 16, 16) * 16);
-        return Bytes(cat([HalfBytes(d), packed], 1));
+        // x·id + 8.5 lies in [0.5, 16.5]: the conversion to bytes truncates, as gguf-py's trunc, and only 16 needs clamping.
+        var q = blocks.to(ScalarType.Float64).mul_(id.to(ScalarType.Float64)).add_(8.5).to(ScalarType.Byte).clamp_max_(15);
+        var packed = q.narrow(1, 0, 16).add_(q.narrow(1, 16, 16), alpha: 16);
+        return Layout(d, packed);
     }
 
-    /// <summary>gguf-py's <c>np_roundf</c>: |x| rounded half away from zero as floor(a) + floor(2·(a − floor(a))).</summary>
-    private static Tensor RoundHalfAwayFromZero(Tensor x)
-    {
-        var a = x.abs();
-        var floored = a.floor();
-        return x.sign() * (floored + (2 * (a - floored)).floor());
-    }
+    /// <summary>
+    /// gguf-py's <c>np_roundf</c> of a ≥ 0, floor(a) + floor(2·(a − floor(a))), in place as floor(a + 0.49999997f): the sum is
+    /// exact or rounds to the nearest float as round-half-away needs (a = k + ½ gives k + 1 − 2⁻²⁵, which rounds up to k + 1;
+    /// the float just below ½ gives 1 − 2⁻²⁴, which stays below 1), where floor(a + ½) would round 0.49999997 up to 1.
+    /// </summary>
+    private static Tensor RoundHalfAwayFromZero(Tensor a) => a.add_(0.49999997f).floor_();
 
-    /// <summary>Per-block scales [n, 1] as their IEEE half bytes [n, 2] (little-endian).</summary>
-    private static Tensor HalfBytes(Tensor d)
+    /// <summary>Blocks of [scale as IEEE half (little-endian), codes]: <paramref name="d"/> [n, 1], <paramref name="codes"/> [n, k] (one byte each).</summary>
+    private static byte[] Layout(Tensor d, Tensor codes)
     {
-        var bytes = Bytes(d.to(ScalarType.Float16));
-        return tensor(bytes, ScalarType.Byte).reshape(-1, 2);
+        var blocks = empty([codes.shape[0], 2 + codes.shape[1]], ScalarType.Byte);
+        blocks.narrow(1, 0, 2).copy_(tensor(Bytes(d.to(ScalarType.Float16)), ScalarType.Byte).reshape(-1, 2));
+        // int8 codes are stored as their two's-complement bytes: the integer conversion wraps, as a reinterpretation would.
+        blocks.narrow(1, 2, codes.shape[1]).copy_(codes);
+        return Bytes(blocks);
     }
 
     private static byte[] Bytes(Tensor t) => t.contiguous().bytes.ToArray();

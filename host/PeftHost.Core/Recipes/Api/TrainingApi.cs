@@ -162,15 +162,19 @@ internal static class TrainingApi
     /// <summary>The dataset's examples for <paramref name="model"/>: chat data is rendered with the model's chat template.</summary>
     private static TokenizedDataset Examples(RecipeDataset dataset, RecipeModel model, Tokenization.TextTokenizer tokenizer, string caller)
     {
-        var template = dataset.NeedsChatTemplate ? ChatApi.TemplateOf(model, caller) : null;
+        var template = ChatTemplateFor(dataset, model, caller);
         try { return dataset.Tokenized(tokenizer, template); }
         catch (DataFormatException e) { throw new RecipeApiException($"{caller}: {e.Message}"); }
     }
 
     /// <summary>What <c>train</c> reads: <see cref="Examples"/>, or the file itself when the dataset is streamed.</summary>
     private static ITrainingData TrainingData(RecipeDataset dataset, RecipeModel model, Tokenization.TextTokenizer tokenizer) =>
-        dataset.Streamed ? dataset.TrainingData(tokenizer, dataset.NeedsChatTemplate ? ChatApi.TemplateOf(model, "train") : null)
+        dataset.Streamed ? dataset.TrainingData(tokenizer, ChatTemplateFor(dataset, model, "train"))
             : Examples(dataset, model, tokenizer, "train");
+
+    /// <summary>The model's chat template when <paramref name="dataset"/> holds chat data (it is rendered with it), else null.</summary>
+    private static Chat.ChatTemplate? ChatTemplateFor(RecipeDataset dataset, RecipeModel model, string caller) =>
+        dataset.NeedsChatTemplate ? ChatApi.TemplateOf(model, caller) : null;
 
     /// <summary>
     /// Text data scored whole, however long its documents: strided windows of <c>maxLength</c> tokens (at most the

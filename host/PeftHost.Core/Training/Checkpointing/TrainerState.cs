@@ -39,11 +39,8 @@ public sealed record TrainerState
     public int BatchInEpoch { get; init; }
     /// <summary>The shuffling seed (each epoch's order is a function of it and the epoch).</summary>
     public long ShuffleSeed { get; init; }
-    /// <summary>Training examples (a resume against different data is refused).</summary>
-    public int TrainExamples { get; init; }
-
-    /// <summary>The <see cref="TrainExamples"/> of a streamed dataset, whose length is not known.</summary>
-    public const int Streamed = -1;
+    /// <summary>Training examples (a resume against different data is refused); null for a streamed dataset, whose length is not known.</summary>
+    public int? TrainExamples { get; init; }
 
     /// <summary>Micro-batch size.</summary>
     public int BatchSize { get; init; }

@@ -7,7 +7,7 @@ namespace PeftHost.Core.Training;
 /// <param name="Step">Optimizer steps completed.</param>
 /// <param name="Path">The checkpoint folder.</param>
 /// <param name="Removed">Folders of older checkpoints removed by the keep-last rule.</param>
-public sealed record CheckpointEvent(string RunId, int Step, string Path, IReadOnlyList<string> Removed) : IHostEvent
+public sealed record CheckpointEvent(string RunId, int Step, string Path, IReadOnlyList<string> Removed) : ITrainingRunEvent
 {
     /// <inheritdoc />
     public DateTimeOffset Time { get; init; } = DateTimeOffset.Now;

@@ -6,7 +6,7 @@ namespace PeftHost.Core.Training;
 /// <param name="RunId">The run.</param>
 /// <param name="Step">Optimizer steps completed.</param>
 /// <param name="Metrics">Metric name → value.</param>
-public sealed record EvaluationEvent(string RunId, int Step, IReadOnlyDictionary<string, double> Metrics) : IHostEvent
+public sealed record EvaluationEvent(string RunId, int Step, IReadOnlyDictionary<string, double> Metrics) : ITrainingRunEvent
 {
     /// <inheritdoc />
     public DateTimeOffset Time { get; init; } = DateTimeOffset.Now;

@@ -11,7 +11,7 @@ namespace PeftHost.Core.Training;
 /// <param name="Elapsed">Wall time of this session.</param>
 /// <param name="LastCheckpoint">The newest checkpoint folder, if any.</param>
 public sealed record TrainingFinishedEvent(string RunId, int Step, TrainingStopReason Reason, string? Message, double? FinalLoss,
-    TimeSpan Elapsed, string? LastCheckpoint) : IHostEvent
+    TimeSpan Elapsed, string? LastCheckpoint) : ITrainingRunEvent
 {
     /// <inheritdoc />
     public DateTimeOffset Time { get; init; } = DateTimeOffset.Now;

@@ -14,7 +14,7 @@ namespace PeftHost.Core.Training;
 /// <param name="Elapsed">Wall time since the run (or its resumption) started.</param>
 /// <param name="Eta">Estimated time to the last step.</param>
 public sealed record TrainingStepEvent(string RunId, int Step, int TotalSteps, double Epoch, double Loss, double LearningRate,
-    double GradNorm, double TokensPerSecond, TimeSpan Elapsed, TimeSpan Eta) : IHostEvent
+    double GradNorm, double TokensPerSecond, TimeSpan Elapsed, TimeSpan Eta) : ITrainingRunEvent
 {
     /// <inheritdoc />
     public DateTimeOffset Time { get; init; } = DateTimeOffset.Now;

@@ -15,8 +15,7 @@ public sealed class MetricsLog : IDisposable
     public const string FileName = "metrics.jsonl";
 
     private readonly FileStream _file;
-    private readonly List<IDisposable> _subscriptions = [];
-    private readonly object _gate = new();
+    private readonly RunEventWriter _writer;
 
     /// <summary>Starts logging <paramref name="runId"/>'s events from <paramref name="events"/> to <paramref name="path"/> (appending).</summary>
     public MetricsLog(EventBus events, string runId, string path)
@@ -24,10 +23,11 @@ public sealed class MetricsLog : IDisposable
         Path = path;
         IO.WriteConfinement.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
         _file = IO.WriteConfinement.OpenAppend(path);
-        _subscriptions.Add(events.Subscribe<TrainingStepEvent>(e => { if (e.RunId == runId) Write(w => TrainLine(w, e)); }));
-        _subscriptions.Add(events.Subscribe<EvaluationEvent>(e => { if (e.RunId == runId) Write(w => EvalLine(w, e)); }));
-        _subscriptions.Add(events.Subscribe<CheckpointEvent>(e => { if (e.RunId == runId) Write(w => CheckpointLine(w, e)); }));
-        _subscriptions.Add(events.Subscribe<TrainingFinishedEvent>(e => { if (e.RunId == runId) Write(w => FinishedLine(w, e)); }));
+        _writer = new RunEventWriter(events, runId, _file)
+            .On<TrainingStepEvent>(e => Write(w => TrainLine(w, e)))
+            .On<EvaluationEvent>(e => Write(w => EvalLine(w, e)))
+            .On<CheckpointEvent>(e => Write(w => CheckpointLine(w, e)))
+            .On<TrainingFinishedEvent>(e => Write(w => FinishedLine(w, e)));
     }
 
     /// <summary>The file written.</summary>
@@ -52,6 +52,7 @@ public sealed class MetricsLog : IDisposable
         IO.AtomicFile.WriteAllText(path, kept.Length == 0 ? "" : string.Join("\n", kept) + "\n");
     }
 
+    /// <summary>Appends one line (called one at a time by <see cref="RunEventWriter"/>).</summary>
     private void Write(Action<Utf8JsonWriter> body)
     {
         using var buffer = new MemoryStream();
@@ -64,18 +65,15 @@ public sealed class MetricsLog : IDisposable
         }
         buffer.WriteByte((byte)'\n');
         byte[] line = buffer.ToArray();
-        lock (_gate)
+        long end = _file.Length;
+        try
         {
-            long end = _file.Length;
-            try
-            {
-                _file.Write(line); // unbuffered: one write of the whole line
-            }
-            catch (IOException e)
-            {
-                try { _file.SetLength(end); } catch (IOException) { } // cutting back frees space; if even that fails, resume skips a torn line
-                throw new IOException($"{Path}: a line could not be appended ({e.Message}); the log ends at its last whole line", e);
-            }
+            _file.Write(line); // unbuffered: one write of the whole line
+        }
+        catch (IOException e)
+        {
+            try { _file.SetLength(end); } catch (IOException) { } // cutting back frees space; if even that fails, resume skips a torn line
+            throw new IOException($"{Path}: a line could not be appended ({e.Message}); the log ends at its last whole line", e);
         }
     }
 
@@ -122,9 +120,5 @@ public sealed class MetricsLog : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        foreach (var s in _subscriptions) s.Dispose();
-        lock (_gate) _file.Dispose();
-    }
+    public void Dispose() => _writer.Dispose();
 }

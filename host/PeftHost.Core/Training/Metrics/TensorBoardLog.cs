@@ -16,26 +16,22 @@ public sealed class TensorBoardLog : IDisposable
     public const string FolderName = "tensorboard";
 
     private readonly TensorBoardEventFile _file;
-    private readonly List<IDisposable> _subscriptions = [];
-    private readonly object _gate = new();
+    private readonly RunEventWriter _writer;
 
     /// <summary>Starts writing the events of run <paramref name="runId"/> into <c><paramref name="outputDirectory"/>/tensorboard/</c>.</summary>
     public TensorBoardLog(EventBus events, string runId, string outputDirectory)
     {
         _file = new TensorBoardEventFile(System.IO.Path.Combine(outputDirectory, FolderName));
-        _subscriptions.Add(events.Subscribe<TrainingStepEvent>(e => { if (e.RunId == runId) Write(e.Step, Train(e)); }));
-        _subscriptions.Add(events.Subscribe<EvaluationEvent>(e => { if (e.RunId == runId) Write(e.Step, e.Metrics.Select(Eval)); }));
+        _writer = new RunEventWriter(events, runId, _file)
+            .On<TrainingStepEvent>(e => _file.WriteScalars(e.Step, Train(e)))
+            .On<EvaluationEvent>(e => _file.WriteScalars(e.Step, e.Metrics.Select(Eval)));
     }
 
     /// <summary>The event file being written.</summary>
     public string Path => _file.Path;
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        foreach (var s in _subscriptions) s.Dispose();
-        lock (_gate) _file.Dispose();
-    }
+    public void Dispose() => _writer.Dispose();
 
     private static IEnumerable<KeyValuePair<string, double>> Train(TrainingStepEvent e) =>
     [
@@ -49,9 +45,4 @@ public sealed class TensorBoardLog : IDisposable
 
     private static KeyValuePair<string, double> Eval(KeyValuePair<string, double> metric) =>
         new(metric.Key.StartsWith("eval_", StringComparison.Ordinal) ? "eval/" + metric.Key["eval_".Length..] : "eval/" + metric.Key, metric.Value);
-
-    private void Write(int step, IEnumerable<KeyValuePair<string, double>> scalars)
-    {
-        lock (_gate) _file.WriteScalars(step, scalars);
-    }
 }

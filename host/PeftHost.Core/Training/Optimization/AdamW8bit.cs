@@ -20,39 +20,14 @@ namespace PeftHost.Core.Training.Optimization;
 /// </summary>
 public sealed class AdamW8bit : IOptimizer
 {
-    private sealed class Slot(OptimizedTensor tensor, ParameterGroup group, bool eightBit)
-    {
-        public OptimizedTensor Tensor { get; } = tensor;
-        public ParameterGroup Group { get; } = group;
-        public bool EightBit { get; } = eightBit;
-        public long Steps { get; set; }
-        public Tensor? First { get; set; }       // uint8 codes [n] or float32 [n]
-        public Tensor? Second { get; set; }
-        public Tensor? FirstAbsmax { get; set; }  // float32 [blocks]
-        public Tensor? SecondAbsmax { get; set; }
-
-        /// <summary>The state tensors under their saved names (absmax only for 8-bit state).</summary>
-        public IEnumerable<KeyValuePair<string, Tensor>> Named()
-        {
-            string name = Tensor.Name;
-            if (First is not null) yield return new(name + ".state1", First);
-            if (Second is not null) yield return new(name + ".state2", Second);
-            if (FirstAbsmax is not null) yield return new(name + ".absmax1", FirstAbsmax);
-            if (SecondAbsmax is not null) yield return new(name + ".absmax2", SecondAbsmax);
-        }
-
-        public void DisposeState()
-        {
-            foreach (var (_, t) in Named()) t.Dispose();
-            First = Second = FirstAbsmax = SecondAbsmax = null;
-        }
-    }
+    // Parts of each tensor's state: m and v (uint8 codes, or float32 for small tensors), and for 8-bit state their absmax per block.
+    private const int First = 0, Second = 1, FirstAbsmax = 2, SecondAbsmax = 3;
+    private readonly OptimizerSlots _slots = new(["state1", "state2", "absmax1", "absmax2"]);
 
     private static readonly Lazy<CodebookSearch> SignedSearch = new(() => new CodebookSearch(DynamicMap.Values(signed: true)));
     private static readonly Lazy<CodebookSearch> UnsignedSearch = new(() => new CodebookSearch(DynamicMap.Values(signed: false)));
 
     private readonly long _minEightBitSize;
-    private List<Slot> _slots = [];
 
     /// <summary>Creates the optimizer over <paramref name="groups"/> (tensors updated in place: parameters, or float32 master copies).</summary>
     /// <param name="groups">The tensors with their weight decay and learning-rate scale.</param>
@@ -67,7 +42,7 @@ public sealed class AdamW8bit : IOptimizer
         if (blockSize <= 0) throw new ArgumentOutOfRangeException(nameof(blockSize));
         Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon; BlockSize = blockSize;
         _minEightBitSize = minEightBitSize;
-        Bind(groups);
+        _slots.Bind(groups);
     }
 
     /// <inheritdoc />
@@ -86,19 +61,19 @@ public sealed class AdamW8bit : IOptimizer
     public int BlockSize { get; }
 
     /// <summary>The optimized tensors' names, in order.</summary>
-    public IReadOnlyList<string> Names => _slots.Select(s => s.Tensor.Name).ToArray();
+    public IReadOnlyList<string> Names => _slots.Names;
 
     /// <summary>Bytes of optimizer state held now (codes, absmax, and float32 state of small tensors).</summary>
-    public long StateBytes => _slots.SelectMany(s => s.Named()).Sum(t => t.Value.NumberOfElements * t.Value.ElementSize);
+    public long StateBytes => _slots.StateBytes;
 
     /// <summary>Bytes float32 AdamW would hold for the same tensors (two float32 moments each, once stepped).</summary>
-    public long Float32StateBytes => _slots.Where(s => s.Steps > 0).Sum(s => 2 * 4 * s.Tensor.Value.NumberOfElements);
+    public long Float32StateBytes => _slots.All.Where(s => s.Steps > 0).Sum(s => 2 * 4 * s.Tensor.Value.NumberOfElements);
 
     /// <inheritdoc />
     public void Step(double learningRate, IReadOnlyDictionary<string, Tensor> gradients)
     {
         using var noGrad = no_grad();
-        foreach (var slot in _slots)
+        foreach (var slot in _slots.All)
         {
             if (!gradients.TryGetValue(slot.Tensor.Name, out var grad)) continue;
             slot.Steps++;
@@ -110,7 +85,8 @@ public sealed class AdamW8bit : IOptimizer
 
             var value = slot.Tensor.Value;
             var g = grad.detach().to(ScalarType.Float32, value.device).reshape(-1);
-            var (m, v) = slot.EightBit ? Dequantize(slot, g) : FloatState(slot, g);
+            bool eightBit = IsEightBit(slot);
+            var (m, v) = eightBit ? Dequantize(slot, g) : FloatState(slot, g);
             var finite = g.isfinite();
             g = where(finite, g, zeros_like(g));
             m = where(finite, m.mul(Beta1).add_(g, 1 - Beta1), zeros_like(m));
@@ -122,69 +98,37 @@ public sealed class AdamW8bit : IOptimizer
             if (slot.Group.WeightDecay > 0) updated.mul_(1 - lr * slot.Group.WeightDecay);
             value.copy_(updated.view(value.shape).to(value.dtype));
 
-            if (slot.EightBit) Requantize(slot, m, v);
+            if (eightBit) Requantize(slot, m, v);
             else
             {
-                slot.First!.copy_(m);
-                slot.Second!.copy_(v);
+                slot[First]!.copy_(m);
+                slot[Second]!.copy_(v);
             }
         }
     }
 
     /// <inheritdoc />
-    public (IReadOnlyList<KeyValuePair<string, Tensor>> Tensors, IReadOnlyDictionary<string, long> Steps) State() =>
-        (_slots.SelectMany(s => s.Named()).ToList(), _slots.ToDictionary(s => s.Tensor.Name, s => s.Steps));
+    public (IReadOnlyList<KeyValuePair<string, Tensor>> Tensors, IReadOnlyDictionary<string, long> Steps) State() => _slots.State();
 
     /// <inheritdoc />
-    public void LoadState(Func<string, Tensor?> read, IReadOnlyDictionary<string, long> steps)
+    public void LoadState(Func<string, Tensor?> read, IReadOnlyDictionary<string, long> steps) => _slots.LoadState(steps, slot =>
     {
-        foreach (var slot in _slots)
-        {
-            string name = slot.Tensor.Name;
-            if (!steps.TryGetValue(name, out long count))
-                throw new InvalidDataException($"optimizer state has no entry for '{name}'");
-            slot.DisposeState();
-            slot.Steps = count;
-            if (count == 0) continue;
-            long n = slot.Tensor.Value.NumberOfElements;
-            long blocks = (n + BlockSize - 1) / BlockSize;
-            var stateType = slot.EightBit ? ScalarType.Byte : ScalarType.Float32;
-            slot.First = Load(read, name + ".state1", stateType, n);
-            slot.Second = Load(read, name + ".state2", stateType, n);
-            if (!slot.EightBit) continue;
-            slot.FirstAbsmax = Load(read, name + ".absmax1", ScalarType.Float32, blocks);
-            slot.SecondAbsmax = Load(read, name + ".absmax2", ScalarType.Float32, blocks);
-        }
-    }
+        long n = slot.Tensor.Value.NumberOfElements;
+        long blocks = (n + BlockSize - 1) / BlockSize;
+        bool eightBit = IsEightBit(slot);
+        var stateType = eightBit ? ScalarType.Byte : ScalarType.Float32;
+        slot[First] = Load(read, slot.Key(First), stateType, n);
+        slot[Second] = Load(read, slot.Key(Second), stateType, n);
+        if (!eightBit) return;
+        slot[FirstAbsmax] = Load(read, slot.Key(FirstAbsmax), ScalarType.Float32, blocks);
+        slot[SecondAbsmax] = Load(read, slot.Key(SecondAbsmax), ScalarType.Float32, blocks);
+    });
 
     /// <inheritdoc />
-    public void Rebind(IEnumerable<ParameterGroup> groups)
-    {
-        var old = _slots.ToDictionary(s => s.Tensor.Name);
-        Bind(groups);
-        foreach (var slot in _slots)
-        {
-            if (!old.Remove(slot.Tensor.Name, out var previous)) continue;
-            if (previous.First is not null && previous.Tensor.Value.shape.SequenceEqual(slot.Tensor.Value.shape))
-            {
-                var device = slot.Tensor.Value.device;
-                slot.First = previous.First.to(device).DetachFromDisposeScope();
-                slot.Second = previous.Second!.to(device).DetachFromDisposeScope();
-                slot.FirstAbsmax = previous.FirstAbsmax?.to(device).DetachFromDisposeScope();
-                slot.SecondAbsmax = previous.SecondAbsmax?.to(device).DetachFromDisposeScope();
-                slot.Steps = previous.Steps;
-            }
-            previous.DisposeState(); // the copies above hold their own references to the storage
-        }
-        foreach (var gone in old.Values) gone.DisposeState();
-    }
+    public void Rebind(IEnumerable<ParameterGroup> groups) => _slots.Rebind(groups);
 
-    private void Bind(IEnumerable<ParameterGroup> groups)
-    {
-        _slots = groups.SelectMany(g => g.Tensors.Select(t => new Slot(t, g, t.Value.NumberOfElements >= _minEightBitSize))).ToList();
-        var duplicate = _slots.GroupBy(s => s.Tensor.Name).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null) throw new ArgumentException($"parameter '{duplicate.Key}' appears twice in the optimizer's groups");
-    }
+    /// <summary>Whether <paramref name="slot"/>'s tensor is large enough for 8-bit state.</summary>
+    private bool IsEightBit(OptimizerSlot slot) => slot.Tensor.Value.NumberOfElements >= _minEightBitSize;
 
     private static Tensor Load(Func<string, Tensor?> read, string key, ScalarType dtype, long elements)
     {
@@ -194,25 +138,25 @@ public sealed class AdamW8bit : IOptimizer
         return saved.reshape(-1).DetachFromDisposeScope();
     }
 
-    private static (Tensor M, Tensor V) FloatState(Slot slot, Tensor g)
+    private static (Tensor M, Tensor V) FloatState(OptimizerSlot slot, Tensor g)
     {
-        slot.First ??= zeros_like(g).DetachFromDisposeScope();
-        slot.Second ??= zeros_like(g).DetachFromDisposeScope();
-        return (slot.First.clone(), slot.Second.clone());
+        var m = slot[First] ??= zeros_like(g).DetachFromDisposeScope();
+        var v = slot[Second] ??= zeros_like(g).DetachFromDisposeScope();
+        return (m.clone(), v.clone());
     }
 
     /// <summary>m and v [n] in float32 from their codes (zeros before the first step).</summary>
-    private (Tensor M, Tensor V) Dequantize(Slot slot, Tensor g)
+    private (Tensor M, Tensor V) Dequantize(OptimizerSlot slot, Tensor g)
     {
-        if (slot.First is null) return (zeros_like(g), zeros_like(g));
+        if (slot[First] is null) return (zeros_like(g), zeros_like(g));
         var signed = DynamicMap.Create(signed: true, g.device);
         var unsigned = DynamicMap.Create(signed: false, g.device);
-        var m = Blockwise8Bit.Dequantize(slot.First.to(g.device), slot.FirstAbsmax!.to(g.device), signed, BlockSize);
-        var v = Blockwise8Bit.Dequantize(slot.Second!.to(g.device), slot.SecondAbsmax!.to(g.device), unsigned, BlockSize);
+        var m = Blockwise8Bit.Dequantize(slot[First]!.to(g.device), slot[FirstAbsmax]!.to(g.device), signed, BlockSize);
+        var v = Blockwise8Bit.Dequantize(slot[Second]!.to(g.device), slot[SecondAbsmax]!.to(g.device), unsigned, BlockSize);
         return (m, v);
     }
 
-    private void Requantize(Slot slot, Tensor m, Tensor v)
+    private void Requantize(OptimizerSlot slot, Tensor m, Tensor v)
     {
         var (firstCodes, firstAbsmax) = Blockwise8Bit.Quantize(m, SignedSearch.Value, BlockSize);
         var (secondCodes, secondAbsmax) = Blockwise8Bit.Quantize(v, UnsignedSearch.Value, BlockSize);
@@ -222,16 +166,12 @@ public sealed class AdamW8bit : IOptimizer
         var mismatch = codeNegative.ne(m.signbit());
         var shifted = where(m.gt(0), firstCodes.to(ScalarType.Int32) + 1, firstCodes.to(ScalarType.Int32) - 1).remainder(256);
         firstCodes = where(mismatch, shifted, firstCodes.to(ScalarType.Int32)).to(ScalarType.Byte);
-        slot.DisposeState();
-        slot.First = firstCodes.DetachFromDisposeScope();
-        slot.FirstAbsmax = firstAbsmax.DetachFromDisposeScope();
-        slot.Second = secondCodes.DetachFromDisposeScope();
-        slot.SecondAbsmax = secondAbsmax.DetachFromDisposeScope();
+        slot[First] = firstCodes.DetachFromDisposeScope();
+        slot[FirstAbsmax] = firstAbsmax.DetachFromDisposeScope();
+        slot[Second] = secondCodes.DetachFromDisposeScope();
+        slot[SecondAbsmax] = secondAbsmax.DetachFromDisposeScope();
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        foreach (var slot in _slots) slot.DisposeState();
-    }
+    public void Dispose() => _slots.Dispose();
 }

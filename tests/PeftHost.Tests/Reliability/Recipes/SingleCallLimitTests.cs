@@ -77,17 +77,19 @@ public sealed class SingleCallLimitTests : IDisposable
         // A process started in the background by a shell without job control (`nohup … &`) ignores SIGINT, and so do
         // its children: no Ctrl-C can reach peft then, whatever peft does.
         Skip.If(SigintIgnored(), "SIGINT is ignored in this test process (started in the background with nohup or &), so a Ctrl-C cannot reach peft");
+        // The array-like's element 0 is a getter that the native call reads first: its line shows the call has started,
+        // and the call then runs on for minutes without completing a statement.
         using var peft = PeftProcess.Run(Recipe("""
             import { log } from "peft";
-            log("looping");
-            const a = Uint8Array.from({ length: 2 ** 30 });
+            const source = { length: 2 ** 30, get 0() { log("inside the call"); return 0; } };
+            const a = Uint8Array.from(source);
             """), _dir["out"], "--max-memory", "65536");
         // The memory limit counts what the call allocates in all (index keys, boxed values: over 1 GiB/s here) while
         // little of it stays live (about 100 MiB resident after 8 s): with a small budget the limit could end the call
         // before a Ctrl-C sent on a loaded machine is handled, and this test would see exit 1 instead of 130.
         var clock = Stopwatch.StartNew();
-        while (!peft.Stdout.Contains("looping") && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(20);
-        Thread.Sleep(500); // inside the call now
+        while (!peft.Stdout.Contains("inside the call") && !peft.HasExited && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(20);
+        Assert.True(peft.Stdout.Contains("inside the call"), $"the call did not start within {clock.Elapsed.TotalSeconds:F0} s\nstderr:\n{peft.Stderr}");
         clock.Restart();
         Assert.Equal(0, Kill(peft.Id, Sigint));
         int code = peft.WaitForExit(TimeSpan.FromSeconds(30));
