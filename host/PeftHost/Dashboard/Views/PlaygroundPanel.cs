@@ -18,7 +18,7 @@ public sealed class PlaygroundPanel : FrameView
     private readonly TextField _prompt = new() { X = 8, Y = 0, Width = Dim.Fill(30) };
     private readonly TextField _tokens = new() { Width = 5 };
     private readonly TextField _temperature = new() { Width = 5 };
-    private readonly TextField _system = new() { X = 8, Y = 1, Width = Dim.Fill(33) }; // room for top-p, the mode and New
+    private readonly TextField _system = new() { X = 8, Y = 1, Width = Dim.Fill(36) }; // room for top-p, the mode (its longer name, "completion") and New
     private readonly TextField _topP = new() { Width = 5 };
     private readonly FlatButton _mode = new() { Y = 1 };
     private readonly LinesView _status = new() { X = 0, Y = 2, Width = Dim.Fill(), Height = 1 };
