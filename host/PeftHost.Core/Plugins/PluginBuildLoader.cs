@@ -12,11 +12,20 @@ namespace PeftHost.Core.Plugins;
 /// <param name="FailureReason">Why it failed; null on success.</param>
 /// <param name="ElapsedMs">Time from reading the file to having instances.</param>
 /// <param name="Abandoned">The context of a failed attempt, unloaded, for collection checks.</param>
-internal sealed record PluginLoadOutcome(PluginBuild? Build, PluginAssemblyFacts? Facts, string? FailureReason, double ElapsedMs, WeakReference? Abandoned);
+/// <param name="ChangedWhileLoading">The main assembly's bytes changed during the attempt (a rebuild was writing it): the
+/// attempt was undone and says nothing about the build, whose facts and loaded code may come from two different files.</param>
+internal sealed record PluginLoadOutcome(PluginBuild? Build, PluginAssemblyFacts? Facts, string? FailureReason, double ElapsedMs, WeakReference? Abandoned,
+    bool ChangedWhileLoading = false);
 
 /// <summary>
 /// Loads a plugin folder into a fresh collectible context and creates its methods and quantizers.
 /// Every failure becomes a one-line reason; nothing here throws for a bad plugin.
+/// <para>
+/// The main assembly is read twice, once for its facts (name, version, SDK reference, hash) and once by the load
+/// context, so a rebuild writing the file in between could pair one build's facts with another's code, or fail a
+/// half-written file. The file is read once more after the attempt: if it no longer holds the bytes the facts came
+/// from, the attempt is undone and reported as <see cref="PluginLoadOutcome.ChangedWhileLoading"/>.
+/// </para>
 /// </summary>
 internal static class PluginBuildLoader
 {
@@ -30,13 +39,30 @@ internal static class PluginBuildLoader
     public static PluginLoadOutcome Load(PluginCandidate candidate)
     {
         var clock = Stopwatch.StartNew();
+        var (outcome, image) = LoadOnce(candidate, clock);
+        if (image is null || SameBytes(candidate.AssemblyPath, image)) return outcome;
+        var abandoned = outcome.Build?.Unload() ?? outcome.Abandoned;
+        return new PluginLoadOutcome(null, null, $"{candidate.Name}.dll changed while it was being loaded", clock.Elapsed.TotalMilliseconds, abandoned,
+            ChangedWhileLoading: true);
+    }
+
+    /// <summary>Whether <paramref name="path"/> still holds <paramref name="image"/>.</summary>
+    private static bool SameBytes(string path, byte[] image)
+    {
+        try { return File.ReadAllBytes(path).AsSpan().SequenceEqual(image); }
+        catch (IOException) { return false; }
+    }
+
+    /// <summary>One attempt, with the main assembly's bytes its facts were read from (null when it could not be read).</summary>
+    private static (PluginLoadOutcome Outcome, byte[]? Image) LoadOnce(PluginCandidate candidate, Stopwatch clock)
+    {
+        byte[]? image = null;
         PluginAssemblyFacts? facts = null;
         PluginLoader? loader = null;
         try
         {
             if (!File.Exists(candidate.AssemblyPath))
                 return Fail($"{candidate.Name}.dll not found in {candidate.Folder}");
-            byte[] image;
             try { image = File.ReadAllBytes(candidate.AssemblyPath); }
             catch (IOException e) { return Fail($"cannot read {candidate.Name}.dll: {e.Message}"); }
             try { facts = PluginAssemblyFacts.Read(image); }
@@ -64,7 +90,7 @@ internal static class PluginBuildLoader
             if (reason is not null) return Fail(reason);
             var build = new PluginBuild(loader, assembly, facts, methods, quantizers, exports);
             loader = null; // owned by the build now
-            return new PluginLoadOutcome(build, facts, null, clock.Elapsed.TotalMilliseconds, null);
+            return (new PluginLoadOutcome(build, facts, null, clock.Elapsed.TotalMilliseconds, null), image);
         }
         catch (Exception e)
         {
@@ -72,7 +98,7 @@ internal static class PluginBuildLoader
             return Fail($"loading failed: {e.Message}");
         }
 
-        PluginLoadOutcome Fail(string reason)
+        (PluginLoadOutcome, byte[]?) Fail(string reason)
         {
             WeakReference? abandoned = null;
             if (loader is not null)
@@ -80,7 +106,7 @@ internal static class PluginBuildLoader
                 abandoned = new WeakReference(loader.LoadContext);
                 loader.Dispose();
             }
-            return new PluginLoadOutcome(null, facts, reason, clock.Elapsed.TotalMilliseconds, abandoned);
+            return (new PluginLoadOutcome(null, facts, reason, clock.Elapsed.TotalMilliseconds, abandoned), image);
         }
     }
 }

@@ -372,6 +372,10 @@ public sealed class PluginHost : IDisposable, Peft.IMethodCatalog, Quantization.
         var clock = Stopwatch.StartNew();
         var outcome = PluginBuildLoader.Load(slot.Candidate);
         if (outcome.Abandoned is not null) Retire(slot.Name, 0, outcome.Abandoned);
+        // A rebuild is still writing the dll: judging what was read could refuse a half-written file or serve one build's
+        // code under another's version. The write makes the watcher report the files again once they settle.
+        if (outcome.ChangedWhileLoading)
+            return new PluginReloadResult(slot.Name, PluginReloadOutcome.Deferred, outcome.FailureReason, Elapsed(since), clock.Elapsed.TotalMilliseconds);
         var old = slot.Build;
         bool wasServing;
         lock (_gate) wasServing = slot.IsServing;

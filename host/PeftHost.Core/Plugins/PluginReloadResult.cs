@@ -14,6 +14,12 @@ public enum PluginReloadOutcome
 
     /// <summary>The plugin is now Failed (the new build failed with no previous build to fall back on, or re-attaching threw).</summary>
     Failed,
+
+    /// <summary>
+    /// The main assembly changed while the new build was being loaded (a rebuild still writing it): nothing was judged or
+    /// swapped, and the change the watcher reports when the files settle tries again.
+    /// </summary>
+    Deferred,
 }
 
 /// <summary>The result of applying one plugin's pending reload.</summary>
