@@ -13,7 +13,10 @@ public static class ChildProcess
     public const string Flag = "--child";
 
     /// <summary>Runs <c>bench --child args…</c> and parses its RESULT line.</summary>
-    public static JsonElement Run(params string[] args)
+    public static JsonElement Run(params string[] args) => Run(new Dictionary<string, string?>(), args);
+
+    /// <summary>Runs <c>bench --child args…</c> with <paramref name="environment"/> changed (a null value removes a variable).</summary>
+    public static JsonElement Run(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!)
         {
@@ -22,6 +25,11 @@ public static class ChildProcess
             UseShellExecute = false,
         };
         // `dotnet bench.dll` or the apphost: pass the assembly when running under the muxer.
+        foreach (var (name, value) in environment)
+        {
+            if (value is null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
+        }
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
             start.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
         start.ArgumentList.Add(Flag);

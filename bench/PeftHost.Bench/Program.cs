@@ -25,6 +25,9 @@ if (args.Length > 0 && args[0] == ChildProcess.Flag)
         case "anchor-generate": // MODEL_DIR FORMAT(float32|bfloat16|nf4) PREFILL_IDS(comma-separated)
             AnchorsBench.GenerateChild(args[2], args[3], args[4].Split(',').Select(int.Parse).ToArray());
             break;
+        case "scalar-race": // OPERATIONS: tensor additions while another thread allocates
+            ScalarRaceBench.Child(int.Parse(args[2]));
+            break;
         case "decode-profile": // MODEL_DIR DTYPE: where a decoding step's time goes (printed)
             DecodeProfile.Run(args[2], args[3]);
             break;

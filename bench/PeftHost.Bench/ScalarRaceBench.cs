@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PeftHost.Bench;
+
+/// <summary>
+/// Measures the TorchSharp 0.107 race behind CI's rare "Expected false to be true … toFloat"
+/// failures, and what peft's larger gen0 budget does to it.
+/// </summary>
+/// <remarks>
+/// <c>Tensor.add(Tensor)</c> calls <c>add(other, 1)</c>: the <c>1</c> becomes a temporary
+/// <c>Scalar</c> whose native handle is passed to libtorch with nothing keeping the managed object
+/// alive. A garbage collection started by another thread during that native call finds it
+/// unreachable, and the finalizer thread may free the native scalar before libtorch reads it.
+/// (Upstream: dotnet/TorchSharp pull requests 1434 and 1496, open and not released.) Every
+/// operator taking a C# number has the same window. peft cannot change TorchSharp, so its launcher
+/// makes collections rarer (<c>DOTNET_GCgen0size</c>, read only from the environment); this suite
+/// counts the failures both ways, in child processes, while a second thread allocates.
+/// </remarks>
+public static class ScalarRaceBench
+{
+    private const int Operations = 2_000_000;
+    private const string Gen0Variable = "DOTNET_GCgen0size";
+
+    public static SuiteResult Run(MachineInfo machine)
+    {
+        var rows = new List<string>
+        {
+            "| gen0 budget | additions | failed additions | gen0 collections | seconds |",
+            "|---|---:|---:|---:|---:|",
+        };
+        foreach (var (label, value) in new[] { ("runtime default", (string?)null), ("peft's 0x10000000 (256 MiB)", "0x10000000") })
+        {
+            var r = ChildProcess.Run(new Dictionary<string, string?> { [Gen0Variable] = value }, "scalar-race", Operations.ToString());
+            rows.Add($"| {label} | {Operations:N0} | {r.GetProperty("failures").GetInt32()} | {r.GetProperty("gen0").GetInt32()} | {r.GetProperty("seconds").GetDouble():F1} |");
+        }
+        return SuiteResult.Text(
+            "`Tensor.add` on two 64-float tensors in a loop on one thread while a second thread allocates 1 KB " +
+            "arrays without pause (the load a recipe's parallel jobs or the dashboard add). A failed addition is " +
+            "libtorch reading a Scalar the finalizer already freed.\n\n" + string.Join("\n", rows) + "\n");
+    }
+
+    /// <summary>Child: <paramref name="operations"/> additions while another thread allocates.</summary>
+    public static void Child(int operations)
+    {
+        bool stop = false;
+        var allocator = new Thread(() =>
+        {
+            while (!Volatile.Read(ref stop)) GC.KeepAlive(new byte[1000]);
+        }) { IsBackground = true };
+        using var x = ones(64);
+        using var y = ones(64);
+        int failures = 0;
+        int gen0Before = GC.CollectionCount(0);
+        var clock = Stopwatch.StartNew();
+        allocator.Start();
+        for (int i = 0; i < operations; i++)
+        {
+            try
+            {
+                using var sum = x.add(y);
+            }
+            catch (System.Runtime.InteropServices.ExternalException)
+            {
+                failures++;
+            }
+        }
+        Volatile.Write(ref stop, true);
+        ChildProcess.Report(new { failures, gen0 = GC.CollectionCount(0) - gen0Before, seconds = clock.Elapsed.TotalSeconds });
+    }
+}
