@@ -28,6 +28,9 @@ if (args.Length > 0 && args[0] == ChildProcess.Flag)
         case "scalar-race": // OPERATIONS: tensor additions while another thread allocates
             ScalarRaceBench.Child(int.Parse(args[2]));
             break;
+        case "train-profile": // MODEL_DIR BATCH SEQ THREADS DROPOUT: where a LoRA training step's time goes (printed)
+            TrainProfile.Run(args[2], int.Parse(args[3]), int.Parse(args[4]), int.Parse(args[5]), double.Parse(args[6], System.Globalization.CultureInfo.InvariantCulture));
+            break;
         case "decode-profile": // MODEL_DIR DTYPE: where a decoding step's time goes (printed)
             DecodeProfile.Run(args[2], args[3]);
             break;

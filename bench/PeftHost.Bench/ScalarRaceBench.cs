@@ -14,9 +14,9 @@ namespace PeftHost.Bench;
 /// alive. A garbage collection started by another thread during that native call finds it
 /// unreachable, and the finalizer thread may free the native scalar before libtorch reads it.
 /// (Upstream: dotnet/TorchSharp pull requests 1434 and 1496, open and not released.) Every
-/// operator taking a C# number has the same window. peft cannot change TorchSharp, so its launcher
-/// makes collections rarer (<c>DOTNET_GCgen0size</c>, read only from the environment); this suite
-/// counts the failures both ways, in child processes, while a second thread allocates.
+/// operator taking a C# number has the same window. PeftHost cannot change TorchSharp, so its test
+/// settings make collections rarer (<c>DOTNET_GCgen0size</c>, read only from the environment); this
+/// suite counts the failures both ways, in child processes, while a second thread allocates.
 /// </remarks>
 public static class ScalarRaceBench
 {
@@ -30,7 +30,7 @@ public static class ScalarRaceBench
             "| gen0 budget | additions | failed additions | gen0 collections | seconds |",
             "|---|---:|---:|---:|---:|",
         };
-        foreach (var (label, value) in new[] { ("runtime default", (string?)null), ("peft's 0x10000000 (256 MiB)", "0x10000000") })
+        foreach (var (label, value) in new[] { ("runtime default", (string?)null), ("0x10000000 (256 MiB), as the tests run", "0x10000000") })
         {
             var r = ChildProcess.Run(new Dictionary<string, string?> { [Gen0Variable] = value }, "scalar-race", Operations.ToString());
             rows.Add($"| {label} | {Operations:N0} | {r.GetProperty("failures").GetInt32()} | {r.GetProperty("gen0").GetInt32()} | {r.GetProperty("seconds").GetDouble():F1} |");

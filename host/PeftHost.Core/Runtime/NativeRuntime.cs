@@ -9,6 +9,7 @@ namespace PeftHost.Core.Runtime;
 public static class NativeRuntime
 {
     private const int M_MMAP_THRESHOLD = -3;
+    private const int MmapThreshold = 2 * 1024 * 1024; // libtorch's huge-page allocation size: see Initialize
     private static int _initialized;
 
     private const string HugePagesVariable = "THP_MEM_ALLOC_ENABLE";
@@ -23,16 +24,21 @@ public static class NativeRuntime
     /// Native memory settings, applied once before libtorch allocates anything. Idempotent; a
     /// no-op off glibc.
     /// <list type="bullet">
-    /// <item>glibc raises its mmap threshold adaptively as large blocks are freed, after which
-    /// tensor buffers come from the heap and are never returned: resident memory grows ~2 MB a
-    /// step in training loops. Pinning the threshold at 128 KiB keeps large buffers on mmap and
+    /// <item>glibc raises its mmap threshold adaptively as large blocks are freed (up to 32 MiB),
+    /// after which large tensor buffers come from the heap and are never returned: resident memory
+    /// grows ~2 MB a step in training loops. Pinning the threshold keeps large buffers on mmap and
     /// memory flat (unless <c>MALLOC_MMAP_THRESHOLD_</c> is set).</item>
-    /// <item>The price of that is a page fault for every 4 KiB of every fresh large tensor.
-    /// libtorch's <c>THP_MEM_ALLOC_ENABLE</c> aligns allocations of 2 MiB and more to 2 MiB and
-    /// asks for transparent huge pages, 512× fewer faults: NF4 dequantization went from 275 to
-    /// 855 M elements/s and ~20M training gained 5–8% tokens/s on the 2-core CI machine. libtorch
+    /// <item>A buffer on mmap is page-faulted in, and zeroed by the kernel, every time it is
+    /// allocated. libtorch's <c>THP_MEM_ALLOC_ENABLE</c> aligns allocations of 2 MiB and more to
+    /// 2 MiB and asks for transparent huge pages, 512× fewer faults: NF4 dequantization went from 275
+    /// to 855 M elements/s and ~20M training gained 5–8% tokens/s on the 2-core CI machine. libtorch
     /// reads the variable at its first allocation, so it is set here, in the native environment,
     /// unless the user set it (to 0 to opt out). Without THP in the kernel it changes nothing.</item>
+    /// <item>So the threshold is that huge-page size: buffers from 2 MiB go to mmap in huge pages,
+    /// smaller ones stay in the heap and are reused without a fault. At 128 KiB (before 2026-12-07)
+    /// every activation of a small model took the 4 KiB-fault path: a stories260k LoRA step of
+    /// 16 × 128 tokens spent 5.5 s of 14 s of CPU in the kernel; at 2 MiB, 0.45 s, and the step took
+    /// 270–295 ms instead of 475 (one thread; bench/RESULTS.md, performance log).</item>
     /// </list>
     /// </summary>
     public static void Initialize()
@@ -41,7 +47,7 @@ public static class NativeRuntime
         if (!OperatingSystem.IsLinux()) return;
         try
         {
-            if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is null) Mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+            if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is null) Mallopt(M_MMAP_THRESHOLD, MmapThreshold);
             if (Environment.GetEnvironmentVariable(HugePagesVariable) is null) SetEnv(HugePagesVariable, "1", overwrite: 0);
         }
         catch (EntryPointNotFoundException) { } // musl: no mallopt, no adaptive threshold either
@@ -56,7 +62,7 @@ public static class NativeRuntime
 
     /// <summary>
     /// Returns the C heap's free pages to the system (glibc <c>malloc_trim</c>) after a phase that
-    /// made many small allocations (tensors under the 128 KiB mmap threshold live there), such as
+    /// made many small allocations (tensors under the 2 MiB mmap threshold live there), such as
     /// quantizing a model: ~10 MB off the resident size of a quantized ~1.1B model. A no-op off glibc.
     /// </summary>
     public static void ReleaseFreeHeap()

@@ -4,9 +4,9 @@ namespace PeftHost.Tests.Reliability;
 public class TestHostSettingsTests
 {
     [Fact]
-    public void The_test_host_has_peft_s_gen0_budget()
+    public void The_test_host_runs_with_a_larger_gen0_budget()
     {
-        // Set by tests/PeftHost.Tests/test.runsettings, as the `peft` launcher sets it for users: it makes
+        // Set by tests/PeftHost.Tests/test.runsettings: it makes
         // TorchSharp's temporary-Scalar race rarer (see docs/RELIABILITY.md). If this fails, the
         // runsettings file is no longer wired into PeftHost.Tests.csproj.
         Assert.Equal("0x10000000", Environment.GetEnvironmentVariable("DOTNET_GCgen0size"));
