@@ -20,6 +20,7 @@ public static class BenchSuites
         new("plugins", "Plugin hot-reload latency and the cost of the plugin boundary", PluginBench.Run),
         new("quantization", "NF4 quantize and dequantize throughput vs memory copy", QuantizationBench.Run),
         new("training", "Training tokens/s, peak memory and MFU per method (~20M and ~100M)", TrainingBench.Run),
+        new("families", "LoRA training tokens/s and peak memory per model family at ~100M", FamiliesBench.Run),
         new("optimizer", "Optimizer state and peak memory: fp32 AdamW vs 8-bit AdamW (~20M and ~100M)", TrainingBench.RunOptimizers),
         new("evaluation", "Quickstart evaluation vs training throughput (stories260k, LoRA, SpamAssassin)", EvaluationBench.Run),
         new("qlora-memory", "QLoRA vs LoRA peak memory on a ~1B config", TrainingBench.RunMemory1B),

@@ -182,7 +182,12 @@ public static class TrainingBench
     /// <summary>Child entry: train one configuration and report throughput and memory.</summary>
     public static void Child(string size, string method, int batch, int steps, bool recompute, string optimizer)
     {
-        var config = size switch { "20m" => BenchModels.Llama20M(), "100m" => BenchModels.Llama100M(), "1b" => BenchModels.Llama1B(), _ => throw new ArgumentException(size) };
+        var config = size switch
+        {
+            "20m" => BenchModels.Llama20M(), "100m" => BenchModels.Llama100M(), "1b" => BenchModels.Llama1B(),
+            _ when size.StartsWith("100m:", StringComparison.Ordinal) => FamiliesBench.Config(size["100m:".Length..]),
+            _ => throw new ArgumentException(size),
+        };
         using var plugins = new PluginHost(new PluginHostOptions { WatchForChanges = false });
         var model = method == "qlora"
             ? QuantizedRandomModel(config, plugins)
@@ -198,7 +203,7 @@ public static class TrainingBench
         else
         {
             var peft = new PeftModel(model, plugins);
-            peft.AddAdapter(method == "qlora" ? "lora" : method, Options(method));
+            peft.AddAdapter(method is "qlora" or "lora_all" ? "lora" : method, Options(method));
             trainable = peft.TrainableParameters();
         }
         long trainableCount = trainable.Sum(p => p.Parameter.NumberOfElements);
@@ -221,6 +226,7 @@ public static class TrainingBench
             peakRss = PeftHost.Core.Runtime.ProcessMemory.PeakResidentBytes(),
             modelRss,
             trainable = trainableCount,
+            parameters = model.parameters().Sum(p => p.NumberOfElements),
             optimizerStateBytes = result.OptimizerStateBytes,
             matmulFlopsPerToken = MatmulFlopsPerToken(config, method == "full", recompute),
         });
@@ -252,6 +258,7 @@ public static class TrainingBench
     private static JsonObject Options(string method) => method switch
     {
         "lora" or "qlora" => new JsonObject { ["r"] = 8, ["loraAlpha"] = 16, ["targetModules"] = new JsonArray("q_proj", "v_proj") },
+        "lora_all" => new JsonObject { ["r"] = 8, ["loraAlpha"] = 16, ["targetModules"] = "all-linear" }, // every family has its linear layers
         "ia3" => new JsonObject(),
         "prompt_tuning" => new JsonObject { ["numVirtualTokens"] = 20 },
         _ => throw new ArgumentException(method),
@@ -308,5 +315,5 @@ public static class TrainingBench
         return 2.0 * n * n * n / Measure.Median(seconds);
     }
 
-    private static string ReportBytes(long bytes) => ModelReport.FormatBytes(bytes);
+    internal static string ReportBytes(long bytes) => ModelReport.FormatBytes(bytes);
 }
