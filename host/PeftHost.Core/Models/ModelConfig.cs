@@ -5,12 +5,26 @@ using PeftHost.Sdk;
 namespace PeftHost.Core.Models;
 
 /// <summary>RoPE frequency scaling, as Hugging Face's <c>rope_scaling</c> describes it.</summary>
-/// <param name="Type">"linear" or "llama3".</param>
-/// <param name="Factor">The scaling factor.</param>
+/// <param name="Type">"linear", "llama3" or "longrope".</param>
+/// <param name="Factor">The scaling factor (longrope: max_position_embeddings / original_max_position_embeddings).</param>
 /// <param name="LowFreqFactor">llama3 only.</param>
 /// <param name="HighFreqFactor">llama3 only.</param>
-/// <param name="OriginalMaxPositionEmbeddings">llama3 only.</param>
-public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192);
+/// <param name="OriginalMaxPositionEmbeddings">llama3 and longrope: the context the model was pre-trained with.</param>
+public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4, int OriginalMaxPositionEmbeddings = 8192)
+{
+    /// <summary>longrope (Phi-3 128k): per rotated pair, the divisor of its frequency within the original context.</summary>
+    public IReadOnlyList<double> ShortFactor { get; init; } = [];
+
+    /// <summary>longrope: the divisors once a sequence is longer than <see cref="OriginalMaxPositionEmbeddings"/>.</summary>
+    public IReadOnlyList<double> LongFactor { get; init; } = [];
+
+    /// <summary>
+    /// longrope: what cos and sin are multiplied by, so attention scores grow with the extended context: the config's
+    /// attention_factor, else √(1 + ln factor / ln original) when factor &gt; 1, else 1 (transformers'
+    /// _compute_longrope_parameters; llama.cpp's converter writes the same as rope.scaling.attn_factor).
+    /// </summary>
+    public double AttentionFactor { get; init; } = 1;
+}
 
 /// <summary>
 /// A decoder-only model's <c>config.json</c>: LLaMA (2 and 3.x), Mistral, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3 (text) and
@@ -185,7 +199,7 @@ public sealed record ModelConfig
             MaxPositionEmbeddings = r.OptionalPositiveInt("max_position_embeddings") ?? 2048,
             RmsNormEps = r.OptionalPositiveDouble("rms_norm_eps") ?? 1e-6,
             RopeTheta = r.OptionalPositiveDouble("rope_theta") ?? 10000,
-            RopeScaling = r.RopeScaling(),
+            RopeScaling = r.RopeScaling(headDim ?? hidden / heads),
             // Gemma's config classes tie the head unless told otherwise; the others untie it.
             TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? gemma,
             QkvBias = qwen2Biases || attentionBias,
@@ -335,7 +349,7 @@ public sealed record ModelConfig
             } : throw Error("layer_types", $"must be a list of strings, got {node.ToJsonString()}")).ToArray();
         }
 
-        public RopeScaling? RopeScaling()
+        public RopeScaling? RopeScaling(int headDim)
         {
             if (json["rope_scaling"] is not JsonObject rs) return null;
             var typeNode = rs["rope_type"] ?? rs["type"];
@@ -351,8 +365,43 @@ public sealed record ModelConfig
                     Positive(rs, "low_freq_factor") ?? 1.0,
                     Positive(rs, "high_freq_factor") ?? 4.0,
                     (int)Math.Min(Positive(rs, "original_max_position_embeddings") ?? 8192, int.MaxValue)),
-                _ => throw Error("rope_scaling", $"type '{type}' is not supported (supported: linear, llama3)"),
+                // "su" is the name Phi-3's first 128k configs used; transformers reads it as longrope.
+                "longrope" or "su" => LongRope(rs, headDim),
+                _ => throw Error("rope_scaling", $"type '{type}' is not supported (supported: linear, llama3, longrope)"),
             };
+        }
+
+        /// <summary>
+        /// Phi-3's LongRoPE. As transformers does: the original context is the config's top-level
+        /// original_max_position_embeddings (Phi-3 puts it there), else rope_scaling's, else max_position_embeddings; the
+        /// factor is max_position_embeddings over it whenever it is known.
+        /// </summary>
+        private RopeScaling LongRope(JsonObject rs, int headDim)
+        {
+            double maxPositions = Num(json["max_position_embeddings"]) ?? 2048;
+            double original = Num(json["original_max_position_embeddings"]) ?? Positive(rs, "original_max_position_embeddings") ?? maxPositions;
+            if (!(original >= 1 && original <= int.MaxValue))
+                throw Error("original_max_position_embeddings", $"must be a positive integer, got {original}");
+            double factor = maxPositions / original;
+            double attention = Positive(rs, "attention_factor")
+                ?? (factor > 1 ? Math.Sqrt(1 + Math.Log(factor) / Math.Log(original)) : 1.0);
+            return new RopeScaling("longrope", factor, OriginalMaxPositionEmbeddings: (int)original)
+            {
+                ShortFactor = Factors(rs, "short_factor", headDim),
+                LongFactor = Factors(rs, "long_factor", headDim),
+                AttentionFactor = attention,
+            };
+        }
+
+        /// <summary>One positive divisor per rotated pair (head_dim / 2 of them).</summary>
+        private double[] Factors(JsonObject rs, string key, int headDim)
+        {
+            if (rs[key] is not JsonArray list)
+                throw Error("rope_scaling", $"longrope needs '{key}', a list of {headDim / 2} numbers (one per rotated pair)");
+            if (list.Count != headDim / 2)
+                throw Error("rope_scaling", $"'{key}' has {list.Count} values; head_dim {headDim} rotates {headDim / 2} pairs");
+            return list.Select((n, i) => Num(n) is double d && double.IsFinite(d) && d > 0 ? d
+                : throw Error("rope_scaling", $"'{key}'[{i}] must be a positive number, got {n?.ToJsonString() ?? "null"}")).ToArray();
         }
 
         /// <summary>A rope_scaling entry that must be a finite number above 0, or null when absent.</summary>

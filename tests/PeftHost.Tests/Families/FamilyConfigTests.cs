@@ -12,7 +12,7 @@ public sealed class FamilyConfigTests
     [InlineData("qwen3", "num_experts", "128")]
     [InlineData("mistral", "num_local_experts", "8")]
     [InlineData("gemma3_text", "vision_config", """{"hidden_size":1152}""")]
-    [InlineData("phi3", "rope_scaling", """{"type":"longrope","short_factor":[1.0],"long_factor":[1.0]}""")]
+    [InlineData("phi3", "rope_scaling", """{"type":"dynamic","factor":2.0}""")]
     [InlineData("llama3", "rope_scaling", """{"rope_type":"yarn","factor":4.0}""")]
     [InlineData("phi3", "partial_rotary_factor", "0.75")]
     [InlineData("gemma2", "hidden_activation", "\"gelu\"")]

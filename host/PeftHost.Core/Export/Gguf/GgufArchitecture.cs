@@ -12,6 +12,7 @@ namespace PeftHost.Core.Export.Gguf;
 /// Gemma 2, Gemma 3 and Phi-3 keep their own names and rotate halves as Hugging Face does. Gemma's norms are stored
 /// as w + 1 (llama.cpp multiplies by the weight itself), and what llama.cpp's Gemma graphs hard-code (the attention
 /// scale, the sliding-window layer pattern, Gemma 3's local RoPE base) must match the config or the export is refused.
+/// Phi-3's LongRoPE becomes the <c>rope_factors_long</c>/<c>rope_factors_short</c> tensors and its attention factor.
 /// </summary>
 public sealed partial class GgufArchitecture
 {
@@ -107,6 +108,12 @@ public sealed partial class GgufArchitecture
                 break;
             case { Type: "llama3" } when Name == "llama":
                 break; // carried by the rope_freqs tensor (ExtraTensors)
+            case { Type: "longrope" } longRope when Name == "phi3":
+                // The factors travel as the rope_factors_long/short tensors (ExtraTensors); llama.cpp takes the long ones
+                // when its context is longer than the original one (convert_hf_to_gguf's Phi3MiniModel).
+                list.Add(new($"{Name}.rope.scaling.attn_factor", GgufValue.F32((float)longRope.AttentionFactor)));
+                list.Add(new($"{Name}.rope.scaling.original_context_length", GgufValue.U32((uint)longRope.OriginalMaxPositionEmbeddings)));
+                break;
             case var other:
                 throw new InvalidOperationException($"rope_scaling type '{other.Type}' cannot be exported to GGUF for {c.Architecture}");
         }
@@ -116,14 +123,23 @@ public sealed partial class GgufArchitecture
     /// <summary>
     /// Tensors llama.cpp needs that the model has no parameter for: Llama 3's <c>rope_freqs.weight</c>, the factor each
     /// rotated pair's frequency is divided by (unscaled / scaled inverse frequency; convert_hf_to_gguf's
-    /// LlamaModel.generate_extra_tensors).
+    /// LlamaModel.generate_extra_tensors); Phi-3's LongRoPE divisors, <c>rope_factors_long/short.weight</c>.
     /// </summary>
     public IEnumerable<(string Name, Tensor Value)> ExtraTensors()
     {
-        if (_config.RopeScaling is not { Type: "llama3" } scaling) yield break;
-        var plain = RotaryEmbedding.InverseFrequencies(_config.HeadDim, _config.RopeTheta, scaling: null);
-        var scaled = RotaryEmbedding.InverseFrequencies(_config.HeadDim, _config.RopeTheta, scaling);
-        yield return ("rope_freqs.weight", tensor(plain.Zip(scaled, (p, s) => p / s).ToArray()));
+        switch (_config.RopeScaling)
+        {
+            case { Type: "llama3" } scaling:
+                var plain = RotaryEmbedding.InverseFrequencies(_config.HeadDim, _config.RopeTheta, scaling: null);
+                var scaled = RotaryEmbedding.InverseFrequencies(_config.HeadDim, _config.RopeTheta, scaling);
+                yield return ("rope_freqs.weight", tensor(plain.Zip(scaled, (p, s) => p / s).ToArray()));
+                break;
+            case { Type: "longrope" } longRope:
+                // Phi-3's LongRoPE divisors as they are (Phi3MiniModel.generate_extra_tensors).
+                yield return ("rope_factors_long.weight", tensor(longRope.LongFactor.Select(f => (float)f).ToArray()));
+                yield return ("rope_factors_short.weight", tensor(longRope.ShortFactor.Select(f => (float)f).ToArray()));
+                break;
+        }
     }
 
     /// <summary>
