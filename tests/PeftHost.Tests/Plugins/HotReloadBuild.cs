@@ -41,20 +41,36 @@ public sealed class HotReloadBuild : IDisposable
 
     public TimeSpan FirstBuildTime { get; }
 
+    /// <summary>The environment variable a build made with <c>holdsLoad</c> reads: the path of its hold files.</summary>
+    public const string HoldVariable = "PEFTHOST_TEST_HOLD_LOAD";
+
     /// <summary>
     /// Rewrites the plugin's version and output gain (from the original sources, so rebuilds can follow each
-    /// other), optionally with a method constructor that throws, then rebuilds into the same folder.
+    /// other), optionally with a method constructor that throws, or one that holds the load (when
+    /// <see cref="HoldVariable"/> names a path P, it creates P.entered and waits for P.release), then rebuilds into
+    /// <paramref name="outRoot"/> (default: the watched <see cref="Root"/>).
     /// </summary>
-    public TimeSpan Rebuild(string version, double gain, bool constructorThrows = false)
+    public TimeSpan Rebuild(string version, double gain, bool constructorThrows = false, bool holdsLoad = false, string? outRoot = null)
     {
         string code = Path.Combine(Path.GetDirectoryName(Project)!, "ChannelScaleMethod.cs");
         string source = _originalCode.Replace("public const double OutputGain = 1.0;", $"public const double OutputGain = {gain:0.0#};");
         if (constructorThrows)
             source = source.Replace("    public string Name => \"channel_scale\";",
                 "    public ChannelScaleMethod() => throw new InvalidOperationException(\"constructor exploded\");\n\n    public string Name => \"channel_scale\";");
+        if (holdsLoad)
+            source = source.Replace("    public string Name => \"channel_scale\";", $$"""
+                    public ChannelScaleMethod()
+                    {
+                        if (Environment.GetEnvironmentVariable("{{HoldVariable}}") is not { } hold) return;
+                        File.WriteAllText(hold + ".entered", "");
+                        while (!File.Exists(hold + ".release")) Thread.Sleep(10);
+                    }
+
+                    public string Name => "channel_scale";
+                """);
         File.WriteAllText(code, source);
         File.WriteAllText(Project, _originalProject.Replace("<Version>1.0.0</Version>", $"<Version>{version}</Version>"));
-        return FixturePluginBuilder.Build(Project, Root);
+        return FixturePluginBuilder.Build(Project, outRoot ?? Root);
     }
 
     /// <summary>A fresh copy of the first build as the only plugin of a new root.</summary>
