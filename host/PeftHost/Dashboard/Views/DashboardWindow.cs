@@ -152,7 +152,7 @@ public sealed class DashboardWindow : Window
                 break;
             case DashboardAction.Close:
                 if (!_vm.HelpVisible && _vm.Current == DashboardPanel.Log && _log.CloseDetail()) break;
-                if (!_vm.HelpVisible && _vm.Current == DashboardPanel.Recipes && _recipes.CloseDatasets()) break;
+                if (!_vm.HelpVisible && _vm.Current == DashboardPanel.Recipes && _recipes.CloseOverlay()) break;
                 ToggleHelp(false);
                 break;
             case DashboardAction.Run:

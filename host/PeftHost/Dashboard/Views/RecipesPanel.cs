@@ -37,6 +37,10 @@ public sealed class RecipesPanel : FrameView
     private readonly ObservableCollection<string> _datasetNames = [];
     private readonly ListView _datasetList = new() { X = 0, Y = 1, Height = Dim.Fill() };
     private readonly TextPane _datasetPreview = new() { Y = 1, Width = Dim.Fill(), Height = Dim.Fill(), WordWrap = true };
+    private readonly FrameView _presetFrame = new() { Title = "presets — Enter loads, Esc closes", Y = 0, Width = Dim.Fill(), Visible = false };
+    private readonly TextField _presetName = new() { X = 0, Y = 1, Width = Dim.Fill() };
+    private readonly ObservableCollection<string> _presetNames = [];
+    private readonly ListView _presetList = new() { X = 0, Y = 3, Width = Dim.Fill(), Height = Dim.Fill() };
 
     /// <summary>
     /// Builds the panel; <paramref name="run"/> runs the selected recipe (F5 does the same),
@@ -69,7 +73,7 @@ public sealed class RecipesPanel : FrameView
         _sourceFrame.Add(_source);
         var runButton = new FlatButton { X = 0, Y = Pos.AnchorEnd(1), Text = "_Run (F5)" };
         runButton.Accepting += (_, e) => { run(); e.Handled = true; };
-        var resetButton = new FlatButton { X = Pos.Right(runButton) + 1, Y = Pos.AnchorEnd(1), Text = "Reset to defaults" };
+        var resetButton = new FlatButton { X = Pos.Right(runButton) + 1, Y = Pos.AnchorEnd(1), Text = "Reset" };
         resetButton.Accepting += (_, e) =>
         {
             _vm.Form.Reset();
@@ -79,26 +83,91 @@ public sealed class RecipesPanel : FrameView
         };
         var datasetButton = new FlatButton { X = Pos.Right(resetButton) + 1, Y = Pos.AnchorEnd(1), Text = "_Dataset…" };
         datasetButton.Accepting += (_, e) => { _report(OpenDatasets()); e.Handled = true; };
-        _formFrame.Add(_fields, _commandLine, runButton, resetButton, datasetButton);
+        var presetsButton = new FlatButton { X = Pos.Right(datasetButton) + 1, Y = Pos.AnchorEnd(1), Text = "_Presets…" };
+        presetsButton.Accepting += (_, e) => { OpenPresets(); e.Handled = true; };
+        _formFrame.Add(_fields, _commandLine, runButton, resetButton, datasetButton, presetsButton);
         BuildDatasetChooser();
-        Add(_listFrame, _sourceFrame, _formFrame, _datasetFrame);
+        BuildPresets();
+        Add(_listFrame, _sourceFrame, _formFrame, _datasetFrame, _presetFrame);
     }
 
-    /// <summary>A letter typed with no text field focused: <c>d</c> opens the dataset chooser. True when handled.</summary>
+    /// <summary>A letter typed with no text field focused: <c>d</c> opens the dataset chooser, <c>p</c> the presets. True when handled.</summary>
     public bool HandleLetter(char letter)
     {
-        if (letter != 'd' || _datasets.IsOpen) return false;
-        _report(OpenDatasets());
-        return true;
+        if (_datasets.IsOpen || _presetFrame.Visible) return false;
+        switch (letter)
+        {
+            case 'd': _report(OpenDatasets()); return true;
+            case 'p': OpenPresets(); return true;
+            default: return false;
+        }
     }
 
-    /// <summary>Esc: closes the dataset chooser without changing the field; false when it was not open.</summary>
-    public bool CloseDatasets()
+    /// <summary>Esc: closes the dataset chooser (the field unchanged) or the presets; false when neither was open.</summary>
+    public bool CloseOverlay()
     {
+        if (_presetFrame.Visible)
+        {
+            ShowPresets(false);
+            return true;
+        }
         if (!_datasets.IsOpen) return false;
         _datasets.Close();
         ShowDatasetChooser(false);
         return true;
+    }
+
+    private void BuildPresets()
+    {
+        _presetFrame.X = Pos.Right(_listFrame);
+        _presetFrame.Height = Dim.Height(_sourceFrame);
+        _presetList.SetSource(_presetNames);
+        _presetList.Accepting += (_, e) =>
+        {
+            if (_presetList.SelectedItem is int index && index < _vm.PresetNames().Count) Apply(_vm.LoadPreset(_vm.PresetNames()[index]));
+            e.Handled = true;
+        };
+        _presetName.KeyDown += (_, key) =>
+        {
+            if (key != Key.Enter) return;
+            Apply(_vm.SavePreset(_presetName.Text));
+            key.Handled = true;
+        };
+        _presetFrame.Add(new Label { X = 0, Y = 0, Text = "save the form as (Enter):" }, _presetName,
+            new Label { X = 0, Y = 2, Text = "saved presets (Enter loads):" }, _presetList);
+
+        void Apply(CommandResult result)
+        {
+            _report(result);
+            if (!result.Started) return;
+            ShowPresets(false);
+            _shownRecipe = null; // rebuild the form with the preset's values
+            ShowSelected();
+        }
+    }
+
+    private void OpenPresets()
+    {
+        if (_vm.Selected is null)
+        {
+            _report(CommandResult.Refused("no recipe selected"));
+            return;
+        }
+        var names = _vm.PresetNames();
+        ListSync.Update(_presetNames, names);
+        _presetName.Text = "";
+        ShowPresets(true);
+        _report(CommandResult.Ok(names.Count == 0 ? $"no presets for {_vm.Selected.Name} yet: type a name, Enter saves the form"
+            : $"{names.Count} preset{(names.Count == 1 ? "" : "s")} for {_vm.Selected.Name}: Enter loads one; Shift-Tab to the name to save"));
+    }
+
+    private void ShowPresets(bool visible)
+    {
+        _presetFrame.Visible = visible;
+        _sourceFrame.Visible = !visible;
+        if (visible) (_presetNames.Count > 0 ? (View)_presetList : _presetName).SetFocus();
+        else _list.SetFocus();
+        SetNeedsDraw();
     }
 
     private void BuildDatasetChooser()
