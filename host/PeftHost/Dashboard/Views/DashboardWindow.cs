@@ -44,7 +44,7 @@ public sealed class DashboardWindow : Window
         _plugins = new PluginsPanel(vm.Plugins, () => Perform(DashboardAction.ReloadPlugins));
         var datasets = new DatasetPickerViewModel(new Recipes.DatasetCatalog(session.Options.Workspace), () => session.Model.ModelPath);
         _recipes = new RecipesPanel(vm.Recipes, datasets, () => Perform(DashboardAction.Run), Report);
-        _run = new RunPanel(vm.Run);
+        _run = new RunPanel(vm.Run, vm.History, Report);
         _adapters = new AdaptersPanel(vm.Adapters, Report);
         _playground = new PlaygroundPanel(vm.Playground, Report);
         _log = new LogPanel(vm.Log);
@@ -135,6 +135,7 @@ public sealed class DashboardWindow : Window
         {
             DashboardPanel.Recipes when letter == 'y' => CopyCommand(),
             DashboardPanel.Recipes => _recipes.HandleLetter(letter),
+            DashboardPanel.Run => _run.HandleLetter(letter),
             DashboardPanel.Adapters => _adapters.HandleLetter(letter),
             DashboardPanel.Playground => _playground.HandleLetter(letter),
             DashboardPanel.Log => _log.HandleLetter(letter),
