@@ -22,7 +22,10 @@ public static class DashboardApp
         var events = new EventBus();
         using var pump = new EventPump(events);
         using var session = new DashboardSession(options, events);
-        var vm = new DashboardViewModel(new RecipesViewModel(session.Recipes), session.ModelCommands, session.ModelCommands);
+        var vm = new DashboardViewModel(new RecipesViewModel(session.Recipes, new Recipes.FormPresets(options.PresetsFolder)), session.ModelCommands, session.ModelCommands)
+        {
+            History = new RunHistoryViewModel(session.Runs.RunsFolder, () => session.Runs.LastOutputFolder),
+        };
         vm.Plugins.Seed(session.Plugins.Plugins);
 
         using (var app = Application.Create().Init())

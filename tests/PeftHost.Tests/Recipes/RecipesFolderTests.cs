@@ -11,6 +11,7 @@ public sealed class RecipesFolderTests : IDisposable
         ["generate.js"] = ["--set", "maxNewTokens=8"],
         ["quickstart.js"] = ["--set", "steps=6", "--set", "examples=32", "--set", "testExamples=16", "--set", "batchSize=8"],
         ["lora.js"] = ["--set", "steps=8"],
+        ["sft.js"] = ["--set", "steps=6", "--set", "examples=40"],
         ["multi-adapter.js"] = ["--set", "steps=20"],
         ["merge-and-export.js"] = ["--set", "steps=6"],
         ["export-gguf.js"] = ["--set", "steps=6"],

@@ -20,9 +20,7 @@ internal static class DatasetShapes
             throw new RecipeApiException($"loadDataset: unknown format '{asked}'" + (hint is null ? "" : $"; did you mean '{hint}'?") + $" (formats: {string.Join(", ", Formats)})");
         }
         var first = records.FirstOrDefault()?.Fields.Keys.ToHashSet() ?? [];
-        if (ConversationFormat.Detect(first) is ConversationFormat.OpenAi or ConversationFormat.ShareGpt) return "chat";
-        if (first.Contains(fields.Response) || first.Contains("output") && first.Contains("instruction")) return "instruction";
-        if (first.Contains(fields.Text)) return "text";
+        if (DatasetFormat.Infer(first, fields) is { } inferred) return inferred;
         throw new RecipeApiException($"loadDataset: cannot tell the format from the fields ({string.Join(", ", first)}); pass format: \"text\", \"instruction\", \"classification\" or \"chat\" (and fields: {{ … }} to name them)");
     }
 

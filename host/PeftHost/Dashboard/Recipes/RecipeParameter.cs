@@ -27,4 +27,12 @@ public enum RecipeParameterKind
 /// <param name="Kind">Its type, from the default.</param>
 /// <param name="Default">The default as a <c>--set</c> value would spell it (<c>8</c>, <c>true</c>, <c>models/stories260k</c>, <c>["q_proj","v_proj"]</c>).</param>
 /// <param name="Description">The comment on the parameter's line, if any.</param>
-public sealed record RecipeParameter(string Name, RecipeParameterKind Kind, string Default, string? Description = null);
+public sealed record RecipeParameter(string Name, RecipeParameterKind Kind, string Default, string? Description = null)
+{
+    /// <summary>
+    /// True for a string parameter naming a data file: called <c>dataset</c>, <c>data</c> or <c>…Dataset</c>,
+    /// or defaulting to a path in <c>data/</c>. The Recipes panel offers the dataset chooser for it.
+    /// </summary>
+    public bool IsDataset => Kind == RecipeParameterKind.String
+        && (Name is "data" || Name.EndsWith("dataset", StringComparison.OrdinalIgnoreCase) || Default.StartsWith("data/", StringComparison.Ordinal));
+}

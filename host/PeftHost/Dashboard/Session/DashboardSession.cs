@@ -46,6 +46,9 @@ public sealed record DashboardOptions
 
     /// <summary>The folder run outputs go to.</summary>
     public string ResolvedRunsFolder => RunsFolder ?? Path.Combine(Workspace, "runs");
+
+    /// <summary>Where saved form presets go: <c>.pefthost/presets/</c> in the workspace, one file per recipe.</summary>
+    public string PresetsFolder => Path.Combine(Workspace, ".pefthost", "presets");
 }
 
 /// <summary>

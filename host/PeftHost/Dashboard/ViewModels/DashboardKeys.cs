@@ -77,6 +77,7 @@ public static class DashboardKeys
         ("v o /", "Log: level, source, find"),
         ("Enter, Esc", "Log: open a line whole, close it"),
         ("y", "Recipes: copy the peft run command"),
+        ("d p, h Space", "Recipes: dataset, presets; Run: history, mark"),
     ];
 
     /// <summary>The action of <paramref name="key"/>, or null when the key is not global.</summary>

@@ -28,6 +28,9 @@ public sealed class DashboardViewModel
     /// <summary>The Run panel.</summary>
     public RunViewModel Run { get; } = new();
 
+    /// <summary>The Run panel's history of runs (<c>h</c>); null when there is no runs folder to read.</summary>
+    public RunHistoryViewModel? History { get; init; }
+
     /// <summary>The Adapters panel.</summary>
     public AdaptersViewModel Adapters { get; }
 
@@ -55,6 +58,7 @@ public sealed class DashboardViewModel
         var changed = new HashSet<DashboardPanel>();
         if (Plugins.Apply(e)) changed.Add(DashboardPanel.Plugins);
         if (Run.Apply(e)) changed.Add(DashboardPanel.Run);
+        if (History?.Apply(e) == true) changed.Add(DashboardPanel.Run);
         if (Adapters.Apply(e)) changed.Add(DashboardPanel.Adapters);
         if (Playground.Apply(e)) changed.Add(DashboardPanel.Playground);
         if (Log.Apply(e)) changed.Add(DashboardPanel.Log);

@@ -19,18 +19,26 @@ public static class LineChart
     /// (so two charts of one run line up); the y range is the points' own, padded a little.
     /// With no points every line is blank but for the axis.
     /// </summary>
-    public static IReadOnlyList<string> Render(IReadOnlyList<(double X, double Y)> points, double xMin, double xMax, int width, int height)
+    public static IReadOnlyList<string> Render(IReadOnlyList<(double X, double Y)> points, double xMin, double xMax, int width, int height) =>
+        Overlay([points], xMin, xMax, width, height, marked: false);
+
+    /// <summary>
+    /// Several curves in one chart on a shared y range (the compare view): each drawn as
+    /// <see cref="Render"/> draws one, and when <paramref name="marked"/> the cell of each curve's last
+    /// point shows its number (1, 2, …), so the curves can be told apart without colour.
+    /// </summary>
+    public static IReadOnlyList<string> Overlay(IReadOnlyList<IReadOnlyList<(double X, double Y)>> series, double xMin, double xMax, int width, int height, bool marked = true)
     {
         height = Math.Max(1, height);
         int plotWidth = Math.Max(1, width - AxisWidth);
-        var finite = points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToList();
+        var curves = series.Select(points => points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToList()).ToList();
         var lines = new List<string>(height);
-        if (finite.Count == 0)
+        if (curves.All(c => c.Count == 0))
         {
             for (int row = 0; row < height; row++) lines.Add(Label(null, row, height) + new string(' ', plotWidth));
             return lines;
         }
-        double yMin = finite.Min(p => p.Y), yMax = finite.Max(p => p.Y);
+        double yMin = curves.Where(c => c.Count > 0).Min(c => c.Min(p => p.Y)), yMax = curves.Where(c => c.Count > 0).Max(c => c.Max(p => p.Y));
         if (yMax - yMin < 1e-12) { yMin -= 0.5; yMax += 0.5; }
         if (xMax <= xMin) xMax = xMin + 1;
 
@@ -39,13 +47,20 @@ public static class LineChart
         (int X, int Y) Pixel((double X, double Y) p) => (
             (int)Math.Round(Math.Clamp((p.X - xMin) / (xMax - xMin), 0, 1) * (pw - 1)),
             (int)Math.Round((yMax - p.Y) / (yMax - yMin) * (ph - 1)));
-        var previous = Pixel(finite[0]);
-        dots[previous.X, previous.Y] = true;
-        foreach (var point in finite.Skip(1))
+        var markers = new Dictionary<(int Col, int Row), char>();
+        for (int i = 0; i < curves.Count; i++)
         {
-            var next = Pixel(point);
-            Line(dots, previous, next);
-            previous = next;
+            var finite = curves[i];
+            if (finite.Count == 0) continue;
+            var previous = Pixel(finite[0]);
+            dots[previous.X, previous.Y] = true;
+            foreach (var point in finite.Skip(1))
+            {
+                var next = Pixel(point);
+                Line(dots, previous, next);
+                previous = next;
+            }
+            if (marked) markers[(previous.X / 2, previous.Y / 4)] = i < 9 ? (char)('1' + i) : '+';
         }
 
         for (int row = 0; row < height; row++)
@@ -53,6 +68,11 @@ public static class LineChart
             var sb = new StringBuilder(Label((yMin, yMax), row, height));
             for (int col = 0; col < plotWidth; col++)
             {
+                if (markers.TryGetValue((col, row), out char marker))
+                {
+                    sb.Append(marker);
+                    continue;
+                }
                 int bits = 0;
                 for (int dy = 0; dy < 4; dy++)
                     for (int dx = 0; dx < 2; dx++)

@@ -55,6 +55,9 @@ public sealed class RecipeParameterForm
     /// <summary>The field named <paramref name="name"/>.</summary>
     public RecipeParameterField this[string name] => Fields.First(f => f.Parameter.Name == name);
 
+    /// <summary>The fields naming a data file (<see cref="RecipeParameter.IsDataset"/>), in declaration order.</summary>
+    public IReadOnlyList<RecipeParameterField> DatasetFields => Fields.Where(f => f.Parameter.IsDataset).ToList();
+
     /// <summary>The problems with the current values (empty when the form can run).</summary>
     public IReadOnlyList<string> Errors => Fields.Select(f => f.Error).OfType<string>().ToList();
 

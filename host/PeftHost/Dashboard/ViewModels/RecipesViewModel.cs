@@ -7,7 +7,9 @@ namespace PeftHost.Cli.Dashboard.ViewModels;
 /// form (from the declared defaults). Each recipe keeps its own form, so edits survive moving the
 /// selection off a recipe and back (until the recipe's declared parameters change on disk).
 /// </summary>
-public sealed class RecipesViewModel(RecipeCatalog catalog)
+/// <param name="catalog">The recipes folder.</param>
+/// <param name="presets">Where named forms are saved (<see cref="SavePreset"/>); null: presets are not offered.</param>
+public sealed class RecipesViewModel(RecipeCatalog catalog, FormPresets? presets = null)
 {
     private readonly Dictionary<string, RecipeParameterForm> _forms = new(StringComparer.Ordinal);
     private IReadOnlyList<RecipeEntry> _recipes = [];
@@ -74,6 +76,55 @@ public sealed class RecipesViewModel(RecipeCatalog catalog)
     {
         if (_forms.TryGetValue(path, out var kept) && kept.Fields.Select(f => f.Parameter).SequenceEqual(parameters)) return kept;
         return _forms[path] = new RecipeParameterForm(parameters);
+    }
+
+    /// <summary>The presets saved for the selected recipe (empty when none, or when its presets file is unreadable: <see cref="LoadPreset"/> says why).</summary>
+    public IReadOnlyList<string> PresetNames()
+    {
+        if (presets is null || Selected is null) return [];
+        try { return presets.Names(Selected.Name); }
+        catch (FormatException) { return []; }
+    }
+
+    /// <summary>Saves the selected recipe's form (its changed values) as preset <paramref name="name"/>.</summary>
+    public CommandResult SavePreset(string name)
+    {
+        if (presets is null) return CommandResult.Refused("presets are not available here");
+        if (Selected is not { } recipe) return CommandResult.Refused("no recipe selected");
+        if (Form.Errors is { Count: > 0 } errors) return CommandResult.Refused("fix the form first: " + errors[0]);
+        var values = Form.Fields.Where(f => f.IsChanged).ToDictionary(f => f.Parameter.Name, f => f.Parameter.Kind == RecipeParameterKind.String ? f.Value : f.Value.Trim());
+        try { presets.Save(recipe.Name, name, values); }
+        catch (Exception e) when (e is ArgumentException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            return CommandResult.Refused($"preset not saved: {e.Message}");
+        }
+        return CommandResult.Ok($"saved preset '{name.Trim()}' of {recipe.Name} ({values.Count} changed value{(values.Count == 1 ? "" : "s")}) in {presets.FileOf(recipe.Name)}");
+    }
+
+    /// <summary>
+    /// Puts preset <paramref name="name"/> into the selected recipe's form: every field back to its
+    /// default, then the preset's values; values for parameters the recipe no longer declares are named, not applied.
+    /// </summary>
+    public CommandResult LoadPreset(string name)
+    {
+        if (presets is null) return CommandResult.Refused("presets are not available here");
+        if (Selected is not { } recipe) return CommandResult.Refused("no recipe selected");
+        IReadOnlyDictionary<string, string>? values;
+        try { values = presets.Read(recipe.Name, name); }
+        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+        {
+            return CommandResult.Refused($"presets not read: {e.Message}");
+        }
+        if (values is null) return CommandResult.Refused($"{recipe.Name} has no preset '{name}'");
+        Form.Reset();
+        var stale = new List<string>();
+        foreach (var (key, value) in values)
+        {
+            if (Form.Fields.FirstOrDefault(f => f.Parameter.Name == key) is { } field) field.Value = value;
+            else stale.Add(key);
+        }
+        return CommandResult.Ok($"loaded preset '{name}' into {recipe.Name}" +
+            (stale.Count == 0 ? "" : $"; {recipe.Name} no longer declares {string.Join(", ", stale)}: not applied"));
     }
 
     /// <summary>The recipes as list lines: <c>lora.js — LoRA on stories260k</c>.</summary>

@@ -42,8 +42,9 @@ public sealed class DashboardWindow : Window
         Title = "PeftHost";
         BorderStyle = LineStyle.None;
         _plugins = new PluginsPanel(vm.Plugins, () => Perform(DashboardAction.ReloadPlugins));
-        _recipes = new RecipesPanel(vm.Recipes, () => Perform(DashboardAction.Run));
-        _run = new RunPanel(vm.Run);
+        var datasets = new DatasetPickerViewModel(new Recipes.DatasetCatalog(session.Options.Workspace), () => session.Model.ModelPath);
+        _recipes = new RecipesPanel(vm.Recipes, datasets, () => Perform(DashboardAction.Run), Report);
+        _run = new RunPanel(vm.Run, vm.History, Report);
         _adapters = new AdaptersPanel(vm.Adapters, Report);
         _playground = new PlaygroundPanel(vm.Playground, Report);
         _log = new LogPanel(vm.Log);
@@ -133,6 +134,8 @@ public sealed class DashboardWindow : Window
         bool handled = _vm.Current switch
         {
             DashboardPanel.Recipes when letter == 'y' => CopyCommand(),
+            DashboardPanel.Recipes => _recipes.HandleLetter(letter),
+            DashboardPanel.Run => _run.HandleLetter(letter),
             DashboardPanel.Adapters => _adapters.HandleLetter(letter),
             DashboardPanel.Playground => _playground.HandleLetter(letter),
             DashboardPanel.Log => _log.HandleLetter(letter),
@@ -150,6 +153,7 @@ public sealed class DashboardWindow : Window
                 break;
             case DashboardAction.Close:
                 if (!_vm.HelpVisible && _vm.Current == DashboardPanel.Log && _log.CloseDetail()) break;
+                if (!_vm.HelpVisible && _vm.Current == DashboardPanel.Recipes && _recipes.CloseOverlay()) break;
                 ToggleHelp(false);
                 break;
             case DashboardAction.Run:

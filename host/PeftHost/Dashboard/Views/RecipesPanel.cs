@@ -1,5 +1,6 @@
 using System.Collections.ObjectModel;
 using PeftHost.Cli.Dashboard.ViewModels;
+using Terminal.Gui.Input;
 using Terminal.Gui.ViewBase;
 using Terminal.Gui.Views;
 
@@ -8,7 +9,9 @@ namespace PeftHost.Cli.Dashboard.Views;
 /// <summary>
 /// The Recipes panel: the recipes folder on the left (a third of the width); the selected recipe's
 /// source and a form for its declared parameters on the right, with the equivalent <c>peft run</c>
-/// line shown whole (wrapped into shell rows ending in <c>\</c>) and a Run button.
+/// line shown whole (wrapped into shell rows ending in <c>\</c>) and a Run button. For a recipe with
+/// a dataset parameter, <c>d</c> (or Dataset…) puts the dataset chooser in place of the source and
+/// form: the data files, a typed path and a preview of the first examples; Enter picks, Esc closes.
 /// </summary>
 public sealed class RecipesPanel : FrameView
 {
@@ -27,11 +30,27 @@ public sealed class RecipesPanel : FrameView
     private readonly List<(Label Label, TextField Input)> _fieldRows = [];
     private int _firstField;
     private string? _shownRecipe;
+    private readonly DatasetPickerViewModel _datasets;
+    private readonly Action<CommandResult> _report;
+    private readonly FrameView _datasetFrame = new() { Title = "dataset — Enter picks, Esc closes", Y = 0, Width = Dim.Fill(), Height = Dim.Fill(), Visible = false };
+    private readonly TextField _datasetPath = new() { X = 5, Y = 0, Width = Dim.Fill() };
+    private readonly ObservableCollection<string> _datasetNames = [];
+    private readonly ListView _datasetList = new() { X = 0, Y = 1, Height = Dim.Fill() };
+    private readonly TextPane _datasetPreview = new() { Y = 1, Width = Dim.Fill(), Height = Dim.Fill(), WordWrap = true };
+    private readonly FrameView _presetFrame = new() { Title = "presets — Enter loads, Esc closes", Y = 0, Width = Dim.Fill(), Visible = false };
+    private readonly TextField _presetName = new() { X = 0, Y = 1, Width = Dim.Fill() };
+    private readonly ObservableCollection<string> _presetNames = [];
+    private readonly ListView _presetList = new() { X = 0, Y = 3, Width = Dim.Fill(), Height = Dim.Fill() };
 
-    /// <summary>Builds the panel; <paramref name="run"/> runs the selected recipe (F5 does the same).</summary>
-    public RecipesPanel(RecipesViewModel vm, Action run)
+    /// <summary>
+    /// Builds the panel; <paramref name="run"/> runs the selected recipe (F5 does the same),
+    /// <paramref name="datasets"/> is the dataset chooser, <paramref name="report"/> shows a command's outcome.
+    /// </summary>
+    public RecipesPanel(RecipesViewModel vm, DatasetPickerViewModel datasets, Action run, Action<CommandResult> report)
     {
         _vm = vm;
+        _datasets = datasets;
+        _report = report;
         Title = "Recipes";
         Width = Dim.Fill();
         Height = Dim.Fill();
@@ -54,7 +73,7 @@ public sealed class RecipesPanel : FrameView
         _sourceFrame.Add(_source);
         var runButton = new FlatButton { X = 0, Y = Pos.AnchorEnd(1), Text = "_Run (F5)" };
         runButton.Accepting += (_, e) => { run(); e.Handled = true; };
-        var resetButton = new FlatButton { X = Pos.Right(runButton) + 1, Y = Pos.AnchorEnd(1), Text = "Reset to defaults" };
+        var resetButton = new FlatButton { X = Pos.Right(runButton) + 1, Y = Pos.AnchorEnd(1), Text = "Reset" };
         resetButton.Accepting += (_, e) =>
         {
             _vm.Form.Reset();
@@ -62,8 +81,157 @@ public sealed class RecipesPanel : FrameView
             ShowSelected();
             e.Handled = true;
         };
-        _formFrame.Add(_fields, _commandLine, runButton, resetButton);
-        Add(_listFrame, _sourceFrame, _formFrame);
+        var datasetButton = new FlatButton { X = Pos.Right(resetButton) + 1, Y = Pos.AnchorEnd(1), Text = "_Dataset…" };
+        datasetButton.Accepting += (_, e) => { _report(OpenDatasets()); e.Handled = true; };
+        var presetsButton = new FlatButton { X = Pos.Right(datasetButton) + 1, Y = Pos.AnchorEnd(1), Text = "_Presets…" };
+        presetsButton.Accepting += (_, e) => { OpenPresets(); e.Handled = true; };
+        _formFrame.Add(_fields, _commandLine, runButton, resetButton, datasetButton, presetsButton);
+        BuildDatasetChooser();
+        BuildPresets();
+        Add(_listFrame, _sourceFrame, _formFrame, _datasetFrame, _presetFrame);
+    }
+
+    /// <summary>A letter typed with no text field focused: <c>d</c> opens the dataset chooser, <c>p</c> the presets. True when handled.</summary>
+    public bool HandleLetter(char letter)
+    {
+        if (_datasets.IsOpen || _presetFrame.Visible) return false;
+        switch (letter)
+        {
+            case 'd': _report(OpenDatasets()); return true;
+            case 'p': OpenPresets(); return true;
+            default: return false;
+        }
+    }
+
+    /// <summary>Esc: closes the dataset chooser (the field unchanged) or the presets; false when neither was open.</summary>
+    public bool CloseOverlay()
+    {
+        if (_presetFrame.Visible)
+        {
+            ShowPresets(false);
+            return true;
+        }
+        if (!_datasets.IsOpen) return false;
+        _datasets.Close();
+        ShowDatasetChooser(false);
+        return true;
+    }
+
+    private void BuildPresets()
+    {
+        _presetFrame.X = Pos.Right(_listFrame);
+        _presetFrame.Height = Dim.Height(_sourceFrame);
+        _presetList.SetSource(_presetNames);
+        _presetList.Accepting += (_, e) =>
+        {
+            if (_presetList.SelectedItem is int index && index < _vm.PresetNames().Count) Apply(_vm.LoadPreset(_vm.PresetNames()[index]));
+            e.Handled = true;
+        };
+        _presetName.KeyDown += (_, key) =>
+        {
+            if (key != Key.Enter) return;
+            Apply(_vm.SavePreset(_presetName.Text));
+            key.Handled = true;
+        };
+        _presetFrame.Add(new Label { X = 0, Y = 0, Text = "save the form as (Enter):" }, _presetName,
+            new Label { X = 0, Y = 2, Text = "saved presets (Enter loads):" }, _presetList);
+
+        void Apply(CommandResult result)
+        {
+            _report(result);
+            if (!result.Started) return;
+            ShowPresets(false);
+            _shownRecipe = null; // rebuild the form with the preset's values
+            ShowSelected();
+        }
+    }
+
+    private void OpenPresets()
+    {
+        if (_vm.Selected is null)
+        {
+            _report(CommandResult.Refused("no recipe selected"));
+            return;
+        }
+        var names = _vm.PresetNames();
+        ListSync.Update(_presetNames, names);
+        _presetName.Text = "";
+        ShowPresets(true);
+        _report(CommandResult.Ok(names.Count == 0 ? $"no presets for {_vm.Selected.Name} yet: type a name, Enter saves the form"
+            : $"{names.Count} preset{(names.Count == 1 ? "" : "s")} for {_vm.Selected.Name}: Enter loads one; Shift-Tab to the name to save"));
+    }
+
+    private void ShowPresets(bool visible)
+    {
+        _presetFrame.Visible = visible;
+        _sourceFrame.Visible = !visible;
+        if (visible) (_presetNames.Count > 0 ? (View)_presetList : _presetName).SetFocus();
+        else _list.SetFocus();
+        SetNeedsDraw();
+    }
+
+    private void BuildDatasetChooser()
+    {
+        _datasetFrame.X = Pos.Right(_listFrame);
+        _datasetList.Width = Dim.Percent(40);
+        _datasetPreview.X = Pos.Right(_datasetList) + 1;
+        _datasetList.SetSource(_datasetNames);
+        _datasetList.ValueChanged += (_, e) =>
+        {
+            if (e.NewValue is not int index || !_datasets.IsOpen || _datasets.SelectedIndex == index) return;
+            _datasets.Select(index);
+            _datasetPath.Text = _datasets.Path;
+            ShowPreview();
+        };
+        _datasetList.Accepting += (_, e) => { PickDataset(); e.Handled = true; };
+        _datasetPath.TextChanged += (_, _) =>
+        {
+            if (!_datasets.IsOpen || _datasetPath.Text == _datasets.Path) return;
+            _datasets.Path = _datasetPath.Text;
+            ShowPreview();
+        };
+        _datasetPath.KeyDown += (_, key) =>
+        {
+            if (key != Key.Enter) return;
+            PickDataset();
+            key.Handled = true;
+        };
+        _datasetFrame.Add(new Label { X = 0, Y = 0, Text = "path" }, _datasetPath, _datasetList, _datasetPreview);
+    }
+
+    private CommandResult OpenDatasets()
+    {
+        var focused = _fieldRows.FindIndex(r => r.Input.HasFocus);
+        var field = focused >= 0 ? _vm.Form.Fields[focused] : null;
+        if (!_datasets.Open(_vm.Form, field is { Parameter.IsDataset: true } ? field : null))
+            return CommandResult.Refused(_vm.Selected is null ? "no recipe selected"
+                : $"{_vm.Selected.Name} takes no dataset parameter (one named dataset, or defaulting to a path in data/)");
+        ListSync.Update(_datasetNames, _datasets.Files.Count == 0 ? ["(no files in data/)"] : _datasets.Files);
+        _datasetPath.Text = _datasets.Path;
+        if (_datasets.SelectedIndex >= 0) _datasetList.SelectedItem = _datasets.SelectedIndex;
+        ShowPreview();
+        ShowDatasetChooser(true);
+        return CommandResult.Ok($"choose the dataset for {_datasets.Field!.Parameter.Name}: ↑ ↓ preview, Enter picks, Tab to type a path, Esc closes");
+    }
+
+    private void PickDataset()
+    {
+        var result = _datasets.Pick();
+        _report(result);
+        if (!result.Started) return;
+        ShowDatasetChooser(false);
+        _shownRecipe = null; // rebuild the form with the picked value
+        ShowSelected();
+    }
+
+    private void ShowPreview() => _datasetPreview.Text = string.Join("\n", _datasets.PreviewLines());
+
+    private void ShowDatasetChooser(bool visible)
+    {
+        _datasetFrame.Visible = visible;
+        _sourceFrame.Visible = _formFrame.Visible = !visible;
+        (visible ? _datasetList : _list).SetFocus();
+        SetNeedsDraw();
     }
 
     /// <summary>The selected recipe's <c>peft run … --set</c> command on one line, or null when there is none or the form has errors.</summary>
