@@ -15,7 +15,11 @@ public sealed class FarmClient : IAsyncDisposable
     /// <summary>The cluster's grains.</summary>
     public IGrainFactory Grains => _host.Services.GetRequiredService<IClusterClient>();
 
+    /// <summary>How long connecting may take before the farm is reported unreachable.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>Connects to the farm at <paramref name="cluster"/> keyed by <paramref name="key"/>.</summary>
+    /// <exception cref="IOException">No silo of that farm answered within <see cref="ConnectTimeout"/>.</exception>
     public static async Task<FarmClient> ConnectAsync(ClusterAddress cluster, string key, CancellationToken cancellation = default)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
@@ -23,10 +27,18 @@ public sealed class FarmClient : IAsyncDisposable
         builder.UseOrleansClient(client =>
         {
             client.UseRedisClustering(cluster.ConnectionString);
-            client.Configure<ClusterOptions>(o => { o.ClusterId = ClusterAddress.ClusterIdFor(key); o.ServiceId = FarmSilo.ServiceId; });
+            client.Configure<ClusterOptions>(o => o.ClusterId = o.ServiceId = ClusterAddress.ClusterIdFor(key));
         });
         var host = builder.Build();
-        try { await host.StartAsync(cancellation); }
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        limit.CancelAfter(ConnectTimeout);
+        try { await host.StartAsync(limit.Token); }
+        catch (Exception e) when (!cancellation.IsCancellationRequested)
+        {
+            host.Dispose();
+            throw new IOException($"no silo of the farm at redis://{cluster.Host}:{cluster.Port} answered within {ConnectTimeout.TotalSeconds:F0} s "
+                + $"({e.GetType().Name}: {e.Message}); is `peft farm` running there with the same cluster key?", e);
+        }
         catch { host.Dispose(); throw; }
         return new FarmClient(host);
     }

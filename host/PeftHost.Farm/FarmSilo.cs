@@ -19,9 +19,6 @@ public sealed class FarmSilo : IAsyncDisposable
     /// <summary>The grain storage that holds the queue.</summary>
     public const string StorageName = "farm";
 
-    /// <summary>The Orleans service id of every PeftHost farm.</summary>
-    public const string ServiceId = "pefthost";
-
     private readonly IHost _host;
     private readonly PluginHost _plugins;
 
@@ -53,7 +50,9 @@ public sealed class FarmSilo : IAsyncDisposable
                 silo.UseRedisClustering(cluster.ConnectionString);
                 silo.AddRedisGrainStorage(StorageName, o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.ConnectionString));
                 silo.ConfigureEndpoints(IPAddress.Parse(options.AdvertisedAddress), siloPort, gatewayPort, listenOnAnyHostAddress: options.AdvertisedAddress != "127.0.0.1");
-                silo.Configure<ClusterOptions>(o => { o.ClusterId = ClusterAddress.ClusterIdFor(key); o.ServiceId = ServiceId; });
+                // The key names both the cluster and the service: Redis keeps membership and grain state under them, so
+                // members keyed differently neither meet nor see each other's queue.
+                silo.Configure<ClusterOptions>(o => o.ClusterId = o.ServiceId = ClusterAddress.ClusterIdFor(key));
                 // A killed silo is declared dead within seconds (the defaults take about a minute), so its queue grain and jobs move on sooner.
                 silo.Configure<ClusterMembershipOptions>(o =>
                 {
@@ -64,7 +63,7 @@ public sealed class FarmSilo : IAsyncDisposable
             }
             else
             {
-                silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: ServiceId, clusterId: $"peft-embedded-{Environment.ProcessId}-{siloPort}");
+                silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: "peft-embedded", clusterId: $"peft-embedded-{Environment.ProcessId}-{siloPort}");
                 silo.AddMemoryGrainStorage(StorageName);
             }
         });
@@ -73,6 +72,12 @@ public sealed class FarmSilo : IAsyncDisposable
         try
         {
             await host.StartAsync(cancellation);
+        }
+        catch (Exception e) when (options.Cluster is { } cluster && !cancellation.IsCancellationRequested)
+        {
+            host.Dispose();
+            plugins.Dispose();
+            throw new IOException($"could not join the farm at redis://{cluster.Host}:{cluster.Port}: {e.Message}", e);
         }
         catch
         {
