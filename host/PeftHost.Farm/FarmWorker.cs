@@ -64,6 +64,12 @@ public sealed class FarmWorker(IGrainFactory grains, FarmSiloOptions options, Jo
         }
         var outcome = await execution;
         if (run.IsCancellationRequested) return; // stopped: the queue re-queues it when the lease runs out
+        if (outcome is null)
+        {
+            // Left to the run that holds the folder; if that run never reports, the lease runs out and the job is retried.
+            options.Log?.Invoke($"[farm] {worker}: {job.Id}: another run of it still holds its folder; leaving the job to that run");
+            return;
+        }
         options.Log?.Invoke($"[farm] {worker}: {job.Id} {(outcome.Succeeded ? "succeeded" : "failed")} in {outcome.Seconds:F1} s");
         for (int tries = 0; ; tries++)
         {

@@ -20,7 +20,10 @@ public interface IJobQueueGrain : IGrainWithStringKey
     /// <summary>Extends <paramref name="worker"/>'s lease on job <paramref name="jobId"/>; false when the worker no longer holds it.</summary>
     Task<bool> Renew(string jobId, string worker);
 
-    /// <summary>Records how the job ended; ignored unless <paramref name="worker"/> still holds it.</summary>
+    /// <summary>
+    /// Records how the job ended: from the worker holding it, or a success from a worker that lost its lease while
+    /// its run went on; ignored once the job has ended.
+    /// </summary>
     Task Finish(string jobId, string worker, JobOutcome outcome);
 
     /// <summary>Every job of <paramref name="sweep"/>, in submission order.</summary>

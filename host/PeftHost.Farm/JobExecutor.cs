@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PeftHost.Core.IO;
 using PeftHost.Core.Plugins;
 using PeftHost.Core.Recipes;
 using PeftHost.Core.Recipes.Output;
@@ -21,11 +22,16 @@ public sealed class JobExecutor(PluginHost plugins)
     /// <summary>Progress, notices, warnings and errors in the job's folder.</summary>
     public const string StderrLog = "stderr.log";
 
-    /// <summary>Runs <paramref name="job"/>; never throws for the recipe's own failures.</summary>
-    public JobOutcome Run(FarmJob job, CancellationToken cancellation)
+    /// <summary>
+    /// Runs <paramref name="job"/>; never throws for the recipe's own failures. Null when another run of the job still
+    /// holds its folder (a silo that lost its lease but not its process): that run's result is the job's.
+    /// </summary>
+    public JobOutcome? Run(FarmJob job, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(job.OutputFolder);
+        try { FolderLock.Acquire(job.OutputFolder).Dispose(); }
+        catch (FolderInUseException) { return null; }
         bool resume = File.Exists(Path.Combine(job.OutputFolder, RunRecord.FileName));
         var events = new EventBus();
         var results = new Dictionary<string, string>(StringComparer.Ordinal);

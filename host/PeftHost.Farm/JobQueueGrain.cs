@@ -66,8 +66,13 @@ public sealed class JobQueueGrain([PersistentState("queue", FarmSilo.StorageName
     /// <inheritdoc />
     public async Task Finish(string jobId, string worker, JobOutcome outcome)
     {
-        var job = Held(jobId, worker);
-        if (job is null) return; // the lease ran out and the job went to another worker: that one reports it
+        var job = Jobs.FirstOrDefault(j => j.Job.Id == jobId);
+        if (job is null || job.State is JobState.Succeeded or JobState.Failed) return;
+        // A worker that lost its lease (cut off from the queue while its run went on) may still finish first: its
+        // completed run is the job's result, and the worker now holding the job is stopped by its next renewal.
+        // Its failure is not taken: the job's current holder may yet succeed.
+        if (job.Worker != worker && !outcome.Succeeded) return;
+        job.Worker = worker;
         job.State = outcome.Succeeded ? JobState.Succeeded : JobState.Failed;
         job.Outcome = outcome;
         await state.WriteStateAsync();

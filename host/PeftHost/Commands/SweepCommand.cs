@@ -69,7 +69,6 @@ public static class SweepCommand
                     Assignments = [.. fixedSets, .. combination],
                 };
             }).ToList();
-            Directory.CreateDirectory(outDir);
 
             void Report(string line) { lock (stderr) { stderr.WriteLine(line); stderr.Flush(); } }
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -77,6 +76,7 @@ public static class SweepCommand
                 .GetAwaiter().GetResult();
 
             var summary = new SweepSummary(statuses, sweepGrid.Keys, parse.GetValue(rank), parse.GetValue(order) is { } o ? o == "max" : null);
+            Directory.CreateDirectory(outDir); // the silos made the jobs' folders in it; created here only when no job started
             summary.Write(outDir);
             stdout.WriteLine(summary.Table());
             var failed = statuses.Where(s => s.State != JobState.Succeeded).ToList();
@@ -95,8 +95,8 @@ public static class SweepCommand
     {
         if (cluster is null)
         {
-            report($"[farm] {jobs.Count} jobs on an embedded silo");
             await using var silo = await FarmSilo.StartAsync(new FarmSiloOptions { PluginDirectories = pluginDirectories }, cancellation);
+            report($"[farm] {jobs.Count} jobs on an embedded silo");
             return await new SweepRunner(silo.Grains, report).RunAsync(jobs, cancellation);
         }
         var address = ClusterAddress.Parse(cluster);
