@@ -6,7 +6,7 @@ using PeftHost.Farm;
 namespace PeftHost.Cli.Commands;
 
 /// <summary>
-/// <c>peft sweep RECIPE.js --grid key=v1,v2 [--grid …] [--set key=value]… [--out DIR] [--rank METRIC] [--cluster redis://HOST:PORT]</c>:
+/// <c>peft sweep RECIPE.js --grid key=v1,v2 [--grid …] [--set key=value]… [--out DIR] [--rank METRIC] [--cluster redis://HOST:PORT [--connect-timeout S]]</c>:
 /// one job per grid combination, each run as <c>peft run RECIPE --set … --out DIR/JOB</c> runs it, on an embedded
 /// silo in this process or on a farm's silos (docs/FARM.md); then a table ranking the jobs by a column of the
 /// recipe's own tables. Exit code 0 when every job succeeded, 1 when one failed (its error is printed and in
@@ -35,11 +35,16 @@ public static class SweepCommand
             .Check(o => OptionRules.Require(o is null or "max" or "min", $"must be max or min, got '{o}'"));
         var cluster = FarmOptions.Cluster("Submit to the farm whose silos meet in this Redis (default: an embedded silo in this process)");
         var key = FarmOptions.ClusterKey();
+        var connectTimeout = new Option<double>("--connect-timeout")
+        {
+            Description = $"Seconds to wait for the farm to answer (with --cluster; default {FarmClient.DefaultConnectTimeout.TotalSeconds:F0})",
+            DefaultValueFactory = _ => FarmClient.DefaultConnectTimeout.TotalSeconds,
+        }.Positive();
         var plugins = PluginsCommand.PluginDirectories();
 
         var command = new Command("sweep", "Run a recipe once per combination of parameter values, on an embedded silo or a farm, and rank the runs")
         {
-            recipe, grid, set, output, workspace, rank, order, cluster, key, plugins,
+            recipe, grid, set, output, workspace, rank, order, cluster, key, connectTimeout, plugins,
         };
         command.SetAction(CommandAction.Of((parse, stdout) =>
         {
@@ -72,7 +77,7 @@ public static class SweepCommand
 
             void Report(string line) { lock (stderr) { stderr.WriteLine(line); stderr.Flush(); } }
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            var statuses = Sweep(parse.GetValue(cluster), parse, key, parse.GetValue(plugins) ?? [], jobs, Report, interrupt.Token)
+            var statuses = Sweep(parse.GetValue(cluster), parse, key, TimeSpan.FromSeconds(parse.GetValue(connectTimeout)), parse.GetValue(plugins) ?? [], jobs, Report, interrupt.Token)
                 .GetAwaiter().GetResult();
 
             var summary = new SweepSummary(statuses, sweepGrid.Keys, parse.GetValue(rank), parse.GetValue(order) is { } o ? o == "max" : null);
@@ -90,7 +95,7 @@ public static class SweepCommand
         return command;
     }
 
-    private static async Task<List<JobStatus>> Sweep(string? cluster, ParseResult parse, Option<string?> key, string[] pluginDirectories,
+    private static async Task<List<JobStatus>> Sweep(string? cluster, ParseResult parse, Option<string?> key, TimeSpan connectTimeout, string[] pluginDirectories,
         List<FarmJob> jobs, Action<string> report, CancellationToken cancellation)
     {
         if (cluster is null)
@@ -100,7 +105,7 @@ public static class SweepCommand
             return await new SweepRunner(silo.Grains, report).RunAsync(jobs, cancellation);
         }
         var address = ClusterAddress.Parse(cluster);
-        await using var client = await FarmClient.ConnectAsync(address, FarmOptions.KeyOf(parse, key), cancellation);
+        await using var client = await FarmClient.ConnectAsync(address, FarmOptions.KeyOf(parse, key), connectTimeout, cancellation);
         report($"[farm] {jobs.Count} jobs submitted to the farm at {address.Host}:{address.Port}");
         return await new SweepRunner(client.Grains, report).RunAsync(jobs, cancellation);
     }

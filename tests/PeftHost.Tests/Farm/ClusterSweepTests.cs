@@ -67,7 +67,7 @@ public sealed class ClusterSweepTests : IDisposable
         // A submitter with another key meets no silo of this farm: it says so, and no silo takes anything from it.
         string elsewhere = Path.Combine(_h.Folder, "stranger");
         using var stranger = PeftProcess.Start(["sweep", recipe, "--out", elsewhere, "--workspace", TestPaths.RepoRoot,
-            "--cluster", farm.Address, "--cluster-key", "not-the-farm's-key-at-all"]);
+            "--cluster", farm.Address, "--cluster-key", "not-the-farm's-key-at-all", "--connect-timeout", "15"]);
         Assert.Equal(1, stranger.WaitForExit(TimeSpan.FromSeconds(90)));
         Assert.Contains("no silo of the farm", stranger.Stderr);
         Assert.Contains("same cluster key", stranger.Stderr);
