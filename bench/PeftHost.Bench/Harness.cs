@@ -28,6 +28,7 @@ public static class BenchSuites
         new("export", "GGUF export: time and file size per type, llama.cpp vs PeftHost NLL (~100M LLaMA)", ExportBench.Run),
         new("scalar-race", "TorchSharp's temporary-Scalar race: errors with the default gen0 budget and with the tests' larger one", ScalarRaceBench.Run),
         new("anchors", "Against PyTorch and llama.cpp: training, evaluation and generation on the same weights", AnchorsBench.Run),
+        new("farm", "Run farm: scheduling overhead per job and jobs/minute for no-op recipes, embedded and on 1 and 3 silos", FarmBench.Run),
     ];
 }
 

@@ -29,6 +29,8 @@ public static class PeftCli
         root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(SweepCommand.Create());
+        root.Subcommands.Add(FarmCommand.Create());
         root.Subcommands.Add(TuiCommand.Create());
         return root;
     }

@@ -40,8 +40,8 @@ public sealed class PeftProcess : IDisposable
     public static PeftProcess Run(string recipe, string output, params string[] extra) =>
         Start(["run", recipe, "--out", output, "--workspace", TestPaths.RepoRoot, .. extra]);
 
-    /// <summary>Starts <c>peft</c> with <paramref name="arguments"/>.</summary>
-    public static PeftProcess Start(IEnumerable<string> arguments)
+    /// <summary>Starts <c>peft</c> with <paramref name="arguments"/>, and <paramref name="environment"/> added to its environment.</summary>
+    public static PeftProcess Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(Executable)
         {
@@ -51,6 +51,7 @@ public sealed class PeftProcess : IDisposable
             WorkingDirectory = TestPaths.RepoRoot,
         };
         foreach (var a in arguments) start.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         return new PeftProcess(Process.Start(start)!);
     }
 

@@ -1,0 +1,52 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+
+namespace PeftHost.Farm;
+
+/// <summary>An Orleans client of a Redis-clustered farm: how <c>peft sweep --cluster</c> submits without running a silo itself.</summary>
+public sealed class FarmClient : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private FarmClient(IHost host) => _host = host;
+
+    /// <summary>The cluster's grains.</summary>
+    public IGrainFactory Grains => _host.Services.GetRequiredService<IClusterClient>();
+
+    /// <summary>How long connecting may take by default before the farm is reported unreachable (measured: about 20 s on a loaded machine).</summary>
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Connects to the farm at <paramref name="cluster"/> keyed by <paramref name="key"/>.</summary>
+    /// <exception cref="IOException">No silo of that farm answered within <paramref name="timeout"/>.</exception>
+    public static async Task<FarmClient> ConnectAsync(ClusterAddress cluster, string key, TimeSpan timeout, CancellationToken cancellation = default)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleansClient(client =>
+        {
+            client.UseRedisClustering(cluster.ConnectionString);
+            client.Configure<ClusterOptions>(o => o.ClusterId = o.ServiceId = ClusterAddress.ClusterIdFor(key));
+        });
+        var host = builder.Build();
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        limit.CancelAfter(timeout);
+        try { await host.StartAsync(limit.Token); }
+        catch (Exception e) when (!cancellation.IsCancellationRequested)
+        {
+            host.Dispose();
+            throw new IOException($"no silo of the farm at redis://{cluster.Host}:{cluster.Port} answered within {timeout.TotalSeconds:F0} s "
+                + $"({e.GetType().Name}: {e.Message}); is `peft farm` running there with the same cluster key?", e);
+        }
+        catch { host.Dispose(); throw; }
+        return new FarmClient(host);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try { await _host.StopAsync(TimeSpan.FromSeconds(5)); }
+        finally { _host.Dispose(); }
+    }
+}

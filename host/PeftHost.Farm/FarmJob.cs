@@ -1,0 +1,90 @@
+namespace PeftHost.Farm;
+
+/// <summary>
+/// One recipe run a farm executes: the recipe, its <c>--set</c> values, the workspace it reads models and data from
+/// and the folder its outputs go to. Paths are absolute and must name the same files on every silo (a shared path:
+/// the same machine, or a network file system mounted at the same place).
+/// </summary>
+[GenerateSerializer]
+public sealed class FarmJob
+{
+    /// <summary>Unique in the queue: the sweep's id, '/', the job's name.</summary>
+    [Id(0)] public string Id { get; set; } = "";
+
+    /// <summary>The sweep (submission) the job belongs to.</summary>
+    [Id(1)] public string Sweep { get; set; } = "";
+
+    /// <summary>The job's name within its sweep (also its output subfolder's name), e.g. <c>r=4_learningRate=0.001</c>.</summary>
+    [Id(2)] public string Name { get; set; } = "";
+
+    /// <summary>The recipe file.</summary>
+    [Id(3)] public string Recipe { get; set; } = "";
+
+    /// <summary>The folder holding <c>models/</c> and <c>data/</c>.</summary>
+    [Id(4)] public string Workspace { get; set; } = "";
+
+    /// <summary>The job's output folder (the recipe's <c>--out</c>).</summary>
+    [Id(5)] public string OutputFolder { get; set; } = "";
+
+    /// <summary>The <c>--set</c> values, as <c>key=value</c>, in order.</summary>
+    [Id(6)] public List<string> Assignments { get; set; } = [];
+}
+
+/// <summary>Where a job is in its life.</summary>
+public enum JobState
+{
+    /// <summary>Waiting for a free slot (again, after its silo was lost).</summary>
+    Queued,
+
+    /// <summary>Leased to a worker slot, which renews the lease while the recipe runs.</summary>
+    Running,
+
+    /// <summary>The recipe ran to its end.</summary>
+    Succeeded,
+
+    /// <summary>The recipe failed for its own reason, or the job was lost too many times.</summary>
+    Failed,
+}
+
+/// <summary>How a run ended, as the worker reports it.</summary>
+[GenerateSerializer]
+public sealed class JobOutcome
+{
+    /// <summary>True when the recipe ran to its end.</summary>
+    [Id(0)] public bool Succeeded { get; set; }
+
+    /// <summary>The failure (<c>recipe.js:LINE:COL: message</c> and stack) when it did not.</summary>
+    [Id(1)] public string? Error { get; set; }
+
+    /// <summary>
+    /// The recipe's results: for every column of every <c>table(...)</c> it printed, the cell of that table's last row
+    /// (a later table's column wins), as shown. A sweep ranks its jobs by one of these.
+    /// </summary>
+    [Id(2)] public Dictionary<string, string> Results { get; set; } = [];
+
+    /// <summary>Seconds the run took on its silo (this attempt).</summary>
+    [Id(3)] public double Seconds { get; set; }
+}
+
+/// <summary>A job as the queue tracks it.</summary>
+[GenerateSerializer]
+public sealed class JobStatus
+{
+    /// <summary>The job.</summary>
+    [Id(0)] public FarmJob Job { get; set; } = new();
+
+    /// <summary>Its state.</summary>
+    [Id(1)] public JobState State { get; set; }
+
+    /// <summary>The worker slot holding (or that last held) the job: <c>host:pid/slot</c>.</summary>
+    [Id(2)] public string? Worker { get; set; }
+
+    /// <summary>How many times a worker took it (more than one: it was resumed after its silo was lost).</summary>
+    [Id(3)] public int Attempts { get; set; }
+
+    /// <summary>When the running job's lease ends unless its worker renews it (UTC).</summary>
+    [Id(4)] public DateTime LeaseExpires { get; set; }
+
+    /// <summary>How it ended; null until it did.</summary>
+    [Id(5)] public JobOutcome? Outcome { get; set; }
+}

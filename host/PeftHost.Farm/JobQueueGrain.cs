@@ -1,0 +1,117 @@
+namespace PeftHost.Farm;
+
+/// <summary>The queue's persisted state: every job not yet forgotten, in submission order.</summary>
+[GenerateSerializer]
+public sealed class JobQueueState
+{
+    /// <summary>The jobs.</summary>
+    [Id(0)] public List<JobStatus> Jobs { get; set; } = [];
+}
+
+/// <summary>
+/// <see cref="IJobQueueGrain"/>: leases, expiry and retries. Orleans runs one call at a time on a grain, so the
+/// state needs no locks; every change is written to the grain storage before the call returns.
+/// </summary>
+public sealed class JobQueueGrain([PersistentState("queue", FarmSilo.StorageName)] IPersistentState<JobQueueState> state) : Grain, IJobQueueGrain
+{
+    /// <summary>How long a lease lasts without renewal; workers renew every <see cref="RenewEvery"/>.</summary>
+    public static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often a worker renews its lease.</summary>
+    public static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(2);
+
+    /// <summary>Times a job may be taken before a lost lease fails it (a recipe that kills its silo is not retried forever).</summary>
+    public const int MaxAttempts = 3;
+
+    private List<JobStatus> Jobs => state.State.Jobs;
+
+    /// <inheritdoc />
+    public async Task Submit(List<FarmJob> jobs)
+    {
+        foreach (var job in jobs)
+        {
+            if (Jobs.Any(j => j.Job.Id == job.Id)) throw new ArgumentException($"job {job.Id} is already queued");
+            Jobs.Add(new JobStatus { Job = job, State = JobState.Queued });
+        }
+        await state.WriteStateAsync();
+    }
+
+    /// <inheritdoc />
+    public async Task<JobStatus?> Take(string worker)
+    {
+        bool changed = RequeueExpired();
+        var next = Jobs.FirstOrDefault(j => j.State == JobState.Queued);
+        if (next is not null)
+        {
+            next.State = JobState.Running;
+            next.Worker = worker;
+            next.Attempts++;
+            next.LeaseExpires = DateTime.UtcNow + LeaseDuration;
+            changed = true;
+        }
+        if (changed) await state.WriteStateAsync();
+        return next;
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> Renew(string jobId, string worker)
+    {
+        var job = Held(jobId, worker);
+        if (job is null) return false;
+        job.LeaseExpires = DateTime.UtcNow + LeaseDuration;
+        await state.WriteStateAsync();
+        return true;
+    }
+
+    /// <inheritdoc />
+    public async Task Finish(string jobId, string worker, JobOutcome outcome)
+    {
+        var job = Jobs.FirstOrDefault(j => j.Job.Id == jobId);
+        if (job is null || job.State is JobState.Succeeded or JobState.Failed) return;
+        // A worker that lost its lease (cut off from the queue while its run went on) may still finish first: its
+        // completed run is the job's result, and the worker now holding the job is stopped by its next renewal.
+        // Its failure is not taken: the job's current holder may yet succeed.
+        if (job.Worker != worker && !outcome.Succeeded) return;
+        job.Worker = worker;
+        job.State = outcome.Succeeded ? JobState.Succeeded : JobState.Failed;
+        job.Outcome = outcome;
+        await state.WriteStateAsync();
+    }
+
+    /// <inheritdoc />
+    public async Task<List<JobStatus>> Status(string sweep)
+    {
+        if (RequeueExpired()) await state.WriteStateAsync();
+        return Jobs.Where(j => j.Job.Sweep == sweep).ToList();
+    }
+
+    /// <inheritdoc />
+    public async Task Forget(string sweep)
+    {
+        if (Jobs.RemoveAll(j => j.Job.Sweep == sweep) > 0) await state.WriteStateAsync();
+    }
+
+    private JobStatus? Held(string jobId, string worker) =>
+        Jobs.FirstOrDefault(j => j.Job.Id == jobId && j.State == JobState.Running && j.Worker == worker);
+
+    /// <summary>Queues again every running job whose lease ran out; fails those taken <see cref="MaxAttempts"/> times.</summary>
+    private bool RequeueExpired()
+    {
+        bool changed = false;
+        var now = DateTime.UtcNow;
+        foreach (var job in Jobs.Where(j => j.State == JobState.Running && j.LeaseExpires < now))
+        {
+            changed = true;
+            if (job.Attempts >= MaxAttempts)
+            {
+                job.State = JobState.Failed;
+                job.Outcome = new JobOutcome { Error = $"lost {job.Attempts} times (its silo stopped answering each time); not retried again" };
+            }
+            else
+            {
+                job.State = JobState.Queued;
+            }
+        }
+        return changed;
+    }
+}

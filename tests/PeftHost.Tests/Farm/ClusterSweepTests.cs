@@ -1,0 +1,85 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using PeftHost.Core.Peft;
+using PeftHost.Farm;
+using PeftHost.Tests.Recipes;
+using PeftHost.Tests.Reliability.Support;
+using PeftHost.Tests.Support;
+
+namespace PeftHost.Tests.Farm;
+
+/// <summary>
+/// A real cluster on this machine: Redis, three <c>peft farm</c> processes and <c>peft sweep --cluster</c>. Six jobs
+/// complete with every result collected, and the silo running one of them is killed (SIGKILL) mid-job: the job is
+/// resumed on another silo from its checkpoint and ends with the adapter an uninterrupted run makes. A submitter
+/// with another cluster key reaches none of its silos.
+/// </summary>
+public sealed class ClusterSweepTests : IDisposable
+{
+    private readonly RecipeHarness _h = new();
+
+    public void Dispose() => _h.Dispose();
+
+    [SkippableFact]
+    public void A_sweep_of_six_jobs_completes_on_three_silos_and_a_killed_silos_job_resumes_elsewhere_with_the_same_adapter()
+    {
+        Skip.IfNot(File.Exists(FarmCluster.RedisServer), $"{FarmCluster.RedisServer} is missing (.ci/run installs redis-server)");
+        string recipe = _h.Write("tune.js", FarmRecipes.Training);
+        string sweep = Path.Combine(_h.Folder, "sweep");
+        using var farm = new FarmCluster();
+        farm.StartSilos(3, TimeSpan.FromSeconds(90));
+
+        // Steps stretched to 300 ms so that a job is still running when its second checkpoint appears.
+        using var submitter = PeftProcess.Start(["sweep", recipe, "--grid", "r=4,8", "--grid", "lr=0.01,0.02,0.03", "--set", "steps=8", "--set", "stepMs=300",
+            "--rank", "loss", "--out", sweep, "--workspace", TestPaths.RepoRoot, "--cluster", farm.Address, "--cluster-key", farm.Key], FarmCluster.OneThread);
+        const string victim = "r=4_lr=0.01";
+        string checkpoint = Path.Combine(sweep, victim, "train", "checkpoints", "checkpoint-2");
+        var until = DateTime.UtcNow.AddSeconds(120);
+        while (!Directory.Exists(checkpoint))
+        {
+            Assert.False(submitter.HasExited, $"the sweep ended early:\n{submitter.Stderr}");
+            Assert.True(DateTime.UtcNow < until, $"no {checkpoint} within 120 s:\n{submitter.Stderr}");
+            Thread.Sleep(50);
+        }
+        var started = Regex.Match(submitter.Stderr, $@"{Regex.Escape(victim)}: started on [^:\s]+:(\d+)/slot1");
+        Assert.True(started.Success, submitter.Stderr);
+        farm.Silo(int.Parse(started.Groups[1].Value)).Kill();
+
+        int code = submitter.WaitForExit(TimeSpan.FromSeconds(300));
+        Assert.True(code == 0, $"stdout:\n{submitter.Stdout}\nstderr:\n{submitter.Stderr}");
+        Assert.Matches($@"{Regex.Escape(victim)}: resumed on \S+ \(attempt 2\)", submitter.Stderr);
+
+        var jobs = JsonNode.Parse(File.ReadAllText(Path.Combine(sweep, SweepSummary.FileName)))!["jobs"]!.AsArray();
+        Assert.Equal(6, jobs.Count);
+        foreach (var job in jobs)
+        {
+            string folder = Path.Combine(sweep, job!["name"]!.GetValue<string>());
+            Assert.Equal("succeeded", job["state"]!.GetValue<string>());
+            Assert.True(File.Exists(Path.Combine(folder, "adapter", AdapterFiles.WeightsFileName)), folder);
+            Assert.Equal("succeeded", JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "run.json")))!["status"]!.GetValue<string>());
+        }
+        var metrics = jobs.Select(j => j!["metric"]!.GetValue<double>()).ToList();
+        Assert.Equal(metrics.Order(), metrics);
+        var resumed = Assert.Single(jobs, j => j!["attempts"]!.GetValue<int>() > 1)!;
+        Assert.Equal(victim, resumed["name"]!.GetValue<string>());
+        Assert.Contains("resumed from", File.ReadAllText(Path.Combine(sweep, victim, JobExecutor.StderrLog)));
+
+        // A submitter with another key meets no silo of this farm: it says so, and no silo takes anything from it.
+        string elsewhere = Path.Combine(_h.Folder, "stranger");
+        using var stranger = PeftProcess.Start(["sweep", recipe, "--out", elsewhere, "--workspace", TestPaths.RepoRoot,
+            "--cluster", farm.Address, "--cluster-key", "not-the-farm's-key-at-all", "--connect-timeout", "15"]);
+        Assert.Equal(1, stranger.WaitForExit(TimeSpan.FromSeconds(90)));
+        Assert.Contains("no silo of the farm", stranger.Stderr);
+        Assert.Contains("same cluster key", stranger.Stderr);
+        Assert.False(Directory.Exists(elsewhere));
+        Assert.All(farm.Silos, s => Assert.DoesNotContain("/job started", s.Stderr));
+
+        // The same job, never interrupted, in a process of its own.
+        string straight = Path.Combine(_h.Folder, "straight");
+        using (var reference = PeftProcess.Start(["run", recipe, "--out", straight, "--workspace", TestPaths.RepoRoot,
+            "--set", "steps=8", "--set", "r=4", "--set", "lr=0.01"], FarmCluster.OneThread))
+            Assert.True(reference.WaitForExit(TimeSpan.FromSeconds(120)) == 0, reference.Stderr);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "adapter", AdapterFiles.WeightsFileName)),
+            File.ReadAllBytes(Path.Combine(sweep, victim, "adapter", AdapterFiles.WeightsFileName)));
+    }
+}
