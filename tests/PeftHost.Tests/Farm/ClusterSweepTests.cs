@@ -29,8 +29,9 @@ public sealed class ClusterSweepTests : IDisposable
         using var farm = new FarmCluster();
         farm.StartSilos(3, TimeSpan.FromSeconds(90));
 
-        // Steps stretched to 300 ms so that a job is still running when its second checkpoint appears.
-        using var submitter = PeftProcess.Start(["sweep", recipe, "--grid", "r=4,8", "--grid", "lr=0.01,0.02,0.03", "--set", "steps=8", "--set", "stepMs=300",
+        // Steps stretched to 300 ms, 16 of them, so that a job is still running seconds after its second checkpoint
+        // appears, even when the machine is busy (the test polls for the checkpoint, then kills the silo).
+        using var submitter = PeftProcess.Start(["sweep", recipe, "--grid", "r=4,8", "--grid", "lr=0.01,0.02,0.03", "--set", "steps=16", "--set", "stepMs=300",
             "--rank", "loss", "--out", sweep, "--workspace", TestPaths.RepoRoot, "--cluster", farm.Address, "--cluster-key", farm.Key], FarmCluster.OneThread);
         const string victim = "r=4_lr=0.01";
         string checkpoint = Path.Combine(sweep, victim, "train", "checkpoints", "checkpoint-2");
@@ -47,7 +48,8 @@ public sealed class ClusterSweepTests : IDisposable
 
         int code = submitter.WaitForExit(TimeSpan.FromSeconds(300));
         Assert.True(code == 0, $"stdout:\n{submitter.Stdout}\nstderr:\n{submitter.Stderr}");
-        Assert.Matches($@"{Regex.Escape(victim)}: resumed on \S+ \(attempt 2\)", submitter.Stderr);
+        Assert.True(Regex.IsMatch(submitter.Stderr, $@"{Regex.Escape(victim)}: resumed on \S+ \(attempt 2\)"),
+            $"the killed silo's job was not resumed elsewhere:\n{submitter.Stderr}\nsilos:\n{string.Join("\n---\n", farm.Silos.Select(s => s.Stderr))}");
 
         var jobs = JsonNode.Parse(File.ReadAllText(Path.Combine(sweep, SweepSummary.FileName)))!["jobs"]!.AsArray();
         Assert.Equal(6, jobs.Count);
@@ -77,7 +79,7 @@ public sealed class ClusterSweepTests : IDisposable
         // The same job, never interrupted, in a process of its own.
         string straight = Path.Combine(_h.Folder, "straight");
         using (var reference = PeftProcess.Start(["run", recipe, "--out", straight, "--workspace", TestPaths.RepoRoot,
-            "--set", "steps=8", "--set", "r=4", "--set", "lr=0.01"], FarmCluster.OneThread))
+            "--set", "steps=16", "--set", "r=4", "--set", "lr=0.01"], FarmCluster.OneThread))
             Assert.True(reference.WaitForExit(TimeSpan.FromSeconds(120)) == 0, reference.Stderr);
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "adapter", AdapterFiles.WeightsFileName)),
             File.ReadAllBytes(Path.Combine(sweep, victim, "adapter", AdapterFiles.WeightsFileName)));

@@ -33,6 +33,7 @@ public sealed class AtomicWriteTests(ITestOutputHelper output)
         ["host/PeftHost.Core/IO/AtomicFile.cs"] = "the mechanism: a temporary file created new, then renamed over the target",
         ["host/PeftHost.Core/IO/StagingDirectory.cs"] = "the mechanism: a staging folder renamed (or its files moved) into place",
         ["host/PeftHost.Core/Training/Metrics/MetricsLog.cs"] = "metrics.jsonl is an append-only log (a torn last line is skipped on resume; TruncateAfter rewrites it atomically)",
+        ["host/PeftHost.Farm/JobExecutor.cs"] = "a farm job's stdout.log and stderr.log are append-only logs of the run, appended to by each attempt (a resumed job adds to them)",
         ["host/PeftHost/Commands/MergeCommand.cs"] = "copies tokenizer files into its staging folder, which is then moved into place",
         ["host/PeftHost.Core/Runtime/ProcessMemory.cs"] = "writes the kernel control file /proc/self/clear_refs (resets the peak-memory mark), not a file PeftHost keeps",
     };
