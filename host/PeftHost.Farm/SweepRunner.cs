@@ -47,6 +47,8 @@ public sealed class SweepRunner(IGrainFactory grains, Action<string> report)
         JobState.Running when s.Attempts > 1 => $"[farm] {s.Job.Name}: resumed on {s.Worker} (attempt {s.Attempts})",
         JobState.Running => $"[farm] {s.Job.Name}: started on {s.Worker}",
         JobState.Queued when s.Attempts > 0 => $"[farm] {s.Job.Name}: its silo {s.Worker} was lost; queued again",
+        // States are polled, so a short resumed attempt can finish between two polls: the final line names the attempt.
+        JobState.Succeeded when s.Attempts > 1 => $"[farm] {s.Job.Name}: succeeded in {s.Outcome!.Seconds:F1} s on attempt {s.Attempts}, on {s.Worker}",
         JobState.Succeeded => $"[farm] {s.Job.Name}: succeeded in {s.Outcome!.Seconds:F1} s",
         JobState.Failed => $"[farm] {s.Job.Name}: failed: {FirstLine(s.Outcome?.Error)}",
         _ => null,

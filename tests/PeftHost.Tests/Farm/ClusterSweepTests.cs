@@ -48,7 +48,7 @@ public sealed class ClusterSweepTests : IDisposable
 
         int code = submitter.WaitForExit(TimeSpan.FromSeconds(300));
         Assert.True(code == 0, $"stdout:\n{submitter.Stdout}\nstderr:\n{submitter.Stderr}");
-        Assert.True(Regex.IsMatch(submitter.Stderr, $@"{Regex.Escape(victim)}: resumed on \S+ \(attempt 2\)"),
+        Assert.True(Regex.IsMatch(submitter.Stderr, $@"{Regex.Escape(victim)}: succeeded in [\d.]+ s on attempt 2, on \S+"),
             $"the killed silo's job was not resumed elsewhere:\n{submitter.Stderr}\nsilos:\n{string.Join("\n---\n", farm.Silos.Select(s => s.Stderr))}");
 
         var jobs = JsonNode.Parse(File.ReadAllText(Path.Combine(sweep, SweepSummary.FileName)))!["jobs"]!.AsArray();
