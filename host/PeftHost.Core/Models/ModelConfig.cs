@@ -184,6 +184,7 @@ public sealed record ModelConfig
         bool qwen2Biases = family == "qwen2";
         bool attentionBias = r.Bool("attention_bias") ?? false;
         var (window, sliding) = SlidingAttention(r, family, layers);
+        int maxPositions = r.OptionalPositiveInt("max_position_embeddings") ?? 2048;
 
         var config = new ModelConfig
         {
@@ -196,10 +197,10 @@ public sealed record ModelConfig
             NumAttentionHeads = heads,
             NumKeyValueHeads = kvHeads,
             HeadDim = headDim ?? hidden / heads,
-            MaxPositionEmbeddings = r.OptionalPositiveInt("max_position_embeddings") ?? 2048,
+            MaxPositionEmbeddings = maxPositions,
             RmsNormEps = r.OptionalPositiveDouble("rms_norm_eps") ?? 1e-6,
             RopeTheta = r.OptionalPositiveDouble("rope_theta") ?? 10000,
-            RopeScaling = r.RopeScaling(headDim ?? hidden / heads),
+            RopeScaling = r.RopeScaling(headDim ?? hidden / heads, maxPositions),
             // Gemma's config classes tie the head unless told otherwise; the others untie it.
             TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? gemma,
             QkvBias = qwen2Biases || attentionBias,
@@ -349,7 +350,7 @@ public sealed record ModelConfig
             } : throw Error("layer_types", $"must be a list of strings, got {node.ToJsonString()}")).ToArray();
         }
 
-        public RopeScaling? RopeScaling(int headDim)
+        public RopeScaling? RopeScaling(int headDim, int maxPositions)
         {
             if (json["rope_scaling"] is not JsonObject rs) return null;
             var typeNode = rs["rope_type"] ?? rs["type"];
@@ -366,7 +367,7 @@ public sealed record ModelConfig
                     Positive(rs, "high_freq_factor") ?? 4.0,
                     (int)Math.Min(Positive(rs, "original_max_position_embeddings") ?? 8192, int.MaxValue)),
                 // "su" is the name Phi-3's first 128k configs used; transformers reads it as longrope.
-                "longrope" or "su" => LongRope(rs, headDim),
+                "longrope" or "su" => LongRope(rs, headDim, maxPositions),
                 _ => throw Error("rope_scaling", $"type '{type}' is not supported (supported: linear, llama3, longrope)"),
             };
         }
@@ -376,13 +377,12 @@ public sealed record ModelConfig
         /// original_max_position_embeddings (Phi-3 puts it there), else rope_scaling's, else max_position_embeddings; the
         /// factor is max_position_embeddings over it whenever it is known.
         /// </summary>
-        private RopeScaling LongRope(JsonObject rs, int headDim)
+        private RopeScaling LongRope(JsonObject rs, int headDim, int maxPositions)
         {
-            double maxPositions = Num(json["max_position_embeddings"]) ?? 2048;
             double original = Num(json["original_max_position_embeddings"]) ?? Positive(rs, "original_max_position_embeddings") ?? maxPositions;
             if (!(original >= 1 && original <= int.MaxValue))
                 throw Error("original_max_position_embeddings", $"must be a positive integer, got {original}");
-            double factor = maxPositions / original;
+            double factor = maxPositions / original; // maxPositions: the config's value, already checked
             double attention = Positive(rs, "attention_factor")
                 ?? (factor > 1 ? Math.Sqrt(1 + Math.Log(factor) / Math.Log(original)) : 1.0);
             return new RopeScaling("longrope", factor, OriginalMaxPositionEmbeddings: (int)original)

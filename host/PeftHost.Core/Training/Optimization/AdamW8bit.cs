@@ -86,9 +86,9 @@ public sealed class AdamW8bit : IOptimizer
             if (!gradients.TryGetValue(slot.Tensor.Name, out var grad)) continue;
             slot.Steps++;
             double lr = learningRate * slot.Group.LearningRateScale;
-            var update = new UpdateRule(
-                Correction2: (float)Math.Sqrt(1 - Math.Pow(Beta2, slot.Steps)),
-                StepSize: -(float)lr * (float)Math.Sqrt(1 - Math.Pow(Beta2, slot.Steps)) / (float)(1 - Math.Pow(Beta1, slot.Steps)),
+            float correction1 = (float)(1 - Math.Pow(Beta1, slot.Steps));
+            float correction2 = (float)Math.Sqrt(1 - Math.Pow(Beta2, slot.Steps));
+            var update = new UpdateRule(correction2, StepSize: -(float)lr * correction2 / correction1,
                 Decay: slot.Group.WeightDecay > 0 ? 1 - lr * slot.Group.WeightDecay : null);
             var value = slot.Tensor.Value;
             if (!IsEightBit(slot))
