@@ -95,8 +95,11 @@ public sealed class AdaptersPanel : FrameView
     /// </summary>
     public void OfferFolder(string folder)
     {
-        _loadFolder.Text = folder;
-        _exportFolder.Text = folder;
+        // Relative to the current folder when inside it, so the path fits the field at 80 columns.
+        string relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), folder);
+        string shown = relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? folder : relative;
+        _loadFolder.Text = shown;
+        _exportFolder.Text = shown;
     }
 
     /// <summary>Handles a, d, m, s, e, l, o (when no text field has focus); true when the key was one of them.</summary>

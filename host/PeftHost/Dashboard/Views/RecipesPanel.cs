@@ -172,6 +172,8 @@ public sealed class RecipesPanel : FrameView
         }
         var names = _vm.PresetNames();
         ListSync.Update(_presetNames, names);
+        // A list shown with no row selected takes Enter as nothing: the first preset starts selected.
+        if (names.Count > 0) _presetList.SelectedItem = 0;
         _presetName.Text = "";
         ShowPresets(true);
         _report(CommandResult.Ok(names.Count == 0 ? $"no presets for {_vm.Selected.Name} yet: type a name, Enter saves the form"
@@ -289,7 +291,7 @@ public sealed class RecipesPanel : FrameView
         var run = _vm.Selected is { } recipe ? _interruptedRun(recipe) : null;
         bool visible = run is not null;
         if (run is var (folder, status))
-            _resumeRun.Lines = [$"{Path.GetFileName(folder)} ({status.ToString().ToLowerInvariant()}; r)"];
+            _resumeRun.Lines = [$"{Path.GetFileName(folder)} ({status.ToString().ToLowerInvariant()})"];
         if (_resumeButton.Visible == visible) return;
         _resumeButton.Visible = visible;
         _resumeRun.Visible = visible;
