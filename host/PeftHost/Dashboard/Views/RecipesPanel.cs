@@ -291,7 +291,11 @@ public sealed class RecipesPanel : FrameView
         var run = _vm.Selected is { } recipe ? _interruptedRun(recipe) : null;
         bool visible = run is not null;
         if (run is var (folder, status))
-            _resumeRun.Lines = [$"{Path.GetFileName(folder)} ({status.ToString().ToLowerInvariant()})"];
+        {
+            // A run.json still saying "running" when no job runs is a run that was killed.
+            string ended = status == RunStatus.Running ? "interrupted" : status.ToString().ToLowerInvariant();
+            _resumeRun.Lines = [$"{Path.GetFileName(folder)} ({ended})"];
+        }
         if (_resumeButton.Visible == visible) return;
         _resumeButton.Visible = visible;
         _resumeRun.Visible = visible;
