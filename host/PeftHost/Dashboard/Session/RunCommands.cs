@@ -42,15 +42,11 @@ public sealed class RunCommands(JobRunner jobs, IRecipeRunner runner, EventBus e
     /// </summary>
     public (string Folder, RunStatus Status)? InterruptedRun(RecipeEntry recipe)
     {
-        if (!Directory.Exists(RunsFolder)) return null;
-        string path = Path.GetFullPath(recipe.Path);
         string? running = jobs.IsBusy ? LastOutputFolder : null;
-        return Directory.EnumerateDirectories(RunsFolder)
-            .Select(folder => (Folder: folder, Record: ReadQuietly(folder)))
-            .Where(r => r.Record is { } record && record.Recipe == path && record.Status != RunStatus.Succeeded && r.Folder != running)
-            .OrderByDescending(r => r.Record!.Started, StringComparer.Ordinal)
-            .Select(r => ((string, RunStatus)?)(r.Folder, r.Record!.Status))
-            .FirstOrDefault();
+        return RunResumption.RunsOf(recipe.Path, RunsFolder)
+            .Where(r => r.Record.Status != RunStatus.Succeeded && r.Folder != running)
+            .Select(r => ((string, RunStatus)?)(r.Folder, r.Record.Status))
+            .LastOrDefault();
     }
 
     /// <summary>
@@ -75,13 +71,6 @@ public sealed class RunCommands(JobRunner jobs, IRecipeRunner runner, EventBus e
         if (started is null) return CommandResult.Refused($"busy: {busy} is running (Ctrl-C stops it)");
         LastOutputFolder = folder;
         return CommandResult.Ok($"resuming {Path.GetFileName(folder)}" + (setValues.Count == 0 ? "" : " --set " + string.Join(" --set ", setValues)));
-    }
-
-    /// <summary>A folder's run record, or null when it has none or an unreadable one (it is then not a run to resume).</summary>
-    private static RunRecord? ReadQuietly(string folder)
-    {
-        try { return RunRecord.Read(folder); }
-        catch (Exception e) when (e is Sdk.ConfigException or IOException or UnauthorizedAccessException) { return null; }
     }
 
     /// <summary>Stops the running job: a recipe stops at the next step boundary after writing a checkpoint.</summary>
