@@ -39,15 +39,26 @@ public static class RunResumption
         return (runFolder, RunRecord.Read(runFolder) ?? throw new InvalidOperationException($"nothing to resume: {runFolder} has no {RunRecord.FileName} (it is not a run's output folder)"));
     }
 
-    private static (string, RunRecord) Latest(string recipe, string shownRecipe, string workspace)
+    /// <summary>
+    /// The runs of the recipe <paramref name="recipePath"/> in <paramref name="runsFolder"/> (the sub-folders whose readable
+    /// <c>run.json</c> names it), oldest start first; none when the folder is missing. The dashboard offers the newest
+    /// one that did not complete for resuming, as <c>--resume</c> without a folder picks it.
+    /// </summary>
+    public static IReadOnlyList<(string Folder, RunRecord Record)> RunsOf(string recipePath, string runsFolder)
     {
-        string runs = Path.Combine(workspace, RunsFolder);
-        var ofRecipe = (Directory.Exists(runs) ? Directory.EnumerateDirectories(runs) : [])
+        string recipe = Path.GetFullPath(recipePath);
+        return (Directory.Exists(runsFolder) ? Directory.EnumerateDirectories(runsFolder) : [])
             .Select(folder => (Folder: folder, Record: ReadQuietly(folder)))
             .Where(r => r.Record?.Recipe == recipe)
             .Select(r => (r.Folder, Record: r.Record!))
             .OrderBy(r => DateTimeOffset.TryParse(r.Record.Started, out var t) ? t : DateTimeOffset.MinValue)
             .ToList();
+    }
+
+    private static (string, RunRecord) Latest(string recipe, string shownRecipe, string workspace)
+    {
+        string runs = Path.Combine(workspace, RunsFolder);
+        var ofRecipe = RunsOf(recipe, runs);
         if (ofRecipe.Count == 0) throw new InvalidOperationException($"nothing to resume: no run of {shownRecipe} in {runs}");
         var interrupted = ofRecipe.LastOrDefault(r => r.Record.Status != RunStatus.Succeeded);
         if (interrupted.Record is null)

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using PeftHost.Core.Export.Gguf;
-using PeftHost.Core.Quantization;
 
 namespace PeftHost.Cli.Commands;
 
@@ -23,9 +22,9 @@ public static class ExportCommand
                 "blocks of 32 is written f16). Norms and biases stay f32. An adapter GGUF takes f32, f16 or bf16. Another type is a usage error (exit 2)",
             DefaultValueFactory = _ => "f32",
         }.Check(name => GgmlTypes.Parse(name));
-        var plugins = PluginsCommand.PluginDirectories();
+        var pluginDirs = PluginsCommand.PluginDirectories();
         var gguf = new Command("gguf", "Export a model (a 4-bit base dequantized), a model with its adapter merged (--merge), or a LoRA adapter to GGUF for llama.cpp, Ollama and LM Studio")
-            { model, adapter, merge, outFile, type, plugins };
+            { model, adapter, merge, outFile, type, pluginDirs };
         gguf.Validators.Add(result =>
         {
             if (result.GetValue(merge) && result.GetValue(adapter) is null) result.AddError("--merge needs --adapter: the adapter to merge into the model");
@@ -37,25 +36,36 @@ public static class ExportCommand
             string target = parse.GetValue(outFile)!;
             var ggmlType = GgmlTypes.Parse(parse.GetValue(type)!);
             bool merged = parse.GetValue(merge);
-            using var session = CommandModel.Open(modelDir, merged ? adapterDir : null, "cpu", "float32", parse.GetValue(plugins)!);
+            if (merged)
+            {
+                var error = parse.InvocationConfiguration.Error;
+                using var pluginHost = PluginsCommand.OpenOneShot(parse.GetValue(pluginDirs));
+                var result = MergedGgufExport.Write(modelDir, adapterDir!, target, ggmlType, pluginHost, pluginHost, warning => error.WriteLine($"warning: {warning}"));
+                output.WriteLine($"wrote {result.ModelfilePath} (ollama create NAME -f it)");
+                output.WriteLine(Wrote(target, $"{modelDir} with {adapterDir} merged", result.Tensors.Count, ggmlType));
+                return 0;
+            }
+            // A LoRA adapter GGUF is read from the adapter folder by the exporter: the model is opened without it.
+            using var session = CommandModel.Open(modelDir, null, "cpu", "float32", parse.GetValue(pluginDirs)!);
             IReadOnlyList<GgufTensor> tensors;
             string what;
-            if (adapterDir is not null && !merged)
+            if (adapterDir is not null)
             {
                 tensors = GgufLoraExporter.Export(adapterDir, session.Model, target, ggmlType);
                 what = $"LoRA adapter {adapterDir}";
             }
             else
             {
-                var error = parse.InvocationConfiguration.Error;
-                var exported = merged ? QuantizedMerge.MergeAndUnload(session.Peft!, warning => error.WriteLine($"warning: {warning}")).Model : session.Model;
-                tensors = GgufModelExporter.Export(exported, modelDir, target, ggmlType);
-                what = merged ? $"{modelDir} with {adapterDir} merged" : modelDir;
+                tensors = GgufModelExporter.Export(session.Model, modelDir, target, ggmlType);
+                what = modelDir;
                 output.WriteLine($"wrote {OllamaModelfile.Write(target, modelDir)} (ollama create NAME -f it)");
             }
-            output.WriteLine($"wrote {target}: {what}, {tensors.Count} tensors, {GgmlTypes.Name(ggmlType)}, {new FileInfo(target).Length:N0} bytes");
+            output.WriteLine(Wrote(target, what, tensors.Count, ggmlType));
             return 0;
         }));
         return new Command("export", "Export models and adapters to other formats") { gguf };
     }
+
+    private static string Wrote(string target, string what, int tensors, GgmlType type) =>
+        $"wrote {target}: {what}, {tensors} tensors, {GgmlTypes.Name(type)}, {new FileInfo(target).Length:N0} bytes";
 }

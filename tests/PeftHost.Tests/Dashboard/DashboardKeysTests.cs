@@ -60,6 +60,7 @@ public sealed class DashboardKeysTests
         public CommandResult Save(string name, string directory) => CommandResult.Refused("");
         public CommandResult LoadAdapter(string directory) => CommandResult.Refused("");
         public CommandResult LoadModel(string directory) => CommandResult.Refused("");
+        public CommandResult ExportGguf(string directory) => CommandResult.Refused("");
         public CommandResult Generate(string prompt, GenerationOptions options) => CommandResult.Refused("");
         public CommandResult Chat(ChatRequest request, GenerationOptions options) => CommandResult.Refused("");
     }

@@ -1,4 +1,5 @@
 using PeftHost.Cli.Dashboard.Jobs;
+using PeftHost.Core.Recipes;
 using PeftHost.Core.Telemetry;
 
 namespace PeftHost.Cli.Dashboard.Recipes;
@@ -8,7 +9,14 @@ namespace PeftHost.Cli.Dashboard.Recipes;
 /// <param name="SetValues">The <c>key=value</c> assignments, exactly as <c>peft run --set</c> takes them.</param>
 /// <param name="OutputFolder">The run's output folder.</param>
 /// <param name="Workspace">The folder whose <c>models/</c> and <c>data/</c> the recipe may read.</param>
-public sealed record RecipeRunRequest(string RecipePath, IReadOnlyList<string> SetValues, string OutputFolder, string Workspace);
+public sealed record RecipeRunRequest(string RecipePath, IReadOnlyList<string> SetValues, string OutputFolder, string Workspace)
+{
+    /// <summary>Continue the interrupted run in <see cref="OutputFolder"/> from its latest checkpoints, as <c>peft run --resume</c> does.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>The sandbox limits (a resumed run keeps those of its <c>run.json</c>).</summary>
+    public RecipeLimits Limits { get; init; } = new();
+}
 
 /// <summary>
 /// Runs recipes for the dashboard. The implementation runs the recipe to its end on the calling

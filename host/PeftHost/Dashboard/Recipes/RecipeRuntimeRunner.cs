@@ -25,6 +25,8 @@ public sealed class RecipeRuntimeRunner(PluginHost plugins, Func<bool> atStepBou
             OutputFolder = request.OutputFolder,
             Workspace = request.Workspace,
             Parameters = request.SetValues.Select(RecipeParameters.Split).ToList(),
+            Limits = request.Limits,
+            Resume = request.Resume,
         };
         var host = RecipeHostContext.ForPlugins(plugins, events, hotReload: true, atStepBoundary);
         var result = new RecipeRunner().Run(options, host, cancellation);

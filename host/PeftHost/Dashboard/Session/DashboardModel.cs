@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using PeftHost.Cli.Commands;
 using PeftHost.Core.Chat;
+using PeftHost.Core.Export.Gguf;
 using PeftHost.Core.Generation;
 using PeftHost.Core.Models;
 using PeftHost.Core.Peft;
@@ -229,6 +230,22 @@ public sealed class DashboardModel : IDisposable
                 _events.Publish(new GenerationFinishedEvent(requestId, tokens, clock.Elapsed, error));
             }
         }
+    }
+
+    /// <summary>
+    /// Writes the adapter folder <paramref name="adapterDir"/> merged into this model as one model GGUF (f32, the
+    /// type <c>peft export gguf --merge</c> writes by default) at <paramref name="target"/>, with its Ollama Modelfile.
+    /// The merge is done on a fresh copy of the model folder, loaded for the export alone: the model in use, its
+    /// adapters and their merged state are not touched, so it needs no lock and the answers stay as they were.
+    /// </summary>
+    public MergedGgufResult ExportMergedGguf(string adapterDir, string target)
+    {
+        string modelDir = ModelPath ?? throw new InvalidOperationException("no model loaded: open the model to export the adapter with (o)");
+        var result = MergedGgufExport.Write(modelDir, adapterDir, target, GgmlType.F32, _methods, _reloads,
+            warning => _events.Log(LogLevel.Warning, EventSource, $"export GGUF: {warning}"));
+        _events.Log(LogLevel.Info, EventSource, $"exported {target}: {modelDir} with {adapterDir} merged, {result.Tensors.Count} tensors, " +
+            $"{GgmlTypes.Name(GgmlType.F32)}, {result.Bytes:N0} bytes; {result.ModelfilePath} beside it (ollama create NAME -f it)");
+        return result;
     }
 
     /// <summary>The model as plain values.</summary>

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using PeftHost.Cli.Dashboard.Jobs;
 using PeftHost.Cli.Dashboard.ViewModels;
 using PeftHost.Core.Generation;
@@ -37,6 +39,25 @@ public sealed class ModelCommands(JobRunner jobs, DashboardModel model) : IAdapt
     /// <inheritdoc />
     public CommandResult Save(string name, string directory) =>
         Start(JobKind.Model, $"save adapter {name}", () => model.Save(name, directory), $"saving '{name}' to {directory}…");
+
+    /// <inheritdoc />
+    public CommandResult ExportGguf(string directory)
+    {
+        string adapter = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        string target = MergedGgufPath(adapter);
+        var started = jobs.TryStart(JobKind.Model, "export GGUF", _ =>
+        {
+            var clock = Stopwatch.StartNew();
+            var result = model.ExportMergedGguf(adapter, target);
+            // The file's name only: the message line has 80 columns; the Log names the whole path.
+            return new JobResult(JobOutcome.Succeeded, string.Create(CultureInfo.InvariantCulture,
+                $"exported {Path.GetFileName(target)} ({DisplayFormat.Bytes(result.Bytes)}) in {clock.Elapsed.TotalSeconds:0.0} s"));
+        }, out string? busy);
+        return started is null ? Busy(busy) : CommandResult.Ok($"exporting {target} (merging into a fresh copy of the model)…");
+    }
+
+    /// <summary>Where Export GGUF writes the model merged with the adapter folder <paramref name="adapter"/>: beside it, <c>NAME-merged.gguf</c>.</summary>
+    public static string MergedGgufPath(string adapter) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(adapter)) + "-merged.gguf";
 
     /// <inheritdoc />
     public CommandResult Generate(string prompt, GenerationOptions options)

@@ -2,6 +2,7 @@ using System.Globalization;
 using PeftHost.Cli.Dashboard.Jobs;
 using PeftHost.Cli.Dashboard.Recipes;
 using PeftHost.Cli.Dashboard.ViewModels;
+using PeftHost.Core.Recipes;
 using PeftHost.Core.Telemetry;
 
 namespace PeftHost.Cli.Dashboard.Session;
@@ -33,6 +34,43 @@ public sealed class RunCommands(JobRunner jobs, IRecipeRunner runner, EventBus e
         if (started is null) return CommandResult.Refused($"busy: {busy} is running (Ctrl-C stops it)");
         LastOutputFolder = output;
         return CommandResult.Ok($"running {recipe.Name}" + (setValues.Count == 0 ? "" : " --set " + string.Join(" --set ", setValues)));
+    }
+
+    /// <summary>
+    /// The newest run of <paramref name="recipe"/> in the runs folder that did not complete (stopped, failed or
+    /// killed), other than the one running now; null when there is none.
+    /// </summary>
+    public (string Folder, RunStatus Status)? InterruptedRun(RecipeEntry recipe)
+    {
+        string? running = jobs.IsBusy ? LastOutputFolder : null;
+        return RunResumption.RunsOf(recipe.Path, RunsFolder)
+            .Where(r => r.Record.Status != RunStatus.Succeeded && r.Folder != running)
+            .Select(r => ((string, RunStatus)?)(r.Folder, r.Record.Status))
+            .LastOrDefault();
+    }
+
+    /// <summary>
+    /// Continues <paramref name="recipe"/>'s newest interrupted run as <c>peft run RECIPE --resume RUN_DIR</c> does: in its
+    /// own folder, with the <c>--set</c> values and limits of its <c>run.json</c> (the form's are not used), each training
+    /// continuing from its newest checkpoint. Refused, saying why, when there is none or it cannot be continued (the
+    /// recipe changed since).
+    /// </summary>
+    public CommandResult Resume(RecipeEntry recipe)
+    {
+        if (InterruptedRun(recipe) is not var (folder, _))
+            return CommandResult.Refused($"nothing to resume: no stopped or failed run of {recipe.Name} in {RunsFolder}");
+        RunRecord record;
+        try { (_, record) = RunResumption.Find(recipe.Path, Workspace, folder, []); }
+        catch (Exception e) when (e is InvalidOperationException or IOException or Sdk.ConfigException)
+        {
+            return CommandResult.Refused(e.Message);
+        }
+        var setValues = record.Parameters.Select(p => $"{p.Key}={p.Value}").ToList();
+        var request = new RecipeRunRequest(recipe.Path, setValues, folder, Workspace) { Resume = true, Limits = record.Limits };
+        var started = jobs.TryStart(JobKind.Recipe, recipe.Name, token => runner.Run(request, events, token), out string? busy);
+        if (started is null) return CommandResult.Refused($"busy: {busy} is running (Ctrl-C stops it)");
+        LastOutputFolder = folder;
+        return CommandResult.Ok($"resuming {Path.GetFileName(folder)}" + (setValues.Count == 0 ? "" : " --set " + string.Join(" --set ", setValues)));
     }
 
     /// <summary>Stops the running job: a recipe stops at the next step boundary after writing a checkpoint.</summary>

@@ -23,6 +23,12 @@ public interface IAdapterCommands
 
     /// <summary>Loads the model folder <paramref name="directory"/> in place of the current model (its adapters go with it).</summary>
     CommandResult LoadModel(string directory);
+
+    /// <summary>
+    /// Writes a fresh copy of the model with the adapter folder <paramref name="directory"/> merged as one GGUF beside
+    /// that folder (<c>NAME-merged.gguf</c>), as <c>peft export gguf --merge</c> does; the model in use is not touched.
+    /// </summary>
+    CommandResult ExportGguf(string directory);
 }
 
 /// <summary>
@@ -86,6 +92,21 @@ public sealed class AdaptersViewModel(IAdapterCommands commands) : IEventSink
     public CommandResult OpenModel(string directory) => Remember(string.IsNullOrWhiteSpace(directory)
         ? CommandResult.Refused("give a model folder (config.json, weights, tokenizer)")
         : commands.LoadModel(directory.Trim()));
+
+    /// <summary>Exports the adapter folder <paramref name="directory"/> merged into a fresh copy of the model as a GGUF.</summary>
+    public CommandResult ExportGguf(string directory) => Remember(
+        Model.ModelPath is null ? CommandResult.Refused("no model loaded: open the model the adapter was trained on (o)")
+        : string.IsNullOrWhiteSpace(directory) ? CommandResult.Refused("give the adapter or checkpoint folder to export (adapter_config.json + adapter_model.safetensors)")
+        : commands.ExportGguf(directory.Trim()));
+
+    /// <summary>
+    /// The adapter folder a run left, to load or export: the adapter its recipe saved, or the newest checkpoint of a
+    /// stopped run (<see cref="Recipes.RunAdapters.Offer"/>); null when the run left none. Kept in <see cref="OfferedFolder"/>.
+    /// </summary>
+    public string? OfferRunOutputs(string runFolder) => OfferedFolder = Recipes.RunAdapters.Offer(runFolder);
+
+    /// <summary>The adapter folder the last run left (filled into the Load and Export fields), or null.</summary>
+    public string? OfferedFolder { get; private set; }
 
     private CommandResult Act(Func<AdapterSnapshot, CommandResult> action) =>
         Remember(Selected is { } a ? action(a) : CommandResult.Refused(Model.ModelPath is null ? "no model loaded" : "no adapter selected"));

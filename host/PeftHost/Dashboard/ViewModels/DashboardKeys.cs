@@ -71,12 +71,12 @@ public static class DashboardKeys
         ("Alt-1…6, 1…6", "show a panel (digits when not typing)"),
         ("Tab, Shift-Tab", "move between controls; Enter acts"),
         ("q, Ctrl-Q", "quit (q when not typing)"),
-        ("a d m s l", "Adapters: activate disable merge save load"),
+        ("a d m s e l", "Adapters: activate disable merge save export load"),
         ("o", "Adapters: open the model folder in the field"),
         ("c n", "Playground: chat/completion, new chat"),
         ("v o /", "Log: level, source, find"),
         ("Enter, Esc", "Log: open a line whole, close it"),
-        ("y", "Recipes: copy the peft run command"),
+        ("y, r", "Recipes: copy the run command, resume a stopped run"),
         ("d p, h Space", "Recipes: dataset, presets; Run: history, mark"),
     ];
 

@@ -8,8 +8,10 @@ namespace PeftHost.Cli.Dashboard.Views;
 
 /// <summary>
 /// The Adapters panel: the model, its adapters (active one starred), and the actions — activate,
-/// disable, merge/unmerge, save to a folder, load a folder (the last run's output by default) — and
-/// the model itself, opened from a folder. Keys a, d, m, s, l, o do the same when no text field has focus.
+/// disable, merge/unmerge, save to a folder, export an adapter folder merged into a fresh copy of the model as a
+/// GGUF, load a folder (both fields start at the adapter the last run left: its saved adapter, or the newest
+/// checkpoint of a stopped run) — and the model itself, opened from a folder. Keys a, d, m, s, e, l, o do the same
+/// when no text field has focus.
 /// </summary>
 public sealed class AdaptersPanel : FrameView
 {
@@ -18,10 +20,11 @@ public sealed class AdaptersPanel : FrameView
     private readonly LinesView _model = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1 };
     private readonly LinesView _header = new() { X = 0, Y = 1, Width = Dim.Fill(), Height = 1 };
     private readonly ObservableCollection<string> _rows = [];
-    private readonly ListView _list = new() { X = 0, Y = 2, Width = Dim.Fill(), Height = Dim.Fill(5) };
+    private readonly ListView _list = new() { X = 0, Y = 2, Width = Dim.Fill(), Height = Dim.Fill(6) };
     private readonly TextField _saveFolder = new() { Width = Dim.Fill(), Text = "adapters/" };
     private readonly TextField _loadFolder = new() { Width = Dim.Fill(), Text = "" };
     private readonly TextField _modelFolder = new() { Width = Dim.Fill(), Text = "" };
+    private readonly TextField _exportFolder = new() { Width = Dim.Fill(), Text = "" };
 
     /// <summary>Builds the panel; results of actions go to <paramref name="report"/>.</summary>
     public AdaptersPanel(AdaptersViewModel vm, Action<CommandResult> report)
@@ -48,13 +51,19 @@ public sealed class AdaptersPanel : FrameView
         activate.X = 0;
         disable.X = Pos.Right(activate) + 1;
         merge.X = Pos.Right(disable) + 1;
-        foreach (var b in new[] { activate, disable, merge }) b.Y = Pos.AnchorEnd(4);
+        foreach (var b in new[] { activate, disable, merge }) b.Y = Pos.AnchorEnd(5);
 
         var save = Button("_Save to", () => _vm.Save(_saveFolder.Text));
         save.X = 0;
-        save.Y = Pos.AnchorEnd(3);
+        save.Y = Pos.AnchorEnd(4);
         _saveFolder.X = Pos.Right(save) + 1;
-        _saveFolder.Y = Pos.AnchorEnd(3);
+        _saveFolder.Y = Pos.AnchorEnd(4);
+
+        var export = Button("_Export GGUF", () => _vm.ExportGguf(_exportFolder.Text));
+        export.X = 0;
+        export.Y = Pos.AnchorEnd(3);
+        _exportFolder.X = Pos.Right(export) + 1;
+        _exportFolder.Y = Pos.AnchorEnd(3);
 
         var load = Button("_Load from", () => _vm.Load(_loadFolder.Text));
         load.X = 0;
@@ -72,21 +81,28 @@ public sealed class AdaptersPanel : FrameView
         ActOnEnter(_saveFolder, () => _vm.Save(_saveFolder.Text));
         ActOnEnter(_loadFolder, () => _vm.Load(_loadFolder.Text));
         ActOnEnter(_modelFolder, () => _vm.OpenModel(_modelFolder.Text));
+        ActOnEnter(_exportFolder, () => _vm.ExportGguf(_exportFolder.Text));
 
-        Add(_model, _header, _list, activate, disable, merge, save, _saveFolder, load, _loadFolder, open, _modelFolder);
+        Add(_model, _header, _list, activate, disable, merge, save, _saveFolder, export, _exportFolder, load, _loadFolder, open, _modelFolder);
     }
 
     /// <summary>The view focused when the panel is shown: the adapter list, which the action letters act on.</summary>
     public View MainAction => _list;
 
-    /// <summary>The folder the Load button reads; the dashboard points it at the last run's output.</summary>
-    public string LoadFolder
+    /// <summary>
+    /// Points the Load and Export fields at the adapter folder a run left (its saved adapter, or the newest checkpoint
+    /// of a stopped run), so <c>l</c> loads it and <c>e</c> exports it.
+    /// </summary>
+    public void OfferFolder(string folder)
     {
-        get => _loadFolder.Text;
-        set => _loadFolder.Text = value;
+        // Relative to the current folder when inside it, so the path fits the field at 80 columns.
+        string relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), folder);
+        string shown = relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? folder : relative;
+        _loadFolder.Text = shown;
+        _exportFolder.Text = shown;
     }
 
-    /// <summary>Handles a, d, m, s, l, o (when no text field has focus); true when the key was one of them.</summary>
+    /// <summary>Handles a, d, m, s, e, l, o (when no text field has focus); true when the key was one of them.</summary>
     public bool HandleLetter(char letter)
     {
         CommandResult? result = char.ToLowerInvariant(letter) switch
@@ -95,6 +111,7 @@ public sealed class AdaptersPanel : FrameView
             'd' => _vm.ToggleDisabled(),
             'm' => _vm.ToggleMerge(),
             's' => _vm.Save(_saveFolder.Text),
+            'e' => _vm.ExportGguf(_exportFolder.Text),
             'l' => _vm.Load(_loadFolder.Text),
             'o' => _vm.OpenModel(_modelFolder.Text),
             _ => null,

@@ -43,7 +43,7 @@ public sealed class DashboardWindow : Window
         BorderStyle = LineStyle.None;
         _plugins = new PluginsPanel(vm.Plugins, () => Perform(DashboardAction.ReloadPlugins));
         var datasets = new DatasetPickerViewModel(new Recipes.DatasetCatalog(session.Options.Workspace), () => session.Model.ModelPath);
-        _recipes = new RecipesPanel(vm.Recipes, datasets, () => Perform(DashboardAction.Run), Report);
+        _recipes = new RecipesPanel(vm.Recipes, datasets, () => Perform(DashboardAction.Run), Report, session.Runs.InterruptedRun, ResumeSelectedRecipe);
         _run = new RunPanel(vm.Run, vm.History, Report);
         _adapters = new AdaptersPanel(vm.Adapters, Report);
         _playground = new PlaygroundPanel(vm.Playground, Report);
@@ -92,8 +92,9 @@ public sealed class DashboardWindow : Window
             if (e is Jobs.JobStartedEvent { Kind: Jobs.JobKind.Recipe } && _vm.Current == DashboardPanel.Recipes) Show(DashboardPanel.Run);
             if (e is Jobs.JobFinishedEvent finished)
             {
-                if (finished.Kind == Jobs.JobKind.Recipe && _session.Runs.LastOutputFolder is { } output && AdapterFolderIn(output) is { } adapter)
-                    _adapters.LoadFolder = adapter;
+                if (finished.Kind == Jobs.JobKind.Recipe && _session.Runs.LastOutputFolder is { } output && _vm.Adapters.OfferRunOutputs(output) is { } adapter)
+                    _adapters.OfferFolder(adapter);
+                if (finished.Kind == Jobs.JobKind.Recipe) _recipes.RefreshResume();
                 if (_quitWhenIdle) _app.RequestStop();
             }
         }
@@ -199,6 +200,11 @@ public sealed class DashboardWindow : Window
         Report(_session.Runs.Run(recipe, recipes.Form.SetValues()));
     }
 
+    /// <summary>Resume (or r) in Recipes: continues the selected recipe's newest stopped or failed run, as <c>peft run --resume</c>.</summary>
+    private CommandResult ResumeSelectedRecipe() => _vm.Recipes.Selected is { } recipe
+        ? _session.Runs.Resume(recipe)
+        : CommandResult.Refused($"no recipe selected (recipes folder: {_vm.Recipes.Folder})");
+
     /// <summary>y in Recipes: the run command to the system clipboard, where Terminal.Gui reaches one.</summary>
     private bool CopyCommand()
     {
@@ -272,22 +278,5 @@ public sealed class DashboardWindow : Window
             case DashboardPanel.Playground: _playground.Refresh(); break;
             case DashboardPanel.Log: _log.Refresh(); break;
         }
-    }
-
-    /// <summary>The shallowest folder under <paramref name="folder"/> holding a PEFT adapter (a run's saved adapter), or null.</summary>
-    private static string? AdapterFolderIn(string folder)
-    {
-        try
-        {
-            if (!Directory.Exists(folder)) return null;
-            return Directory.EnumerateFiles(folder, "adapter_config.json", SearchOption.AllDirectories)
-                .Select(Path.GetDirectoryName)
-                .OfType<string>()
-                .OrderBy(d => d.Count(c => c == Path.DirectorySeparatorChar))
-                .ThenBy(d => d, StringComparer.Ordinal)
-                .FirstOrDefault();
-        }
-        catch (IOException) { return null; }
-        catch (UnauthorizedAccessException) { return null; }
     }
 }

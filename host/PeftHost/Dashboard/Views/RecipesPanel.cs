@@ -1,5 +1,7 @@
 using System.Collections.ObjectModel;
+using PeftHost.Cli.Dashboard.Recipes;
 using PeftHost.Cli.Dashboard.ViewModels;
+using PeftHost.Core.Recipes;
 using Terminal.Gui.Input;
 using Terminal.Gui.ViewBase;
 using Terminal.Gui.Views;
@@ -26,6 +28,10 @@ public sealed class RecipesPanel : FrameView
     private readonly FrameView _formFrame = new() { TabStop = TabBehavior.TabStop, Title = "parameters — y copies the command", Width = Dim.Fill() };
     private readonly View _fields = new() { X = 0, Y = 0, Width = Dim.Fill(), CanFocus = true };
     private readonly LinesView _commandLine = new() { X = 0, Width = Dim.Fill(), Height = 1 };
+    private readonly FlatButton _resumeButton = new() { X = 0, Text = "Resume", Visible = false };
+    private readonly LinesView _resumeRun = new() { Width = Dim.Fill(), Height = 1, Visible = false };
+    private readonly Func<RecipeEntry, (string Folder, RunStatus Status)?> _interruptedRun;
+    private readonly Func<CommandResult> _resume;
     private int _formRows = 1;
     private readonly List<(Label Label, TextField Input)> _fieldRows = [];
     private int _firstField;
@@ -44,11 +50,16 @@ public sealed class RecipesPanel : FrameView
 
     /// <summary>
     /// Builds the panel; <paramref name="run"/> runs the selected recipe (F5 does the same),
-    /// <paramref name="datasets"/> is the dataset chooser, <paramref name="report"/> shows a command's outcome.
+    /// <paramref name="datasets"/> is the dataset chooser, <paramref name="report"/> shows a command's outcome;
+    /// <paramref name="interruptedRun"/> finds a recipe's newest stopped or failed run, which <paramref name="resume"/>
+    /// continues (Resume, or <c>r</c>).
     /// </summary>
-    public RecipesPanel(RecipesViewModel vm, DatasetPickerViewModel datasets, Action run, Action<CommandResult> report)
+    public RecipesPanel(RecipesViewModel vm, DatasetPickerViewModel datasets, Action run, Action<CommandResult> report,
+        Func<RecipeEntry, (string Folder, RunStatus Status)?> interruptedRun, Func<CommandResult> resume)
     {
         _vm = vm;
+        _interruptedRun = interruptedRun;
+        _resume = resume;
         _datasets = datasets;
         _report = report;
         Title = "Recipes";
@@ -85,13 +96,18 @@ public sealed class RecipesPanel : FrameView
         datasetButton.Accepting += (_, e) => { _report(OpenDatasets()); e.Handled = true; };
         var presetsButton = new FlatButton { X = Pos.Right(datasetButton) + 1, Y = Pos.AnchorEnd(1), Text = "_Presets…" };
         presetsButton.Accepting += (_, e) => { OpenPresets(); e.Handled = true; };
-        _formFrame.Add(_fields, _commandLine, runButton, resetButton, datasetButton, presetsButton);
+        _resumeButton.Accepting += (_, e) => { _report(_resume()); e.Handled = true; };
+        _resumeRun.X = Pos.Right(_resumeButton) + 1;
+        _formFrame.Add(_fields, _commandLine, _resumeButton, _resumeRun, runButton, resetButton, datasetButton, presetsButton);
         BuildDatasetChooser();
         BuildPresets();
         Add(_listFrame, _sourceFrame, _formFrame, _datasetFrame, _presetFrame);
     }
 
-    /// <summary>A letter typed with no text field focused: <c>d</c> opens the dataset chooser, <c>p</c> the presets. True when handled.</summary>
+    /// <summary>
+    /// A letter typed with no text field focused: <c>d</c> opens the dataset chooser, <c>p</c> the presets, <c>r</c>
+    /// resumes the recipe's interrupted run. True when handled.
+    /// </summary>
     public bool HandleLetter(char letter)
     {
         if (_datasets.IsOpen || _presetFrame.Visible) return false;
@@ -99,6 +115,7 @@ public sealed class RecipesPanel : FrameView
         {
             case 'd': _report(OpenDatasets()); return true;
             case 'p': OpenPresets(); return true;
+            case 'r': _report(_resume()); return true;
             default: return false;
         }
     }
@@ -155,6 +172,8 @@ public sealed class RecipesPanel : FrameView
         }
         var names = _vm.PresetNames();
         ListSync.Update(_presetNames, names);
+        // A list shown with no row selected takes Enter as nothing: the first preset starts selected.
+        if (names.Count > 0) _presetList.SelectedItem = 0;
         _presetName.Text = "";
         ShowPresets(true);
         _report(CommandResult.Ok(names.Count == 0 ? $"no presets for {_vm.Selected.Name} yet: type a name, Enter saves the form"
@@ -259,7 +278,28 @@ public sealed class RecipesPanel : FrameView
             _source.Text = _vm.Source;
             BuildForm();
         }
+        RefreshResume();
         UpdateCommandLine();
+    }
+
+    /// <summary>
+    /// Shows the Resume row when the selected recipe has a stopped or failed run in the runs folder (its folder and
+    /// how it ended), hides it when not; called when a recipe is shown and when a run ends.
+    /// </summary>
+    public void RefreshResume()
+    {
+        var run = _vm.Selected is { } recipe ? _interruptedRun(recipe) : null;
+        bool visible = run is not null;
+        if (run is var (folder, status))
+        {
+            // A run.json still saying "running" when no job runs is a run that was killed.
+            string ended = status == RunStatus.Running ? "interrupted" : status.ToString().ToLowerInvariant();
+            _resumeRun.Lines = [$"{Path.GetFileName(folder)} ({ended})"];
+        }
+        if (_resumeButton.Visible == visible) return;
+        _resumeButton.Visible = visible;
+        _resumeRun.Visible = visible;
+        LayOutForm();
     }
 
     private void BuildForm()
@@ -331,9 +371,13 @@ public sealed class RecipesPanel : FrameView
     private void LayOutForm()
     {
         int commandRows = Math.Max(1, _commandLine.Lines.Count);
-        int height = _formRows + commandRows + 3;
+        int resumeRows = _resumeButton.Visible ? 1 : 0;
+        int height = _formRows + commandRows + resumeRows + 3;
         _commandLine.Height = commandRows;
         _commandLine.Y = Pos.AnchorEnd(commandRows + 1);
+        // The Resume row sits between the command and the buttons' row above it: over the command line.
+        _resumeButton.Y = Pos.AnchorEnd(commandRows + 2);
+        _resumeRun.Y = Pos.AnchorEnd(commandRows + 2);
         _formFrame.Height = height;
         _formFrame.Y = Pos.AnchorEnd(height);
         _sourceFrame.Height = Dim.Fill(height);

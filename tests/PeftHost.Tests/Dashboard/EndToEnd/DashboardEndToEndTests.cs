@@ -60,14 +60,14 @@ public sealed partial class DashboardEndToEndTests : IDisposable
 
     private string Runs => _dir["runs"];
 
-    private string Start(string extra = "")
+    private string Start(string extra = "", string? workspace = null)
     {
         string recipes = _dir["recipes"];
         Directory.CreateDirectory(recipes);
         File.WriteAllText(Path.Combine(recipes, "tiny-train.js"), TinyTrain);
         File.WriteAllText(Path.Combine(recipes, "zz-other.js"), Other);
         // Started in the temp folder, so the form's command line reads "peft run recipes/tiny-train.js …".
-        return $"'{Peft}' tui --workspace '{TestPaths.RepoRoot}' --recipes recipes --runs runs {extra}";
+        return $"'{Peft}' tui --workspace '{workspace ?? TestPaths.RepoRoot}' --recipes recipes --runs runs {extra}";
     }
 
     private void Shot(Tmux tmux, string name, string panelTitle)
