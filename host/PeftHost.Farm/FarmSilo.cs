@@ -53,6 +53,7 @@ public sealed class FarmSilo : IAsyncDisposable
                 // The key names both the cluster and the service: Redis keeps membership and grain state under them, so
                 // members keyed differently neither meet nor see each other's queue.
                 silo.Configure<ClusterOptions>(o => o.ClusterId = o.ServiceId = ClusterAddress.ClusterIdFor(key));
+                options.Tls?.Apply(silo);
                 // A killed silo is declared dead within seconds (the defaults take about a minute), so its queue grain and jobs move on sooner.
                 silo.Configure<ClusterMembershipOptions>(o =>
                 {
@@ -77,7 +78,9 @@ public sealed class FarmSilo : IAsyncDisposable
         {
             host.Dispose();
             plugins.Dispose();
-            throw new IOException($"could not join the farm at redis://{cluster.Host}:{cluster.Port}: {e.Message}", e);
+            string tls = options.Tls is null ? "without TLS" : $"with the TLS certificate {options.Tls.Source}";
+            throw new IOException($"could not join the farm at redis://{cluster.Host}:{cluster.Port} ({tls}): {e.Message}; "
+                + "every member needs the same cluster key and the same --tls-cert", e);
         }
         catch
         {

@@ -9,6 +9,9 @@ public sealed record FarmSiloOptions
     /// <summary>The cluster key (required with <see cref="Cluster"/>).</summary>
     public string? ClusterKey { get; init; }
 
+    /// <summary>TLS with the farm's shared certificate on every connection (cluster mode); null: plain TCP.</summary>
+    public FarmTls? Tls { get; init; }
+
     /// <summary>Jobs this silo runs at once (a training job uses every core, so 1 by default).</summary>
     public int Slots { get; init; } = 1;
 

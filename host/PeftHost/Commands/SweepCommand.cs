@@ -6,7 +6,7 @@ using PeftHost.Farm;
 namespace PeftHost.Cli.Commands;
 
 /// <summary>
-/// <c>peft sweep RECIPE.js --grid key=v1,v2 [--grid …] [--set key=value]… [--out DIR] [--rank METRIC] [--cluster redis://HOST:PORT [--connect-timeout S]]</c>:
+/// <c>peft sweep RECIPE.js --grid key=v1,v2 [--grid …] [--set key=value]… [--out DIR] [--rank METRIC] [--cluster redis://HOST:PORT [--tls-cert FILE] [--connect-timeout S]]</c>:
 /// one job per grid combination, each run as <c>peft run RECIPE --set … --out DIR/JOB</c> runs it, on an embedded
 /// silo in this process or on a farm's silos (docs/FARM.md); then a table ranking the jobs by a column of the
 /// recipe's own tables. Exit code 0 when every job succeeded, 1 when one failed (its error is printed and in
@@ -40,12 +40,14 @@ public static class SweepCommand
             Description = $"Seconds to wait for the farm to answer (with --cluster; default {FarmClient.DefaultConnectTimeout.TotalSeconds:F0})",
             DefaultValueFactory = _ => FarmClient.DefaultConnectTimeout.TotalSeconds,
         }.Positive();
+        var tls = FarmOptions.Tls();
         var plugins = PluginsCommand.PluginDirectories();
 
         var command = new Command("sweep", "Run a recipe once per combination of parameter values, on an embedded silo or a farm, and rank the runs")
         {
             recipe, grid, set, output, workspace, rank, order, cluster, key, connectTimeout, plugins,
         };
+        foreach (var option in tls.All) command.Options.Add(option);
         command.SetAction(CommandAction.Of((parse, stdout) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
@@ -57,6 +59,8 @@ public static class SweepCommand
                 ?? Path.Combine(root, RunResumption.RunsFolder, $"{name}-sweep-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}"));
             if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
                 throw new IOException($"{outDir} is not empty; a sweep writes into a new or empty folder");
+            var farmTls = tls.Load(parse);
+            if (farmTls is not null && parse.GetValue(cluster) is null) throw new ArgumentException("--tls-cert secures a farm's connections: it goes with --cluster");
             var sweepGrid = new SweepGrid(parse.GetValue(grid)!);
             string[] fixedSets = parse.GetValue(set)!;
             string sweepId = Guid.NewGuid().ToString("N");
@@ -77,7 +81,7 @@ public static class SweepCommand
 
             void Report(string line) { lock (stderr) { stderr.WriteLine(line); stderr.Flush(); } }
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            var statuses = Sweep(parse.GetValue(cluster), parse, key, TimeSpan.FromSeconds(parse.GetValue(connectTimeout)), parse.GetValue(plugins) ?? [], jobs, Report, interrupt.Token)
+            var statuses = Sweep(parse.GetValue(cluster), parse, key, farmTls, TimeSpan.FromSeconds(parse.GetValue(connectTimeout)), parse.GetValue(plugins) ?? [], jobs, Report, interrupt.Token)
                 .GetAwaiter().GetResult();
 
             var summary = new SweepSummary(statuses, sweepGrid.Keys, parse.GetValue(rank), parse.GetValue(order) is { } o ? o == "max" : null);
@@ -95,7 +99,7 @@ public static class SweepCommand
         return command;
     }
 
-    private static async Task<List<JobStatus>> Sweep(string? cluster, ParseResult parse, Option<string?> key, TimeSpan connectTimeout, string[] pluginDirectories,
+    private static async Task<List<JobStatus>> Sweep(string? cluster, ParseResult parse, Option<string?> key, FarmTls? tls, TimeSpan connectTimeout, string[] pluginDirectories,
         List<FarmJob> jobs, Action<string> report, CancellationToken cancellation)
     {
         if (cluster is null)
@@ -105,8 +109,8 @@ public static class SweepCommand
             return await new SweepRunner(silo.Grains, report).RunAsync(jobs, cancellation);
         }
         var address = ClusterAddress.Parse(cluster);
-        await using var client = await FarmClient.ConnectAsync(address, FarmOptions.KeyOf(parse, key), connectTimeout, cancellation);
-        report($"[farm] {jobs.Count} jobs submitted to the farm at {address.Host}:{address.Port}");
+        await using var client = await FarmClient.ConnectAsync(address, FarmOptions.KeyOf(parse, key), tls, connectTimeout, cancellation);
+        report($"[farm] {jobs.Count} jobs submitted to the farm at {address.Host}:{address.Port}{(tls is null ? "" : " over TLS")}");
         return await new SweepRunner(client.Grains, report).RunAsync(jobs, cancellation);
     }
 }

@@ -46,11 +46,11 @@ public sealed class FarmCluster : IDisposable
         }
     }
 
-    /// <summary>Starts <paramref name="count"/> silos and waits until each has joined.</summary>
-    public void StartSilos(int count, TimeSpan limit)
+    /// <summary>Starts <paramref name="count"/> silos (with <paramref name="extra"/> options) and waits until each has joined.</summary>
+    public void StartSilos(int count, TimeSpan limit, params string[] extra)
     {
         var started = Enumerable.Range(0, count)
-            .Select(_ => PeftProcess.Start(["farm", "--cluster", Address, "--cluster-key", Key], OneThread)).ToList();
+            .Select(_ => PeftProcess.Start(["farm", "--cluster", Address, "--cluster-key", Key, .. extra], OneThread)).ToList();
         _silos.AddRange(started);
         var until = DateTime.UtcNow + limit;
         while (!started.All(s => s.Stderr.Contains("joined the farm")))
@@ -59,6 +59,14 @@ public sealed class FarmCluster : IDisposable
             if (DateTime.UtcNow > until) Assert.Fail($"the silos did not join within {limit.TotalSeconds:F0} s:\n{string.Join("\n---\n", started.Select(s => s.Stderr))}");
             Thread.Sleep(200);
         }
+    }
+
+    /// <summary>Starts one more silo and returns it without waiting for it to join.</summary>
+    public PeftProcess StartSilo(params string[] extra)
+    {
+        var silo = PeftProcess.Start(["farm", "--cluster", Address, "--cluster-key", Key, .. extra], OneThread);
+        _silos.Add(silo);
+        return silo;
     }
 
     /// <summary>The silo whose process id is <paramref name="pid"/>.</summary>
