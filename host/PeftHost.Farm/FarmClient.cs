@@ -45,6 +45,17 @@ public sealed class FarmClient : IAsyncDisposable
         return new FarmClient(host);
     }
 
+    /// <summary>Connects to the farm's Redis itself (shipped jobs' blobs and output lists live there).</summary>
+    /// <exception cref="IOException">Redis did not answer.</exception>
+    public static async Task<StackExchange.Redis.ConnectionMultiplexer> ConnectRedisAsync(ClusterAddress cluster)
+    {
+        try { return await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.ConnectionString); }
+        catch (StackExchange.Redis.RedisException e)
+        {
+            throw new IOException($"could not reach the farm's Redis at {cluster.Host}:{cluster.Port} to ship the jobs' files: {e.Message}", e);
+        }
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {

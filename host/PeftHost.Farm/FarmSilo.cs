@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using PeftHost.Core.Plugins;
+using PeftHost.Farm.Shipping;
 using StackExchange.Redis;
 
 namespace PeftHost.Farm;
@@ -48,6 +49,10 @@ public sealed class FarmSilo : IAsyncDisposable
             {
                 string key = options.ClusterKey ?? throw new ArgumentException($"a cluster needs its key (--cluster-key or {ClusterAddress.KeyVariable})");
                 silo.UseRedisClustering(cluster.ConnectionString);
+                // Shipped jobs: blobs and output lists in the same Redis, a cache in this silo's work folder.
+                builder.Services.AddSingleton(_ => new BlobStore(ConnectionMultiplexer.Connect(cluster.ConnectionString).GetDatabase(), ClusterAddress.ClusterIdFor(key)));
+                builder.Services.AddSingleton<BlobCache>();
+                builder.Services.AddSingleton<JobShipping>();
                 silo.AddRedisGrainStorage(StorageName, o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.ConnectionString));
                 silo.ConfigureEndpoints(IPAddress.Parse(options.AdvertisedAddress), siloPort, gatewayPort, listenOnAnyHostAddress: options.AdvertisedAddress != "127.0.0.1");
                 // The key names both the cluster and the service: Redis keeps membership and grain state under them, so

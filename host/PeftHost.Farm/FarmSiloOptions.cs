@@ -27,6 +27,17 @@ public sealed record FarmSiloOptions
     /// <summary>The port clients submit through; 0 picks a free one.</summary>
     public int GatewayPort { get; init; }
 
+    /// <summary>
+    /// The silo's own folder for shipped jobs: <c>blobs/</c> (the content-addressed cache) and <c>jobs/</c> (each
+    /// running job's recipe, workspace and outputs). Default <c>~/.cache/peft/farm</c>.
+    /// </summary>
+    public string WorkFolder { get; init; } = DefaultWorkFolder;
+
+    /// <summary><c>~/.cache/peft/farm</c> (XDG_CACHE_HOME when set).</summary>
+    public static string DefaultWorkFolder =>
+        Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } cache ? cache
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "peft", "farm");
+
     /// <summary>Where the silo reports what its slots do (a line at a time); null: silent.</summary>
     public Action<string>? Log { get; init; }
 }

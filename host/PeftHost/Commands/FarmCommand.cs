@@ -6,7 +6,7 @@ using PeftHost.Farm;
 namespace PeftHost.Cli.Commands;
 
 /// <summary>
-/// <c>peft farm [--cluster redis://HOST:PORT] [--cluster-key KEY] [--tls-cert FILE] [--slots N] [--address IP] [--port N] [--gateway-port N]</c>:
+/// <c>peft farm [--cluster redis://HOST:PORT] [--cluster-key KEY] [--tls-cert FILE] [--work-dir DIR] [--slots N] [--address IP] [--port N] [--gateway-port N]</c>:
 /// a silo of a run farm. It joins the cluster whose membership is in the Redis server, runs the jobs that
 /// <c>peft sweep --cluster</c> submits (one at a time by default) and keeps running until Ctrl-C or SIGTERM.
 /// </summary>
@@ -27,12 +27,17 @@ public static class FarmCommand
             .Check(p => OptionRules.Require(p is >= 0 and <= 65535, $"must be a port number, got {p}"));
         var gateway = new Option<int>("--gateway-port") { Description = "The port submitters connect to (default: a free one)" }
             .Check(p => OptionRules.Require(p is >= 0 and <= 65535, $"must be a port number, got {p}"));
+        var workDir = new Option<string?>("--work-dir")
+        {
+            Description = $"This silo's folder for shipped jobs: its blob cache and the running jobs' files (default {FarmSiloOptions.DefaultWorkFolder})",
+            HelpName = "DIR",
+        };
         var tls = FarmOptions.Tls();
         var plugins = PluginsCommand.PluginDirectories();
 
         var command = new Command("farm", "Run a silo of a run farm: it takes recipe jobs that `peft sweep --cluster` submits")
         {
-            cluster, key, slots, address, port, gateway, plugins,
+            cluster, key, slots, address, port, gateway, workDir, plugins,
         };
         foreach (var option in tls.All) command.Options.Add(option);
         command.SetAction(CommandAction.Of((parse, stdout) =>
@@ -45,6 +50,7 @@ public static class FarmCommand
                 Cluster = clusterAddress,
                 ClusterKey = FarmOptions.KeyOf(parse, key),
                 Tls = tls.Load(parse),
+                WorkFolder = Path.GetFullPath(parse.GetValue(workDir) ?? FarmSiloOptions.DefaultWorkFolder),
                 Slots = parse.GetValue(slots),
                 AdvertisedAddress = parse.GetValue(address)!,
                 SiloPort = parse.GetValue(port),

@@ -10,7 +10,8 @@ using PeftHost.Tests.Support;
 namespace PeftHost.Tests.Farm;
 
 /// <summary>
-/// A real cluster whose members talk TLS with one shared certificate (<c>--tls-cert</c>): a sweep runs on it; a
+/// A real cluster whose members talk TLS with one shared certificate (<c>--tls-cert</c>): a sweep runs on it (with
+/// <c>--shared-storage</c>, the mode ClusterSweepTests does not cover); a
 /// submitter without a certificate, or with another one, is refused with a message saying what to check; a silo
 /// without the certificate does not join.
 /// </summary>
@@ -65,10 +66,10 @@ public sealed class FarmTlsTests : IDisposable
 
         string sweep = Path.Combine(_h.Folder, "sweep");
         using (var submitter = PeftProcess.Start(["sweep", recipe, "--grid", "r=4,8", "--set", "steps=2", "--rank", "loss", "--out", sweep,
-            "--workspace", TestPaths.RepoRoot, "--cluster", farm.Address, "--cluster-key", farm.Key, .. tls], FarmCluster.OneThread))
+            "--workspace", TestPaths.RepoRoot, "--cluster", farm.Address, "--cluster-key", farm.Key, "--shared-storage", .. tls], FarmCluster.OneThread))
         {
             Assert.True(submitter.WaitForExit(TimeSpan.FromSeconds(180)) == 0, $"stdout:\n{submitter.Stdout}\nstderr:\n{submitter.Stderr}");
-            Assert.Contains("over TLS", submitter.Stderr);
+            Assert.Contains("over TLS; shared storage", submitter.Stderr);
         }
         var jobs = JsonNode.Parse(File.ReadAllText(Path.Combine(sweep, SweepSummary.FileName)))!["jobs"]!.AsArray();
         Assert.Equal(2, jobs.Count);
