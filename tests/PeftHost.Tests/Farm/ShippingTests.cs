@@ -37,6 +37,22 @@ public sealed class ShippingTests : IDisposable
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("22"u8)), files[1].Sha256);
     }
 
+    [Fact]
+    public void A_recipe_folder_too_big_to_ship_is_refused_by_name_and_its_runs_and_out_folders_are_left_out()
+    {
+        string folder = Path.Combine(_h.Folder, "home");
+        Directory.CreateDirectory(Path.Combine(folder, "runs", "old"));
+        File.WriteAllText(Path.Combine(folder, "tune.js"), "// recipe");
+        for (int i = 0; i <= InputManifest.MaxRecipeFolderFiles; i++) File.WriteAllText(Path.Combine(folder, "runs", "old", $"{i}.txt"), "x");
+        var manifest = new InputManifest(Path.Combine(folder, "tune.js"), Path.Combine(_h.Folder, "empty-workspace"), Path.Combine(folder, "out"));
+        Assert.Equal(["recipe/tune.js"], manifest.Files.Select(f => f.Path));
+
+        Directory.Move(Path.Combine(folder, "runs", "old"), Path.Combine(folder, "stuff"));
+        var refused = Assert.Throws<ArgumentException>(() => new InputManifest(Path.Combine(folder, "tune.js"), folder, Path.Combine(folder, "out")));
+        Assert.Contains(folder, refused.Message);
+        Assert.Contains("--shared-storage", refused.Message);
+    }
+
     [SkippableFact]
     public void Blobs_round_trip_in_chunks_and_a_jobs_outputs_are_collected_with_rotated_files_removed()
     {
