@@ -13,7 +13,8 @@ namespace PeftHost.Farm;
 /// <summary>
 /// A started silo: the Orleans host with the job queue grain and this process's <see cref="FarmWorker"/> slots.
 /// Embedded (no cluster): localhost clustering on free ports and in-memory state, for <c>peft sweep</c> on one
-/// machine. Clustered: Redis membership and Redis grain storage, for <c>peft farm</c>.
+/// machine. Clustered: Redis membership and Redis grain storage, for <c>peft farm</c>, with TLS when configured and
+/// the blob store and cache that shipped jobs need.
 /// </summary>
 public sealed class FarmSilo : IAsyncDisposable
 {

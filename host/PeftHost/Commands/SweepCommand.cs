@@ -64,9 +64,9 @@ public static class SweepCommand
                 ?? Path.Combine(root, RunResumption.RunsFolder, $"{name}-sweep-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}"));
             if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
                 throw new IOException($"{outDir} is not empty; a sweep writes into a new or empty folder");
-            var farmTls = tls.Load(parse);
-            if (farmTls is not null && parse.GetValue(cluster) is null) throw new ArgumentException("--tls-cert secures a farm's connections: it goes with --cluster");
+            if (parse.GetValue(tls.Certificate) is not null && parse.GetValue(cluster) is null) throw new ArgumentException("--tls-cert secures a farm's connections: it goes with --cluster");
             if (parse.GetValue(sharedStorage) && parse.GetValue(cluster) is null) throw new ArgumentException("--shared-storage is for a farm: it goes with --cluster");
+            var farmTls = tls.Load(parse);
             var sweepGrid = new SweepGrid(parse.GetValue(grid)!);
             string[] fixedSets = parse.GetValue(set)!;
             string sweepId = Guid.NewGuid().ToString("N");
