@@ -21,7 +21,14 @@ public sealed class JobShipping(BlobStore store, BlobCache cache, FarmSiloOption
         public void Dispose()
         {
             shipper.Dispose();
-            try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+                string sweep = Path.GetDirectoryName(folder)!;
+                if (!Directory.EnumerateFileSystemEntries(sweep).Any()) Directory.Delete(sweep); // the sweep's last job here
+            }
+            catch (IOException) { } // another slot's job of the sweep appeared meanwhile, or a file is still open
+            catch (UnauthorizedAccessException) { }
         }
     }
 

@@ -86,6 +86,8 @@ public sealed class ClusterSweepTests : IDisposable
         Assert.True(Started(farm.Silos[busiest]) >= 2, farm.Silos[busiest].Stderr);
         Assert.Equal(modelFiles, fetches[busiest].Count);
         Assert.All(farm.Silos, s => Assert.True(Directory.EnumerateFiles(Path.Combine(farm.WorkFolder(s.Id), "blobs")).Any(), s.Stderr));
+        // The surviving silos cleaned their job folders up (the killed one could not).
+        Assert.Equal(2, farm.Silos.Count(s => !Directory.EnumerateFileSystemEntries(Path.Combine(farm.WorkFolder(s.Id), "jobs")).Any()));
 
         // A submitter with another key meets no silo of this farm: it says so, and no silo takes anything from it.
         string elsewhere = Path.Combine(_h.Folder, "stranger");
