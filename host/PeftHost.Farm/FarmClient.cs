@@ -20,7 +20,7 @@ public sealed class FarmClient : IAsyncDisposable
 
     /// <summary>Connects to the farm at <paramref name="cluster"/> keyed by <paramref name="key"/>.</summary>
     /// <exception cref="IOException">No silo of that farm answered within <paramref name="timeout"/>.</exception>
-    public static async Task<FarmClient> ConnectAsync(ClusterAddress cluster, string key, TimeSpan timeout, CancellationToken cancellation = default)
+    public static async Task<FarmClient> ConnectAsync(ClusterAddress cluster, string key, FarmTls? tls, TimeSpan timeout, CancellationToken cancellation = default)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -28,6 +28,7 @@ public sealed class FarmClient : IAsyncDisposable
         {
             client.UseRedisClustering(cluster.ConnectionString);
             client.Configure<ClusterOptions>(o => o.ClusterId = o.ServiceId = ClusterAddress.ClusterIdFor(key));
+            tls?.Apply(client);
         });
         var host = builder.Build();
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -36,11 +37,23 @@ public sealed class FarmClient : IAsyncDisposable
         catch (Exception e) when (!cancellation.IsCancellationRequested)
         {
             host.Dispose();
-            throw new IOException($"no silo of the farm at redis://{cluster.Host}:{cluster.Port} answered within {timeout.TotalSeconds:F0} s "
-                + $"({e.GetType().Name}: {e.Message}); is `peft farm` running there with the same cluster key?", e);
+            string how = tls is null ? "without TLS" : $"with the TLS certificate {tls.Source}";
+            throw new IOException($"no silo of the farm at redis://{cluster.Host}:{cluster.Port} answered within {timeout.TotalSeconds:F0} s {how} "
+                + $"({e.GetType().Name}: {e.Message}); is `peft farm` running there with the same cluster key and the same --tls-cert?", e);
         }
         catch { host.Dispose(); throw; }
         return new FarmClient(host);
+    }
+
+    /// <summary>Connects to the farm's Redis itself (shipped jobs' blobs and output lists live there).</summary>
+    /// <exception cref="IOException">Redis did not answer.</exception>
+    public static async Task<StackExchange.Redis.ConnectionMultiplexer> ConnectRedisAsync(ClusterAddress cluster)
+    {
+        try { return await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.ConnectionString); }
+        catch (StackExchange.Redis.RedisException e)
+        {
+            throw new IOException($"could not reach the farm's Redis at {cluster.Host}:{cluster.Port} to ship the jobs' files: {e.Message}", e);
+        }
     }
 
     /// <inheritdoc />

@@ -2,8 +2,9 @@ namespace PeftHost.Farm;
 
 /// <summary>
 /// One recipe run a farm executes: the recipe, its <c>--set</c> values, the workspace it reads models and data from
-/// and the folder its outputs go to. Paths are absolute and must name the same files on every silo (a shared path:
-/// the same machine, or a network file system mounted at the same place).
+/// and the folder its outputs go to, as absolute paths on the submitter. With <see cref="Inputs"/> the job is
+/// shipped: a silo fetches those files by content hash into a folder of its own and ships its outputs back (see
+/// <see cref="Shipping.JobShipping"/>); without, every silo reads and writes these paths (shared storage).
 /// </summary>
 [GenerateSerializer]
 public sealed class FarmJob
@@ -28,6 +29,12 @@ public sealed class FarmJob
 
     /// <summary>The <c>--set</c> values, as <c>key=value</c>, in order.</summary>
     [Id(6)] public List<string> Assignments { get; set; } = [];
+
+    /// <summary>
+    /// A shipped job's inputs: the recipe folder's files under <c>recipe/</c> and the workspace's models and data under
+    /// <c>workspace/</c>; null when every silo sees the submitter's paths (<c>--shared-storage</c>, or embedded).
+    /// </summary>
+    [Id(7)] public List<Shipping.ShippedFile>? Inputs { get; set; }
 }
 
 /// <summary>Where a job is in its life.</summary>

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using PeftHost.Core.Plugins;
+using PeftHost.Farm.Shipping;
 using StackExchange.Redis;
 
 namespace PeftHost.Farm;
@@ -12,7 +13,8 @@ namespace PeftHost.Farm;
 /// <summary>
 /// A started silo: the Orleans host with the job queue grain and this process's <see cref="FarmWorker"/> slots.
 /// Embedded (no cluster): localhost clustering on free ports and in-memory state, for <c>peft sweep</c> on one
-/// machine. Clustered: Redis membership and Redis grain storage, for <c>peft farm</c>.
+/// machine. Clustered: Redis membership and Redis grain storage, for <c>peft farm</c>, with TLS when configured and
+/// the blob store and cache that shipped jobs need.
 /// </summary>
 public sealed class FarmSilo : IAsyncDisposable
 {
@@ -48,11 +50,16 @@ public sealed class FarmSilo : IAsyncDisposable
             {
                 string key = options.ClusterKey ?? throw new ArgumentException($"a cluster needs its key (--cluster-key or {ClusterAddress.KeyVariable})");
                 silo.UseRedisClustering(cluster.ConnectionString);
+                // Shipped jobs: blobs and output lists in the same Redis, a cache in this silo's work folder.
+                builder.Services.AddSingleton(_ => new BlobStore(ConnectionMultiplexer.Connect(cluster.ConnectionString).GetDatabase(), ClusterAddress.ClusterIdFor(key)));
+                builder.Services.AddSingleton<BlobCache>();
+                builder.Services.AddSingleton<JobShipping>();
                 silo.AddRedisGrainStorage(StorageName, o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.ConnectionString));
                 silo.ConfigureEndpoints(IPAddress.Parse(options.AdvertisedAddress), siloPort, gatewayPort, listenOnAnyHostAddress: options.AdvertisedAddress != "127.0.0.1");
                 // The key names both the cluster and the service: Redis keeps membership and grain state under them, so
                 // members keyed differently neither meet nor see each other's queue.
                 silo.Configure<ClusterOptions>(o => o.ClusterId = o.ServiceId = ClusterAddress.ClusterIdFor(key));
+                options.Tls?.Apply(silo);
                 // A killed silo is declared dead within seconds (the defaults take about a minute), so its queue grain and jobs move on sooner.
                 silo.Configure<ClusterMembershipOptions>(o =>
                 {
@@ -77,7 +84,9 @@ public sealed class FarmSilo : IAsyncDisposable
         {
             host.Dispose();
             plugins.Dispose();
-            throw new IOException($"could not join the farm at redis://{cluster.Host}:{cluster.Port}: {e.Message}", e);
+            string tls = options.Tls is null ? "without TLS" : $"with the TLS certificate {options.Tls.Source}";
+            throw new IOException($"could not join the farm at redis://{cluster.Host}:{cluster.Port} ({tls}): {e.Message}; "
+                + "every member needs the same cluster key and the same --tls-cert", e);
         }
         catch
         {

@@ -14,7 +14,7 @@ namespace PeftHost.Farm;
 /// attempt's lines). A folder that already holds a <c>run.json</c> is a job resumed after its silo was lost: it
 /// continues from its checkpoints as <c>peft run --resume</c> does.
 /// </summary>
-public sealed class JobExecutor(PluginHost plugins)
+public sealed class JobExecutor(PluginHost plugins, Shipping.JobShipping? shipping = null)
 {
     /// <summary>The recipe's output (its <c>log</c>, <c>table</c>, <c>console.log</c> lines) in the job's folder.</summary>
     public const string StdoutLog = "stdout.log";
@@ -27,6 +27,25 @@ public sealed class JobExecutor(PluginHost plugins)
     /// holds its folder (a silo that lost its lease but not its process): that run's result is the job's.
     /// </summary>
     public JobOutcome? Run(FarmJob job, CancellationToken cancellation)
+    {
+        if (job.Inputs is null) return RunIn(job, cancellation);
+        if (shipping is null) return new JobOutcome { Error = "a shipped job reached a silo without a farm's Redis (an embedded silo); submit it with --shared-storage" };
+        Shipping.JobShipping.Prepared prepared;
+        try { prepared = shipping.Prepare(job); }
+        catch (Exception e) when (e is InvalidDataException or IOException or StackExchange.Redis.RedisException)
+        {
+            return new JobOutcome { Error = $"could not fetch the job's inputs on {Environment.MachineName}: {e.Message}" };
+        }
+        using (prepared)
+        {
+            var outcome = RunIn(prepared.Job, cancellation);
+            // Also after a stop at a step boundary (the silo is leaving): the next silo resumes from what was shipped.
+            if (outcome is not null) prepared.Finish();
+            return outcome;
+        }
+    }
+
+    private JobOutcome? RunIn(FarmJob job, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(job.OutputFolder);

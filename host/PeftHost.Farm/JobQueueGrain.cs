@@ -25,6 +25,21 @@ public sealed class JobQueueGrain([PersistentState("queue", FarmSilo.StorageName
 
     private List<JobStatus> Jobs => state.State.Jobs;
 
+    /// <summary>
+    /// The queue (re)activated, e.g. on another silo after the one it lived on was killed: while it was unreachable no
+    /// worker could renew its lease, so every running job gets a fresh lease instead of being taken from its healthy
+    /// silo and run a second time. (The failure detector alone takes seconds, more on a loaded machine; before this,
+    /// a lease could run out during that outage and an innocent job was resumed elsewhere.) A job whose silo is
+    /// really gone is still re-queued, one lease later.
+    /// </summary>
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var until = DateTime.UtcNow + LeaseDuration;
+        var running = Jobs.Where(j => j.State == JobState.Running && j.LeaseExpires < until).ToList();
+        foreach (var job in running) job.LeaseExpires = until;
+        if (running.Count > 0) await state.WriteStateAsync(cancellationToken);
+    }
+
     /// <inheritdoc />
     public async Task Submit(List<FarmJob> jobs)
     {

@@ -4,7 +4,8 @@ namespace PeftHost.Farm;
 /// Submits a sweep's jobs to a farm's queue and follows them to the end, reporting each change of state (started,
 /// resumed on another silo, succeeded, failed) as a line.
 /// </summary>
-public sealed class SweepRunner(IGrainFactory grains, Action<string> report)
+/// <remarks>With a <see cref="Shipping.OutputCollector"/> (shipped jobs), each poll also brings the jobs' outputs in.</remarks>
+public sealed class SweepRunner(IGrainFactory grains, Action<string> report, Shipping.OutputCollector? outputs = null)
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
 
@@ -33,12 +34,30 @@ public sealed class SweepRunner(IGrainFactory grains, Action<string> report)
                 seen[s.Job.Id] = now;
                 if (Describe(s) is { } line) report(line);
             }
-            if (statuses.All(s => s.State is JobState.Succeeded or JobState.Failed))
+            bool done = statuses.All(s => s.State is JobState.Succeeded or JobState.Failed);
+            if (outputs is not null && !Collect(done)) { await Task.Delay(TimeSpan.FromSeconds(1), cancellation); continue; }
+            if (done)
             {
                 await queue.Forget(sweep);
+                outputs?.Forget();
                 return statuses;
             }
             await Task.Delay(Poll, cancellation);
+        }
+    }
+
+    /// <summary>Collects the shipped outputs; false (after reporting why) when Redis failed this time.</summary>
+    private bool Collect(bool last)
+    {
+        try
+        {
+            outputs!.Collect();
+            return true;
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or IOException or TimeoutException)
+        {
+            report($"[farm] could not collect outputs ({e.GetType().Name}: {e.Message}); retrying");
+            return !last;
         }
     }
 

@@ -6,7 +6,7 @@ using PeftHost.Farm;
 namespace PeftHost.Cli.Commands;
 
 /// <summary>
-/// <c>peft farm [--cluster redis://HOST:PORT] [--cluster-key KEY] [--slots N] [--address IP] [--port N] [--gateway-port N]</c>:
+/// <c>peft farm [--cluster redis://HOST:PORT] [--cluster-key KEY] [--tls-cert FILE] [--work-dir DIR] [--slots N] [--address IP] [--port N] [--gateway-port N]</c>:
 /// a silo of a run farm. It joins the cluster whose membership is in the Redis server, runs the jobs that
 /// <c>peft sweep --cluster</c> submits (one at a time by default) and keeps running until Ctrl-C or SIGTERM.
 /// </summary>
@@ -27,12 +27,19 @@ public static class FarmCommand
             .Check(p => OptionRules.Require(p is >= 0 and <= 65535, $"must be a port number, got {p}"));
         var gateway = new Option<int>("--gateway-port") { Description = "The port submitters connect to (default: a free one)" }
             .Check(p => OptionRules.Require(p is >= 0 and <= 65535, $"must be a port number, got {p}"));
+        var workDir = new Option<string?>("--work-dir")
+        {
+            Description = $"This silo's folder for shipped jobs: its blob cache and the running jobs' files (default {FarmSiloOptions.DefaultWorkFolder})",
+            HelpName = "DIR",
+        };
+        var tls = FarmOptions.Tls();
         var plugins = PluginsCommand.PluginDirectories();
 
         var command = new Command("farm", "Run a silo of a run farm: it takes recipe jobs that `peft sweep --cluster` submits")
         {
-            cluster, key, slots, address, port, gateway, plugins,
+            cluster, key, slots, address, port, gateway, workDir, plugins,
         };
+        foreach (var option in tls.All) command.Options.Add(option);
         command.SetAction(CommandAction.Of((parse, stdout) =>
         {
             var stderr = parse.InvocationConfiguration.Error;
@@ -42,6 +49,8 @@ public static class FarmCommand
             {
                 Cluster = clusterAddress,
                 ClusterKey = FarmOptions.KeyOf(parse, key),
+                Tls = tls.Load(parse),
+                WorkFolder = Path.GetFullPath(parse.GetValue(workDir) ?? FarmSiloOptions.DefaultWorkFolder),
                 Slots = parse.GetValue(slots),
                 AdvertisedAddress = parse.GetValue(address)!,
                 SiloPort = parse.GetValue(port),
@@ -61,7 +70,8 @@ public static class FarmCommand
     private static async Task Run(FarmSiloOptions options, ClusterAddress cluster, Action<string> log, CancellationToken stop)
     {
         await using var silo = await FarmSilo.StartAsync(options, stop);
-        log($"[farm] silo {Environment.MachineName}:{Environment.ProcessId} joined the farm at {cluster.Host}:{cluster.Port} with {options.Slots} slot(s); Ctrl-C leaves");
+        string tls = options.Tls is null ? "no TLS" : $"TLS with certificate {options.Tls.Fingerprint[..16]}…";
+        log($"[farm] silo {Environment.MachineName}:{Environment.ProcessId} joined the farm at {cluster.Host}:{cluster.Port} with {options.Slots} slot(s), {tls}; Ctrl-C leaves");
         await silo.RunUntilAsync(stop);
         log("[farm] leaving the farm");
     }

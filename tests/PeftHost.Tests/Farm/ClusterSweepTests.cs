@@ -9,10 +9,12 @@ using PeftHost.Tests.Support;
 namespace PeftHost.Tests.Farm;
 
 /// <summary>
-/// A real cluster on this machine: Redis, three <c>peft farm</c> processes and <c>peft sweep --cluster</c>. Six jobs
-/// complete with every result collected, and the silo running one of them is killed (SIGKILL) mid-job: the job is
-/// resumed on another silo from its checkpoint and ends with the adapter an uninterrupted run makes. A submitter
-/// with another cluster key reaches none of its silos.
+/// A real cluster on this machine: Redis, three <c>peft farm</c> processes, each with a work folder of its own, and
+/// <c>peft sweep --cluster</c> shipping the jobs (no shared path: the silos fetch the recipe and the model by content
+/// hash and ship the outputs back). Six jobs complete with every result collected into the submitter's --out, a
+/// silo's later jobs reuse the model it fetched for its first, and the silo running one job is killed (SIGKILL)
+/// mid-job: the job is resumed on another silo from the checkpoint shipped back and ends with the adapter an
+/// uninterrupted run makes. A submitter with another cluster key reaches none of its silos.
 /// </summary>
 public sealed class ClusterSweepTests : IDisposable
 {
@@ -26,13 +28,20 @@ public sealed class ClusterSweepTests : IDisposable
         Skip.IfNot(File.Exists(FarmCluster.RedisServer), $"{FarmCluster.RedisServer} is missing (.ci/run installs redis-server)");
         string recipe = _h.Write("tune.js", FarmRecipes.Training);
         string sweep = Path.Combine(_h.Folder, "sweep");
+        // The submitter's workspace: only the model, in a folder of its own.
+        string workspace = Path.Combine(_h.Folder, "workspace");
+        string model = Path.Combine(workspace, "models", "stories260k");
+        Directory.CreateDirectory(model);
+        foreach (string file in Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "models", "stories260k")))
+            File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+        int modelFiles = Directory.GetFiles(model).Length;
         using var farm = new FarmCluster();
         farm.StartSilos(3, TimeSpan.FromSeconds(90));
 
         // Steps stretched to 300 ms, 16 of them, so that a job is still running seconds after its second checkpoint
         // appears, even when the machine is busy (the test polls for the checkpoint, then kills the silo).
         using var submitter = PeftProcess.Start(["sweep", recipe, "--grid", "r=4,8", "--grid", "lr=0.01,0.02,0.03", "--set", "steps=16", "--set", "stepMs=300",
-            "--rank", "loss", "--out", sweep, "--workspace", TestPaths.RepoRoot, "--cluster", farm.Address, "--cluster-key", farm.Key], FarmCluster.OneThread);
+            "--rank", "loss", "--out", sweep, "--workspace", workspace, "--cluster", farm.Address, "--cluster-key", farm.Key], FarmCluster.OneThread);
         const string victim = "r=4_lr=0.01";
         string checkpoint = Path.Combine(sweep, victim, "train", "checkpoints", "checkpoint-2");
         var until = DateTime.UtcNow.AddSeconds(120);
@@ -65,6 +74,20 @@ public sealed class ClusterSweepTests : IDisposable
         var resumed = Assert.Single(jobs, j => j!["attempts"]!.GetValue<int>() > 1)!;
         Assert.Equal(victim, resumed["name"]!.GetValue<string>());
         Assert.Contains("resumed from", File.ReadAllText(Path.Combine(sweep, victim, JobExecutor.StderrLog)));
+        Assert.Contains("outputs are shipped back here", submitter.Stderr);
+
+        // Each silo fetched each blob once: a silo's second job used the model its first one fetched. Six jobs on
+        // three silos (one killed), so some silo ran several of them. (The workspace lies in the recipe's folder here,
+        // so the model's files are inputs twice, as recipe/workspace/… and workspace/…: fetched once all the same.)
+        var fetches = farm.Silos.Select(s => Regex.Matches(s.Stderr, @"fetched blob (\w+) \(\d+ bytes\) for [^:]+: \S*models/stories260k/").Select(m => m.Groups[1].Value).ToList()).ToList();
+        Assert.All(fetches, f => Assert.Equal(f.Distinct().Count(), f.Count));
+        int Started(PeftProcess silo) => Regex.Matches(silo.Stderr, @" started \(attempt \d+\)").Count;
+        int busiest = Enumerable.Range(0, farm.Silos.Count).MaxBy(i => Started(farm.Silos[i]));
+        Assert.True(Started(farm.Silos[busiest]) >= 2, farm.Silos[busiest].Stderr);
+        Assert.Equal(modelFiles, fetches[busiest].Count);
+        Assert.All(farm.Silos, s => Assert.True(Directory.EnumerateFiles(Path.Combine(farm.WorkFolder(s.Id), "blobs")).Any(), s.Stderr));
+        // The surviving silos cleaned their job folders up (the killed one could not).
+        Assert.Equal(2, farm.Silos.Count(s => !Directory.EnumerateFileSystemEntries(Path.Combine(farm.WorkFolder(s.Id), "jobs")).Any()));
 
         // A submitter with another key meets no silo of this farm: it says so, and no silo takes anything from it.
         string elsewhere = Path.Combine(_h.Folder, "stranger");

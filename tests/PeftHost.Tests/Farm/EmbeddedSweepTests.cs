@@ -102,4 +102,36 @@ public sealed class EmbeddedSweepTests : IDisposable
         Assert.Contains("is not empty", run.Err);
         Assert.Equal(["notes.txt"], Directory.EnumerateFileSystemEntries(used).Select(Path.GetFileName));
     }
+
+    [Theory]
+    [InlineData("--tls-cert", "goes with --cluster")]
+    [InlineData("--shared-storage", "goes with --cluster")]
+    [InlineData("--tls-key", "go with --tls-cert")]
+    public void Farm_only_options_without_a_farm_are_refused_by_name(string option, string message)
+    {
+        string recipe = _h.Write("tune.js", FarmRecipes.Training);
+        string certificate = _h.Write("farm.pem", "-----BEGIN CERTIFICATE-----\n");
+        string[] given = option switch
+        {
+            "--shared-storage" => [option],
+            "--tls-cert" => [option, certificate, "--tls-key", certificate],
+            _ => [option, certificate],
+        };
+        var run = Sweep([recipe, .. given, "--out", Path.Combine(_h.Folder, "never")]);
+        Assert.Equal(PeftCli.Failure, run.Code);
+        Assert.Contains(message, run.Err);
+        Assert.False(Directory.Exists(Path.Combine(_h.Folder, "never")));
+    }
+
+    [Fact]
+    public void An_unreadable_certificate_is_refused_naming_its_file()
+    {
+        string recipe = _h.Write("tune.js", FarmRecipes.Training);
+        string certificate = _h.Write("farm.pfx", "not a certificate");
+        var run = Sweep(recipe, "--tls-cert", certificate, "--cluster", "redis://127.0.0.1:1", "--cluster-key", "0123456789abcdef", "--out", Path.Combine(_h.Folder, "never"));
+        Assert.Equal(PeftCli.Failure, run.Code);
+        Assert.Contains(certificate, run.Err);
+        Assert.Contains("cannot read the certificate", run.Err);
+        Assert.False(Directory.Exists(Path.Combine(_h.Folder, "never")));
+    }
 }

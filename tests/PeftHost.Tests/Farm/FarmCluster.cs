@@ -16,6 +16,8 @@ public sealed class FarmCluster : IDisposable
 
     private readonly Process _redis;
     private readonly List<PeftProcess> _silos = [];
+    private readonly Dictionary<int, string> _work = [];
+    private readonly string _folder = Directory.CreateTempSubdirectory("peft-farm-").FullName;
 
     /// <summary>The <c>--cluster</c> value.</summary>
     public string Address { get; }
@@ -46,12 +48,13 @@ public sealed class FarmCluster : IDisposable
         }
     }
 
-    /// <summary>Starts <paramref name="count"/> silos and waits until each has joined.</summary>
-    public void StartSilos(int count, TimeSpan limit)
+    /// <summary>
+    /// Starts <paramref name="count"/> silos (with <paramref name="extra"/> options) and waits until each has joined.
+    /// Each has a work folder of its own (<see cref="WorkFolder"/>): shipped jobs never see the submitter's paths.
+    /// </summary>
+    public void StartSilos(int count, TimeSpan limit, params string[] extra)
     {
-        var started = Enumerable.Range(0, count)
-            .Select(_ => PeftProcess.Start(["farm", "--cluster", Address, "--cluster-key", Key], OneThread)).ToList();
-        _silos.AddRange(started);
+        var started = Enumerable.Range(0, count).Select(_ => StartSilo(extra)).ToList();
         var until = DateTime.UtcNow + limit;
         while (!started.All(s => s.Stderr.Contains("joined the farm")))
         {
@@ -61,6 +64,19 @@ public sealed class FarmCluster : IDisposable
         }
     }
 
+    /// <summary>Starts one more silo and returns it without waiting for it to join.</summary>
+    public PeftProcess StartSilo(params string[] extra)
+    {
+        string work = Path.Combine(_folder, $"silo{_silos.Count}");
+        var silo = PeftProcess.Start(["farm", "--cluster", Address, "--cluster-key", Key, "--work-dir", work, .. extra], OneThread);
+        _silos.Add(silo);
+        _work[silo.Id] = work;
+        return silo;
+    }
+
+    /// <summary>The work folder (<c>--work-dir</c>) of the silo whose process id is <paramref name="pid"/>.</summary>
+    public string WorkFolder(int pid) => _work[pid];
+
     /// <summary>The silo whose process id is <paramref name="pid"/>.</summary>
     public PeftProcess Silo(int pid) => _silos.Single(s => s.Id == pid);
 
@@ -69,6 +85,7 @@ public sealed class FarmCluster : IDisposable
         foreach (var silo in _silos) silo.Dispose();
         try { _redis.Kill(); _redis.WaitForExit(5000); } catch (InvalidOperationException) { }
         _redis.Dispose();
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
     }
 
     private static int FreePort()
