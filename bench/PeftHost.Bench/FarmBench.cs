@@ -38,7 +38,10 @@ public static class FarmBench
                 try
                 {
                     foreach (var silo in farm) silo.WaitFor("joined the farm", TimeSpan.FromMinutes(2));
-                    rows.Add(($"{silos} × peft farm (Redis)", Sweep(peft, recipe, folder, $"silos{silos}", redis.Address, key)));
+                    // Both ways a cluster job reaches its files: paths every silo shares, and inputs and outputs shipped
+                    // by content hash through Redis (the default with --cluster).
+                    rows.Add(($"{silos} × peft farm (Redis, --shared-storage)", Sweep(peft, recipe, folder, $"silos{silos}-shared", redis.Address, key, shared: true)));
+                    rows.Add(($"{silos} × peft farm (Redis, shipped)", Sweep(peft, recipe, folder, $"silos{silos}-shipped", redis.Address, key, shared: false)));
                 }
                 finally { foreach (var silo in farm) silo.Dispose(); }
             }
@@ -59,11 +62,12 @@ public static class FarmBench
 
     private sealed record Measurement(double Elapsed, double RecipeSeconds, double OverheadPerJob);
 
-    private static Measurement Sweep(string peft, string recipe, string folder, string name, string? cluster, string? key)
+    private static Measurement Sweep(string peft, string recipe, string folder, string name, string? cluster, string? key, bool shared = false)
     {
         string output = Path.Combine(folder, name);
         string[] args = ["sweep", recipe, "--grid", "i=" + string.Join(",", Enumerable.Range(1, Jobs)), "--out", output, "--workspace", folder,
-            .. cluster is null ? Array.Empty<string>() : ["--cluster", cluster, "--cluster-key", key!]];
+            .. cluster is null ? Array.Empty<string>() : ["--cluster", cluster, "--cluster-key", key!],
+            .. shared ? ["--shared-storage"] : Array.Empty<string>()];
         using var sweep = Background.Start(peft, args);
         var submitted = sweep.WaitFor(" jobs ", TimeSpan.FromMinutes(2)); // "[farm] N jobs on an embedded silo" / "submitted to the farm"
         sweep.WaitForExit(TimeSpan.FromMinutes(10));
