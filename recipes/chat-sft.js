@@ -7,6 +7,10 @@
 //     asks a follow-up question (the subject), the assistant answers it;
 //   - the loss is on the assistant's turns only (trainOnResponsesOnly, the default): the e-mail and
 //     the questions are context, never targets;
+//   - the template ends each answer with </s>, a token stories260k never learned to predict (its
+//     stories carry no end marker), so its row of the (tied) embedding table trains with the adapter:
+//     modulesToSave embed_tokens with ensureWeightTying, as PEFT users do for a chat template's new
+//     tokens; without it LoRA learns "spam"/"ham" but the answer runs on instead of ending;
 //   - prints the assistant's answers before and after training through chat, the held-out loss, and
 //     saves the adapter with the template in its tokenizer_config.json (as TRL's trainer does).
 //
@@ -65,6 +69,7 @@ log(`train: ${trainSet.size} conversations; test: ${testSet.size} held-out conve
 
 const model = getPeftModel(setChatTemplate(loadModel("models/stories260k"), template), {
   method: "lora", r: p.r, loraAlpha: 2 * p.r, loraDropout: 0.05, targetModules: "all-linear",
+  modulesToSave: ["embed_tokens"], ensureWeightTying: true,
 });
 printTrainableParameters(model);
 

@@ -110,8 +110,19 @@ public sealed class LoraAdapter : TunerLayerAdapter<LoraLayer>
     {
         var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (key, p) in NamedParameters()) state[key] = p.detach();
+        // PEFT's ensure_weight_tying wraps lm_head too, its copy sharing the embedding copy's weight, and saves it
+        // under lm_head's path as well (a clone: safetensors keeps no aliases). The same values, as PEFT writes them.
+        foreach (var (_, layer) in TiedOutputCopies())
+            state[TiedOutputKey] = layer.Weight.detach();
         return state;
     }
+
+    /// <summary>The key PEFT saves a tied output layer's copy under.</summary>
+    private static string TiedOutputKey => AdapterStateDict.Key("lm_head", "weight");
+
+    /// <summary>This adapter's embedding copies that are also the tied output layer's table (ensure_weight_tying).</summary>
+    private IEnumerable<(string Path, TrainableEmbedding Copy)> TiedOutputCopies() =>
+        _saved.Where(s => s.Layer.TiesOutput(Name)).Select(s => (s.Path, (TrainableEmbedding)s.Layer.Copy(Name)));
 
     /// <inheritdoc />
     /// <remarks>
@@ -122,6 +133,9 @@ public sealed class LoraAdapter : TunerLayerAdapter<LoraLayer>
     public override void LoadState(IReadOnlyDictionary<string, Tensor> state)
     {
         var expected = NamedParameters().ToList();
+        // The tied output layer's copy is the embedding copy (see GetState): its key carries nothing of its own.
+        if (TiedOutputCopies().Any() && state.ContainsKey(TiedOutputKey))
+            state = state.Where(kv => kv.Key != TiedOutputKey).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         AdapterStateDict.ThrowIfAny(AdapterStateDict.Check(state, expected, Name, requireFloating: true), "LoRA", Name);
         var unexpected = AdapterStateDict.Unexpected(state, expected);
         if (unexpected.Count > 0)
@@ -138,9 +152,19 @@ public sealed class LoraAdapter : TunerLayerAdapter<LoraLayer>
     {
         foreach (var (path, layer) in _saved)
         {
+            bool tiesOutput = layer.TiesOutput(Name);
             var copy = layer.RemoveAdapter(Name);
             if (layer.AdapterNames.Count == 0 && ReferenceEquals(Surface.GetModule(path), layer))
             {
+                if (keepMerged && copy is not null && tiesOutput)
+                {
+                    // ensure_weight_tying: the trained table serves both sides, so it goes into the model's own table,
+                    // which the tied output layer reads: the merged model stays tied (tie_word_embeddings: true).
+                    using (no_grad()) layer.Original.get_parameter("weight")!.copy_(((TrainableEmbedding)copy).Weight);
+                    Surface.ReplaceModule(path, layer.Original);
+                    copy.Dispose();
+                    continue;
+                }
                 if (keepMerged && copy is not null)
                 {
                     Surface.ReplaceModule(path, copy);

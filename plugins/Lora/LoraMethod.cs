@@ -117,7 +117,7 @@ public sealed class LoraMethod : LinearTunerMethod<LoraConfig, LoraLayer>, IAdap
             lora.FanInFanOut = false;
         }
         var saved = new List<(string Path, ModulesToSaveLayer Layer)>();
-        foreach (var (path, module) in ResolveModulesToSave(injection, warn: true))
+        foreach (var (path, module, tieOutput) in ResolveModulesToSave(injection, warn: true))
         {
             var wrapper = module as ModulesToSaveLayer;
             if (wrapper is null)
@@ -127,6 +127,7 @@ public sealed class LoraMethod : LinearTunerMethod<LoraConfig, LoraLayer>, IAdap
                 model.ReplaceModule(path, wrapper);
             }
             wrapper.AddAdapter(adapterName, injection.Trainable);
+            if (tieOutput) wrapper.TieOutput(adapterName);
             saved.Add((path, wrapper));
         }
 
@@ -141,11 +142,19 @@ public sealed class LoraMethod : LinearTunerMethod<LoraConfig, LoraLayer>, IAdap
     /// <see cref="ModulesToSaveLayer"/> can wrap. Checked in <see cref="Prepare"/> and resolved again, with its
     /// warnings, when the copies are made.
     /// </summary>
-    private static List<(string Path, nn.Module Module)> ResolveModulesToSave(TunerInjection<LoraConfig> injection, bool warn)
+    private static List<(string Path, nn.Module Module, bool TieOutput)> ResolveModulesToSave(TunerInjection<LoraConfig> injection, bool warn)
     {
         var (model, _, lora, modules) = injection;
-        var result = new List<(string Path, nn.Module Module)>();
-        if (lora.ModulesToSave is not { Count: > 0 } names) return result;
+        var result = new List<(string Path, nn.Module Module, bool TieOutput)>();
+        bool tiedModel = modules.Any(m => m.Path.EndsWith("embed_tokens", StringComparison.Ordinal)) && !modules.Any(m => m.Path == "lm_head");
+        if (lora.ModulesToSave is not { Count: > 0 } names)
+        {
+            if (lora.EnsureWeightTying && warn)
+                model.Warn(tiedModel
+                    ? "ensure_weight_tying is set, but no tied module (embed_tokens) is in modules_to_save; it has no effect"
+                    : "ensure_weight_tying is set, but the model does not tie lm_head to embed_tokens; it has no effect");
+            return result;
+        }
         foreach (var name in names)
         {
             var found = modules.Where(m => m.Path.Length > 0 && (m.Path == name || m.Path.EndsWith("." + name, StringComparison.Ordinal))).ToList();
@@ -154,18 +163,17 @@ public sealed class LoraMethod : LinearTunerMethod<LoraConfig, LoraLayer>, IAdap
                 if (name == "lm_head" || name.EndsWith(".lm_head", StringComparison.Ordinal))
                     throw new ConfigException(
                         $"modules_to_save: '{name}' is tied to model.embed_tokens in this model (tie_word_embeddings) and has no weights of its own; " +
-                        "save 'embed_tokens' instead (it trains the input side; merging unties the model)", "modules_to_save");
+                        "save 'embed_tokens' instead, with ensure_weight_tying: true to train both sides", "modules_to_save");
                 if (warn) model.Warn($"modules_to_save: no module named '{name}' in the model");
                 continue;
             }
-            bool tiedTable = found.Any(m => m.Path.EndsWith("embed_tokens", StringComparison.Ordinal)) && !modules.Any(m => m.Path == "lm_head");
-            if (tiedTable && lora.EnsureWeightTying)
-                throw new ConfigException(
-                    "ensure_weight_tying: keeping a tied lm_head on the trained embed_tokens copy is not supported by PeftHost's LoRA " +
-                    "(without it the copy trains the input side only, and merging unties the model)", "ensure_weight_tying");
-            if (tiedTable && warn)
+            bool tiedTable = tiedModel && found.Any(m => m.Path.EndsWith("embed_tokens", StringComparison.Ordinal));
+            if (tiedTable && !lora.EnsureWeightTying && warn)
                 model.Warn("modules_to_save: the model ties lm_head to embed_tokens; the adapter's copy of embed_tokens trains the input side only " +
-                    "(lm_head keeps the base table), and merging it unties the model (lm_head saved on its own, tie_word_embeddings: false)");
+                    "(lm_head keeps the base table), and merging it unties the model (lm_head saved on its own, tie_word_embeddings: false); " +
+                    "set ensure_weight_tying: true to train one table for both sides");
+            if (lora.EnsureWeightTying && !tiedModel && warn)
+                model.Warn("ensure_weight_tying is set, but the model does not tie lm_head to embed_tokens; it has no effect");
             foreach (var (path, module) in found)
             {
                 if (module is LoraLayer)
@@ -173,7 +181,7 @@ public sealed class LoraMethod : LinearTunerMethod<LoraConfig, LoraLayer>, IAdap
                 if (module is not ModulesToSaveLayer && !ModulesToSaveLayer.CanCopy(module))
                     throw new ConfigException(
                         $"modules_to_save: '{path}' is neither a linear layer nor an embedding table", "modules_to_save");
-                result.Add((path, module));
+                result.Add((path, module, tiedTable && lora.EnsureWeightTying && path.EndsWith("embed_tokens", StringComparison.Ordinal)));
             }
         }
         return result;

@@ -11,12 +11,15 @@ namespace PeftHost.Plugins.Lora;
 /// copy per adapter under <c>modules_to_save.{adapter}</c>. The copy runs while its adapter is active
 /// (the first active adapter that has one), the original otherwise; mixed-adapter batches pick per row.
 /// PEFT saves the copy's parameters under the wrapped module's own path (<c>base_model.model.lm_head.weight</c>).
+/// On embed_tokens of a model with tied embeddings, an adapter made with <c>ensure_weight_tying</c> keeps the tie:
+/// its copy is also the output layer's table (<see cref="ITiedOutputTable"/>), as PEFT ties lm_head's copy to it.
 /// </summary>
-public sealed class ModulesToSaveLayer : CanonicalModule<Tensor, Tensor>
+public sealed class ModulesToSaveLayer : CanonicalModule<Tensor, Tensor>, ITiedOutputTable
 {
     private readonly nn.Module<Tensor, Tensor> _original;
     private readonly AdapterModuleDict _copies = new("modules_to_save");
     private readonly IAdapterRouting _routing;
+    private readonly HashSet<string> _tyingAdapters = new(StringComparer.Ordinal);
 
     /// <summary>Wraps <paramref name="original"/>.</summary>
     public ModulesToSaveLayer(nn.Module<Tensor, Tensor> original, IAdapterRouting routing) : base("ModulesToSaveWrapper")
@@ -48,7 +51,42 @@ public sealed class ModulesToSaveLayer : CanonicalModule<Tensor, Tensor>
     }
 
     /// <summary>Removes (and returns, not disposed) the copy of <paramref name="adapter"/>.</summary>
-    public nn.Module<Tensor, Tensor>? RemoveAdapter(string adapter) => (nn.Module<Tensor, Tensor>?)_copies.Remove(adapter);
+    public nn.Module<Tensor, Tensor>? RemoveAdapter(string adapter)
+    {
+        _tyingAdapters.Remove(adapter);
+        return (nn.Module<Tensor, Tensor>?)_copies.Remove(adapter);
+    }
+
+    /// <summary>Makes <paramref name="adapter"/>'s copy (of an embedding table) also the tied output layer's table.</summary>
+    public void TieOutput(string adapter)
+    {
+        if (Copy(adapter) is not TrainableEmbedding)
+            throw new InvalidOperationException($"only a copy of an embedding table can be tied to the output layer, not '{Copy(adapter).GetName()}'");
+        _tyingAdapters.Add(adapter);
+    }
+
+    /// <summary>True when <paramref name="adapter"/>'s copy is also the output layer's table.</summary>
+    public bool TiesOutput(string adapter) => _tyingAdapters.Contains(adapter);
+
+    /// <inheritdoc />
+    /// <remarks>The copy of the adapter whose copy embeds this pass, when that adapter keeps the tie.</remarks>
+    public Tensor? OutputTable
+    {
+        get
+        {
+            if (_tyingAdapters.Count == 0 || _routing.AdaptersDisabled) return null;
+            if (_routing.RowAdapterNames is { } rows)
+            {
+                if (rows.Any(_tyingAdapters.Contains))
+                    throw new NotSupportedException(
+                        "a mixed-adapter batch cannot use an adapter made with ensure_weight_tying: its rows would need different output tables; " +
+                        "run that adapter's rows in a batch of their own");
+                return null;
+            }
+            var active = _routing.ActiveAdapters.FirstOrDefault(_copies.Contains);
+            return active is not null && _tyingAdapters.Contains(active) ? ((TrainableEmbedding)Copy(active)).Weight : null;
+        }
+    }
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x)

@@ -100,10 +100,16 @@ public sealed class CausalLanguageModel : HfModule
         return Logits(hidden).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The table a tied output layer projects with: an adapter's trained copy of embed_tokens where the adapter keeps
+    /// the tie (<see cref="ITiedOutputTable"/>, PEFT's <c>ensure_weight_tying</c>), else the model's own table.
+    /// </summary>
+    private Tensor TiedOutputTable => (Model.EmbedTokens as ITiedOutputTable)?.OutputTable ?? Model.EmbeddingWeight;
+
     /// <summary>lm_head (or the tied table) over <paramref name="hidden"/>, soft-capped as cap·tanh(logit/cap) where the family does (Gemma 2).</summary>
     private Tensor Logits(Tensor hidden)
     {
-        var logits = _lmHead is not null ? _lmHead.forward(hidden) : F.linear(hidden, Model.EmbeddingWeight);
+        var logits = _lmHead is not null ? _lmHead.forward(hidden) : F.linear(hidden, TiedOutputTable);
         return Config.FinalLogitSoftcapping is double cap ? (logits / cap).tanh() * cap : logits;
     }
 
@@ -120,7 +126,7 @@ public sealed class CausalLanguageModel : HfModule
         var hidden = FinalHidden(inputIds, attentionMask, cache: null, lastPositionOnly: false);
         Tensor? weight = Config.FinalLogitSoftcapping is not null ? null : _lmHead switch
         {
-            null => Model.EmbeddingWeight,
+            null => TiedOutputTable,
             Linear { bias: null } plain => plain.weight,
             _ => null,
         };

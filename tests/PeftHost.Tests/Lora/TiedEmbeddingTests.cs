@@ -11,7 +11,8 @@ namespace PeftHost.Tests.Lora;
 
 /// <summary>
 /// modules_to_save on a model whose lm_head is tied to embed_tokens (stories260k): the saved copy of
-/// embed_tokens trains the input side only, and merge, save and load give the model that ran unmerged.
+/// embed_tokens trains the input side only, or with ensure_weight_tying both sides, and merge, save and load give
+/// the model that ran unmerged.
 /// </summary>
 public sealed class TiedEmbeddingTests : IDisposable
 {
@@ -69,9 +70,51 @@ public sealed class TiedEmbeddingTests : IDisposable
         Assert.Equal(Loss(unmerged.Out), Loss(merged.Out), 4);
     }
 
+    [Fact]
+    public void With_ensure_weight_tying_the_trained_table_serves_both_sides_and_merge_save_load_keep_the_model_tied()
+    {
+        var run = _h.RunOk(Train.Replace("modulesToSave: [\"embed_tokens\"]", "modulesToSave: [\"embed_tokens\"], ensureWeightTying: true") + """
+            log("loss-unmerged", evaluate(model, data).loss);
+            saveAdapter(model, "adapter");
+            const merged = mergeAndUnload(model);
+            log("loss-merged", evaluate(merged, data).loss);
+            log("loss-reloaded", evaluate(loadModel(saveModel(merged, "merged")), data).loss);
+            """);
+        Assert.DoesNotContain("trains the input side only", run.Err);
+        double unmerged = Value(run.Out, "loss-unmerged"), merged = Value(run.Out, "loss-merged"), reloaded = Value(run.Out, "loss-reloaded");
+        // The merged model projects with the trained table (it stays tied), so it scores as the unmerged adapter only
+        // when that adapter projected with its copy too: without the tie on the output side this fails.
+        Assert.Equal(unmerged, merged, 1e-5);
+        Assert.Equal(unmerged, reloaded, 1e-5);
+
+        string folder = Path.Combine(_h.Output, "merged");
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!;
+        Assert.True(config["tie_word_embeddings"]!.GetValue<bool>());
+        using (var model = SafeTensorsFile.Open(Path.Combine(folder, "model.safetensors")))
+            Assert.DoesNotContain("lm_head.weight", model.Entries.Keys);
+
+        // PEFT saves the tied lm_head's copy too (a clone of the embedding copy), and reads it back without a word.
+        string adapter = Path.Combine(_h.Output, "adapter");
+        using (var file = SafeTensorsFile.Open(Path.Combine(adapter, "adapter_model.safetensors")))
+        {
+            Assert.Contains("base_model.model.model.embed_tokens.weight", file.Entries.Keys);
+            Assert.Contains("base_model.model.lm_head.weight", file.Entries.Keys);
+        }
+        Assert.True(JsonNode.Parse(File.ReadAllText(Path.Combine(adapter, "adapter_config.json")))!["ensure_weight_tying"]!.GetValue<bool>());
+        using var dir = new TempDir();
+        File.WriteAllText(dir["text.txt"], "Sparky the dragon lived in a big cave. Lily found a red ball in the park. Tom baked a cake for his mom.");
+        var loaded = CliTests.Run("eval", "--model", TestPaths.Stories260k, "--adapter", adapter, "--text-file", dir["text.txt"]);
+        Assert.True(loaded.Code == 0, loaded.Err);
+        Assert.DoesNotContain("unexpected", loaded.Err);
+        var merge = CliTests.Run("merge", "--model", TestPaths.Stories260k, "--adapter", adapter, "--out", dir["merged"]);
+        Assert.True(merge.Code == 0, merge.Err);
+        var mergedEval = CliTests.Run("eval", "--model", dir["merged"], "--text-file", dir["text.txt"]);
+        Assert.True(mergedEval.Code == 0, mergedEval.Err);
+        Assert.Equal(Loss(loaded.Out), Loss(mergedEval.Out), 4);
+    }
+
     [Theory]
     [InlineData("modulesToSave: [\"lm_head\"]", "modules_to_save: 'lm_head' is tied to model.embed_tokens")]
-    [InlineData("modulesToSave: [\"embed_tokens\"], ensureWeightTying: true", "ensure_weight_tying: keeping a tied lm_head on the trained embed_tokens copy is not supported")]
     public void What_cannot_be_honoured_on_a_tied_model_is_refused_naming_the_key(string options, string message)
     {
         var run = _h.Run("recipe.js", $$"""
