@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using PeftHost.Core.IO;
 
 namespace PeftHost.Farm.Shipping;
 
@@ -32,7 +33,8 @@ public sealed class BlobCache(BlobStore store, FarmSiloOptions options)
         }
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
         File.Delete(destination);
-        if (!link || Link(blob, destination) != 0) File.Copy(blob, destination);
+        if (link && Link(blob, destination) == 0) return; // a hard link appears whole
+        AtomicFile.Write(destination, output => { using var source = File.OpenRead(blob); source.CopyTo(output); });
     }
 
     [DllImport("libc", EntryPoint = "link", SetLastError = true)]

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using PeftHost.Core.IO;
 using StackExchange.Redis;
 
 namespace PeftHost.Farm.Shipping;
@@ -53,23 +54,19 @@ public sealed class BlobStore(IDatabase redis, string clusterId)
         string? header = redis.StringGet(BlobKey(sha));
         if (header is null) throw new InvalidDataException($"blob {sha} is not in the farm's Redis (expired after {Lifetime.TotalDays:F0} days, or never shipped)");
         int chunks = int.Parse(header.Split(' ')[1], CultureInfo.InvariantCulture);
-        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-        string temp = Path.Combine(Path.GetDirectoryName(destination)!, $".{Path.GetFileName(destination)}.{Guid.NewGuid():N}.tmp");
-        try
+        // Written whole or not at all (AtomicFile): a damaged or incomplete blob throws before the rename.
+        AtomicFile.Write(destination, output =>
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            using (var output = File.Create(temp))
-                for (int i = 0; i < chunks; i++)
-                {
-                    byte[]? chunk = redis.StringGet($"{BlobKey(sha)}:{i}");
-                    if (chunk is null) throw new InvalidDataException($"blob {sha} lost its chunk {i} (expired?)");
-                    output.Write(chunk);
-                    hash.AppendData(chunk);
-                }
+            for (int i = 0; i < chunks; i++)
+            {
+                byte[]? chunk = redis.StringGet($"{BlobKey(sha)}:{i}");
+                if (chunk is null) throw new InvalidDataException($"blob {sha} lost its chunk {i} (expired?)");
+                output.Write(chunk);
+                hash.AppendData(chunk);
+            }
             if (Convert.ToHexStringLower(hash.GetHashAndReset()) != sha) throw new InvalidDataException($"blob {sha} is damaged (its content hashes differently)");
-            File.Move(temp, destination, overwrite: true);
-        }
-        finally { File.Delete(temp); }
+        });
     }
 
     /// <summary>The files a job's silos shipped back so far: path → file.</summary>
