@@ -80,16 +80,17 @@ public sealed class FarmViewModel
     /// <summary>The last poll's failure, or null.</summary>
     public string? Error => _error;
 
-    /// <summary>One line about the farm: where, how many silos and jobs in which state, or the failure.</summary>
+    /// <summary>One line about the farm: how many silos and jobs in which state, and where; or the failure.</summary>
     public string Summary()
     {
         if (_queue is null) return "no farm connected";
         if (_error is { } error) return error;
         if (_latest is not { } s) return $"connecting to {ClusterName ?? "the farm"}…";
         var jobs = s.Overview.Jobs;
-        return $"{ClusterName ?? "farm"}: {s.Overview.Silos.Count} silo(s); jobs: {jobs.Count(j => j.State == JobState.Queued)} queued, "
+        // Counts first: an 80-column frame cuts the address, not the news.
+        return $"{s.Overview.Silos.Count} silo(s) · jobs: {jobs.Count(j => j.State == JobState.Queued)} queued, "
             + $"{jobs.Count(j => j.State == JobState.Running)} running, {jobs.Count(j => j.State == JobState.Succeeded)} succeeded, "
-            + $"{jobs.Count(j => j.State == JobState.Failed)} failed";
+            + $"{jobs.Count(j => j.State == JobState.Failed)} failed · {ClusterName ?? "farm"}";
     }
 
     /// <summary>The silo list's header for <paramref name="width"/> columns.</summary>
