@@ -28,11 +28,6 @@ public static class TuiCommand
         foreach (var option in tls.All) command.Options.Add(option);
         command.SetAction(CommandAction.Of((parse, output) =>
         {
-            if (Console.IsInputRedirected || Console.IsOutputRedirected)
-            {
-                parse.InvocationConfiguration.Error.WriteLine("error: peft tui needs an interactive terminal (for scripts, use peft run, which prints progress headless)");
-                return PeftCli.Failure;
-            }
             string root = Path.GetFullPath(parse.GetValue(workspace) ?? Directory.GetCurrentDirectory());
             var options = new DashboardOptions
             {
@@ -47,6 +42,12 @@ public static class TuiCommand
                 ClusterKey = parse.GetValue(cluster) is null ? null : FarmOptions.KeyOf(parse, key),
                 Tls = tls.Load(parse),
             };
+            // After the options: a bad --cluster-key or --tls-cert is reported as such, in a script too.
+            if (Console.IsInputRedirected || Console.IsOutputRedirected)
+            {
+                parse.InvocationConfiguration.Error.WriteLine("error: peft tui needs an interactive terminal (for scripts, use peft run, which prints progress headless)");
+                return PeftCli.Failure;
+            }
             return DashboardApp.Run(options);
         }));
         return command;

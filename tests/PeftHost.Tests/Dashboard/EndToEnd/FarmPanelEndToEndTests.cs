@@ -36,18 +36,18 @@ public sealed class FarmPanelEndToEndTests : IDisposable
         tmux.SendKeys("7");
         tmux.WaitFor(s => s.Contains("┤Farm├", StringComparison.Ordinal) && s.Contains($":{siloPid} ", StringComparison.Ordinal), StartTimeout, "the Farm panel with the silo");
 
-        using var sweep = PeftProcess.Start(["sweep", recipe, "--grid", "r=4,8", "--set", "steps=8", "--set", "stepMs=700", "--out", Path.Combine(_h.Folder, "sweep"),
+        using var sweep = PeftProcess.Start(["sweep", recipe, "--grid", "r=4,8", "--set", "steps=12", "--set", "stepMs=700", "--out", Path.Combine(_h.Folder, "sweep"),
             "--workspace", TestPaths.RepoRoot, "--shared-storage", "--cluster", farm.Address, "--cluster-key", farm.Key], FarmCluster.OneThread);
-        // One slot: r=4 trains while r=8 waits.
-        string running = tmux.WaitFor(s => Regex.IsMatch(s, @"r=4 +running +\S+ +[1-7]/8 +\d\.\d{4}") && Regex.IsMatch(s, @"r=8 +queued"), RunTimeout,
-            "r=4 running with its step and loss, r=8 queued");
+        // One slot: r=4 trains while r=8 waits; from its second progress report on, r=4 has an ETA.
+        string running = tmux.WaitFor(s => Regex.IsMatch(s, @"r=4 +running +\S+ +([2-9]|1[01])/12 +\d\.\d{4} +0:00:\d\d 1") && Regex.IsMatch(s, @"r=8 +queued"), RunTimeout,
+            "r=4 running with its step, loss and ETA, r=8 queued");
         var screen = tmux.CaptureSettledScreen(out string raw);
         DashboardScreens.AssertLayout(screen, "Farm");
         DashboardScreens.Save("farm", screen, raw, Path.Combine(_h.Folder, "screens"));
         Assert.Contains("SILO", running);
         Assert.Matches($@":{siloPid} +1/1 +\d+% +[\d.]+ [KMG]iB", running);
 
-        string done = tmux.WaitFor(s => Regex.Matches(s, @"r=[48] +succeeded +\S+ +8/8 +\d\.\d{4} +0:00:\d\d 1").Count == 2, RunTimeout, "both jobs succeeded");
+        string done = tmux.WaitFor(s => Regex.Matches(s, @"r=[48] +succeeded +\S+ +12/12 +\d\.\d{4} +0:00:\d\d 1").Count == 2, RunTimeout, "both jobs succeeded");
         Assert.Contains("2 succeeded", done);
         Assert.Contains("1 silo(s) · jobs: 0 queued, 0 running, 2 succeeded, 0 failed", done);
         Assert.Equal(0, sweep.WaitForExit(TimeSpan.FromSeconds(60)));
