@@ -94,4 +94,67 @@ public sealed class JobStatus
 
     /// <summary>How it ended; null until it did.</summary>
     [Id(5)] public JobOutcome? Outcome { get; set; }
+
+    /// <summary>When its current (or last) attempt was taken by a worker (UTC); default while it never was.</summary>
+    [Id(6)] public DateTime Started { get; set; }
+
+    /// <summary>Its current attempt's training progress; null until the worker reported a training step.</summary>
+    [Id(7)] public JobProgress? Progress { get; set; }
+}
+
+/// <summary>
+/// A running job's training progress, as its worker last reported it with a lease renewal (every
+/// <see cref="JobQueueGrain.RenewEvery"/>): the recipe's latest training step event.
+/// </summary>
+[GenerateSerializer]
+public sealed class JobProgress
+{
+    /// <summary>Optimizer steps done.</summary>
+    [Id(0)] public int Step { get; set; }
+
+    /// <summary>Optimizer steps the training will take.</summary>
+    [Id(1)] public int TotalSteps { get; set; }
+
+    /// <summary>The latest training loss.</summary>
+    [Id(2)] public double Loss { get; set; }
+
+    /// <summary>Steps per second in this attempt (0 until two steps were seen): what an ETA is estimated from.</summary>
+    [Id(3)] public double StepsPerSecond { get; set; }
+}
+
+/// <summary>What a silo reports about itself every second: its slots and its process's CPU and memory.</summary>
+[GenerateSerializer]
+public sealed class SiloLoad
+{
+    /// <summary>The silo's Orleans address (as <c>SiloAddress.ToParsableString()</c>), matched with the cluster's active silos.</summary>
+    [Id(0)] public string Address { get; set; } = "";
+
+    /// <summary>The silo's name as its workers carry it: <c>host:pid</c> (see <see cref="FarmWorker.SlotName"/>).</summary>
+    [Id(1)] public string Name { get; set; } = "";
+
+    /// <summary>Its worker slots.</summary>
+    [Id(2)] public int Slots { get; set; }
+
+    /// <summary>The slots running a job now.</summary>
+    [Id(3)] public int Busy { get; set; }
+
+    /// <summary>The silo process's CPU use over the last report interval, in percent of the machine (all cores).</summary>
+    [Id(4)] public double CpuPercent { get; set; }
+
+    /// <summary>The silo process's working set, in bytes.</summary>
+    [Id(5)] public long MemoryBytes { get; set; }
+
+    /// <summary>When it was reported (UTC).</summary>
+    [Id(6)] public DateTime Reported { get; set; }
+}
+
+/// <summary>The whole farm at one moment, as the dashboard's Farm panel shows it.</summary>
+[GenerateSerializer]
+public sealed class FarmOverview
+{
+    /// <summary>The active silos that reported their load, by name.</summary>
+    [Id(0)] public List<SiloLoad> Silos { get; set; } = [];
+
+    /// <summary>Every job of every sweep in the queue, in submission order, then the most recently forgotten finished ones.</summary>
+    [Id(1)] public List<JobStatus> Jobs { get; set; } = [];
 }

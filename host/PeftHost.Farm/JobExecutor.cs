@@ -26,9 +26,12 @@ public sealed class JobExecutor(PluginHost plugins, Shipping.JobShipping? shippi
     /// Runs <paramref name="job"/>; never throws for the recipe's own failures. Null when another run of the job still
     /// holds its folder (a silo that lost its lease but not its process): that run's result is the job's.
     /// </summary>
-    public JobOutcome? Run(FarmJob job, CancellationToken cancellation)
+    /// <param name="job">The job.</param>
+    /// <param name="progress">Receives the run's training steps (what the worker reports to the queue).</param>
+    /// <param name="cancellation">Stops the run at its next step boundary.</param>
+    public JobOutcome? Run(FarmJob job, JobProgressTracker progress, CancellationToken cancellation)
     {
-        if (job.Inputs is null) return RunIn(job, cancellation);
+        if (job.Inputs is null) return RunIn(job, progress, cancellation);
         if (shipping is null) return new JobOutcome { Error = "a shipped job reached a silo without a farm's Redis (an embedded silo); submit it with --shared-storage" };
         Shipping.JobShipping.Prepared prepared;
         try { prepared = shipping.Prepare(job); }
@@ -38,14 +41,14 @@ public sealed class JobExecutor(PluginHost plugins, Shipping.JobShipping? shippi
         }
         using (prepared)
         {
-            var outcome = RunIn(prepared.Job, cancellation);
+            var outcome = RunIn(prepared.Job, progress, cancellation);
             // Also after a stop at a step boundary (the silo is leaving): the next silo resumes from what was shipped.
             if (outcome is not null) prepared.Finish();
             return outcome;
         }
     }
 
-    private JobOutcome? RunIn(FarmJob job, CancellationToken cancellation)
+    private JobOutcome? RunIn(FarmJob job, JobProgressTracker progress, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(job.OutputFolder);
@@ -54,6 +57,7 @@ public sealed class JobExecutor(PluginHost plugins, Shipping.JobShipping? shippi
         bool resume = File.Exists(Path.Combine(job.OutputFolder, RunRecord.FileName));
         var events = new EventBus();
         var results = new Dictionary<string, string>(StringComparer.Ordinal);
+        using var steps = events.Subscribe<Core.Training.TrainingStepEvent>(progress.Observe);
         using var tables = events.Subscribe<RecipeTableEvent>(t =>
         {
             if (t.Rows.Count == 0) return;

@@ -23,7 +23,18 @@ public sealed class JobQueueGrain([PersistentState("queue", FarmSilo.StorageName
     /// <summary>Times a job may be taken before a lost lease fails it (a recipe that kills its silo is not retried forever).</summary>
     public const int MaxAttempts = 3;
 
+    /// <summary>How many forgotten finished jobs <see cref="Overview"/> still lists (the panel shows a sweep's end after its submitter collected it).</summary>
+    public const int RecentlyFinished = 50;
+
+    /// <summary>A silo report older than this is dropped: the silo stopped reporting (it is leaving, or cut off).</summary>
+    public static readonly TimeSpan LoadExpiry = TimeSpan.FromSeconds(10);
+
     private List<JobStatus> Jobs => state.State.Jobs;
+
+    // Not persisted: a silo reports every second and the panel needs no history, so a reactivated queue is complete
+    // again a second later without a storage write per report.
+    private readonly Dictionary<string, SiloLoad> _loads = new(StringComparer.Ordinal);
+    private readonly List<JobStatus> _forgotten = [];
 
     /// <summary>
     /// The queue (re)activated, e.g. on another silo after the one it lived on was killed: while it was unreachable no
@@ -61,6 +72,8 @@ public sealed class JobQueueGrain([PersistentState("queue", FarmSilo.StorageName
             next.State = JobState.Running;
             next.Worker = worker;
             next.Attempts++;
+            next.Started = DateTime.UtcNow;
+            next.Progress = null; // a resumed attempt reports afresh (its rate is its own)
             next.LeaseExpires = DateTime.UtcNow + LeaseDuration;
             changed = true;
         }
@@ -69,17 +82,18 @@ public sealed class JobQueueGrain([PersistentState("queue", FarmSilo.StorageName
     }
 
     /// <inheritdoc />
-    public async Task<bool> Renew(string jobId, string worker)
+    public async Task<bool> Renew(string jobId, string worker, JobProgress? progress)
     {
         var job = Held(jobId, worker);
         if (job is null) return false;
         job.LeaseExpires = DateTime.UtcNow + LeaseDuration;
+        if (progress is not null) job.Progress = progress;
         await state.WriteStateAsync();
         return true;
     }
 
     /// <inheritdoc />
-    public async Task Finish(string jobId, string worker, JobOutcome outcome)
+    public async Task Finish(string jobId, string worker, JobOutcome outcome, JobProgress? progress)
     {
         var job = Jobs.FirstOrDefault(j => j.Job.Id == jobId);
         if (job is null || job.State is JobState.Succeeded or JobState.Failed) return;
@@ -90,6 +104,7 @@ public sealed class JobQueueGrain([PersistentState("queue", FarmSilo.StorageName
         job.Worker = worker;
         job.State = outcome.Succeeded ? JobState.Succeeded : JobState.Failed;
         job.Outcome = outcome;
+        if (progress is not null) job.Progress = progress;
         await state.WriteStateAsync();
     }
 
@@ -103,7 +118,36 @@ public sealed class JobQueueGrain([PersistentState("queue", FarmSilo.StorageName
     /// <inheritdoc />
     public async Task Forget(string sweep)
     {
-        if (Jobs.RemoveAll(j => j.Job.Sweep == sweep) > 0) await state.WriteStateAsync();
+        var forgotten = Jobs.Where(j => j.Job.Sweep == sweep).ToList();
+        if (forgotten.Count == 0) return;
+        Jobs.RemoveAll(j => j.Job.Sweep == sweep);
+        await state.WriteStateAsync();
+        _forgotten.AddRange(forgotten);
+        if (_forgotten.Count > RecentlyFinished) _forgotten.RemoveRange(0, _forgotten.Count - RecentlyFinished);
+    }
+
+    /// <inheritdoc />
+    public Task ReportLoad(SiloLoad load)
+    {
+        _loads[load.Address] = load;
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task<FarmOverview> Overview()
+    {
+        if (RequeueExpired()) await state.WriteStateAsync();
+        // Membership says which silos are alive (a killed one leaves within seconds); the reports say how loaded they are.
+        var hosts = await GrainFactory.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
+        var active = hosts.Keys.Select(a => a.ToParsableString()).ToHashSet(StringComparer.Ordinal);
+        var now = DateTime.UtcNow;
+        foreach (var gone in _loads.Where(l => !active.Contains(l.Key) || now - l.Value.Reported > LoadExpiry).Select(l => l.Key).ToList())
+            _loads.Remove(gone);
+        return new FarmOverview
+        {
+            Silos = _loads.Values.OrderBy(l => l.Name, StringComparer.Ordinal).ToList(),
+            Jobs = [.. Jobs, .. _forgotten.Where(f => !Jobs.Any(j => j.Job.Id == f.Job.Id))],
+        };
     }
 
     private JobStatus? Held(string jobId, string worker) =>

@@ -29,6 +29,15 @@ public sealed record DashboardOptions
     /// <summary>Where models run: auto, cpu, cuda.</summary>
     public string Device { get; init; } = "auto";
 
+    /// <summary>The farm the Farm panel watches (<c>--cluster</c>), or null: the panel says how to connect.</summary>
+    public PeftHost.Farm.ClusterAddress? Cluster { get; init; }
+
+    /// <summary>The farm's cluster key (with <see cref="Cluster"/>).</summary>
+    public string? ClusterKey { get; init; }
+
+    /// <summary>The farm's TLS certificate (<c>--tls-cert</c>), or null.</summary>
+    public PeftHost.Farm.FarmTls? Tls { get; init; }
+
     /// <summary>The model folder to load, or null.</summary>
     public string? ResolvedModelPath
     {

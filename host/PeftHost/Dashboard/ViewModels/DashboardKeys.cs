@@ -18,6 +18,8 @@ public enum DashboardPanel
     Playground,
     /// <summary>Everything that happened, filterable.</summary>
     Log,
+    /// <summary>A farm's silos and jobs (<c>peft tui --cluster</c>).</summary>
+    Farm,
 }
 
 /// <summary>What a global key does.</summary>
@@ -39,7 +41,7 @@ public enum DashboardAction
     PreviousPanel,
     /// <summary>Escape: close help.</summary>
     Close,
-    /// <summary>Alt-1…6, or 1…6 with no text field focused: show panel 1…6.</summary>
+    /// <summary>Alt-1…7, or 1…7 with no text field focused: show panel 1…7.</summary>
     ShowPlugins,
     /// <summary>Show the Recipes panel.</summary>
     ShowRecipes,
@@ -51,6 +53,8 @@ public enum DashboardAction
     ShowPlayground,
     /// <summary>Show the Log panel.</summary>
     ShowLog,
+    /// <summary>Show the Farm panel.</summary>
+    ShowFarm,
 }
 
 /// <summary>
@@ -68,7 +72,7 @@ public static class DashboardKeys
         ("Ctrl-C", "stop the run (checkpoint at the next step)"),
         ("F9", "rescan + reload plugins (at the next step)"),
         ("F6, Shift-F6", "next / previous panel"),
-        ("Alt-1…6, 1…6", "show a panel (digits when not typing)"),
+        ("Alt-1…7, 1…7", "show a panel (digits when not typing)"),
         ("Tab, Shift-Tab", "move between controls; Enter acts"),
         ("q, Ctrl-Q", "quit (q when not typing)"),
         ("a d m s e l", "Adapters: activate disable merge save export load"),
@@ -109,6 +113,7 @@ public static class DashboardKeys
         DashboardAction.ShowAdapters => DashboardPanel.Adapters,
         DashboardAction.ShowPlayground => DashboardPanel.Playground,
         DashboardAction.ShowLog => DashboardPanel.Log,
+        DashboardAction.ShowFarm => DashboardPanel.Farm,
         _ => null,
     };
 
@@ -117,6 +122,6 @@ public static class DashboardKeys
     private static int? PanelDigit(Key key)
     {
         var code = key.NoAlt.NoShift.NoCtrl.KeyCode;
-        return code is >= KeyCode.D1 and <= KeyCode.D6 ? (int)(code - KeyCode.D0) : null;
+        return code is >= KeyCode.D1 and <= KeyCode.D7 ? (int)(code - KeyCode.D0) : null;
     }
 }

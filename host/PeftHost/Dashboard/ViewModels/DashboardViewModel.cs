@@ -5,7 +5,7 @@ using PeftHost.Core.Telemetry;
 namespace PeftHost.Cli.Dashboard.ViewModels;
 
 /// <summary>
-/// The whole dashboard's state, independent of rendering: the six panels' view-models, which panel
+/// The whole dashboard's state, independent of rendering: the seven panels' view-models, which panel
 /// shows, what job runs, the last status message. Events from the bus go in through
 /// <see cref="Apply"/>; the views read the state and redraw what changed.
 /// </summary>
@@ -39,6 +39,9 @@ public sealed class DashboardViewModel
 
     /// <summary>The Log panel.</summary>
     public LogViewModel Log { get; } = new();
+
+    /// <summary>The Farm panel: polls the farm the dashboard is a client of (none: it says how to connect).</summary>
+    public FarmViewModel Farm { get; init; } = new(null);
 
     /// <summary>The panel on screen.</summary>
     public DashboardPanel Current { get; set; } = DashboardPanel.Recipes;

@@ -31,6 +31,7 @@ public sealed class DashboardWindow : Window
     private readonly AdaptersPanel _adapters;
     private readonly PlaygroundPanel _playground;
     private readonly LogPanel _log;
+    private readonly FarmPanel _farm;
     private bool _quitWhenIdle;
 
     /// <summary>Builds the window for <paramref name="vm"/> over <paramref name="session"/>.</summary>
@@ -48,18 +49,21 @@ public sealed class DashboardWindow : Window
         _adapters = new AdaptersPanel(vm.Adapters, Report);
         _playground = new PlaygroundPanel(vm.Playground, Report);
         _log = new LogPanel(vm.Log);
+        _farm = new FarmPanel(vm.Farm);
         _panels[DashboardPanel.Plugins] = _plugins;
         _panels[DashboardPanel.Recipes] = _recipes;
         _panels[DashboardPanel.Run] = _run;
         _panels[DashboardPanel.Adapters] = _adapters;
         _panels[DashboardPanel.Playground] = _playground;
         _panels[DashboardPanel.Log] = _log;
+        _panels[DashboardPanel.Farm] = _farm;
         // Showing a panel focuses its main action, never a text field: the digit keys then keep switching panels.
         _mainActions[DashboardPanel.Recipes] = _recipes.MainAction;
         _mainActions[DashboardPanel.Run] = _run.MainAction;
         _mainActions[DashboardPanel.Adapters] = _adapters.MainAction;
         _mainActions[DashboardPanel.Playground] = _playground.MainAction;
         _mainActions[DashboardPanel.Log] = _log.MainAction;
+        _mainActions[DashboardPanel.Farm] = _farm.MainAction;
         foreach (var panel in _panels.Values)
         {
             panel.Visible = false;
@@ -105,11 +109,15 @@ public sealed class DashboardWindow : Window
         _message.Lines = [_vm.Status];
     }
 
-    /// <summary>Takes a memory sample for the Run panel; when idle, applies plugin reloads that rebuilt files made pending.</summary>
+    /// <summary>
+    /// Takes a memory sample for the Run panel; shows the farm's latest poll when the Farm panel is on screen; when idle,
+    /// applies plugin reloads that rebuilt files made pending.
+    /// </summary>
     public void Tick()
     {
         _vm.Run.SetMemory(ProcessMemory.Read());
         if (_vm.Current == DashboardPanel.Run) _run.Refresh();
+        if (_vm.Current == DashboardPanel.Farm) _farm.Refresh(force: false);
         if (!_session.Jobs.IsBusy && _session.Plugins.HasPendingReloads) _session.PluginCommands.TryApplyNow();
     }
 
@@ -277,6 +285,7 @@ public sealed class DashboardWindow : Window
             case DashboardPanel.Adapters: _adapters.Refresh(); break;
             case DashboardPanel.Playground: _playground.Refresh(); break;
             case DashboardPanel.Log: _log.Refresh(); break;
+            case DashboardPanel.Farm: _farm.Refresh(); break;
         }
     }
 }

@@ -197,7 +197,7 @@ public sealed partial class DashboardEndToEndTests : IDisposable
 
         // Below 80 columns the tab strip says what it hides and still marks the running job.
         tmux.Resize(60, 24);
-        string narrow = tmux.WaitFor(s => FrameWidth(s) == 60 && Regex.IsMatch(s.Split('\n')[0], @"\+5 6\s+● \S"), KeyTimeout, "the hint for hidden tabs and the job mark at 60 columns");
+        string narrow = tmux.WaitFor(s => FrameWidth(s) == 60 && Regex.IsMatch(s.Split('\n')[0], @"\+5 6 7\s+● \S"), KeyTimeout, "the hint for hidden tabs and the job mark at 60 columns");
         Assert.Contains("2 Recipes", narrow.Split('\n')[0]);
         DashboardScreens.Save("run-narrow", tmux.CaptureSettledScreen(out string narrowRaw, 60, 24), narrowRaw, _dir["screens"]);
         tmux.Resize(80, 24);
@@ -230,6 +230,7 @@ public sealed partial class DashboardEndToEndTests : IDisposable
             ("3", "Run", "no run yet"),
             ("4", "Adapters", "stories260k"),
             ("6", "Log", "level ≥ INFO"),
+            ("7", "Farm", "No farm connected"),
             ("5", "Playground", "Prompt:"),
         };
         foreach (var (key, title, expect) in panels)

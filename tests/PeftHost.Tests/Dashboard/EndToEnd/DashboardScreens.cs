@@ -9,7 +9,7 @@ namespace PeftHost.Tests.Dashboard.EndToEnd;
 /// </summary>
 internal static class DashboardScreens
 {
-    public static readonly string[] TabTitles = ["1 Plugins", "2 Recipes", "3 Run", "4 Adapters", "5 Playground", "6 Log"];
+    public static readonly string[] TabTitles = ["1 Plugins", "2 Recipes", "3 Run", "4 Adapters", "5 Playground", "6 Log", "7 Farm"];
 
     /// <summary>The tab strip, the whole panel frame with its title, the message line and the status bar, in place.</summary>
     public static void AssertLayout(AnsiScreen screen, string panelTitle)
