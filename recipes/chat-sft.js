@@ -14,7 +14,7 @@
 //   - prints the assistant's answers before and after training through chat, the held-out loss, and
 //     saves the adapter with the template in its tokenizer_config.json (as TRL's trainer does).
 //
-//   peft run recipes/chat-sft.js
+//   peft run recipes/chat-sft.js                        # a few minutes on 2 cores: both sample e-mails answered right, each answer ended by </s>
 //   peft run recipes/chat-sft.js --set packing=true       # several conversations in each sequence
 import {
   defineParams, setSeed, loadModel, setChatTemplate, getPeftModel, printTrainableParameters, loadDataset,
@@ -22,7 +22,7 @@ import {
 } from "peft";
 
 const p = defineParams({
-  steps: 60, batchSize: 8, r: 8, learningRate: 3e-3, examples: 256, testExamples: 64, maxLength: 192,
+  steps: 150, batchSize: 16, r: 8, learningRate: 3e-3, examples: 1000, testExamples: 64, maxLength: 192,
   packing: false, seed: 42,
 });
 setSeed(p.seed);
