@@ -32,18 +32,8 @@ public sealed class TiedEmbeddingTests : IDisposable
     [Fact]
     public void Merging_a_saved_embed_tokens_copy_unties_the_model_so_merged_saved_and_reloaded_score_as_unmerged()
     {
-        var run = _h.RunOk(Train + """
-            log("loss-unmerged", evaluate(model, data).loss);
-            saveAdapter(model, "adapter");
-            const merged = mergeAndUnload(model);
-            log("loss-merged", evaluate(merged, data).loss);
-            log("loss-reloaded", evaluate(loadModel(saveModel(merged, "merged")), data).loss);
-            """);
+        var run = TrainMergeSaveReload(Train);
         Assert.Contains("ties lm_head to embed_tokens", run.Err);
-        double unmerged = Value(run.Out, "loss-unmerged"), merged = Value(run.Out, "loss-merged"), reloaded = Value(run.Out, "loss-reloaded");
-        // Within 1e-5 (a merge reorders float sums); rounding both to 5 places would fail across a rounding boundary.
-        Assert.Equal(unmerged, merged, 1e-5);
-        Assert.Equal(unmerged, reloaded, 1e-5);
 
         // The merged folder says it is untied and stores lm_head on its own (the base table).
         string folder = Path.Combine(_h.Output, "merged");
@@ -73,19 +63,10 @@ public sealed class TiedEmbeddingTests : IDisposable
     [Fact]
     public void With_ensure_weight_tying_the_trained_table_serves_both_sides_and_merge_save_load_keep_the_model_tied()
     {
-        var run = _h.RunOk(Train.Replace("modulesToSave: [\"embed_tokens\"]", "modulesToSave: [\"embed_tokens\"], ensureWeightTying: true") + """
-            log("loss-unmerged", evaluate(model, data).loss);
-            saveAdapter(model, "adapter");
-            const merged = mergeAndUnload(model);
-            log("loss-merged", evaluate(merged, data).loss);
-            log("loss-reloaded", evaluate(loadModel(saveModel(merged, "merged")), data).loss);
-            """);
-        Assert.DoesNotContain("trains the input side only", run.Err);
-        double unmerged = Value(run.Out, "loss-unmerged"), merged = Value(run.Out, "loss-merged"), reloaded = Value(run.Out, "loss-reloaded");
         // The merged model projects with the trained table (it stays tied), so it scores as the unmerged adapter only
         // when that adapter projected with its copy too: without the tie on the output side this fails.
-        Assert.Equal(unmerged, merged, 1e-5);
-        Assert.Equal(unmerged, reloaded, 1e-5);
+        var run = TrainMergeSaveReload(Train.Replace("modulesToSave: [\"embed_tokens\"]", "modulesToSave: [\"embed_tokens\"], ensureWeightTying: true"));
+        Assert.DoesNotContain("trains the input side only", run.Err);
 
         string folder = Path.Combine(_h.Output, "merged");
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!;
@@ -123,6 +104,26 @@ public sealed class TiedEmbeddingTests : IDisposable
             """);
         Assert.Equal(PeftCli.Failure, run.Code);
         Assert.Contains(message, run.Err);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="training"/>, saves the adapter, merges, saves and reloads the merged model, and checks that
+    /// the unmerged, merged and reloaded models score alike on the training texts.
+    /// </summary>
+    private (int Code, string Out, string Err) TrainMergeSaveReload(string training)
+    {
+        var run = _h.RunOk(training + """
+            log("loss-unmerged", evaluate(model, data).loss);
+            saveAdapter(model, "adapter");
+            const merged = mergeAndUnload(model);
+            log("loss-merged", evaluate(merged, data).loss);
+            log("loss-reloaded", evaluate(loadModel(saveModel(merged, "merged")), data).loss);
+            """);
+        double unmerged = Value(run.Out, "loss-unmerged"), merged = Value(run.Out, "loss-merged"), reloaded = Value(run.Out, "loss-reloaded");
+        // Within 1e-5 (a merge reorders float sums); rounding both to 5 places would fail across a rounding boundary.
+        Assert.Equal(unmerged, merged, 1e-5);
+        Assert.Equal(unmerged, reloaded, 1e-5);
+        return run;
     }
 
     private static double Value(string output, string name)
