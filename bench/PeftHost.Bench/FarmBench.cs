@@ -29,7 +29,7 @@ public static class FarmBench
         {
             string recipe = Path.Combine(folder, "noop.js");
             File.WriteAllText(recipe, NoOp);
-            var rows = new List<(string Setup, Measurement M)> { ("embedded silo (in the submitter)", Sweep(peft, recipe, folder, "embedded", null, null)) };
+            var rows = new List<(string Setup, Measurement M)> { ("embedded silo (in the submitter)", Sweep(peft, recipe, folder, "embedded", null, null, slots: 1)) };
             foreach (int silos in new[] { 1, 3 })
             {
                 using var redis = RedisServer.Start();
@@ -40,8 +40,8 @@ public static class FarmBench
                     foreach (var silo in farm) silo.WaitFor("joined the farm", TimeSpan.FromMinutes(2));
                     // Both ways a cluster job reaches its files: paths every silo shares, and inputs and outputs shipped
                     // by content hash through Redis (the default with --cluster).
-                    rows.Add(($"{silos} × peft farm (Redis, --shared-storage)", Sweep(peft, recipe, folder, $"silos{silos}-shared", redis.Address, key, shared: true)));
-                    rows.Add(($"{silos} × peft farm (Redis, shipped)", Sweep(peft, recipe, folder, $"silos{silos}-shipped", redis.Address, key, shared: false)));
+                    rows.Add(($"{silos} × peft farm (Redis, --shared-storage)", Sweep(peft, recipe, folder, $"silos{silos}-shared", redis.Address, key, silos, shared: true)));
+                    rows.Add(($"{silos} × peft farm (Redis, shipped)", Sweep(peft, recipe, folder, $"silos{silos}-shipped", redis.Address, key, silos, shared: false)));
                 }
                 finally { foreach (var silo in farm) silo.Dispose(); }
             }
@@ -62,7 +62,7 @@ public static class FarmBench
 
     private sealed record Measurement(double Elapsed, double RecipeSeconds, double OverheadPerJob);
 
-    private static Measurement Sweep(string peft, string recipe, string folder, string name, string? cluster, string? key, bool shared = false)
+    private static Measurement Sweep(string peft, string recipe, string folder, string name, string? cluster, string? key, int slots, bool shared = false)
     {
         string output = Path.Combine(folder, name);
         string[] args = ["sweep", recipe, "--grid", "i=" + string.Join(",", Enumerable.Range(1, Jobs)), "--out", output, "--workspace", folder,
@@ -75,7 +75,6 @@ public static class FarmBench
         var jobs = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "sweep.json")))!["jobs"]!.AsArray();
         if (jobs.Any(j => j!["state"]!.GetValue<string>() != "succeeded")) throw new InvalidOperationException($"{name}: a job failed:\n{sweep.Stderr}");
         double recipes = jobs.Sum(j => j!["seconds"]!.GetValue<double>());
-        int slots = cluster is null ? 1 : int.Parse(name["silos".Length..]);
         return new Measurement(elapsed, recipes, (elapsed * slots - recipes) / Jobs);
     }
 
