@@ -49,7 +49,7 @@ public sealed class FarmClient : IAsyncDisposable
     /// <exception cref="IOException">Redis did not answer.</exception>
     public static async Task<StackExchange.Redis.ConnectionMultiplexer> ConnectRedisAsync(ClusterAddress cluster)
     {
-        try { return await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.ConnectionString); }
+        try { return await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Shipping.BlobStore.ConnectionOptions(cluster.ConnectionString)); }
         catch (StackExchange.Redis.RedisException e)
         {
             throw new IOException($"could not reach the farm's Redis at {cluster.Host}:{cluster.Port} to ship the jobs' files: {e.Message}", e);

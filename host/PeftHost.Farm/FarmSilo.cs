@@ -51,7 +51,7 @@ public sealed class FarmSilo : IAsyncDisposable
                 string key = options.ClusterKey ?? throw new ArgumentException($"a cluster needs its key (--cluster-key or {ClusterAddress.KeyVariable})");
                 silo.UseRedisClustering(cluster.ConnectionString);
                 // Shipped jobs: blobs and output lists in the same Redis, a cache in this silo's work folder.
-                builder.Services.AddSingleton(_ => new BlobStore(ConnectionMultiplexer.Connect(cluster.ConnectionString).GetDatabase(), ClusterAddress.ClusterIdFor(key)));
+                builder.Services.AddSingleton(_ => new BlobStore(ConnectionMultiplexer.Connect(BlobStore.ConnectionOptions(cluster.ConnectionString)).GetDatabase(), ClusterAddress.ClusterIdFor(key)));
                 builder.Services.AddSingleton<BlobCache>();
                 builder.Services.AddSingleton<JobShipping>();
                 silo.AddRedisGrainStorage(StorageName, o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.ConnectionString));

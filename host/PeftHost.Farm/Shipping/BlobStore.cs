@@ -12,6 +12,17 @@ namespace PeftHost.Farm.Shipping;
 /// </summary>
 public sealed class BlobStore(IDatabase redis, string clusterId)
 {
+    /// <summary>
+    /// Redis options for blob traffic: <paramref name="connectionString"/> with a 30 s synchronous timeout instead of
+    /// StackExchange.Redis' 5 s, since a 4 MiB chunk on a busy machine (a silo training at full load) can take longer.
+    /// </summary>
+    public static ConfigurationOptions ConnectionOptions(string connectionString)
+    {
+        var options = ConfigurationOptions.Parse(connectionString);
+        options.SyncTimeout = 30_000;
+        return options;
+    }
+
     /// <summary>Bytes per Redis value.</summary>
     public const int ChunkSize = 4 << 20;
 

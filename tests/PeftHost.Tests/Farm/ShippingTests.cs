@@ -58,7 +58,7 @@ public sealed class ShippingTests : IDisposable
     {
         Skip.IfNot(File.Exists(FarmCluster.RedisServer), $"{FarmCluster.RedisServer} is missing (.ci/run installs redis-server)");
         using var farm = new FarmCluster();
-        using var redis = ConnectionMultiplexer.Connect(ClusterAddress.Parse(farm.Address).ConnectionString);
+        using var redis = ConnectionMultiplexer.Connect(BlobStore.ConnectionOptions(ClusterAddress.Parse(farm.Address).ConnectionString));
         var store = new BlobStore(redis.GetDatabase(), ClusterAddress.ClusterIdFor(farm.Key));
 
         // A blob of more than two chunks.

@@ -32,7 +32,11 @@ public sealed partial class DashboardEndToEndTests
 
         // Adapters: the newest checkpoint is in Load from and Export GGUF; l loads it, e exports it merged.
         tmux.SendKeys("4");
-        tmux.WaitFor(s => s.Contains($"⟦ Load from ⟧ {shown}", StringComparison.Ordinal) && s.Contains($"⟦ Export GGUF ⟧ {shown}", StringComparison.Ordinal),
+        // A text field shows the start of a path longer than itself: Export GGUF's label is one column longer than Load
+        // from's, so a path that fills Load from (a run stopped at checkpoint-12 rather than -8) is clipped there by one.
+        const string exportLabel = "⟦ Export GGUF ⟧ ";
+        string exportShown = shown[..Math.Min(shown.Length, 80 - 2 - exportLabel.Length)];
+        tmux.WaitFor(s => s.Contains($"⟦ Load from ⟧ {shown}", StringComparison.Ordinal) && s.Contains(exportLabel + exportShown, StringComparison.Ordinal),
             KeyTimeout, "the checkpoint offered in Load from and Export GGUF");
         tmux.SendKeys("l");
         tmux.WaitFor(s => s.Contains("* default", StringComparison.Ordinal) && s.Contains("✓ succeeded: load adapter", StringComparison.Ordinal),
