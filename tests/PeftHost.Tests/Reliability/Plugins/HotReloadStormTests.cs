@@ -16,15 +16,37 @@ namespace PeftHost.Tests.Reliability.Plugins;
 /// does (the PEFT model re-attaches, the trainer rebinds its parameters). Nothing may leak — the
 /// retired load contexts are collected and resident memory stays flat — and the trained adapter
 /// must be bit for bit the one of the same run without reloads.
+/// Memory is judged in the two places a reload could leak into, not by the process's resident size:
+/// that also holds the GC's committed-but-free memory, which it returns to the system when it sees
+/// fit (the same storm measured 26 MiB more or 55 MiB less at its end, depending on when the GC
+/// decommitted), so it said nothing about leaks. Live managed objects after a full collection, and
+/// native memory (resident minus what the GC has committed) do.
 /// </summary>
 [Collection(ReliabilityPluginCollection.Name)]
 public sealed class HotReloadStormTests(ReliabilityPlugins built, ITestOutputHelper output)
 {
     private const int Reloads = 50;
     private const int Warmup = 10;
-    private const long MaxResidentGrowthBytes = 48L << 20;
+    private const long MaxManagedGrowthBytes = 4L << 20;
+    // Measured alone: 9–11 MiB over 40 reloads, of it about 60 KiB a reload in the runtime's
+    // executable-code mappings for each new build and the rest the native allocators of the training
+    // steps. The bound catches anything that leaks more than about 600 KiB a reload; a retained load
+    // context is caught exactly by the count of live collectible contexts.
+    private const long MaxNativeGrowthBytes = 24L << 20;
 
-    private sealed record Outcome(double[] Losses, Dictionary<string, Tensor> State, int Reloads, long ResidentGrowth, int CollectibleContextsGrowth, bool Collected, double MeanSwapMs);
+    private sealed record Outcome(double[] Losses, Dictionary<string, Tensor> State, int Reloads, Memory Growth, int CollectibleContextsGrowth, bool Collected, double MeanSwapMs);
+
+    /// <summary>Live managed bytes after a full collection, and native bytes: resident minus the GC's committed memory.</summary>
+    private readonly record struct Memory(long Managed, long Native)
+    {
+        public static Memory Now()
+        {
+            long managed = GC.GetTotalMemory(forceFullCollection: true);
+            return new Memory(managed, Environment.WorkingSet - GC.GetGCMemoryInfo().TotalCommittedBytes);
+        }
+
+        public static Memory operator -(Memory a, Memory b) => new(a.Managed - b.Managed, a.Native - b.Native);
+    }
 
     private static string Alive(PluginHost host) => string.Join(", ", host.RetiredContexts.Where(c => c.IsAlive).Select(c => $"generation {c.Generation}"));
 
@@ -46,7 +68,7 @@ public sealed class HotReloadStormTests(ReliabilityPlugins built, ITestOutputHel
         });
         int reloads = 0;
         double swapMs = 0;
-        long residentAtWarmup = 0;
+        Memory atWarmup = default;
         int contextsAtWarmup = 0;
         if (storm)
         {
@@ -63,7 +85,7 @@ public sealed class HotReloadStormTests(ReliabilityPlugins built, ITestOutputHel
                 if (reloads == Warmup)
                 {
                     Assert.True(host.WaitForRetiredContextsToUnload(TimeSpan.FromSeconds(20)), $"after {Warmup} reloads, retired builds still alive: {Alive(host)}");
-                    residentAtWarmup = Environment.WorkingSet;
+                    atWarmup = Memory.Now();
                     contextsAtWarmup = AssemblyLoadContext.All.Count(c => c.IsCollectible);
                 }
             });
@@ -74,9 +96,9 @@ public sealed class HotReloadStormTests(ReliabilityPlugins built, ITestOutputHel
         using (no_grad()) state = peft["default"].Adapter.GetState().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
         bool collected = host.WaitForRetiredContextsToUnload(TimeSpan.FromSeconds(20));
         if (!collected) output.WriteLine($"retired builds still alive: {Alive(host)}");
-        long residentGrowth = storm ? Environment.WorkingSet - residentAtWarmup : 0;
+        Memory growth = storm ? Memory.Now() - atWarmup : default;
         int contextsGrowth = storm ? AssemblyLoadContext.All.Count(c => c.IsCollectible) - contextsAtWarmup : 0;
-        return new Outcome(run.Losses.ToArray(), state, reloads, residentGrowth, contextsGrowth, collected, reloads == 0 ? 0 : swapMs / reloads);
+        return new Outcome(run.Losses.ToArray(), state, reloads, growth, contextsGrowth, collected, reloads == 0 ? 0 : swapMs / reloads);
     }
 
     /// <summary>
@@ -98,8 +120,10 @@ public sealed class HotReloadStormTests(ReliabilityPlugins built, ITestOutputHel
         Assert.Equal(Reloads, storm.Reloads);
         Assert.True(storm.Collected, "a retired plugin context is still alive after the storm");
         Assert.True(storm.CollectibleContextsGrowth <= 0, $"{storm.CollectibleContextsGrowth} more collectible load contexts alive than after {Warmup} reloads");
-        Assert.True(storm.ResidentGrowth <= MaxResidentGrowthBytes,
-            $"resident memory grew by {storm.ResidentGrowth >> 20} MiB over {Reloads - Warmup} reloads (limit {MaxResidentGrowthBytes >> 20} MiB)");
+        Assert.True(storm.Growth.Managed <= MaxManagedGrowthBytes,
+            $"live managed memory grew by {storm.Growth.Managed / 1024.0 / 1024.0:F1} MiB over {Reloads - Warmup} reloads (limit {MaxManagedGrowthBytes >> 20} MiB)");
+        Assert.True(storm.Growth.Native <= MaxNativeGrowthBytes,
+            $"native memory grew by {storm.Growth.Native / 1024.0 / 1024.0:F1} MiB over {Reloads - Warmup} reloads (limit {MaxNativeGrowthBytes >> 20} MiB)");
 
         Assert.Equal(calm.Losses, storm.Losses); // bit for bit
         Assert.Equal(calm.State.Keys.Order(), storm.State.Keys.Order());
@@ -108,7 +132,7 @@ public sealed class HotReloadStormTests(ReliabilityPlugins built, ITestOutputHel
         Assert.Contains(calm.State.Values, v => !v.eq(1).all().item<bool>()); // the scales did train
 
         string summary = $"{Reloads} hot reloads (one per step) during a {calm.Losses.Length}-step training run: losses and adapter bit-identical to the run without reloads; "
-            + $"retired contexts all collected, live collectible contexts {storm.CollectibleContextsGrowth:+0;-0;+0} and resident memory {storm.ResidentGrowth / 1024.0 / 1024.0:+0.0;-0.0} MiB over the last {Reloads - Warmup} reloads; mean swap {storm.MeanSwapMs:F0} ms ({clock.Elapsed.TotalSeconds:F1} s for both runs)";
+            + $"retired contexts all collected, live collectible contexts {storm.CollectibleContextsGrowth:+0;-0;+0} and live managed memory {storm.Growth.Managed / 1024.0 / 1024.0:+0.0;-0.0;0.0} MiB and native memory {storm.Growth.Native / 1024.0 / 1024.0:+0.0;-0.0;0.0} MiB over the last {Reloads - Warmup} reloads; mean swap {storm.MeanSwapMs:F0} ms ({clock.Elapsed.TotalSeconds:F1} s for both runs)";
         output.WriteLine(summary);
         ReliabilityLog.Record("plugins", summary);
     }
