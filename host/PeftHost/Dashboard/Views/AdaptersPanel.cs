@@ -53,35 +53,11 @@ public sealed class AdaptersPanel : FrameView
         merge.X = Pos.Right(disable) + 1;
         foreach (var b in new[] { activate, disable, merge }) b.Y = Pos.AnchorEnd(5);
 
-        var save = Button("_Save to", () => _vm.Save(_saveFolder.Text));
-        save.X = 0;
-        save.Y = Pos.AnchorEnd(4);
-        _saveFolder.X = Pos.Right(save) + 1;
-        _saveFolder.Y = Pos.AnchorEnd(4);
-
-        var export = Button("_Export GGUF", () => _vm.ExportGguf(_exportFolder.Text));
-        export.X = 0;
-        export.Y = Pos.AnchorEnd(3);
-        _exportFolder.X = Pos.Right(export) + 1;
-        _exportFolder.Y = Pos.AnchorEnd(3);
-
-        var load = Button("_Load from", () => _vm.Load(_loadFolder.Text));
-        load.X = 0;
-        load.Y = Pos.AnchorEnd(2);
-        _loadFolder.X = Pos.Right(load) + 1;
-        _loadFolder.Y = Pos.AnchorEnd(2);
-
-        var open = Button("_Open model", () => _vm.OpenModel(_modelFolder.Text));
-        open.X = 0;
-        open.Y = Pos.AnchorEnd(1);
-        _modelFolder.X = Pos.Right(open) + 1;
-        _modelFolder.Y = Pos.AnchorEnd(1);
-
-        // Enter in a folder field does what its button does.
-        ActOnEnter(_saveFolder, () => _vm.Save(_saveFolder.Text));
-        ActOnEnter(_loadFolder, () => _vm.Load(_loadFolder.Text));
-        ActOnEnter(_modelFolder, () => _vm.OpenModel(_modelFolder.Text));
-        ActOnEnter(_exportFolder, () => _vm.ExportGguf(_exportFolder.Text));
+        // Each folder action is a button with its folder field beside it; Enter in the field presses the button.
+        var save = FolderRow("_Save to", _saveFolder, 4, () => _vm.Save(_saveFolder.Text));
+        var export = FolderRow("_Export GGUF", _exportFolder, 3, () => _vm.ExportGguf(_exportFolder.Text));
+        var load = FolderRow("_Load from", _loadFolder, 2, () => _vm.Load(_loadFolder.Text));
+        var open = FolderRow("_Open model", _modelFolder, 1, () => _vm.OpenModel(_modelFolder.Text));
 
         Add(_model, _header, _list, activate, disable, merge, save, _saveFolder, export, _exportFolder, load, _loadFolder, open, _modelFolder);
     }
@@ -133,12 +109,22 @@ public sealed class AdaptersPanel : FrameView
         if (_rows.Count > 0 && _vm.SelectedIndex >= 0 && _list.SelectedItem != _vm.SelectedIndex) _list.SelectedItem = _vm.SelectedIndex;
     }
 
-    private void ActOnEnter(TextField field, Func<CommandResult> action) => field.KeyDown += (_, key) =>
+    /// <summary>A button at the left of the row <paramref name="rowsFromEnd"/> rows above the panel's bottom, its folder field beside it.</summary>
+    private FlatButton FolderRow(string label, TextField folder, int rowsFromEnd, Func<CommandResult> action)
     {
-        if (key != Key.Enter) return;
-        _report(action());
-        key.Handled = true;
-    };
+        var button = Button(label, action);
+        button.X = 0;
+        button.Y = Pos.AnchorEnd(rowsFromEnd);
+        folder.X = Pos.Right(button) + 1;
+        folder.Y = Pos.AnchorEnd(rowsFromEnd);
+        folder.KeyDown += (_, key) =>
+        {
+            if (key != Key.Enter) return;
+            _report(action());
+            key.Handled = true;
+        };
+        return button;
+    }
 
     private FlatButton Button(string text, Func<CommandResult> action)
     {
