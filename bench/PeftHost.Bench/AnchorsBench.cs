@@ -78,7 +78,7 @@ public static class AnchorsBench
                           $"({string.Join("; ", RandomModels.Select(m => $"{m.Name}: hidden {m.Config.HiddenSize}, {m.Config.NumHiddenLayers} layers, heads {m.Config.NumAttentionHeads}/{m.Config.NumKeyValueHeads} KV"))}; " +
                           "vocabulary 512, stories260k's SentencePiece tokenizer) saved as safetensors, and the bundled stories260k.");
             sb.AppendLine();
-            var generationCharts = Generation(packages, models, work, sb);
+            var generationCharts = Generation(packages, peft, models, work, sb);
             FirstToken(packages, peft, models, work, sb);
             var trainingCharts = Training(python, models, sb);
             if (LoadSamples.Count > 0)
@@ -144,7 +144,7 @@ public static class AnchorsBench
     }
 
     /// <summary>Batch-1 greedy decode and 256-token prefill: PeftHost vs llama.cpp on the GGUF export of the same weights.</summary>
-    private static BenchChart[] Generation(string packages, List<(string Name, string Dir, long Parameters)> models, string work, StringBuilder sb)
+    private static BenchChart[] Generation(string packages, string peft, List<(string Name, string Dir, long Parameters)> models, string work, StringBuilder sb)
     {
         sb.AppendLine($"### Generation vs llama.cpp ({LlamaCpp})");
         sb.AppendLine();
@@ -163,7 +163,7 @@ public static class AnchorsBench
         foreach (var (name, dir, parameters) in models)
         {
             var prompt = PrefillPrompt(dir);
-            var ggufs = Formats.Select(f => f.LlamaCpp).Distinct().ToDictionary(t => t, t => ExportGguf(dir, t, work));
+            var ggufs = Formats.Select(f => f.LlamaCpp).Distinct().ToDictionary(t => t, t => ExportGguf(peft, dir, t, work));
             var peftRuns = Formats.Select(f => f.PeftHost).Distinct().ToDictionary(f => f, _ => new List<JsonElement>());
             var llamaRuns = ggufs.Keys.ToDictionary(t => t, _ => new List<JsonElement>());
             for (int round = 0; round < GenerationRounds; round++)
@@ -212,7 +212,7 @@ public static class AnchorsBench
         var script = Path.Combine(AppContext.BaseDirectory, "scripts", "llama-cpp-speed.mjs");
         foreach (var (name, dir, _) in models)
         {
-            var gguf = ExportGguf(dir, GgmlType.F32, work);
+            var gguf = ExportGguf(peft, dir, GgmlType.F32, work);
             var peftSeconds = new List<double>();
             var llamaSeconds = new List<double>();
             for (int round = 0; round < FirstTokenRounds; round++)
@@ -263,6 +263,13 @@ public static class AnchorsBench
     }
 
     /// <summary>A random model (seed 1) saved with stories260k's tokenizer into <paramref name="dir"/>.</summary>
+    /// <summary>Child entry: saves the random models into <paramref name="folder"/> (<c>20m/</c>, <c>100m/</c>), as the suite does, and prints their folders.</summary>
+    public static void SaveModels(string folder)
+    {
+        foreach (var (name, config, _, _, _) in RandomModels)
+            Console.WriteLine(SaveRandom(config, Path.Combine(folder, name.Trim('~').ToLowerInvariant())));
+    }
+
     private static string SaveRandom(ModelConfig config, string dir)
     {
         using (var model = ModelLoader.CreateRandom(config, ScalarType.Float32, CPU, seed: 1))
@@ -278,12 +285,16 @@ public static class AnchorsBench
         return model.parameters().Sum(p => p.numel());
     }
 
-    /// <summary>What <c>peft export gguf -t TYPE</c> writes for the model in <paramref name="dir"/>, into the run's <paramref name="work"/> folder (removed at the end, failed or not).</summary>
-    private static string ExportGguf(string dir, GgmlType type, string work)
+    /// <summary>
+    /// What <c>peft export gguf -t TYPE</c> writes for the model in <paramref name="dir"/>, into the run's <paramref name="work"/> folder
+    /// (removed at the end, failed or not). Exported by the CLI in its own process: tensor work in this long-lived process, whose
+    /// threads read the children's output, crashed the suite once with a null call while exporting the ~100M model (likely TorchSharp's temporary-Scalar race: see the `scalar-race` suite).
+    /// </summary>
+    private static string ExportGguf(string peft, string dir, GgmlType type, string work)
     {
         var target = Path.Combine(work, $"{Guid.NewGuid():N}-{GgmlTypes.Name(type)}.gguf");
-        using var model = ModelLoader.Load(dir);
-        GgufModelExporter.Export(model, dir, target, type);
+        var r = CommandRunner.Run(peft, ["export", "gguf", "--model", dir, "--out", target, "--type", GgmlTypes.Name(type)], RepoPaths.Root, TimeSpan.FromMinutes(10));
+        if (r.ExitCode != 0) throw new InvalidOperationException($"peft export gguf exited {r.ExitCode}: {r.Stderr}");
         return target;
     }
 

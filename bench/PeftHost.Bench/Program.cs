@@ -22,6 +22,9 @@ if (args.Length > 0 && args[0] == ChildProcess.Flag)
         case "anchor-train": // MODEL_DIR METHOD BATCH STEPS
             AnchorsBench.TrainChild(args[2], args[3], int.Parse(args[4]), int.Parse(args[5]));
             break;
+        case "anchor-models": // FOLDER: saves the suite's random models there, one subfolder each, to profile or compare by hand
+            AnchorsBench.SaveModels(args[2]);
+            break;
         case "anchor-generate": // MODEL_DIR FORMAT(float32|bfloat16|nf4) PREFILL_IDS(comma-separated)
             AnchorsBench.GenerateChild(args[2], args[3], args[4].Split(',').Select(int.Parse).ToArray());
             break;

@@ -97,6 +97,16 @@ public sealed class LlamaAttention : HfModule
         if (ctx.Cache is not null)
             (k, v) = ctx.Cache.Write(_layerIndex, ctx.CacheOffset, k, v);
 
+        if (_kvHeads != _heads && _softcap is null && t == 1 && !ctx.IsCausal && (ctx.Mask is null || ctx.Mask.shape[1] == 1 && ctx.Mask.shape[2] == 1))
+        {
+            // Grouped-query attention decoding one token: the heads/kvHeads query heads that share a key/value head
+            // become that head's rows of queries, so the cache is read in place instead of copied heads/kvHeads
+            // times into a new tensor in every layer at every step. Exact: the same dot products, and a mask of
+            // one row per sequence ([b, 1, 1, s]) applies to every query row alike.
+            int group = _heads / _kvHeads;
+            var grouped = FusedAttention(q.reshape(b, _kvHeads, group, _headDim), k, v, ctx);
+            return _o.forward(grouped.reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
+        }
         if (_kvHeads != _heads)
         {
             // Grouped-query attention: each key/value head serves heads/kvHeads query heads.

@@ -10,12 +10,15 @@ namespace PeftHost.Tests.Models;
 public sealed class AttentionTests
 {
     [Theory]
-    [InlineData(null)]
-    [InlineData(6)] // a Mistral-style sliding window shorter than the sequence
-    public void Cached_decoding_equals_full_recomputation(int? slidingWindow)
+    [InlineData(null, 4)]
+    [InlineData(6, 4)] // a Mistral-style sliding window shorter than the sequence
+    [InlineData(null, 2)] // grouped-query attention: one-token steps read the cache without repeating its heads
+    [InlineData(6, 2)]
+    public void Cached_decoding_equals_full_recomputation(int? slidingWindow, int kvHeads)
     {
         using var model = TinyModels.Create(c =>
         {
+            c["num_key_value_heads"] = kvHeads;
             if (slidingWindow is int w) { c["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM"); c["model_type"] = "mistral"; c["sliding_window"] = w; }
         });
         using var ids = TinyModels.Tokens(2, 16);
@@ -71,10 +74,12 @@ public sealed class AttentionTests
         Assert.True(allclose(logits[.., 4..], alone, rtol: 0, atol: 1e-5));
     }
 
-    [Fact]
-    public void Batched_generation_with_padding_matches_one_prompt_at_a_time()
+    [Theory]
+    [InlineData(4)]
+    [InlineData(2)] // grouped-query attention: the padding mask applies to every query head of a group
+    public void Batched_generation_with_padding_matches_one_prompt_at_a_time(int kvHeads)
     {
-        using var model = TinyModels.Create();
+        using var model = TinyModels.Create(c => c["num_key_value_heads"] = kvHeads);
         var generator = new TextGenerator(model);
         var options = new GenerationOptions { Temperature = 0, MaxNewTokens = 8, StopAtEos = false };
         int[] shortPrompt = [1, 5, 9];

@@ -40,7 +40,7 @@ public class QuantizedLinearTests
     [InlineData(ScalarType.BFloat16)]
     public void LargeWeightsComputedByBandsOfRowsMatchTheWholeDequantizedWeight(ScalarType original)
     {
-        // 1,100 × 2,048 = 2.25M weights: two bands of 2M (RowBands), the second partial.
+        // 1,100 × 2,048 = 2.25M weights: nine bands of 128 rows (RowBands, 256K weights a band), the last partial.
         IQuantizer quantizer = new Nf4Quantizer();
         using var g = new Generator(5);
         using var weight = (randn([1100, 2048], generator: g) * 0.02).to(original);
