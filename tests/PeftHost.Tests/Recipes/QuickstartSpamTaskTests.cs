@@ -22,7 +22,7 @@ public sealed class QuickstartSpamTaskTests : IDisposable
 
         // Rows of the results table: "<model>  <accuracy>  <precision>  <recall>  <f1>".
         var before = Row(run.Out, "base stories260k");
-        var after = Row(run.Out, "LoRA r=8, 150 steps");
+        var after = Row(run.Out, "LoRA r=16, 150 steps");
         Assert.InRange(before.Accuracy, 0.40, 0.60);
         Assert.True(after.Accuracy >= 0.88, $"accuracy after LoRA {after.Accuracy}\n{run.Out}");
         Assert.True(after.F1 >= 0.85, $"F1 after LoRA {after.F1}");
