@@ -54,6 +54,13 @@ public sealed class CheckpointReader : IDisposable
     public Tensor Read(string key, ScalarType? dtype = null) =>
         _byKey.TryGetValue(key, out var file) ? file.Read(key, dtype) : throw new KeyNotFoundException($"checkpoint has no tensor '{key}'");
 
+    /// <summary>Copies tensor <paramref name="key"/> into <paramref name="destination"/> (see <see cref="SafeTensorsFile.ReadInto"/>).</summary>
+    public void ReadInto(string key, Tensor destination)
+    {
+        if (!_byKey.TryGetValue(key, out var file)) throw new KeyNotFoundException($"checkpoint has no tensor '{key}'");
+        file.ReadInto(key, destination);
+    }
+
     private static CheckpointReader OpenSharded(string directory, string indexPath)
     {
         JsonObject index;

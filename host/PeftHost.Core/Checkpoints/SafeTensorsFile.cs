@@ -119,6 +119,34 @@ public sealed class SafeTensorsFile : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Copies tensor <paramref name="name"/> into <paramref name="destination"/> (same shape). Straight from the mapped
+    /// file into the destination's memory when it is a contiguous CPU tensor of the stored dtype, as a model's
+    /// parameters are: no intermediate tensor, one copy of each weight instead of two. Otherwise read, then copied (converting).
+    /// </summary>
+    public unsafe void ReadInto(string name, Tensor destination)
+    {
+        if (!Entries.TryGetValue(name, out var entry))
+            throw new ModelFormatException(Path, $"no tensor '{name}'");
+        if (!entry.Shape.SequenceEqual(destination.shape))
+            throw new ModelFormatException(Path, $"tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the destination [{string.Join(", ", destination.shape)}]");
+        if (entry.Dtype != destination.dtype || destination.device.type != DeviceType.CPU || !destination.is_contiguous())
+        {
+            using var read = Read(name);
+            using (no_grad()) destination.copy_(read);
+            return;
+        }
+        if (entry.ByteLength == 0) return;
+        byte* basePtr = null;
+        _view!.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
+        try
+        {
+            basePtr += _view.PointerOffset;
+            TensorBytes.CopyInto(destination, basePtr + _dataStart + entry.Begin, entry.ByteLength);
+        }
+        finally { _view.SafeMemoryMappedViewHandle.ReleasePointer(); }
+    }
+
     private static (Dictionary<string, SafeTensorEntry>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
     {
         JsonDocument doc;

@@ -74,9 +74,8 @@ public static class ModelLoader
         var nonFinite = new List<string>();
         foreach (var (key, parameter) in model.named_parameters())
         {
-            using var source = reader.Read(key);
-            if (NonFiniteReport(source) is { } what) nonFinite.Add($"tensor '{key}' {what}");
-            using (no_grad()) parameter.copy_(source);
+            reader.ReadInto(key, parameter);
+            if (NonFiniteReport(parameter) is { } what) nonFinite.Add($"tensor '{key}' {what}");
         }
         if (nonFinite.Count > 0)
             throw new ModelFormatException(origin, "the checkpoint holds NaN or infinite weights: " + string.Join("; ", nonFinite.Take(5))
@@ -92,6 +91,10 @@ public static class ModelLoader
         // Meta tensors (sizing a model without memory) have no values to check.
         if (!tensor.is_floating_point() || tensor.NumberOfElements == 0 || tensor.device.type == DeviceType.META) return null;
         using var scope = NewDisposeScope();
+        // One reduction answers the usual case: a NaN or infinity makes the float64 sum NaN or infinite, and finite
+        // float32/16-bit values cannot overflow it. Only a tensor that fails it pays for the per-value mask below.
+        using (no_grad())
+            if (double.IsFinite(tensor.sum(ScalarType.Float64).item<double>())) return null;
         var bad = tensor.isfinite().logical_not();
         long count = bad.sum().item<long>();
         if (count == 0) return null;

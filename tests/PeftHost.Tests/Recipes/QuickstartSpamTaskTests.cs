@@ -5,8 +5,9 @@ using PeftHost.Tests.Support;
 namespace PeftHost.Tests.Recipes;
 
 /// <summary>
-/// The README's main job, run exactly as a newcomer runs it: LoRA on stories260k must learn the
-/// SpamAssassin task on the later-collected *-2 groups (base ≈ 50%, required ≥ 88%).
+/// The README's main job as a newcomer runs it, scored on the whole later-collected *-2 split
+/// (<c>--set testExamples=2796</c>, 2,792 e-mails): the base model is at chance, the adapter must reach 92%
+/// accuracy (0.929 measured; a plain PyTorch LoRA of the same job reached 0.92).
 /// </summary>
 public sealed class QuickstartSpamTaskTests : IDisposable
 {
@@ -15,17 +16,18 @@ public sealed class QuickstartSpamTaskTests : IDisposable
     public void Dispose() => _out.Dispose();
 
     [Fact]
-    public void Lora_reaches_88_percent_accuracy_on_the_held_out_split_and_saves_a_peft_adapter()
+    public void Lora_reaches_92_percent_accuracy_on_the_whole_held_out_split_and_saves_a_peft_adapter()
     {
-        var run = RecipeHarness.RunFile(Path.Combine(TestPaths.RepoRoot, "recipes", "quickstart.js"), _out.Path);
+        var run = RecipeHarness.RunFile(Path.Combine(TestPaths.RepoRoot, "recipes", "quickstart.js"), _out.Path, "--set", "testExamples=2796");
         Assert.True(run.Code == 0, $"stdout:\n{run.Out}\nstderr:\n{run.Err}");
 
         // Rows of the results table: "<model>  <accuracy>  <precision>  <recall>  <f1>".
         var before = Row(run.Out, "base stories260k");
         var after = Row(run.Out, "LoRA r=16, 150 steps");
         Assert.InRange(before.Accuracy, 0.40, 0.60);
-        Assert.True(after.Accuracy >= 0.88, $"accuracy after LoRA {after.Accuracy}\n{run.Out}");
-        Assert.True(after.F1 >= 0.85, $"F1 after LoRA {after.F1}");
+        Assert.Contains("spam vs ham on 2792 held-out e-mails", run.Out);
+        Assert.True(after.Accuracy >= 0.92, $"accuracy after LoRA {after.Accuracy}\n{run.Out}");
+        Assert.True(after.F1 >= 0.92, $"F1 after LoRA {after.F1}");
 
         Assert.Matches(@"retention on Moby-Dick", run.Out);
         Assert.True(File.Exists(Path.Combine(_out.Path, "adapter", "adapter_config.json")));
