@@ -12,7 +12,8 @@ namespace PeftHost.Bench;
 /// Where a batch-1 decoding step's time goes (`--child decode-profile MODEL_DIR DTYPE`, run by hand; the figures go
 /// to the performance log): the whole step as <see cref="TextGenerator"/> takes it, the model's forward pass alone
 /// through the KV cache, the step's matrix-vector products alone (every linear layer once on one token: the floor
-/// for a framework that calls BLAS per layer), and attention alone at the same cache length.
+/// for a framework that calls BLAS per layer), one read of the same weights (the memory's floor), and attention alone
+/// at the same cache length.
 /// </summary>
 public static class DecodeProfile
 {
@@ -45,6 +46,8 @@ public static class DecodeProfile
         var inputs = weights.Select(w => randn(1, 1, w.shape[1], dtype: w.dtype)).ToList();
         double gemv = PerStep(() => { for (int i = 0; i < weights.Count; i++) F.linear(inputs[i], weights[i]).Dispose(); });
         long weightBytes = weights.Sum(w => w.NumberOfElements * w.ElementSize);
+        // The machine's floor for reading those weights: one pass that reads every byte and does almost nothing with it.
+        double read = PerStep(() => { foreach (var w in weights) w.sum().Dispose(); });
 
         // Attention alone: one query against Position keys in every layer (KV heads repeated as the model does).
         var q = randn(1, config.NumAttentionHeads, 1, config.HeadDim, dtype: model.Dtype);
@@ -63,6 +66,7 @@ public static class DecodeProfile
         Console.WriteLine($"  generate step {generate * 1e3:F2} ({1 / generate:F1} tokens/s)");
         Console.WriteLine($"  model forward {forward * 1e3:F2}; sampling and bookkeeping {(generate - forward) * 1e3:F2}");
         Console.WriteLine($"  linear layers alone {gemv * 1e3:F2} ({weights.Count} matrix-vector products, {weightBytes / 1e6:F1} MB of weights, {weightBytes / gemv / 1e9:F1} GB/s)");
+        Console.WriteLine($"  reading the same weights (a sum over each) {read * 1e3:F2} ({weightBytes / read / 1e9:F1} GB/s)");
         Console.WriteLine($"  attention alone {attention * 1e3:F2}");
         Console.WriteLine($"  rest of the forward (norms, RoPE, residuals, cache writes, per-op overhead) {(forward - gemv - attention) * 1e3:F2}");
     }
