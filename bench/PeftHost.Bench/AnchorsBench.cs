@@ -416,8 +416,8 @@ public sealed class ReferencePython
     /// <summary>
     /// Finds python3 with torch on an optimized BLAS, installing Debian's python3-torch and OpenBLAS with apt-get when
     /// missing and running as root. Debian's torch does its matrix products through the system's libblas.so.3; with
-    /// only the reference (netlib) BLAS that python3-torch pulls in, the ~20M LoRA step ran at 39 tokens/s against
-    /// ~500 with OpenBLAS, which would make any ratio against it meaningless.
+    /// only the reference (netlib) BLAS that python3-torch pulls in, the ~20M LoRA step ran at 39 tokens/s against 629
+    /// with OpenBLAS, which would make any ratio against it meaningless.
     /// </summary>
     public static ReferencePython Find()
     {
@@ -434,7 +434,7 @@ public sealed class ReferencePython
             $"{PythonPath} cannot import torch: install the PyTorch reference with `sudo apt-get install python3-torch libopenblas0-pthread` (Debian/Ubuntu) and rerun");
         string blas = ReferenceBlas.Name();
         if (!ReferenceBlas.IsOptimized(blas))
-            throw new InvalidOperationException($"PyTorch would multiply matrices with {blas}, ~10× slower than an optimized BLAS: " +
+            throw new InvalidOperationException($"PyTorch would multiply matrices with {blas}, 16× slower here than OpenBLAS: " +
                 "install one (`sudo apt-get install libopenblas0-pthread`) and rerun");
         return found;
     }
