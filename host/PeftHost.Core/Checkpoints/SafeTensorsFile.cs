@@ -94,22 +94,12 @@ public sealed class SafeTensorsFile : IDisposable
     /// Reads tensor <paramref name="name"/> into a new CPU tensor, converted to
     /// <paramref name="dtype"/> when given.
     /// </summary>
-    public unsafe Tensor Read(string name, ScalarType? dtype = null)
+    public Tensor Read(string name, ScalarType? dtype = null)
     {
         if (!Entries.TryGetValue(name, out var entry))
             throw new ModelFormatException(Path, $"no tensor '{name}'");
         var result = empty(entry.Shape, entry.Dtype, CPU);
-        if (entry.ByteLength > 0)
-        {
-            byte* basePtr = null;
-            _view!.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
-            try
-            {
-                basePtr += _view.PointerOffset;
-                TensorBytes.CopyInto(result, basePtr + _dataStart + entry.Begin, entry.ByteLength);
-            }
-            finally { _view.SafeMemoryMappedViewHandle.ReleasePointer(); }
-        }
+        CopyStored(entry, result);
         if (dtype is ScalarType target && target != entry.Dtype)
         {
             var converted = result.to(target);
@@ -124,7 +114,7 @@ public sealed class SafeTensorsFile : IDisposable
     /// file into the destination's memory when it is a contiguous CPU tensor of the stored dtype, as a model's
     /// parameters are: no intermediate tensor, one copy of each weight instead of two. Otherwise read, then copied (converting).
     /// </summary>
-    public unsafe void ReadInto(string name, Tensor destination)
+    public void ReadInto(string name, Tensor destination)
     {
         if (!Entries.TryGetValue(name, out var entry))
             throw new ModelFormatException(Path, $"no tensor '{name}'");
@@ -136,6 +126,12 @@ public sealed class SafeTensorsFile : IDisposable
             using (no_grad()) destination.copy_(read);
             return;
         }
+        CopyStored(entry, destination);
+    }
+
+    /// <summary>Copies <paramref name="entry"/>'s stored bytes from the mapped file into <paramref name="destination"/> (contiguous, CPU, its dtype).</summary>
+    private unsafe void CopyStored(SafeTensorEntry entry, Tensor destination)
+    {
         if (entry.ByteLength == 0) return;
         byte* basePtr = null;
         _view!.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
