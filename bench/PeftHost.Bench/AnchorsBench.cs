@@ -262,7 +262,6 @@ public static class AnchorsBench
         return clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>A random model (seed 1) saved with stories260k's tokenizer into <paramref name="dir"/>.</summary>
     /// <summary>Child entry: saves the random models into <paramref name="folder"/> (<c>20m/</c>, <c>100m/</c>), as the suite does, and prints their folders.</summary>
     public static void SaveModels(string folder)
     {
@@ -270,6 +269,7 @@ public static class AnchorsBench
             Console.WriteLine(SaveRandom(config, Path.Combine(folder, name.Trim('~').ToLowerInvariant())));
     }
 
+    /// <summary>A random model (seed 1) saved with stories260k's tokenizer into <paramref name="dir"/>.</summary>
     private static string SaveRandom(ModelConfig config, string dir)
     {
         using (var model = ModelLoader.CreateRandom(config, ScalarType.Float32, CPU, seed: 1))
