@@ -6,8 +6,9 @@ namespace PeftHost.Core.IO;
 /// <summary>
 /// The few POSIX file calls .NET has no API for: opening without following a final link
 /// (<c>O_NOFOLLOW</c>), advisory locks (<c>flock</c>), a file's type without opening it
-/// (<c>statx</c>), hard links, and swapping two folders in one step (<c>renameat2</c> with
-/// <c>RENAME_EXCHANGE</c>). Linux only; the flag values differ between x64 and arm64.
+/// (<c>statx</c>), hard links, swapping two folders in one step (<c>renameat2</c> with
+/// <c>RENAME_EXCHANGE</c>) and reserving disk space before a write (<c>fallocate</c>). Linux only;
+/// the flag values differ between x64 and arm64.
 /// </summary>
 internal static class PosixFile
 {
@@ -17,7 +18,8 @@ internal static class PosixFile
     private const int StatxModeOffset = 28; // struct statx: u32 mask, u32 blksize, u64 attributes, u32 nlink, uid, gid, then u16 mode
     private const int RenameExchange = 2;
     private const int LockExclusive = 2, LockNonBlocking = 4;
-    private const int ErrnoWouldBlock = 11, ErrnoNotSupported = 95, ErrnoNoSys = 38, ErrnoInvalid = 22;
+    private const int ErrnoWouldBlock = 11, ErrnoNotSupported = 95, ErrnoNoSys = 38, ErrnoInvalid = 22, ErrnoNoSpace = 28;
+    private const int FallocKeepSize = 1;
 
     private const int OpenWriteOnly = 0x1, OpenReadWrite = 0x2, OpenCreate = 0x40, OpenAppend = 0x400, OpenCloseOnExec = 0x80000;
     private static readonly int OpenNoFollow = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 ? 0x8000 : 0x20000;
@@ -77,6 +79,22 @@ internal static class PosixFile
         throw Error(b, errno);
     }
 
+    /// <summary>What <see cref="TryReserve"/> found.</summary>
+    public enum Reservation { Reserved, NoSpace, Unsupported }
+
+    /// <summary>
+    /// Allocates the disk blocks of <paramref name="length"/> bytes from <paramref name="offset"/>
+    /// without changing the file's size (<c>fallocate</c>, <c>FALLOC_FL_KEEP_SIZE</c>), so that a
+    /// write there cannot fail for space: on a full disk it is refused before any byte lands.
+    /// </summary>
+    public static Reservation TryReserve(FileStream file, long offset, long length)
+    {
+        if (!OperatingSystem.IsLinux()) return Reservation.Unsupported;
+        if (fallocate(file.SafeFileHandle, FallocKeepSize, offset, length) == 0) return Reservation.Reserved;
+        int errno = Marshal.GetLastPInvokeError();
+        return errno == ErrnoNoSpace ? Reservation.NoSpace : Reservation.Unsupported;
+    }
+
     /// <summary>Makes <paramref name="newPath"/> a second name of <paramref name="existing"/> (a link itself is linked, not followed).</summary>
     public static bool TryHardLink(string existing, string newPath) => link(existing, newPath) == 0;
 
@@ -95,6 +113,9 @@ internal static class PosixFile
 
     [DllImport("libc", SetLastError = true)]
     private static extern int renameat2(int olddirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string oldpath, int newdirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string newpath, uint flags);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int fallocate(SafeFileHandle fd, int mode, long offset, long len);
 
     [DllImport("libc", SetLastError = true)]
     private static extern int link([MarshalAs(UnmanagedType.LPUTF8Str)] string oldpath, [MarshalAs(UnmanagedType.LPUTF8Str)] string newpath);

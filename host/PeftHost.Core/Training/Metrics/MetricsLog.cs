@@ -6,8 +6,9 @@ namespace PeftHost.Core.Training.Metrics;
 /// <summary>
 /// A subscriber that appends one JSON object a line to <c>metrics.jsonl</c> for each training,
 /// evaluation, checkpoint and finish event of one run. Non-finite numbers are written as null.
-/// Each line is appended whole in one write; when a write fails (a full disk) the file is cut back
-/// to where the line began, so the log never ends in a torn line.
+/// Each line is appended whole in one write into disk space reserved for it first, so a full disk
+/// refuses a line before any of it is written and the log never ends in a torn line (where the file
+/// system cannot reserve, a failed write is cut back to where the line began).
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
@@ -66,13 +67,19 @@ public sealed class MetricsLog : IDisposable
         buffer.WriteByte((byte)'\n');
         byte[] line = buffer.ToArray();
         long end = _file.Length;
+        // Reserving the line's blocks first means a full disk refuses it before any byte lands: cutting
+        // a partial write back afterwards leaves a window in which a killed process keeps a torn line.
+        var reservation = IO.PosixFile.TryReserve(_file, end, line.Length);
+        if (reservation == IO.PosixFile.Reservation.NoSpace)
+            throw new IOException($"{Path}: a line could not be appended (no space left on device); the log ends at its last whole line");
         try
         {
             _file.Write(line); // unbuffered: one write of the whole line
         }
         catch (IOException e)
         {
-            try { _file.SetLength(end); } catch (IOException) { } // cutting back frees space; if even that fails, resume skips a torn line
+            // Where the file system cannot reserve: cutting back frees space; if even that fails, resume skips a torn line.
+            try { _file.SetLength(end); } catch (IOException) { }
             throw new IOException($"{Path}: a line could not be appended ({e.Message}); the log ends at its last whole line", e);
         }
     }
