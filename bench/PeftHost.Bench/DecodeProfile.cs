@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using PeftHost.Core.Generation;
 using PeftHost.Core.Models;
+using PeftHost.Core.Plugins;
+using PeftHost.Core.Quantization;
 using PeftHost.Core.Runtime;
+using PeftHost.Sdk;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -9,7 +12,8 @@ using F = TorchSharp.torch.nn.functional;
 namespace PeftHost.Bench;
 
 /// <summary>
-/// Where a batch-1 decoding step's time goes (`--child decode-profile MODEL_DIR DTYPE`, run by hand; the figures go
+/// Where a batch-1 decoding step's time goes (`--child decode-profile MODEL_DIR DTYPE`, DTYPE a load dtype or nf4 as
+/// the anchors suite quantizes; run by hand; the figures go
 /// to the performance log): the whole step as <see cref="TextGenerator"/> takes it, the model's forward pass alone
 /// through the KV cache, the step's matrix-vector products alone (every linear layer once on one token: the floor
 /// for a framework that calls BLAS per layer), one read of the same weights (the memory's floor), and attention alone
@@ -23,7 +27,9 @@ public static class DecodeProfile
     public static void Run(string dir, string dtype)
     {
         NativeRuntime.SetThreads(Threads);
-        using var model = ModelLoader.Load(dir, DeviceSelector.ParseDtype(dtype));
+        using var plugins = new PluginHost(new PluginHostOptions { WatchForChanges = false });
+        using var model = ModelLoader.Load(dir, dtype == "nf4" ? ScalarType.Float32 : DeviceSelector.ParseDtype(dtype));
+        if (dtype == "nf4") ModelQuantizer.Quantize(model, plugins.GetQuantizer("nf4"), new QuantizationOptions(64, DoubleQuant: true, ScalarType.Float32));
         using var _ = inference_mode();
         var config = model.Config;
         int bos = config.BosTokenId ?? 1;
@@ -41,10 +47,11 @@ public static class DecodeProfile
         using var token = full(1, 1, bos, ScalarType.Int64);
         double forward = PerStep(() => model.Forward(token, cache: cache, lastPositionOnly: true).Dispose(), () => cache.Crop(Position));
 
-        // Matrix-vector products alone: every linear layer on one token.
-        var weights = model.modules().OfType<Linear>().Select(l => l.weight!).ToList();
-        var inputs = weights.Select(w => randn(1, 1, w.shape[1], dtype: w.dtype)).ToList();
-        double gemv = PerStep(() => { for (int i = 0; i < weights.Count; i++) F.linear(inputs[i], weights[i]).Dispose(); });
+        // Matrix-vector products alone: every linear layer (plain or quantized) on one token.
+        var layers = model.modules().Where(m => m is Linear or ILinearLayer).Cast<nn.Module<Tensor, Tensor>>().ToList();
+        var weights = layers.SelectMany(l => l.parameters().Select(p => (Tensor)p).Concat(l.buffers())).ToList();
+        var inputs = layers.Select(l => randn(1, 1, l is Linear plain ? plain.in_features : ((ILinearLayer)l).InFeatures, dtype: model.Dtype)).ToList();
+        double gemv = PerStep(() => { for (int i = 0; i < layers.Count; i++) layers[i].forward(inputs[i]).Dispose(); });
         long weightBytes = weights.Sum(w => w.NumberOfElements * w.ElementSize);
         // The machine's floor for reading those weights: one pass that reads every byte and does almost nothing with it.
         double read = PerStep(() => { foreach (var w in weights) w.sum().Dispose(); });
@@ -65,7 +72,7 @@ public static class DecodeProfile
         Console.WriteLine($"{Path.GetFileName(dir)} {dtype}, position {Position}, {Threads} threads: ms per token");
         Console.WriteLine($"  generate step {generate * 1e3:F2} ({1 / generate:F1} tokens/s)");
         Console.WriteLine($"  model forward {forward * 1e3:F2}; sampling and bookkeeping {(generate - forward) * 1e3:F2}");
-        Console.WriteLine($"  linear layers alone {gemv * 1e3:F2} ({weights.Count} matrix-vector products, {weightBytes / 1e6:F1} MB of weights, {weightBytes / gemv / 1e9:F1} GB/s)");
+        Console.WriteLine($"  linear layers alone {gemv * 1e3:F2} ({layers.Count} matrix-vector products, {weightBytes / 1e6:F1} MB of weights, {weightBytes / gemv / 1e9:F1} GB/s)");
         Console.WriteLine($"  reading the same weights (a sum over each) {read * 1e3:F2} ({weightBytes / read / 1e9:F1} GB/s)");
         Console.WriteLine($"  attention alone {attention * 1e3:F2}");
         Console.WriteLine($"  rest of the forward (norms, RoPE, residuals, cache writes, per-op overhead) {(forward - gemv - attention) * 1e3:F2}");

@@ -99,10 +99,16 @@ public sealed class QuantizedLinear : CanonicalModule<Tensor, Tensor>, ILinearLa
         return y.MoveToOuterDisposeScope();
     }
 
-    /// <summary>x·Wᵀ + b in <paramref name="input"/>'s dtype, dequantizing W by bands of rows (<see cref="RowBands"/>) where its rows hold whole blocks.</summary>
+    /// <summary>
+    /// x·Wᵀ + b in <paramref name="input"/>'s dtype: for a few rows on the CPU straight from the 4-bit
+    /// codes (<see cref="FourBitMatVec"/>), otherwise dequantizing W by bands of rows (<see cref="RowBands"/>)
+    /// where its rows hold whole blocks, or whole.
+    /// </summary>
     internal Tensor Project(Tensor input, Tensor? bias)
     {
-        using var bands = RowBands.TryCreate(Quantized(), _quantizer);
+        var quantized = Quantized();
+        if (FourBitMatVec.Applies(quantized, input)) return FourBitMatVec.Linear(quantized, input, bias);
+        using var bands = RowBands.TryCreate(quantized, _quantizer);
         if (bands is not null) return bands.Linear(input, bias);
         using var weight = DequantizedWeight(input.dtype);
         return F.linear(input, weight, bias);

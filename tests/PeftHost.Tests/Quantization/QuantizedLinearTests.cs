@@ -65,6 +65,38 @@ public class QuantizedLinearTests
             Assert.True(inference.allclose(expected, rtol: 1e-5, atol: 1e-5));
     }
 
+    [Theory]
+    [InlineData("nf4", 1, 64, true, 2048)]
+    [InlineData("nf4", 4, 64, true, 2048)]
+    [InlineData("nf4", 2, 32, false, 2048)]
+    [InlineData("nf4", 1, 64, true, 1376)]    // rows of 21.5 blocks: blocks span two rows
+    [InlineData("nf4", 1, 4096, true, 1376)]  // a block spans several rows
+    [InlineData("fp4", 1, 128, true, 2048)]
+    [InlineData("fp4", 3, 64, false, 1376)]
+    public void DecodingAFewRowsFromTheCodesMatchesTheDequantizedWeight(string type, int rows, int blockSize, bool doubleQuant, int inFeatures)
+    {
+        // Up to four rows of float32 on the CPU are multiplied straight from the 4-bit codes (FourBitMatVec).
+        IQuantizer quantizer = type == "nf4" ? new Nf4Quantizer() : new Fp4Quantizer();
+        using var g = new Generator(11);
+        using var weight = randn([1100, inFeatures], generator: g) * 0.02;
+        using var bias = randn([1100], generator: g);
+        using var q = quantizer.Quantize(weight, new QuantizationOptions(blockSize, doubleQuant, ScalarType.Float32));
+        using var layer = (QuantizedLinear)quantizer.CreateLinear(q, bias, ScalarType.Float32);
+        using var w = layer.ReadWeight(ScalarType.Float32);
+        using var x = randn([1, rows, inFeatures], generator: g);
+        using var expected = F.linear(x, w, bias);
+        using (no_grad())
+        using (var y = layer.forward(x))
+        {
+            Assert.Equal(expected.shape, y.shape);
+            Assert.True(y.allclose(expected, rtol: 1e-5, atol: 1e-5), $"max difference {(y - expected).abs().max().item<float>()}");
+        }
+        using var offsetInput = cat([zeros(1, rows, inFeatures), x], 1).narrow(1, rows, rows); // starts inside its storage
+        using (no_grad())
+        using (var y = layer.forward(offsetInput))
+            Assert.True(y.allclose(expected, rtol: 1e-5, atol: 1e-5), "an input that starts inside its storage");
+    }
+
     [Fact]
     public void KeepsOnlyThePackedWeightAsAFrozenUint8ParameterCountedTwice()
     {
