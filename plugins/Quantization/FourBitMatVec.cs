@@ -37,7 +37,13 @@ internal static unsafe class FourBitMatVec
         if (input.dtype != ScalarType.Float32 || input.device_type != DeviceType.CPU || quantized.Data.device_type != DeviceType.CPU) return false;
         if (input.NumberOfElements / quantized.Shape[1] > MaxRows) return false;
         // Rows of whole 32-code steps; blocks (32 to 4096, powers of two) may still span rows.
-        return quantized.Shape[1] % BlockSizes.Min == 0 && quantized.Data.is_contiguous();
+        if (quantized.Shape[1] % BlockSizes.Min != 0 || !quantized.Data.is_contiguous()) return false;
+        // The state as the quantizer stores it (the kernel reads it through pointers).
+        var absmax = quantized.State[QuantStateKeys.Absmax];
+        return QuantizedState.IsNested(quantized)
+            ? absmax.dtype == ScalarType.Byte && quantized.State[QuantStateKeys.NestedAbsmax].dtype == ScalarType.Float32
+              && quantized.State[QuantStateKeys.NestedQuantMap].dtype == ScalarType.Float32
+            : absmax.dtype == ScalarType.Float32;
     }
 
     /// <summary>x·Wᵀ (+ bias) for <paramref name="input"/> [..., in] (float32), where <see cref="Applies"/>.</summary>
@@ -48,7 +54,7 @@ internal static unsafe class FourBitMatVec
         var x = input.reshape(-1, inFeatures).contiguous();
         var y = empty([x.shape[0], outFeatures], ScalarType.Float32);
         var map = quantized.State[QuantStateKeys.QuantMap].to(ScalarType.Float32).contiguous();
-        var job = new Job(Address(quantized.Data), Address(map), Scales.Of(quantized), Address(x), Address(y),
+        var job = new Job(TensorMemory.Address(quantized.Data), TensorMemory.Address(map), Scales.Of(quantized), TensorMemory.Address(x), TensorMemory.Address(y),
             (int)x.shape[0], outFeatures, inFeatures, QuantStateJson.Int(quantized.QuantState, "blocksize"));
         // On the calling thread: split over two .NET threads, the layers alone ran 25% faster (~100M:
         // 15 against 20 ms a token) but whole decoding steps not at all, as libtorch's OpenMP workers
@@ -56,28 +62,6 @@ internal static unsafe class FourBitMatVec
         job.Run(0, outFeatures);
         if (bias is not null) y.add_(bias);
         return y.view([.. input.shape[..^1], outFeatures]).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// The first element's address: the storage's data plus the tensor's offset into it. The storage
-    /// must be asked for in the tensor's own type: TorchSharp's <c>storage&lt;T&gt;</c> of another
-    /// type converts the tensor, and the pointer would be the converted copy's.
-    /// </summary>
-    private static nint Address(Tensor t)
-    {
-        if (!t.is_contiguous()) throw new ArgumentException("the kernel reads contiguous tensors only");
-        nint data = t.dtype switch
-        {
-            ScalarType.Float32 => DataPointer(t.storage<float>()),
-            ScalarType.Byte => DataPointer(t.storage<byte>()),
-            _ => throw new ArgumentException($"no {t.dtype} tensors here"),
-        };
-        return data + (nint)(t.storage_offset() * t.ElementSize);
-    }
-
-    private static nint DataPointer<T>(Storage<T> storage) where T : unmanaged
-    {
-        using (storage) return storage.data_ptr();
     }
 
     /// <summary>
@@ -90,9 +74,9 @@ internal static unsafe class FourBitMatVec
         public static Scales Of(QuantizedTensor quantized)
         {
             var absmax = quantized.State[QuantStateKeys.Absmax];
-            if (!QuantizedState.IsNested(quantized)) return new Scales(Address(absmax), 0, 0, 0, 0, 0);
-            return new Scales(0, Address(absmax), Address(quantized.State[QuantStateKeys.NestedAbsmax]),
-                Address(quantized.State[QuantStateKeys.NestedQuantMap]),
+            if (!QuantizedState.IsNested(quantized)) return new Scales(TensorMemory.Address(absmax), 0, 0, 0, 0, 0);
+            return new Scales(0, TensorMemory.Address(absmax), TensorMemory.Address(quantized.State[QuantStateKeys.NestedAbsmax]),
+                TensorMemory.Address(quantized.State[QuantStateKeys.NestedQuantMap]),
                 (float)QuantStateJson.Double(quantized.QuantState, "nested_offset"),
                 QuantStateJson.Int(quantized.QuantState, "nested_blocksize"));
         }

@@ -61,6 +61,11 @@ public sealed class CheckpointReader : IDisposable
         file.ReadInto(key, destination);
     }
 
+    /// <summary>Copies many tensors at once, the straight copies in parallel (see <see cref="SafeTensorsFile.ReadManyInto"/>).</summary>
+    public void ReadManyInto(IEnumerable<(string Key, Tensor Destination)> reads) =>
+        SafeTensorsFile.ReadManyInto(reads.Select(r =>
+            (_byKey.TryGetValue(r.Key, out var file) ? file : throw new KeyNotFoundException($"checkpoint has no tensor '{r.Key}'"), r.Key, r.Destination)));
+
     private static CheckpointReader OpenSharded(string directory, string indexPath)
     {
         JsonObject index;

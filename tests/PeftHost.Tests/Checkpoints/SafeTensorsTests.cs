@@ -105,6 +105,51 @@ public sealed class SafeTensorsTests
         Assert.Contains("too short", Assert.Throws<ModelFormatException>(() => SafeTensorsFile.Open(dir["tiny.safetensors"])).Message);
     }
 
+    [Fact]
+    public void Reading_into_tensors_fills_exactly_their_memory_for_every_dtype_and_layout()
+    {
+        // Straight reads into the tensors' memory (float32, an offset view, a tensor of several 64 MiB pieces read on
+        // several threads) and the buffered path (bfloat16, which TorchSharp gives no address for) and a converting copy.
+        using var dir = new TempDir();
+        using var g = new Generator(5);
+        var tensors = new Dictionary<string, Tensor>
+        {
+            ["large"] = randn([17_000_000], generator: g), // 68 MB: two pieces
+            ["f32"] = randn([3, 64], generator: g),
+            ["bf16"] = randn([5, 8], generator: g).to(ScalarType.BFloat16),
+            ["u8"] = arange(100, ScalarType.Int32).to(ScalarType.Byte),
+        };
+        SafeTensorsWriter.Write(dir["t.safetensors"], tensors);
+        using var file = SafeTensorsFile.Open(dir["t.safetensors"]);
+        using var large = empty([17_000_000]);
+        using var bf16 = empty([5, 8], ScalarType.BFloat16);
+        using var u8 = zeros([100], ScalarType.Byte);
+        using var converted = empty([5, 8]); // bf16 stored, float32 destination
+        using var outer = full([5, 64], -7f);
+        using var middle = outer.narrow(0, 1, 3); // contiguous, starts 64 floats into its storage
+        SafeTensorsFile.ReadManyInto([(file, "large", large), (file, "bf16", bf16), (file, "u8", u8), (file, "bf16", converted), (file, "f32", middle)]);
+        Assert.True(TensorAssert.Identical(tensors["large"], large));
+        Assert.True(TensorAssert.Identical(tensors["bf16"], bf16));
+        Assert.True(TensorAssert.Identical(tensors["u8"], u8));
+        Assert.True(TensorAssert.Identical(tensors["bf16"].to(ScalarType.Float32), converted));
+        Assert.True(TensorAssert.Identical(tensors["f32"], middle));
+        Assert.True(outer[0].eq(-7).all().item<bool>() && outer[4].eq(-7).all().item<bool>(), "a read wrote outside its view");
+    }
+
+    [Fact]
+    public void A_file_cut_while_it_is_open_gives_a_named_error_not_a_crash()
+    {
+        // Reading a mapped file past its new end would kill the process (SIGBUS); positioned reads see the end.
+        using var dir = new TempDir();
+        SafeTensorsWriter.Write(dir["t.safetensors"], [new("w", randn([1000]))]);
+        using var file = SafeTensorsFile.Open(dir["t.safetensors"]);
+        using (var f = new FileStream(dir["t.safetensors"], FileMode.Open)) f.SetLength(f.Length - 2000);
+        using var w = empty([1000]);
+        var e = Assert.Throws<ModelFormatException>(() => file.ReadInto("w", w));
+        Assert.Contains("tensor 'w': the file ends early", e.Message);
+        Assert.Contains("t.safetensors", e.Message);
+    }
+
     private static void WriteRaw(string path, string header, int dataBytes)
     {
         var h = Encoding.UTF8.GetBytes(header);
