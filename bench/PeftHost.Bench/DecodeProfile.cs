@@ -15,9 +15,9 @@ namespace PeftHost.Bench;
 /// Where a batch-1 decoding step's time goes (`--child decode-profile MODEL_DIR DTYPE`, DTYPE a load dtype or nf4 as
 /// the anchors suite quantizes; run by hand; the figures go
 /// to the performance log): the whole step as <see cref="TextGenerator"/> takes it, the model's forward pass alone
-/// through the KV cache, the step's matrix-vector products alone (every linear layer once on one token, as the step
-/// computes them: the kernels of FloatMatVec / FourBitMatVec where they apply, inside KernelThreads.Decoding), one read
-/// of the same weights (the memory's floor), and attention alone at the same cache length.
+/// through the KV cache, the step's matrix-vector products alone (every linear layer once on one token: the floor
+/// for a framework that calls BLAS per layer), one read of the same weights (the memory's floor), and attention alone
+/// at the same cache length.
 /// </summary>
 public static class DecodeProfile
 {
@@ -45,21 +45,13 @@ public static class DecodeProfile
         using var cache = KvCache.For(model, 1, Position + Steps + 1);
         using (var prompt = full(1, Position, bos, ScalarType.Int64)) model.Forward(prompt, cache: cache, lastPositionOnly: true).Dispose();
         using var token = full(1, 1, bos, ScalarType.Int64);
-        // As TextGenerator runs a step: libtorch on one thread, its threads handed to the matrix-vector kernels.
-        double forward = PerStep(() =>
-        {
-            using (KernelThreads.Decoding()) model.Forward(token, cache: cache, lastPositionOnly: true).Dispose();
-        }, () => cache.Crop(Position));
+        double forward = PerStep(() => model.Forward(token, cache: cache, lastPositionOnly: true).Dispose(), () => cache.Crop(Position));
 
         // Matrix-vector products alone: every linear layer (plain or quantized) on one token.
         var layers = model.modules().Where(m => m is Linear or ILinearLayer).Cast<nn.Module<Tensor, Tensor>>().ToList();
         var weights = layers.SelectMany(l => l.parameters().Select(p => (Tensor)p).Concat(l.buffers())).ToList();
         var inputs = layers.Select(l => randn(1, 1, l is Linear plain ? plain.in_features : ((ILinearLayer)l).InFeatures, dtype: model.Dtype)).ToList();
-        double gemv = PerStep(() =>
-        {
-            using (KernelThreads.Decoding())
-                for (int i = 0; i < layers.Count; i++) FloatMatVec.Forward(layers[i], inputs[i]).Dispose();
-        });
+        double gemv = PerStep(() => { for (int i = 0; i < layers.Count; i++) layers[i].forward(inputs[i]).Dispose(); });
         long weightBytes = weights.Sum(w => w.NumberOfElements * w.ElementSize);
         // The machine's floor for reading those weights: one pass that reads every byte and does almost nothing with it.
         double read = PerStep(() => { foreach (var w in weights) w.sum().Dispose(); });
@@ -70,7 +62,6 @@ public static class DecodeProfile
         int rep = config.NumAttentionHeads / config.NumKeyValueHeads;
         double attention = PerStep(() =>
         {
-            using var decoding = KernelThreads.Decoding();
             for (int layer = 0; layer < config.NumHiddenLayers; layer++)
             {
                 using var scope = NewDisposeScope();

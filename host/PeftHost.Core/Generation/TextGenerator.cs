@@ -1,5 +1,4 @@
 using PeftHost.Core.Models;
-using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,7 +36,6 @@ public sealed class TextGenerator(CausalLanguageModel model)
         using var cache = options.UseCache ? KvCache.For(model, rows, capacity) : null;
         var (history, mask) = LeftPad(prompts, longest, device); // every row's tokens so far, and which are real
         Tensor? step = null;                                      // the tokens to feed next when decoding with the cache
-        IDisposable? decoding = null;
         try
         {
             for (int i = 0; i < options.MaxNewTokens; i++)
@@ -68,13 +66,10 @@ public sealed class TextGenerator(CausalLanguageModel model)
                 history.Dispose(); mask.Dispose(); step?.Dispose();
                 history = grownHistory; mask = grownMask;
                 step = cache is null ? null : column.MoveToOuterDisposeScope();
-                // From here on, steps of one token a row: libtorch's threads go to the matrix-vector kernels (KernelThreads).
-                if (step is not null) decoding ??= KernelThreads.Decoding();
             }
         }
         finally
         {
-            decoding?.Dispose();
             history.Dispose(); mask.Dispose(); step?.Dispose();
         }
         return results;
