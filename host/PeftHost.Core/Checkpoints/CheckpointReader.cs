@@ -51,20 +51,14 @@ public sealed class CheckpointReader : IDisposable
     public SafeTensorEntry Entry(string key) => _byKey[key].Entries[key];
 
     /// <summary>Reads <paramref name="key"/> into a new CPU tensor, converted to <paramref name="dtype"/> when given.</summary>
-    public Tensor Read(string key, ScalarType? dtype = null) =>
-        _byKey.TryGetValue(key, out var file) ? file.Read(key, dtype) : throw new KeyNotFoundException($"checkpoint has no tensor '{key}'");
-
-    /// <summary>Copies tensor <paramref name="key"/> into <paramref name="destination"/> (see <see cref="SafeTensorsFile.ReadInto"/>).</summary>
-    public void ReadInto(string key, Tensor destination)
-    {
-        if (!_byKey.TryGetValue(key, out var file)) throw new KeyNotFoundException($"checkpoint has no tensor '{key}'");
-        file.ReadInto(key, destination);
-    }
+    public Tensor Read(string key, ScalarType? dtype = null) => FileOf(key).Read(key, dtype);
 
     /// <summary>Copies many tensors at once, the straight copies in parallel (see <see cref="SafeTensorsFile.ReadManyInto"/>).</summary>
     public void ReadManyInto(IEnumerable<(string Key, Tensor Destination)> reads) =>
-        SafeTensorsFile.ReadManyInto(reads.Select(r =>
-            (_byKey.TryGetValue(r.Key, out var file) ? file : throw new KeyNotFoundException($"checkpoint has no tensor '{r.Key}'"), r.Key, r.Destination)));
+        SafeTensorsFile.ReadManyInto(reads.Select(r => (FileOf(r.Key), r.Key, r.Destination)));
+
+    private SafeTensorsFile FileOf(string key) =>
+        _byKey.TryGetValue(key, out var file) ? file : throw new KeyNotFoundException($"checkpoint has no tensor '{key}'");
 
     private static CheckpointReader OpenSharded(string directory, string indexPath)
     {

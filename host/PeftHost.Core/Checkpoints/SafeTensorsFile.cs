@@ -108,15 +108,10 @@ public sealed class SafeTensorsFile : IDisposable
     }
 
     /// <summary>
-    /// Copies tensor <paramref name="name"/> into <paramref name="destination"/> (same shape). Straight from the
-    /// file into the destination's memory when it is a contiguous CPU tensor of the stored dtype, as a model's
-    /// parameters are: no intermediate tensor, one copy of each weight instead of two. Otherwise read, then copied (converting).
-    /// </summary>
-    public void ReadInto(string name, Tensor destination) => ReadManyInto([(this, name, destination)]);
-
-    /// <summary>
-    /// <see cref="ReadInto"/> for many tensors at once. The straight copies are positioned reads into the
-    /// tensors' memory, spread over up to <see cref="ReadThreads"/> threads in pieces of at most
+    /// Copies tensors into destinations of the same shape: straight from the file into a destination's memory
+    /// when it is a contiguous CPU tensor of the stored dtype, as a model's parameters are (one copy of each
+    /// weight, no intermediate tensor); otherwise read, then copied (converting). The straight copies are
+    /// positioned reads spread over up to <see cref="ReadThreads"/> threads in pieces of at most
     /// <see cref="ReadPieceBytes"/>: reading from the page cache is the kernel copying and faulting in fresh
     /// pages, work two cores share. One thread read a ~100M model's 343 MB in 160–620 ms (the spread from
     /// transparent-huge-page compaction), two in 105–180 ms. Only the reads run off the calling thread;
@@ -129,13 +124,19 @@ public sealed class SafeTensorsFile : IDisposable
         {
             var entry = file.EntryFor(name, destination);
             if (entry.ByteLength == 0) continue;
-            if (entry.Dtype == destination.dtype && TensorMemory.TryAddress(destination, out nint address))
+            bool stored = entry.Dtype == destination.dtype && destination.device_type == DeviceType.CPU && destination.is_contiguous();
+            if (stored && TensorMemory.TryAddress(destination, out nint address))
             {
                 for (long start = 0; start < entry.ByteLength; start += ReadPieceBytes)
                     pieces.Add((file, entry, start, Math.Min(ReadPieceBytes, entry.ByteLength - start), address + (nint)start));
                 continue;
             }
-            // Converting, another device, or a dtype without an address (16-bit floats): through a tensor of the stored bytes.
+            if (stored)
+            {
+                file.CopyStored(entry, destination); // a dtype without an address (16-bit floats): through a buffer
+                continue;
+            }
+            // Converting, or another device: through a tensor of the stored bytes.
             using var read = file.Read(name);
             using (no_grad()) destination.copy_(read);
         }

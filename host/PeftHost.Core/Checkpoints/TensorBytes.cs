@@ -21,26 +21,9 @@ internal static class TensorBytes
     /// </summary>
     public static bool ReadAt(Tensor destination, SafeFileHandle file, long offset)
     {
-        long total = destination.NumberOfElements * destination.ElementSize;
-        if (TensorMemory.TryAddress(destination, out nint address)) return ReadAt(address, total, file, offset);
-        var buffer = new byte[Math.Min(total, ChunkBytes)];
-        using var flat = destination.view(-1);
-        long elementSize = destination.ElementSize;
-        for (long start = 0; start < destination.NumberOfElements;)
-        {
-            long n = Math.Min(buffer.Length / elementSize, destination.NumberOfElements - start);
-            var span = buffer.AsSpan(0, checked((int)(n * elementSize)));
-            for (int filled = 0; filled < span.Length;)
-            {
-                int got = RandomAccess.Read(file, span[filled..], offset + start * elementSize + filled);
-                if (got == 0) return false;
-                filled += got;
-            }
-            using var chunk = flat.narrow(0, start, n);
-            chunk.bytes = span;
-            start += n;
-        }
-        return true;
+        if (TensorMemory.TryAddress(destination, out nint address))
+            return ReadAt(address, destination.NumberOfElements * destination.ElementSize, file, offset);
+        return ThroughBuffer(destination, (span, position) => ReadFully(file, span, offset + position));
     }
 
     /// <summary>
@@ -51,31 +34,51 @@ internal static class TensorBytes
     /// </summary>
     public static unsafe bool ReadAt(nint target, long byteCount, SafeFileHandle file, long offset)
     {
-        for (long done = 0; done < byteCount;)
-        {
-            int got = RandomAccess.Read(file, new Span<byte>((byte*)target + done, (int)Math.Min(ChunkBytes, byteCount - done)), offset + done);
-            if (got == 0) return false;
-            done += got;
-        }
+        for (long done = 0; done < byteCount; done += ChunkBytes)
+            if (!ReadFully(file, new Span<byte>((byte*)target + done, (int)Math.Min(ChunkBytes, byteCount - done)), offset + done))
+                return false;
         return true;
     }
 
     /// <summary>Fills a contiguous CPU tensor with bytes read from <paramref name="stream"/>.</summary>
-    public static unsafe void ReadInto(Tensor destination, Stream stream)
+    public static void ReadInto(Tensor destination, Stream stream) =>
+        ThroughBuffer(destination, (span, _) =>
+        {
+            stream.ReadExactly(span);
+            return true;
+        });
+
+    /// <summary>
+    /// Fills <paramref name="destination"/> chunk by chunk: <paramref name="fill"/> gets a buffer span and the
+    /// byte position in the tensor it stands for (false: no more bytes), then the byte setter copies it in.
+    /// </summary>
+    private static bool ThroughBuffer(Tensor destination, Func<Span<byte>, long, bool> fill)
     {
-        long total = destination.NumberOfElements * destination.ElementSize;
-        var buffer = new byte[Math.Min(total, ChunkBytes)];
-        using var flat = destination.view(-1);
         long elementSize = destination.ElementSize;
+        var buffer = new byte[Math.Min(destination.NumberOfElements * elementSize, ChunkBytes)];
+        using var flat = destination.view(-1);
         for (long start = 0; start < destination.NumberOfElements;)
         {
             long n = Math.Min(buffer.Length / elementSize, destination.NumberOfElements - start);
             var span = buffer.AsSpan(0, checked((int)(n * elementSize)));
-            stream.ReadExactly(span);
+            if (!fill(span, start * elementSize)) return false;
             using var chunk = flat.narrow(0, start, n);
             chunk.bytes = span;
             start += n;
         }
+        return true;
+    }
+
+    /// <summary>Reads <paramref name="span"/>'s length from <paramref name="offset"/>; false when the file ends first.</summary>
+    private static bool ReadFully(SafeFileHandle file, Span<byte> span, long offset)
+    {
+        for (int filled = 0; filled < span.Length;)
+        {
+            int got = RandomAccess.Read(file, span[filled..], offset + filled);
+            if (got == 0) return false;
+            filled += got;
+        }
+        return true;
     }
 
     /// <summary>Writes a tensor's bytes (made contiguous on the CPU) to <paramref name="stream"/>.</summary>

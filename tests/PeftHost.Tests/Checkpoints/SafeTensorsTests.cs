@@ -145,7 +145,7 @@ public sealed class SafeTensorsTests
         using var file = SafeTensorsFile.Open(dir["t.safetensors"]);
         using (var f = new FileStream(dir["t.safetensors"], FileMode.Open)) f.SetLength(f.Length - 2000);
         using var w = empty([1000]);
-        var e = Assert.Throws<ModelFormatException>(() => file.ReadInto("w", w));
+        var e = Assert.Throws<ModelFormatException>(() => SafeTensorsFile.ReadManyInto([(file, "w", w)]));
         Assert.Contains("tensor 'w': the file ends early", e.Message);
         Assert.Contains("t.safetensors", e.Message);
     }
