@@ -362,6 +362,19 @@ public static class AnchorsBench
     }
 
     /// <summary>
+    /// The model in <paramref name="dir"/> as <paramref name="format"/>: a load dtype, or nf4 (the float32 model
+    /// quantized with <paramref name="plugins"/>' nf4, block 64, double quantization, float32 compute) as the suite
+    /// compares it. The plugins must outlive the model: its quantized layers are theirs.
+    /// </summary>
+    public static CausalLanguageModel LoadAs(string dir, string format, PluginHost plugins)
+    {
+        if (format != "nf4") return ModelLoader.Load(dir, DeviceSelector.ParseDtype(format), BenchDevice.Current);
+        var model = ModelLoader.Load(dir, ScalarType.Float32, BenchDevice.Current);
+        ModelQuantizer.Quantize(model, plugins.GetQuantizer("nf4"), new QuantizationOptions(64, DoubleQuant: true, ScalarType.Float32));
+        return model;
+    }
+
+    /// <summary>
     /// Child entry: loads the model in <paramref name="dir"/> as <paramref name="format"/> (a dtype, or nf4), decodes
     /// <see cref="DecodeTokens"/> greedy tokens from BOS and times prefills of <paramref name="prompt"/>.
     /// </summary>
@@ -369,8 +382,7 @@ public static class AnchorsBench
     {
         NativeRuntime.SetThreads(Threads);
         using var plugins = new PluginHost(new PluginHostOptions { WatchForChanges = false });
-        using var model = ModelLoader.Load(dir, format == "nf4" ? ScalarType.Float32 : DeviceSelector.ParseDtype(format), BenchDevice.Current);
-        if (format == "nf4") ModelQuantizer.Quantize(model, plugins.GetQuantizer("nf4"), new QuantizationOptions(64, DoubleQuant: true, ScalarType.Float32));
+        using var model = LoadAs(dir, format, plugins);
         var generator = new TextGenerator(model);
         int bos = model.Config.BosTokenId ?? 1;
         var stamps = new double[DecodeTokens + 1];

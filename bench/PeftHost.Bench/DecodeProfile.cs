@@ -2,7 +2,6 @@ using System.Diagnostics;
 using PeftHost.Core.Generation;
 using PeftHost.Core.Models;
 using PeftHost.Core.Plugins;
-using PeftHost.Core.Quantization;
 using PeftHost.Core.Runtime;
 using PeftHost.Sdk;
 using TorchSharp.Modules;
@@ -28,8 +27,7 @@ public static class DecodeProfile
     {
         NativeRuntime.SetThreads(Threads);
         using var plugins = new PluginHost(new PluginHostOptions { WatchForChanges = false });
-        using var model = ModelLoader.Load(dir, dtype == "nf4" ? ScalarType.Float32 : DeviceSelector.ParseDtype(dtype));
-        if (dtype == "nf4") ModelQuantizer.Quantize(model, plugins.GetQuantizer("nf4"), new QuantizationOptions(64, DoubleQuant: true, ScalarType.Float32));
+        using var model = AnchorsBench.LoadAs(dir, dtype, plugins);
         using var _ = inference_mode();
         var config = model.Config;
         int bos = config.BosTokenId ?? 1;
