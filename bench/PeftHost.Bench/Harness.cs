@@ -26,7 +26,7 @@ public static class BenchSuites
         new("qlora-memory", "QLoRA vs LoRA peak memory on a ~1B config", TrainingBench.RunMemory1B),
         new("tokenizers", "Real tokenizers: load time, heap and encode throughput vs the transformers.js reference", TokenizerBench.Run),
         new("export", "GGUF export: time and file size per type, llama.cpp vs PeftHost NLL (~100M LLaMA)", ExportBench.Run),
-        new("scalar-race", "TorchSharp's temporary-Scalar race: errors with the default gen0 budget and with the tests' larger one", ScalarRaceBench.Run),
+        new("scalar-race", "TorchSharp's temporary-Scalar race: its addition with the default gen0 budget and the tests' larger one, and PeftHost's held addition", ScalarRaceBench.Run),
         new("anchors", "Against PyTorch and llama.cpp: training, evaluation and generation on the same weights", AnchorsBench.Run),
         new("farm", "Run farm: scheduling overhead per job and jobs/minute for no-op recipes, embedded and on 1 and 3 silos", FarmBench.Run),
     ];

@@ -28,8 +28,8 @@ if (args.Length > 0 && args[0] == ChildProcess.Flag)
         case "anchor-generate": // MODEL_DIR FORMAT(float32|bfloat16|nf4) PREFILL_IDS(comma-separated)
             AnchorsBench.GenerateChild(args[2], args[3], args[4].Split(',').Select(int.Parse).ToArray());
             break;
-        case "scalar-race": // OPERATIONS: tensor additions while another thread allocates
-            ScalarRaceBench.Child(int.Parse(args[2]));
+        case "scalar-race": // OPERATIONS HOW(operator|held): tensor additions while another thread allocates
+            ScalarRaceBench.Child(int.Parse(args[2]), args[3] == "held");
             break;
         case "train-profile": // MODEL_DIR BATCH SEQ THREADS DROPOUT: where a LoRA training step's time goes (printed)
             TrainProfile.Run(args[2], int.Parse(args[3]), int.Parse(args[4]), int.Parse(args[5]), double.Parse(args[6], System.Globalization.CultureInfo.InvariantCulture));

@@ -1,5 +1,6 @@
 using PeftHost.Sdk;
 using PeftHost.Sdk.Tuners;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -34,7 +35,8 @@ public sealed class AdaLoraAdapter : TunerLayerAdapter<AdaLoraLayer>
     public int EffectiveRank()
     {
         using var scope = NewDisposeScope();
-        return Layers.Sum(l => (int)l.Layer.LoraE(Name).ne(0).sum().item<long>());
+        using var zero = 0.ToScalar();
+        return Layers.Sum(l => (int)l.Layer.LoraE(Name).ne(zero).sum().item<long>());
     }
 
     /// <inheritdoc />

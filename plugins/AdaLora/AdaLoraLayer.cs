@@ -74,7 +74,8 @@ public sealed class AdaLoraLayer : LinearTunerLayer<AdaLoraSettings>
         var a = empty([rank, InFeatures], ScalarType.Float32, device);
         var e = empty([rank, 1], ScalarType.Float32, device);
         var b = empty([OutFeatures, rank], ScalarType.Float32, device);
-        var rankNum = full([1], settings.RankNum, ScalarType.Float32, device);
+        using var rankNumValue = settings.RankNum.ToScalar();
+        var rankNum = full([1], rankNumValue, ScalarType.Float32, device);
         if (device.type != DeviceType.META)
         {
             using var _ = no_grad();
@@ -106,7 +107,7 @@ public sealed class AdaLoraLayer : LinearTunerLayer<AdaLoraSettings>
         var a = LoraA(adapter).detach().to(ScalarType.Float32);
         var e = LoraE(adapter).detach().to(ScalarType.Float32);
         var b = LoraB(adapter).detach().to(ScalarType.Float32);
-        return b.matmul(a * e) * settings.Factor;
+        return b.matmul(a * e).Times(settings.Factor);
     }
 
     /// <summary>Folds <paramref name="adapter"/> into the base weight (W += ΔW).</summary>
@@ -116,7 +117,7 @@ public sealed class AdaLoraLayer : LinearTunerLayer<AdaLoraSettings>
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
-        LinearLayers.WriteWeight(BaseLayer, w + DeltaWeight(adapter));
+        LinearLayers.WriteWeight(BaseLayer, w.Plus(DeltaWeight(adapter)));
         Merged.Add(adapter);
     }
 
@@ -153,8 +154,8 @@ public sealed class AdaLoraLayer : LinearTunerLayer<AdaLoraSettings>
                 var e = Cast(_loraE[name], x.dtype);
                 var b = Cast(_loraB[name], x.dtype);
                 var input = s.Dropout > 0 && training ? F.dropout(x, s.Dropout, true) : x;
-                var delta = F.linear(F.linear(input, a * e), b).mul(s.Factor);
-                result = result + (delta.dtype == result.dtype ? delta : delta.to(result.dtype));
+                var delta = F.linear(F.linear(input, a * e), b).Times(s.Factor);
+                result = result.Plus(delta.dtype == result.dtype ? delta : delta.to(result.dtype));
             }
         }
         return result.MoveToOuterDisposeScope();

@@ -32,10 +32,10 @@ public sealed class OrthogonalRegularizer(AdaLoraAdapter adapter) : ILossTerm
             {
                 var identity = eye(cov.shape[0], dtype: ScalarType.Float32, device: cov.device);
                 var term = linalg.matrix_norm(cov - identity, "fro");
-                sum = sum is null ? term : sum + term;
+                sum = sum is null ? term : sum.Plus(term);
                 count++;
             }
         }
-        return (sum! * (weight / count)).MoveToOuterDisposeScope();
+        return sum!.Times(weight / count).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -75,6 +76,10 @@ public sealed class RankAllocator : IDisposable
     public void UpdateImportance()
     {
         using var _ = no_grad();
+        using var beta1 = _config.Beta1.ToScalar();
+        using var oneMinusBeta1 = (1 - _config.Beta1).ToScalar();
+        using var beta2 = _config.Beta2.ToScalar();
+        using var oneMinusBeta2 = (1 - _config.Beta2).ToScalar();
         foreach (var p in Parameters())
         {
             using var scope = NewDisposeScope();
@@ -86,8 +91,8 @@ public sealed class RankAllocator : IDisposable
                 _state[p] = s;
             }
             // Sensitivity smoothing, then uncertainty quantification against the updated mean.
-            s.Ipt.mul_(_config.Beta1).add_(ipt, alpha: 1 - _config.Beta1);
-            s.Unc.mul_(_config.Beta2).add_((ipt - s.Ipt).abs(), alpha: 1 - _config.Beta2);
+            s.Ipt.mul_(beta1).add_(ipt, alpha: oneMinusBeta1);
+            s.Unc.mul_(beta2).add_((ipt - s.Ipt).abs(), alpha: oneMinusBeta2);
         }
     }
 
@@ -105,7 +110,7 @@ public sealed class RankAllocator : IDisposable
             var e = Score(layer.LoraE(_adapter)).view(-1);
             var a = Score(layer.LoraA(_adapter)).mean([1]);
             var b = Score(layer.LoraB(_adapter)).mean([0]);
-            scores.Add(e + a + b);
+            scores.Add(e.Plus(a).Plus(b));
         }
         int k = InitialBudget - budget;
         double threshold = double.NegativeInfinity;
@@ -115,11 +120,13 @@ public sealed class RankAllocator : IDisposable
             threshold = all.kthvalue(k, 0).values.item<float>();
         }
         var pattern = new Dictionary<string, bool[]>(StringComparer.Ordinal);
+        using var thresholdValue = threshold.ToScalar();
+        using var zero = 0.0.ToScalar();
         for (int i = 0; i < _modules.Count; i++)
         {
             var (path, layer) = _modules[i];
-            var masked = scores[i].to(ScalarType.Float32) <= threshold;
-            layer.LoraE(_adapter).masked_fill_(masked.view(-1, 1), 0.0);
+            var masked = scores[i].to(ScalarType.Float32) <= thresholdValue;
+            layer.LoraE(_adapter).masked_fill_(masked.view(-1, 1), zero);
             pattern[PatternKey(path)] = masked.logical_not().cpu().data<bool>().ToArray();
         }
         return pattern;
@@ -129,6 +136,7 @@ public sealed class RankAllocator : IDisposable
     public void MaskUsingRankPattern(IReadOnlyDictionary<string, bool[]> rankPattern)
     {
         using var _ = no_grad();
+        using var zero = 0.0.ToScalar();
         foreach (var (path, layer) in _modules)
         {
             if (!rankPattern.TryGetValue(PatternKey(path), out var keep)) continue;
@@ -136,7 +144,7 @@ public sealed class RankAllocator : IDisposable
             if (keep.Length != e.shape[0]) continue;
             using var scope = NewDisposeScope();
             var dropped = tensor(keep.Select(k => !k).ToArray(), device: e.device).view(-1, 1);
-            e.masked_fill_(dropped, 0.0);
+            e.masked_fill_(dropped, zero);
         }
     }
 

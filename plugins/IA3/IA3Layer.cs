@@ -86,7 +86,7 @@ public sealed class IA3Layer : LinearTunerLayer
         if (!Merged.Remove(adapter)) return;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var l = Vector(adapter).detach().to(ScalarType.Float32) + UnmergeEpsilon;
+        var l = Vector(adapter).detach().to(ScalarType.Float32).Plus(UnmergeEpsilon);
         var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
         LinearLayers.WriteWeight(BaseLayer, w / l.to(w.device));
         if (!IsFeedforward && BaseBias() is { } bias) bias.div_(l.reshape(bias.shape).to(bias.dtype, bias.device));

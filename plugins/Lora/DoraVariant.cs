@@ -30,8 +30,8 @@ internal sealed class DoraVariant : ILoraVariant
     /// <inheritdoc />
     public Tensor Merge(LoraLayer layer, string adapter, Tensor weight, Tensor delta)
     {
-        var sum = weight + delta;
-        var norm = linalg.vector_norm(sum, 2, [1]);
+        var sum = weight.Plus(delta);
+        var norm = linalg.norm(sum, 2.0, [1]);
         var factor = layer.Magnitude(adapter)!.detach().to(ScalarType.Float32) / norm;
         _mergeNorm?.Dispose();
         _mergeNorm = norm.MoveToOuterDisposeScope();
@@ -63,7 +63,7 @@ internal sealed class DoraVariant : ILoraVariant
         {
             weight = layer.BaseWeight(x.dtype);
             var loraWeight = b.detach().matmul(a.detach());
-            weightNorm = linalg.vector_norm(weight + settings.Scaling * loraWeight, 2, [1]);
+            weightNorm = linalg.norm(weight.Plus(loraWeight.Times(settings.Scaling)), 2.0, [1]);
         }
         var magnitude = layer.Magnitude(adapter)!;
         var scale = ((magnitude.dtype == x.dtype ? magnitude : magnitude.to(x.dtype)) / weightNorm).view(1, -1);
@@ -75,7 +75,7 @@ internal sealed class DoraVariant : ILoraVariant
             baseTerm = bias is null ? baseResult : baseResult - bias;
             if (baseTerm.dtype != x.dtype) baseTerm = baseTerm.to(x.dtype);
         }
-        return (scale - 1) * baseTerm + scale * loraResult * settings.Scaling;
+        return (scale.Minus(1) * baseTerm).Plus((scale * loraResult).Times(settings.Scaling));
     }
 
     /// <inheritdoc />
@@ -93,6 +93,6 @@ internal sealed class DoraVariant : ILoraVariant
         using var scope = NewDisposeScope();
         var w = LinearLayers.ReadWeight(layer.BaseLayer, ScalarType.Float32);
         var lora = b.detach().to(ScalarType.Float32).matmul(a.detach().to(ScalarType.Float32));
-        return linalg.vector_norm(w + scaling * lora, 2, [1]).to(dtype).MoveToOuterDisposeScope();
+        return linalg.norm(w.Plus(lora.Times(scaling)), 2.0, [1]).to(dtype).MoveToOuterDisposeScope();
     }
 }

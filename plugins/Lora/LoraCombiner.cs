@@ -152,12 +152,12 @@ public static class LoraCombiner
         {
             double product = weight * layer.Settings(name).Scaling;
             double factor = Math.Sqrt(Math.Abs(product));
-            var ai = layer.LoraA(name).detach().to(ScalarType.Float32) * (Math.Sign(product) * factor);
-            var bi = layer.LoraB(name).detach().to(ScalarType.Float32) * factor;
+            var ai = layer.LoraA(name).detach().to(ScalarType.Float32).Times(Math.Sign(product) * factor);
+            var bi = layer.LoraB(name).detach().to(ScalarType.Float32).Times(factor);
             if (a is not null && !a.shape.SequenceEqual(ai.shape))
                 throw new ArgumentException($"combination type linear needs equal ranks; '{path}' has ranks {a.shape[0]} and {ai.shape[0]}");
-            a = a is null ? ai : a + ai;
-            b = b is null ? bi : b + bi;
+            a = a is null ? ai : a.Plus(ai);
+            b = b is null ? bi : b.Plus(bi);
         }
         return (a!.MoveToOuterDisposeScope(), b!.MoveToOuterDisposeScope());
     }
@@ -167,7 +167,7 @@ public static class LoraCombiner
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var aParts = present.Select(p => layer.LoraA(p.Name).detach().to(ScalarType.Float32) * (p.Weight * layer.Settings(p.Name).Scaling)).ToList();
+        var aParts = present.Select(p => layer.LoraA(p.Name).detach().to(ScalarType.Float32).Times(p.Weight * layer.Settings(p.Name).Scaling)).ToList();
         var bParts = present.Select(p => layer.LoraB(p.Name).detach().to(ScalarType.Float32)).ToList();
         return (cat(aParts, 0).MoveToOuterDisposeScope(), cat(bParts, 1).MoveToOuterDisposeScope());
     }
@@ -180,8 +180,8 @@ public static class LoraCombiner
         Tensor? m = null;
         foreach (var (name, weight) in present)
         {
-            var term = layer.DeltaWeight(name) * weight;
-            m = m is null ? term : m + term;
+            var term = layer.DeltaWeight(name).Times(weight);
+            m = m is null ? term : m.Plus(term);
         }
         var (u, s, vh) = linalg.svd(m!, fullMatrices: false);
         int k = (int)Math.Min(newRank, s.shape[0]);

@@ -58,13 +58,13 @@ internal static class LoraInitializer
         var w = LinearLayers.ReadWeight(baseLayer, ScalarType.Float32);
         CheckRank(w, rank, "pissa");
         var (u, s, vh) = linalg.svd(w, fullMatrices: false);
-        var sr = s[..rank] / scaling;
+        var sr = s[..rank].DividedBy(scaling);
         var sqrtS = sr.sqrt();
         var loraA = sqrtS.unsqueeze(1) * vh[..rank];          // diag(√Sr) · Vhr   [r, in]
         var loraB = u[.., ..rank] * sqrtS.unsqueeze(0);        // Ur · diag(√Sr)    [out, r]
         a.copy_(loraA);
         b.copy_(loraB);
-        LinearLayers.WriteWeight(baseLayer, w - scaling * loraB.matmul(loraA));
+        LinearLayers.WriteWeight(baseLayer, w - loraB.matmul(loraA).Times(scaling));
     }
 
     /// <summary>OLoRA: W = Q R (float32); A = R[:r], B = Q[:, :r], and W is replaced by W − scaling·B·A.</summary>
@@ -78,7 +78,7 @@ internal static class LoraInitializer
         var loraB = q[.., ..rank].contiguous();
         a.copy_(loraA);
         b.copy_(loraB);
-        LinearLayers.WriteWeight(baseLayer, w - scaling * loraB.matmul(loraA));
+        LinearLayers.WriteWeight(baseLayer, w - loraB.matmul(loraA).Times(scaling));
     }
 
     private static void CheckRank(Tensor w, int rank, string method)

@@ -110,7 +110,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
                     var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
                     var b0 = initial.B.to(ScalarType.Float32, w.device);
                     var a0 = initial.A.to(ScalarType.Float32, w.device);
-                    WriteBase(w + settings.Scaling * b0.matmul(a0));
+                    WriteBase(w.Plus(b0.matmul(a0).Times(settings.Scaling)));
                 }
             }
         }
@@ -123,7 +123,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
     {
         var a = LoraA(adapter).detach().to(ScalarType.Float32);
         var b = LoraB(adapter).detach().to(ScalarType.Float32);
-        return b.matmul(a) * settings.Scaling;
+        return b.matmul(a).Times(settings.Scaling);
     }
 
     /// <summary>
@@ -140,7 +140,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
             using var scope = NewDisposeScope();
             var delta = DeltaWeight(name);
             var w = LinearLayers.ReadWeight(BaseLayer, ScalarType.Float32);
-            var merged = _variants.TryGetValue(name, out var variant) ? variant.Merge(this, name, w, delta) : w + delta;
+            var merged = _variants.TryGetValue(name, out var variant) ? variant.Merge(this, name, w, delta) : w.Plus(delta);
             // PEFT's safe_merge, always on: an overflowing merge (a huge scaling) must not leave an infinite weight behind.
             if (!merged.isfinite().all().item<bool>())
                 throw new InvalidOperationException($"merging adapter '{name}' would make a weight NaN or infinite (its scaling is {AdapterSettings[name].Scaling:G3}); the weight is left unmerged");
@@ -214,7 +214,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
                     continue;
                 }
                 var delta = variant?.Forward(this, name, s, x, baseResult) ?? LoraDelta(x, name, s);
-                result = result + (delta.dtype == result.dtype ? delta : delta.to(result.dtype));
+                result = result.Plus(delta.dtype == result.dtype ? delta : delta.to(result.dtype));
             }
         }
         return result.MoveToOuterDisposeScope();
@@ -228,6 +228,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
             throw new InvalidOperationException("mixed-adapter batches need unmerged adapters; unmerge first");
         var result = BaseLayer.forward(x);
         var groups = new Dictionary<string, List<long>>(StringComparer.Ordinal);
+        using var one = 1.0.ToScalar();
         for (int i = 0; i < rows.Count; i++)
         {
             if (rows[i] == IAdapterRouting.BaseModelName || !AdapterSettings.ContainsKey(rows[i])) continue;
@@ -241,7 +242,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
                 throw new InvalidOperationException($"mixed-adapter batches do not support {variant.Name} (adapter '{name}')");
             var index = tensor(indices.ToArray(), ScalarType.Int64, x.device);
             var delta = LoraDelta(x.index_select(0, index), name, s);
-            result = result.index_add(0, index, delta.dtype == result.dtype ? delta : delta.to(result.dtype), 1.0);
+            result = result.index_add(0, index, delta.dtype == result.dtype ? delta : delta.to(result.dtype), one);
         }
         return result;
     }
@@ -268,7 +269,11 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
     private Tensor AddLoraDeltaInPlace(Tensor result, Tensor x, string name, LoraAdapterSettings s)
     {
         var (a, b) = AdapterWeights(name, x.dtype);
-        if (!result.is_contiguous()) return result.add_(F.linear(F.linear(Dropout(x, s), a), b), s.Scaling);
+        if (!result.is_contiguous())
+        {
+            using var scaling = s.Scaling.ToScalar();
+            return result.add_(F.linear(F.linear(Dropout(x, s), a), b), scaling);
+        }
         var down = Dropout(x, s).reshape(-1, InFeatures).mm(a.t());
         result.view(-1, OutFeatures).addmm_(down, b.t(), beta: 1, alpha: (float)s.Scaling);
         return result;
@@ -279,7 +284,7 @@ public sealed class LoraLayer : LinearTunerLayer<LoraAdapterSettings>
     {
         var (a, b) = AdapterWeights(name, x.dtype);
         var dropped = Dropout(x, s);
-        return F.linear(F.linear(dropped, a).mul(s.Scaling), b);
+        return F.linear(F.linear(dropped, a).Times(s.Scaling), b);
     }
 
     /// <summary>The base weight [out, in] in <paramref name="dtype"/>, detached; a plain Linear's own weight is not copied.</summary>

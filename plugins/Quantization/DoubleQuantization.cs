@@ -1,4 +1,5 @@
 using PeftHost.Core.Quantization.Codecs;
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -58,6 +59,6 @@ public static class DoubleQuantization
     {
         using var scope = NewDisposeScope();
         var values = Blockwise8Bit.Dequantize(codes, nestedAbsmax, nestedQuantMap, nestedBlockSize);
-        return (values + offset).MoveToOuterDisposeScope();
+        return values.Plus(offset).MoveToOuterDisposeScope();
     }
 }

@@ -58,8 +58,12 @@ public static class FourBitCodec
         using var noGrad = no_grad();
         var map = quantMap.to(ScalarType.Float32, packed.device);
         // byteTable[b] = (map[b >> 4], map[b & 15])
-        var byteValues = arange(256, ScalarType.Int32, packed.device);
-        var byteTable = stack([map.index_select(0, byteValues.div(16, RoundingMode.floor)), map.index_select(0, byteValues.remainder(16))], 1);
+        using var first = 0.ToScalar();
+        using var end = 256.ToScalar();
+        using var step = 1.ToScalar();
+        using var sixteen = 16.ToScalar();
+        var byteValues = arange(first, end, step, ScalarType.Int32, packed.device);
+        var byteTable = stack([map.index_select(0, byteValues.div(sixteen, RoundingMode.floor)), map.index_select(0, byteValues.remainder(sixteen))], 1);
         var codes = packed.reshape(-1).to(ScalarType.Int32);
         var values = byteTable.index_select(0, codes).reshape(-1);
         codes.Dispose(); // 4 bytes per packed byte: gone before the scaling pass

@@ -62,7 +62,7 @@ internal static unsafe class FourBitMatVec
         // the decoding thread's OpenMP count to one for the whole step freed that core, but cost small
         // models more than it gained (bench/RESULTS.md, performance log, 2026-12-07).
         job.Run(0, outFeatures);
-        if (bias is not null) y.add_(bias);
+        if (bias is not null) y.AddInPlace(bias);
         return y.view([.. input.shape[..^1], outFeatures]).MoveToOuterDisposeScope();
     }
 

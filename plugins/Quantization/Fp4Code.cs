@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,7 +44,8 @@ public sealed class Fp4Code : FourBitCode
         var bucket = bucketize(scaled.abs(), thresholds, outInt32: true, right: false);
         bucket = where(scaled.isnan(), zeros_like(bucket), bucket);
         var magnitude = magnitudeCodes.index_select(0, bucket.reshape(-1)).reshape(scaled.shape);
-        var sign = scaled.lt(0).to(ScalarType.Byte) * 8;
-        return (magnitude + sign).to(ScalarType.Byte).MoveToOuterDisposeScope();
+        using var zero = 0.ToScalar();
+        var sign = scaled.lt(zero).to(ScalarType.Byte).Times(8);
+        return magnitude.Plus(sign).to(ScalarType.Byte).MoveToOuterDisposeScope();
     }
 }

@@ -43,7 +43,8 @@ public sealed class Int8Quantizer : IQuantizer
         var w = weight.detach().to(ScalarType.Float32);
         var scales = w.abs().amax([1]);
         // An all-zero row has scale 0: its codes are 0 (127/0 would make them NaN).
-        var factor = torch.where(scales.eq(0), zeros_like(scales), 127f / scales);
+        using var zero = 0.ToScalar();
+        var factor = torch.where(scales.eq(zero), zeros_like(scales), scales.reciprocal().Times(127f));
         var codes = (w * factor.unsqueeze(1)).round_().to(ScalarType.Int8);
         var state = new Dictionary<string, Tensor>
         {
@@ -64,7 +65,7 @@ public sealed class Int8Quantizer : IQuantizer
     {
         if (quantized.QuantType != Name) throw new ArgumentException($"{Name} cannot dequantize a {quantized.QuantType} tensor");
         using var scope = NewDisposeScope();
-        var scales = quantized.State[RowScales].to(ScalarType.Float32) * InverseOf127;
+        var scales = quantized.State[RowScales].to(ScalarType.Float32).Times(InverseOf127);
         var values = quantized.Data.to(ScalarType.Float32).view(quantized.Shape) * scales.unsqueeze(1);
         return values.to(dtype).MoveToOuterDisposeScope();
     }

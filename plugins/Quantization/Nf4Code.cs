@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -63,11 +64,14 @@ public sealed class Nf4Code : FourBitCode
     {
         using var scope = NewDisposeScope();
         var flat = scaled.reshape(-1);
-        var cell = (flat + 1).mul_(Cells / 2).to(ScalarType.Int32).clamp_(0, Cells - 1);
+        using var zero = 0.ToScalar();
+        using var halfCells = (Cells / 2).ToScalar();
+        using var lastCell = (Cells - 1).ToScalar();
+        var cell = flat.Plus(1).mul_(halfCells).to(ScalarType.Int32).clamp_(zero, lastCell);
         var cellBase = tensor(_cellBase, ScalarType.Byte, scaled.device);
         var cellBoundary = tensor(_cellBoundary, ScalarType.Float32, scaled.device);
-        var code = cellBase.index_select(0, cell).add_(flat.gt(cellBoundary.index_select(0, cell)));
-        code.masked_fill_(flat.isnan(), 0);
+        var code = cellBase.index_select(0, cell).AddInPlace(flat.gt(cellBoundary.index_select(0, cell)));
+        code.masked_fill_(flat.isnan(), zero);
         return code.view(scaled.shape).MoveToOuterDisposeScope();
     }
 

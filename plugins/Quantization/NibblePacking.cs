@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,7 +16,7 @@ public static class NibblePacking
         if (codes.NumberOfElements % 2 != 0) throw new ArgumentException("pack needs an even number of codes");
         using var scope = NewDisposeScope();
         var pairs = codes.reshape(-1, 2);
-        var packed = pairs[.., 0] * 16 + pairs[.., 1];
+        var packed = pairs[.., 0].Times(16).Plus(pairs[.., 1]);
         return packed.to(ScalarType.Byte).contiguous().MoveToOuterDisposeScope();
     }
 
@@ -24,8 +25,9 @@ public static class NibblePacking
     {
         using var scope = NewDisposeScope();
         var flat = packed.reshape(-1);
-        var high = flat.div(16, RoundingMode.floor);
-        var low = flat.remainder(16);
+        using var sixteen = 16.ToScalar();
+        var high = flat.div(sixteen, RoundingMode.floor);
+        var low = flat.remainder(sixteen);
         return stack([high, low], 1).reshape(-1).to(ScalarType.Byte).MoveToOuterDisposeScope();
     }
 }

@@ -58,7 +58,7 @@ internal sealed class RowBands : IDisposable
             long count = Math.Min(_rowsPerBand, _out - first);
             output.narrow(1, first, count).copy_(rows.mm(Rows(first, count, input.dtype).t()));
         }
-        if (bias is not null) output.add_(bias);
+        if (bias is not null) output.AddInPlace(bias);
         return output.view([.. input.shape[..^1], _out]).MoveToOuterDisposeScope();
     }
 

@@ -1,5 +1,6 @@
 using PeftHost.Core.Data;
 using PeftHost.Core.Models;
+using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -100,6 +101,8 @@ public sealed class ClassificationEvaluator(
         // Similar prompt lengths share a batch: less padding, and often none (SDPA's causal fast path).
         var order = Enumerable.Range(0, candidates.Length).OrderBy(i => shared[i]).ToArray();
         int padId = tokenizer.PaddingId();
+        using var ignoreIndex = TokenizedExample.IgnoreIndex.ToScalar();
+        using var zero = 0.ToScalar();
         using var inference = inference_mode();
         for (int start = 0; start < order.Length; start += BatchSize)
         {
@@ -128,8 +131,8 @@ public sealed class ClassificationEvaluator(
                     cache.Crop(promptCacheLength);
                 }
                 var (targets, _) = RightPad(words.Select(w => w.Labels).ToArray(), fed + 1, TokenizedExample.IgnoreIndex, model.Device);
-                var valid = targets != TokenizedExample.IgnoreIndex;
-                var picked = logProbs.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1);
+                var valid = targets != ignoreIndex;
+                var picked = logProbs.gather(-1, targets.clamp_min(zero).unsqueeze(-1)).squeeze(-1);
                 var rowSums = picked.where(valid, zeros_like(picked)).sum(-1).to(ScalarType.Float64).cpu().data<double>().ToArray();
                 var rowCounts = valid.sum(-1).cpu().data<long>().ToArray();
                 for (int r = 0; r < rows.Length; r++)

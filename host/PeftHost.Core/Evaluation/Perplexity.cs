@@ -54,6 +54,7 @@ public static class Perplexity
         using var inference = inference_mode();
         double sum = 0;
         long count = 0;
+        using var ignoreIndex = LanguageModelLoss.IgnoreIndex.ToScalar();
         var planned = streams.Select(ids => (Ids: ids.Select(i => (long)i).ToArray(), Windows: TokenWindows.Strided(ids.Count, size, step))).ToList();
         int total = planned.Sum(p => p.Windows.Count), done = 0;
         foreach (var (all, windows) in planned)
@@ -66,7 +67,7 @@ public static class Perplexity
                 // Only this window's new tokens are labels; the ones before are context.
                 var labels = input.clone();
                 int contextOnly = w.ScoredFrom - w.Begin;
-                if (contextOnly > 1) labels[.., ..contextOnly].fill_(LanguageModelLoss.IgnoreIndex);
+                if (contextOnly > 1) labels[.., ..contextOnly].fill_(ignoreIndex);
                 sum += model.NextTokenLossSum(input, null, labels).item<float>();
                 count += w.Scored;
                 progress?.Invoke(++done, total);

@@ -14,8 +14,10 @@ public static class TokenLoss
         using var scope = NewDisposeScope();
         var logProbs = F.log_softmax(logits[.., ..^1, ..].to(ScalarType.Float32), -1);
         var targets = labels[.., 1..];
-        var valid = targets != LanguageModelLoss.IgnoreIndex;
-        var picked = logProbs.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1);
+        using var ignoreIndex = LanguageModelLoss.IgnoreIndex.ToScalar();
+        using var zero = 0.ToScalar();
+        var valid = targets != ignoreIndex;
+        var picked = logProbs.gather(-1, targets.clamp_min(zero).unsqueeze(-1)).squeeze(-1);
         return picked.where(valid, zeros_like(picked)).sum(-1).MoveToOuterDisposeScope();
     }
 }

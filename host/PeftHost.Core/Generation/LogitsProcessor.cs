@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,27 +14,31 @@ public sealed class LogitsProcessor(GenerationOptions options, Generator? genera
         var scores = logits.to(ScalarType.Float32);
         if (options.RepetitionPenalty != 1.0 && history is not null)
         {
+            using var zero = 0.ToScalar();
             var seen = scores.gather(1, history);
-            var penalised = where(seen < 0, seen * options.RepetitionPenalty, seen / options.RepetitionPenalty);
+            var penalised = where(seen < zero, seen.Times(options.RepetitionPenalty), seen.DividedBy(options.RepetitionPenalty));
             scores = scores.scatter(1, history, penalised);
         }
         if (options.Temperature == 0)
             return scores.argmax(-1).MoveToOuterDisposeScope();
 
-        scores = scores / options.Temperature;
+        scores = scores.DividedBy(options.Temperature);
         if (options.TopK > 0 && options.TopK < scores.shape[1])
         {
+            using var negativeInfinity = double.NegativeInfinity.ToScalar();
             var kth = scores.topk(options.TopK, dim: -1).values[.., ^1..];
-            scores = scores.masked_fill(scores < kth, double.NegativeInfinity);
+            scores = scores.masked_fill(scores < kth, negativeInfinity);
         }
         if (options.TopP < 1.0)
         {
+            using var negativeInfinity = double.NegativeInfinity.ToScalar();
+            using var topP = options.TopP.ToScalar();
             var (sorted, order) = scores.sort(-1, descending: true);
             var probs = sorted.softmax(-1);
             // Drop a token when the tokens ranked above it already reach p (the top token always stays).
-            var remove = (probs.cumsum(-1) - probs) > options.TopP;
+            var remove = (probs.cumsum(-1) - probs) > topP;
             var removeInVocabOrder = zeros_like(remove).scatter(1, order, remove);
-            scores = scores.masked_fill(removeInVocabOrder, double.NegativeInfinity);
+            scores = scores.masked_fill(removeInVocabOrder, negativeInfinity);
         }
         return multinomial(scores.softmax(-1), 1, generator: generator).squeeze(-1).MoveToOuterDisposeScope();
     }

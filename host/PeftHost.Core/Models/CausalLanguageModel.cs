@@ -110,7 +110,7 @@ public sealed class CausalLanguageModel : HfModule
     private Tensor Logits(Tensor hidden)
     {
         var logits = _lmHead is not null ? _lmHead.forward(hidden) : F.linear(hidden, TiedOutputTable);
-        return Config.FinalLogitSoftcapping is double cap ? (logits / cap).tanh() * cap : logits;
+        return Config.FinalLogitSoftcapping is double cap ? logits.DividedBy(cap).tanh().Times(cap) : logits;
     }
 
     /// <summary>
@@ -179,7 +179,7 @@ public sealed class CausalLanguageModel : HfModule
             int seqPast = cache is null ? 0 : cache.Length - cache.PrefixLength;
             // Hugging Face numbers tokens after an attention prefix (past_key_values) from P on;
             // matching it keeps prefix adapters trained in Python PEFT exact here.
-            var positions = PositionIds(attentionMask, seqPast, t, batch) + prefixLength;
+            var positions = PositionIds(attentionMask, seqPast, t, batch).Plus(prefixLength);
             int cacheOffset = cache is null ? 0 : (firstPass ? prefixLength : cache.Length);
             AttentionContext Context(RotaryEmbedding rope, int? window)
             {
@@ -221,12 +221,17 @@ public sealed class CausalLanguageModel : HfModule
     private Tensor PositionIds(Tensor? mask, int seqPast, long t, long batch)
     {
         if (mask is null)
-            return arange(seqPast, seqPast + t, ScalarType.Int64, Device).unsqueeze(0).expand(batch, t);
+        {
+            using var start = seqPast.ToScalar();
+            using var stop = (seqPast + t).ToScalar();
+            return arange(start, stop, TensorArithmetic.One, ScalarType.Int64, Device).unsqueeze(0).expand(batch, t);
+        }
+        using var zero = 0.ToScalar();
         var segment = mask.to(ScalarType.Int64);
-        var counted = (segment != 0).to(ScalarType.Int64).cumsum(-1) - 1;
+        var counted = (segment != zero).to(ScalarType.Int64).cumsum(-1).Minus(1);
         var highestBefore = F.pad(segment.cummax(-1).values[.., ..^1], [1, 0]);
         var startCount = where(segment > highestBefore, counted, zeros_like(counted)).cummax(-1).values;
-        return (counted - startCount).clamp_min(0)[.., ^(int)t..];
+        return (counted - startCount).clamp_min(zero)[.., ^(int)t..];
     }
 
     /// <summary>
@@ -243,17 +248,24 @@ public sealed class CausalLanguageModel : HfModule
             if (t == 1) return (null, false);
         }
         long keys = seqPast + t;
-        var queryPos = arange(seqPast, seqPast + t, ScalarType.Int64, Device).unsqueeze(1); // [T, 1]
-        var keyPos = arange(0, keys, ScalarType.Int64, Device).unsqueeze(0);               // [1, K]
+        using var zero = 0.ToScalar();
+        using var queryStart = seqPast.ToScalar();
+        using var end = keys.ToScalar(); // seqPast + t
+        var queryPos = arange(queryStart, end, TensorArithmetic.One, ScalarType.Int64, Device).unsqueeze(1); // [T, 1]
+        var keyPos = arange(zero, end, TensorArithmetic.One, ScalarType.Int64, Device).unsqueeze(0);         // [1, K]
         var allowed = keyPos <= queryPos;
-        if (window is int span) allowed = allowed & ((queryPos - keyPos) < span);
+        if (window is int span)
+        {
+            using var spanScalar = span.ToScalar();
+            allowed = allowed & ((queryPos - keyPos) < spanScalar);
+        }
         var mask = allowed.unsqueeze(0).unsqueeze(0).expand(batch, 1, t, keys);
         if (tokenMask is not null)
         {
             // Keys must be real and, in a packed row, of the query's own sequence (a padded query is let through; see below).
             var keySegment = tokenMask.to(ScalarType.Int64).unsqueeze(1).unsqueeze(1);   // [B, 1, 1, K]
             var querySegment = keySegment[.., .., .., ^(int)t..].transpose(-1, -2);        // [B, 1, T, 1]
-            mask = mask & (keySegment != 0) & ((keySegment == querySegment) | (querySegment == 0));
+            mask = mask & (keySegment != zero) & ((keySegment == querySegment) | (querySegment == zero));
         }
         // A padded query row would otherwise attend to nothing and produce NaN: let it see itself.
         mask = mask | (keyPos == queryPos).unsqueeze(0).unsqueeze(0);

@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -39,6 +40,9 @@ internal sealed class FusedLinearCrossEntropy : autograd.SingleTensorFunction<Fu
         var gradHidden = hiddenGrad ? empty_like(hidden) : null;
         var gradWeight = weightGrad ? zeros(weight.shape, ScalarType.Float32, weight.device) : null;
         var total = zeros([], ScalarType.Float32, hidden.device);
+        using var ignoreIndex = LanguageModelLoss.IgnoreIndex.ToScalar();
+        using var zero = 0.ToScalar();
+        using var minusOne = (-1f).ToScalar();
         for (long start = 0; start < rows; start += chunkRows)
         {
             using var scope = NewDisposeScope();
@@ -46,16 +50,16 @@ internal sealed class FusedLinearCrossEntropy : autograd.SingleTensorFunction<Fu
             var h = hidden.narrow(0, start, length);
             var target = labels.narrow(0, start, length);
             var logits = F.linear(h, weight).to(ScalarType.Float32);
-            var valid = target != LanguageModelLoss.IgnoreIndex;
-            var index = target.clamp_min(0).unsqueeze(1);
+            var valid = target != ignoreIndex;
+            var index = target.clamp_min(zero).unsqueeze(1);
             var logSumExp = logits.logsumexp(1);
             var nll = logSumExp - logits.gather(1, index).squeeze(1);
-            total.add_(nll.where(valid, zeros_like(nll)).sum());
+            total.AddInPlace(nll.where(valid, zeros_like(nll)).sum());
             if (gradHidden is null && gradWeight is null) continue;
 
             // ∂nll/∂logits = softmax − one-hot(label), zero on ignored rows; built in the logits' buffer.
             var grad = logits.sub_(logSumExp.unsqueeze(1)).exp_();
-            grad.scatter_add_(1, index, full([length, 1], -1f, ScalarType.Float32, grad.device));
+            grad.scatter_add_(1, index, full([length, 1], minusOne, ScalarType.Float32, grad.device));
             grad.mul_(valid.unsqueeze(1));
             // F.linear above already needed hidden and weight in one dtype.
             gradHidden?.narrow(0, start, length).copy_(grad.to(hidden.dtype).mm(weight));

@@ -31,7 +31,8 @@ public static class LanguageModelLoss
         using var scope = NewDisposeScope();
         var targets = NextTokenLabels(labels);
         var sum = F.cross_entropy(FlatLogits(logits), targets, ignore_index: IgnoreIndex, reduction: nn.Reduction.Sum);
-        long count = (targets != IgnoreIndex).sum().item<long>();
+        using var ignoreIndex = IgnoreIndex.ToScalar();
+        long count = (targets != ignoreIndex).sum().item<long>();
         return (sum.item<float>(), count);
     }
 

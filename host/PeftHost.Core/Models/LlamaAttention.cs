@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -132,7 +133,7 @@ public sealed class LlamaAttention : HfModule
     private Tensor FusedAttention(Tensor q, Tensor k, Tensor v, AttentionContext ctx)
     {
         double defaultScale = 1 / Math.Sqrt(_headDim);
-        if (Math.Abs(_scale - defaultScale) > 1e-12 * defaultScale) q = q * (_scale / defaultScale);
+        if (Math.Abs(_scale - defaultScale) > 1e-12 * defaultScale) q = q.Times(_scale / defaultScale);
         return F.scaled_dot_product_attention(q, k, v, ctx.Mask, 0.0, ctx.IsCausal);
     }
 
@@ -142,12 +143,16 @@ public sealed class LlamaAttention : HfModule
     /// </summary>
     private static Tensor SoftCappedAttention(Tensor q, Tensor k, Tensor v, AttentionContext ctx, double cap, double scale)
     {
-        var scores = matmul(q, k.transpose(-2, -1)) * scale;
-        scores = (scores / cap).tanh() * cap;
+        var scores = matmul(q, k.transpose(-2, -1)).Times(scale);
+        scores = scores.DividedBy(cap).tanh().Times(cap);
         var mask = ctx.Mask;
         if (mask is null && ctx.IsCausal)
             mask = ones(scores.shape[^2], scores.shape[^1], ScalarType.Bool, scores.device).tril();
-        if (mask is not null) scores = scores.masked_fill(mask.logical_not(), double.NegativeInfinity);
+        if (mask is not null)
+        {
+            using var negativeInfinity = double.NegativeInfinity.ToScalar();
+            scores = scores.masked_fill(mask.logical_not(), negativeInfinity);
+        }
         var probs = scores.to(ScalarType.Float32).softmax(-1).to(q.dtype);
         return matmul(probs, v);
     }

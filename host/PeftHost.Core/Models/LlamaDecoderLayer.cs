@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,10 +46,10 @@ public sealed class LlamaDecoderLayer : PeftHost.Sdk.CanonicalModule
         using var scope = NewDisposeScope();
         if (_preFeedforwardNorm is null || _postFeedforwardNorm is null)
         {
-            var h = x + SelfAttention.Forward(_inputNorm.forward(x), ctx);
-            return (h + Mlp.Forward(_postAttentionNorm.forward(h))).MoveToOuterDisposeScope();
+            var h = x.Plus(SelfAttention.Forward(_inputNorm.forward(x), ctx));
+            return h.Plus(Mlp.Forward(_postAttentionNorm.forward(h))).MoveToOuterDisposeScope();
         }
-        var sandwiched = x + _postAttentionNorm.forward(SelfAttention.Forward(_inputNorm.forward(x), ctx));
-        return (sandwiched + _postFeedforwardNorm.forward(Mlp.Forward(_preFeedforwardNorm.forward(sandwiched)))).MoveToOuterDisposeScope();
+        var sandwiched = x.Plus(_postAttentionNorm.forward(SelfAttention.Forward(_inputNorm.forward(x), ctx)));
+        return sandwiched.Plus(_postFeedforwardNorm.forward(Mlp.Forward(_preFeedforwardNorm.forward(sandwiched)))).MoveToOuterDisposeScope();
     }
 }

@@ -50,8 +50,9 @@ public sealed class ParameterFactory(Device device, ScalarType dtype, WeightInit
 
     private Parameter Filled(long size, double value)
     {
+        using var fill = value.ToScalar();
         var t = init == WeightInit.Random || device.type == DeviceType.META
-            ? full([size], value, dtype, device)
+            ? full([size], fill, dtype, device)
             : empty([size], dtype, device);
         return new Parameter(t, requires_grad: true);
     }

@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,10 +30,11 @@ public sealed class RmsNorm : PeftHost.Sdk.CanonicalModule<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var inputDtype = x.dtype;
+        using var two = 2.ToScalar();
         var x32 = x.to(ScalarType.Float32);
-        var normed = x32 * rsqrt(x32.pow(2).mean([-1], keepdim: true) + _eps);
+        var normed = x32 * rsqrt(x32.pow(two).mean([-1], keepdim: true).Plus(_eps));
         var scaled = _weightIsOffset
-            ? (normed * (Weight.to(ScalarType.Float32) + 1)).to(inputDtype)
+            ? (normed * Weight.to(ScalarType.Float32).Plus(1)).to(inputDtype)
             : Weight * normed.to(inputDtype);
         return scaled.MoveToOuterDisposeScope();
     }

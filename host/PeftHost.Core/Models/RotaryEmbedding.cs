@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -72,8 +73,8 @@ public sealed class RotaryEmbedding : IDisposable
         Tensor cos = emb.cos(), sin = emb.sin();
         if (_attentionFactor != 1)
         {
-            cos = cos * _attentionFactor;
-            sin = sin * _attentionFactor;
+            cos = cos.Times(_attentionFactor);
+            sin = sin.Times(_attentionFactor);
         }
         return (cos.to(dtype).MoveToOuterDisposeScope(), sin.to(dtype).MoveToOuterDisposeScope());
     }
@@ -92,7 +93,7 @@ public sealed class RotaryEmbedding : IDisposable
         using var scope = NewDisposeScope();
         long half = x.shape[^1] / 2;
         var rotated = cat([x[.., .., .., (int)half..].neg(), x[.., .., .., ..(int)half]], -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        return (x * cos).Plus(rotated * sin).MoveToOuterDisposeScope();
     }
 
     private static void ApplyScaling(float[] invFreq, RopeScaling? scaling)

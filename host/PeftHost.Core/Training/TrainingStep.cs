@@ -40,12 +40,12 @@ internal sealed class TrainingStep(CausalLanguageModel model, BatchCollator coll
         {
             using var micro = NewDisposeScope();
             using var batch = collator.Collate(examples);
-            var loss = model.NextTokenLossSum(batch.InputIds, batch.ModelMask, batch.Labels) * scale;
+            var loss = model.NextTokenLossSum(batch.InputIds, batch.ModelMask, batch.Labels).Times(scale);
             foreach (var term in lossTerms)
-                if (term.Compute() is { } extra) loss = loss + extra.to(ScalarType.Float32) / microBatches.Count;
+                if (term.Compute() is { } extra) loss = loss.Plus(extra.to(ScalarType.Float32).DividedBy(microBatches.Count));
             loss.backward();
             ActivationCheckpoint.ReleaseHandedBack();
-            total = (total + loss.detach()).MoveToOuterDisposeScope();
+            total = total.Plus(loss.detach()).MoveToOuterDisposeScope();
             tokens += batch.RealTokens;
         }
         foreach (var hooks in model.Hooks.ActiveTrainingHooks()) hooks.AfterBackward(info);

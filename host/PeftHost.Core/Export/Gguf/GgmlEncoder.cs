@@ -1,3 +1,5 @@
+using PeftHost.Sdk;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PeftHost.Core.Export.Gguf;
@@ -41,9 +43,10 @@ public static class GgmlEncoder
 
     private static byte[] Q8_0(Tensor blocks)
     {
+        using var zero = 0.ToScalar();
         var a = blocks.abs();
-        var d = a.amax([1], keepdim: true) / 127f;
-        var id = where(d.eq(0), zeros_like(d), d.reciprocal());
+        var d = a.amax([1], keepdim: true).DividedBy(127f);
+        var id = where(d.eq(zero), zeros_like(d), d.reciprocal());
         // |x·id| = |x|·id exactly (id ≥ 0), rounded half away from zero as gguf-py's np_roundf, then x's sign.
         var q = RoundHalfAwayFromZero(a.mul_(id)).copysign_(blocks).to(ScalarType.Int8);
         return Layout(d, q);
@@ -51,12 +54,16 @@ public static class GgmlEncoder
 
     private static byte[] Q4_0(Tensor blocks)
     {
+        using var zero = 0.ToScalar();
+        using var eightAndAHalf = 8.5.ToScalar();
+        using var fifteen = 15.ToScalar();
+        using var sixteen = 16.ToScalar();
         var index = blocks.abs().argmax(1, keepdim: true);
-        var d = blocks.gather(1, index) / -8f;
-        var id = where(d.eq(0), zeros_like(d), d.reciprocal());
+        var d = blocks.gather(1, index).DividedBy(-8f);
+        var id = where(d.eq(zero), zeros_like(d), d.reciprocal());
         // x·id + 8.5 lies in [0.5, 16.5]: the conversion to bytes truncates, as gguf-py's trunc, and only 16 needs clamping.
-        var q = blocks.to(ScalarType.Float64).mul_(id.to(ScalarType.Float64)).add_(8.5).to(ScalarType.Byte).clamp_max_(15);
-        var packed = q.narrow(1, 0, 16).add_(q.narrow(1, 16, 16), alpha: 16);
+        var q = blocks.to(ScalarType.Float64).mul_(id.to(ScalarType.Float64)).add_(eightAndAHalf, TensorArithmetic.One).to(ScalarType.Byte).clamp_max_(fifteen);
+        var packed = q.narrow(1, 0, 16).add_(q.narrow(1, 16, 16), alpha: sixteen);
         return Layout(d, packed);
     }
 
@@ -65,7 +72,11 @@ public static class GgmlEncoder
     /// exact or rounds to the nearest float as round-half-away needs (a = k + ½ gives k + 1 − 2⁻²⁵, which rounds up to k + 1;
     /// the float just below ½ gives 1 − 2⁻²⁴, which stays below 1), where floor(a + ½) would round 0.49999997 up to 1.
     /// </summary>
-    private static Tensor RoundHalfAwayFromZero(Tensor a) => a.add_(0.49999997f).floor_();
+    private static Tensor RoundHalfAwayFromZero(Tensor a)
+    {
+        using var justBelowHalf = 0.49999997f.ToScalar();
+        return a.add_(justBelowHalf, TensorArithmetic.One).floor_();
+    }
 
     /// <summary>Blocks of [scale as IEEE half (little-endian), codes]: <paramref name="d"/> [n, 1], <paramref name="codes"/> [n, k] (one byte each).</summary>
     private static byte[] Layout(Tensor d, Tensor codes)

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using PeftHost.Core.Models;
+using PeftHost.Sdk;
 using static TorchSharp.torch;
 
 namespace PeftHost.Core.Export.Gguf;
@@ -186,7 +187,7 @@ public sealed partial class GgufArchitecture
     public Tensor ToGguf(string hfName, Tensor weight)
     {
         if (RopeHeads(hfName) is int heads) return ToInterleavedRope(weight, heads);
-        if (_config.NormWeightIsOffset && hfName.EndsWith("norm.weight", StringComparison.Ordinal)) return weight + 1;
+        if (_config.NormWeightIsOffset && hfName.EndsWith("norm.weight", StringComparison.Ordinal)) return weight.Plus(1);
         return weight.alias();
     }
 

@@ -98,7 +98,7 @@ public static class GgufLoraExporter
             tensors.Add(new GgufTensor(gguf + ".lora_b", b.shape, type, () =>
             {
                 using var scope = NewDisposeScope();
-                var folded = fold == 1 ? loraB.to(ScalarType.Float32) : loraB.to(ScalarType.Float64) * fold;
+                var folded = fold == 1 ? loraB.to(ScalarType.Float32) : loraB.to(ScalarType.Float64).Times(fold);
                 return GgmlEncoder.Encode(heads is int h ? GgufArchitecture.ToInterleavedRope(folded, h) : folded, type);
             }));
         }

@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -38,11 +39,11 @@ internal static class DynamicMap
                     ? (1 << (i + NonSignBits - MaxExponentBits)) + 1
                     : (1 << (i + NonSignBits - MaxExponentBits + 1)) + 1;
                 var boundaries = linspace(0.1, 1.0, items, ScalarType.Float32, CPU);
-                var means = (boundaries[..^1] + boundaries[1..]) / 2.0;
+                var means = boundaries[..^1].Plus(boundaries[1..]).DividedBy(2.0);
                 // Python's 10 ** (i − 6): a float pow for negative exponents, the int 1 for i = 6.
                 double scale = Math.Pow(10, -(MaxExponentBits - 1) + i);
-                data.AddRange((means * scale).data<float>().ToArray());
-                if (signed) data.AddRange((means * -scale).data<float>().ToArray());
+                data.AddRange(means.Times(scale).data<float>().ToArray());
+                if (signed) data.AddRange(means.Times(-scale).data<float>().ToArray());
             }
         }
         data.Add(0f);

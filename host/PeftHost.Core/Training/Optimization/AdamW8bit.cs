@@ -1,4 +1,5 @@
 using PeftHost.Core.Quantization.Codecs;
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -150,14 +151,23 @@ public sealed class AdamW8bit : IOptimizer
     /// <summary>AdamW on float32 <paramref name="values"/>: the new m, v and values. Non-finite gradient elements reset their state and move nothing.</summary>
     private (Tensor M, Tensor V, Tensor Values) Apply(UpdateRule rule, Tensor values, Tensor g, Tensor m, Tensor v)
     {
+        using var beta1 = Beta1.ToScalar();
+        using var oneMinusBeta1 = (1 - Beta1).ToScalar();
+        using var beta2 = Beta2.ToScalar();
+        using var oneMinusBeta2 = (1 - Beta2).ToScalar();
+        using var stepSize = rule.StepSize.ToScalar();
         var finite = g.isfinite();
         g = where(finite, g, zeros_like(g));
-        m = where(finite, m.mul(Beta1).add_(g, 1 - Beta1), zeros_like(m));
-        v = where(finite, v.mul(Beta2).addcmul_(g, g, 1 - Beta2), zeros_like(v));
-        var step = (m / (v.sqrt() + rule.Correction2 * Epsilon)).mul_(rule.StepSize);
+        m = where(finite, m.mul(beta1).add_(g, oneMinusBeta1), zeros_like(m));
+        v = where(finite, v.mul(beta2).addcmul_(g, g, oneMinusBeta2), zeros_like(v));
+        var step = (m / v.sqrt().Plus(rule.Correction2 * Epsilon)).mul_(stepSize);
         step = where(finite, step, zeros_like(step));
-        var updated = values.add(step);
-        if (rule.Decay is double decay) updated.mul_(decay);
+        var updated = values.Plus(step);
+        if (rule.Decay is double decay)
+        {
+            using var decayScalar = decay.ToScalar();
+            updated.mul_(decayScalar);
+        }
         return (m, v, updated);
     }
 
@@ -210,7 +220,9 @@ public sealed class AdamW8bit : IOptimizer
         var signed = DynamicMap.Create(signed: true, m.device);
         var codeNegative = signed.index_select(0, firstCodes.to(ScalarType.Int32)).signbit();
         var mismatch = codeNegative.ne(m.signbit());
-        var shifted = where(m.gt(0), firstCodes.to(ScalarType.Int32) + 1, firstCodes.to(ScalarType.Int32) - 1).remainder(256);
+        using var zero = 0.ToScalar();
+        using var codeCount = 256.ToScalar();
+        var shifted = where(m.gt(zero), firstCodes.to(ScalarType.Int32).Plus(1), firstCodes.to(ScalarType.Int32).Minus(1)).remainder(codeCount);
         firstCodes = where(mismatch, shifted, firstCodes.to(ScalarType.Int32)).to(ScalarType.Byte);
         codes1.copy_(firstCodes);
         absmax1.copy_(firstAbsmax);

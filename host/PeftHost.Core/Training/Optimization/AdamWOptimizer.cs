@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -65,11 +66,21 @@ public sealed class AdamWOptimizer : IOptimizer
             double biasCorrection2 = 1 - Math.Pow(Beta2, slot.Steps);
 
             using var scope = NewDisposeScope();
-            if (slot.Group.WeightDecay != 0) value.mul_(1 - lr * slot.Group.WeightDecay);
-            expAvg.mul_(Beta1).add_(grad, 1 - Beta1);
-            expAvgSq.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
-            var denominator = (expAvgSq.sqrt() / Math.Sqrt(biasCorrection2)).add_(Epsilon);
-            value.addcdiv_(expAvg, denominator, -lr / biasCorrection1);
+            if (slot.Group.WeightDecay != 0)
+            {
+                using var decay = (1 - lr * slot.Group.WeightDecay).ToScalar();
+                value.mul_(decay);
+            }
+            using var beta1 = Beta1.ToScalar();
+            using var oneMinusBeta1 = (1 - Beta1).ToScalar();
+            using var beta2 = Beta2.ToScalar();
+            using var oneMinusBeta2 = (1 - Beta2).ToScalar();
+            using var epsilon = Epsilon.ToScalar();
+            using var stepSize = (-lr / biasCorrection1).ToScalar();
+            expAvg.mul_(beta1).add_(grad, oneMinusBeta1);
+            expAvgSq.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
+            var denominator = expAvgSq.sqrt().DividedBy(Math.Sqrt(biasCorrection2)).add_(epsilon, TensorArithmetic.One);
+            value.addcdiv_(expAvg, denominator, stepSize);
         }
     }
 

@@ -1,3 +1,4 @@
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,9 +10,11 @@ public static class GradientNorm
     /// <summary>√Σ‖g‖² over the non-null gradients, as a float32 scalar tensor (0 when there are none).</summary>
     public static Tensor Global(IReadOnlyList<Tensor?> gradients, Device device)
     {
-        var norms = gradients.Where(g => g is not null).Select(g => linalg.vector_norm(g!).to(ScalarType.Float32)).ToArray();
+        // linalg.norm with no order and no dims is libtorch's linalg_vector_norm(x, 2.0) over all elements (what
+        // vector_norm's default computes), without the order Scalar TorchSharp's vector_norm makes and leaves unheld.
+        var norms = gradients.Where(g => g is not null).Select(g => linalg.norm(g!).to(ScalarType.Float32)).ToArray();
         if (norms.Length == 0) return zeros([], ScalarType.Float32, device);
-        return linalg.vector_norm(stack(norms.Select(n => n.to(device)).ToArray()));
+        return linalg.norm(stack(norms.Select(n => n.to(device)).ToArray()));
     }
 
     /// <summary>Scales the gradients in place by min(1, max / (norm + 1e-6)).</summary>
@@ -19,7 +22,8 @@ public static class GradientNorm
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var coefficient = (maxNorm / (totalNorm + 1e-6)).clamp_max(1.0);
+        using var one = 1.0.ToScalar();
+        var coefficient = totalNorm.Plus(1e-6).reciprocal().Times(maxNorm).clamp_max(one);
         foreach (var g in gradients)
             g?.mul_(coefficient.to(g.dtype, g.device));
     }
