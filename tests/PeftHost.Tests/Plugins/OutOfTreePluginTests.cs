@@ -75,6 +75,13 @@ public sealed class OutOfTreePluginTests
                      "mixed row b is the base row: true", "a loaded back: true", "a merged: true",
                  })
             Assert.Contains(line, run.Out);
+
+        // 5. The template's code passes the scalar check a plugin's build can run.
+        var (output, error) = (new StringWriter(), new StringWriter());
+        int code = PeftHost.Cli.Commands.PeftCli.Run(["plugins", "--check", "--plugins", plugins], output, error);
+        Assert.True(code == 0, $"{output}{error}");
+        Assert.Contains("out_scale", output.ToString());
+        Assert.Contains("scalar check: no call hands libtorch a temporary Scalar", output.ToString());
     }
 
     private static string NuGetCache() =>

@@ -45,6 +45,31 @@ public sealed class PluginsCommandTests(BuiltPlugins built)
     }
 
     [Fact]
+    public void Check_names_each_call_that_hands_libtorch_a_temporary_scalar_and_exits_with_1()
+    {
+        // ChannelScale's forward multiplies by its gain, a double: TorchSharp wraps it in a Scalar nothing holds.
+        const string call = "ChannelScale.ChannelScaleLinear.forward calls TorchSharp.torch/Tensor::op_Multiply(TorchSharp.torch/Tensor,Double)";
+        var (code, output, _) = Run("plugins", "--plugins", built.ChannelScaleFolder, "--check");
+        Assert.Equal(1, code);
+        Assert.Contains("scalar check: 1 call hands libtorch a TorchSharp Scalar that nothing holds", output);
+        Assert.Contains($"  ChannelScale.dll ({Path.Combine(built.ChannelScaleFolder, "ChannelScale.dll")}):\n    {call}\n", output.ReplaceLineEndings("\n"));
+
+        var (jsonCode, json, _) = Run("plugins", "--plugins", built.ChannelScaleFolder, "--check", "--json");
+        Assert.Equal(1, jsonCode);
+        var rows = JsonNode.Parse(json)!.AsArray().OfType<JsonObject>().ToList();
+        Assert.Equal([call], rows.Single(r => (string?)r["name"] == "channel_scale")["temporaryScalars"]!.AsArray().Select(c => (string)c!));
+        Assert.All(rows.Where(r => (string?)r["assembly"] == "Lora.dll"), r => Assert.Empty(r["temporaryScalars"]!.AsArray()));
+    }
+
+    [Fact]
+    public void Check_passes_the_bundled_plugins()
+    {
+        var (code, output, _) = Run("plugins", "--check");
+        Assert.Equal(0, code);
+        Assert.Contains("scalar check: no call hands libtorch a temporary Scalar in 6 plugin assemblies", output);
+    }
+
+    [Fact]
     public void A_missing_folder_is_a_one_line_error()
     {
         var (code, _, error) = Run("plugins", "--plugins", "/no/such/plugins");

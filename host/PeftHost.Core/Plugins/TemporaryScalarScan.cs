@@ -5,7 +5,7 @@ using System.Reflection.Metadata;
 using System.Reflection.Metadata.Ecma335;
 using System.Reflection.PortableExecutable;
 
-namespace PeftHost.Tests.Runtime;
+namespace PeftHost.Core.Plugins;
 
 /// <summary>
 /// Finds, in compiled assemblies, the calls that hand libtorch a temporary <c>TorchSharp.Scalar</c>.
@@ -15,14 +15,16 @@ namespace PeftHost.Tests.Runtime;
 /// add's alpha, the <c>0.5</c> of <c>t * 0.5</c>) can therefore be finalized by a garbage collection that another thread
 /// starts while libtorch still reads it. The scan reads TorchSharp itself to learn which of its members make such a
 /// Scalar (directly or through another member), then lists every call from the scanned assemblies to one of those, and
-/// every implicit conversion to Scalar (whose result nothing holds either).
+/// every implicit conversion to Scalar (whose result nothing holds either). <c>peft plugins --check</c> runs it on the
+/// loaded plugins; the tests run it on the SDK, the host and the bundled plugins. (What a scan of compiled code cannot
+/// see: a <c>ToScalar()</c> passed straight into a call without being held. The rule in docs/PLUGINS.md covers it.)
 /// </para>
 /// </summary>
 public static class TemporaryScalarScan
 {
     private static readonly Lazy<ImmutableHashSet<string>> TorchSharpMakers = new(ScanTorchSharp);
 
-    /// <summary>"Caller calls callee" for every call in <paramref name="assemblyPath"/> that makes a temporary Scalar.</summary>
+    /// <summary>"Caller calls callee" for every call in <paramref name="assemblyPath"/> that makes a temporary Scalar, in order, once each.</summary>
     public static IReadOnlyList<string> Calls(string assemblyPath)
     {
         var makers = TorchSharpMakers.Value;
@@ -33,11 +35,8 @@ public static class TemporaryScalarScan
             foreach (var callee in Callees(md, body))
                 if (callee is { } name && name.StartsWith("TorchSharp.", StringComparison.Ordinal) && (makers.Contains(name) || IsImplicitScalar(name)))
                     found.Add($"{Describe(md, method)} calls {name}");
-        return found;
+        return found.Distinct().Order(StringComparer.Ordinal).ToList();
     }
-
-    /// <summary>The TorchSharp members that make a Scalar nobody holds (for the test's own sanity checks).</summary>
-    public static ImmutableHashSet<string> TorchSharpMembers => TorchSharpMakers.Value;
 
     private static bool IsImplicitScalar(string member) => member.StartsWith("TorchSharp.Scalar::op_Implicit(", StringComparison.Ordinal);
 
