@@ -35,74 +35,49 @@ public static class TensorArithmetic
     public static Tensor AddInPlace(this Tensor a, Tensor b) => a.add_(b, One);
 
     /// <summary><paramref name="a"/> + <paramref name="value"/>.</summary>
-    public static Tensor Plus(this Tensor a, double value)
-    {
-        using var held = value.ToScalar();
-        return a.add(held, One);
-    }
+    public static Tensor Plus(this Tensor a, double value) => Held(a, value.ToScalar(), Add);
 
-    /// <summary><paramref name="a"/> + <paramref name="value"/>. An integer keeps an integer tensor integer, as TorchSharp's operator with an integer does.</summary>
-    public static Tensor Plus(this Tensor a, long value)
-    {
-        using var held = value.ToScalar();
-        return a.add(held, One);
-    }
+    /// <summary><paramref name="a"/> + <paramref name="value"/>. An integer keeps an integer tensor integer, as TorchSharp's operator with an integer does (so for every <c>long</c> overload here).</summary>
+    public static Tensor Plus(this Tensor a, long value) => Held(a, value.ToScalar(), Add);
 
     /// <summary><paramref name="a"/> − <paramref name="value"/>.</summary>
-    public static Tensor Minus(this Tensor a, double value)
-    {
-        using var held = value.ToScalar();
-        return a.sub(held);
-    }
+    public static Tensor Minus(this Tensor a, double value) => Held(a, value.ToScalar(), Subtract);
 
-    /// <summary><paramref name="a"/> − <paramref name="value"/>. An integer keeps an integer tensor integer, as TorchSharp's operator with an integer does.</summary>
-    public static Tensor Minus(this Tensor a, long value)
-    {
-        using var held = value.ToScalar();
-        return a.sub(held);
-    }
+    /// <summary><paramref name="a"/> − <paramref name="value"/>.</summary>
+    public static Tensor Minus(this Tensor a, long value) => Held(a, value.ToScalar(), Subtract);
 
     /// <summary><paramref name="value"/> − <paramref name="a"/>.</summary>
-    public static Tensor SubtractedFrom(this Tensor a, double value)
-    {
-        using var held = value.ToScalar();
-        using var negated = a.negative();
-        return negated.add(held, One);
-    }
+    public static Tensor SubtractedFrom(this Tensor a, double value) => Held(a, value.ToScalar(), SubtractFrom);
 
-    /// <summary><paramref name="value"/> − <paramref name="a"/>. An integer keeps an integer tensor integer, as TorchSharp's operator with an integer does.</summary>
-    public static Tensor SubtractedFrom(this Tensor a, long value)
-    {
-        using var held = value.ToScalar();
-        using var negated = a.negative();
-        return negated.add(held, One);
-    }
+    /// <summary><paramref name="value"/> − <paramref name="a"/>.</summary>
+    public static Tensor SubtractedFrom(this Tensor a, long value) => Held(a, value.ToScalar(), SubtractFrom);
 
     /// <summary><paramref name="a"/> × <paramref name="value"/>.</summary>
-    public static Tensor Times(this Tensor a, double value)
-    {
-        using var held = value.ToScalar();
-        return a.mul(held);
-    }
+    public static Tensor Times(this Tensor a, double value) => Held(a, value.ToScalar(), Multiply);
 
-    /// <summary><paramref name="a"/> × <paramref name="value"/>. An integer keeps an integer tensor integer, as TorchSharp's operator with an integer does.</summary>
-    public static Tensor Times(this Tensor a, long value)
-    {
-        using var held = value.ToScalar();
-        return a.mul(held);
-    }
+    /// <summary><paramref name="a"/> × <paramref name="value"/>.</summary>
+    public static Tensor Times(this Tensor a, long value) => Held(a, value.ToScalar(), Multiply);
 
     /// <summary><paramref name="a"/> ÷ <paramref name="value"/> (true division, as <c>/</c>).</summary>
-    public static Tensor DividedBy(this Tensor a, double value)
-    {
-        using var held = value.ToScalar();
-        return a.div(held);
-    }
+    public static Tensor DividedBy(this Tensor a, double value) => Held(a, value.ToScalar(), Divide);
 
-    /// <summary><paramref name="a"/> ÷ <paramref name="value"/> (true division, as <c>/</c>). An integer keeps an integer tensor integer, as TorchSharp's operator with an integer does.</summary>
-    public static Tensor DividedBy(this Tensor a, long value)
+    /// <summary><paramref name="a"/> ÷ <paramref name="value"/> (true division, as <c>/</c>).</summary>
+    public static Tensor DividedBy(this Tensor a, long value) => Held(a, value.ToScalar(), Divide);
+
+    // The libtorch call behind each operator of TorchSharp's, given a Scalar that is held (static: nothing allocated per call).
+    private static readonly Func<Tensor, Scalar, Tensor> Add = static (a, s) => a.add(s, One);
+    private static readonly Func<Tensor, Scalar, Tensor> Subtract = static (a, s) => a.sub(s);
+    private static readonly Func<Tensor, Scalar, Tensor> Multiply = static (a, s) => a.mul(s);
+    private static readonly Func<Tensor, Scalar, Tensor> Divide = static (a, s) => a.div(s);
+    private static readonly Func<Tensor, Scalar, Tensor> SubtractFrom = static (a, s) =>
     {
-        using var held = value.ToScalar();
-        return a.div(held);
+        using var negated = a.negative();
+        return negated.add(s, One);
+    };
+
+    /// <summary>Runs <paramref name="operation"/> with <paramref name="held"/>, which lives until libtorch returns and is freed then.</summary>
+    private static Tensor Held(Tensor a, Scalar held, Func<Tensor, Scalar, Tensor> operation)
+    {
+        using (held) return operation(a, held);
     }
 }
