@@ -1,4 +1,5 @@
 using PeftHost.Core.Quantization.Codecs;
+using PeftHost.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -60,9 +61,8 @@ public static class FourBitCodec
         // byteTable[b] = (map[b >> 4], map[b & 15])
         using var first = 0.ToScalar();
         using var end = 256.ToScalar();
-        using var step = 1.ToScalar();
         using var sixteen = 16.ToScalar();
-        var byteValues = arange(first, end, step, ScalarType.Int32, packed.device);
+        var byteValues = arange(first, end, TensorArithmetic.One, ScalarType.Int32, packed.device);
         var byteTable = stack([map.index_select(0, byteValues.div(sixteen, RoundingMode.floor)), map.index_select(0, byteValues.remainder(sixteen))], 1);
         var codes = packed.reshape(-1).to(ScalarType.Int32);
         var values = byteTable.index_select(0, codes).reshape(-1);

@@ -54,6 +54,12 @@ public sealed class AdamWOptimizer : IOptimizer
     public void Step(double learningRate, IReadOnlyDictionary<string, Tensor> gradients)
     {
         using var noGrad = no_grad();
+        // The step's constants, held once for every tensor (TorchSharp would make an unheld Scalar per call).
+        using var beta1 = Beta1.ToScalar();
+        using var oneMinusBeta1 = (1 - Beta1).ToScalar();
+        using var beta2 = Beta2.ToScalar();
+        using var oneMinusBeta2 = (1 - Beta2).ToScalar();
+        using var epsilon = Epsilon.ToScalar();
         foreach (var slot in _slots.All)
         {
             if (!gradients.TryGetValue(slot.Tensor.Name, out var grad)) continue;
@@ -71,11 +77,6 @@ public sealed class AdamWOptimizer : IOptimizer
                 using var decay = (1 - lr * slot.Group.WeightDecay).ToScalar();
                 value.mul_(decay);
             }
-            using var beta1 = Beta1.ToScalar();
-            using var oneMinusBeta1 = (1 - Beta1).ToScalar();
-            using var beta2 = Beta2.ToScalar();
-            using var oneMinusBeta2 = (1 - Beta2).ToScalar();
-            using var epsilon = Epsilon.ToScalar();
             using var stepSize = (-lr / biasCorrection1).ToScalar();
             expAvg.mul_(beta1).add_(grad, oneMinusBeta1);
             expAvgSq.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
