@@ -14,8 +14,8 @@ namespace PeftHost.Bench;
 /// Where a batch-1 decoding step's time goes (`--child decode-profile MODEL_DIR DTYPE`, DTYPE a load dtype or nf4 as
 /// the anchors suite quantizes; run by hand; the figures go
 /// to the performance log): the whole step as <see cref="TextGenerator"/> takes it, the model's forward pass alone
-/// through the KV cache, the step's matrix-vector products alone (every linear layer once on one token: the floor
-/// for a framework that calls BLAS per layer), one read of the same weights (the memory's floor), and attention alone
+/// through the KV cache, the step's matrix-vector products alone (every linear layer once on one token, as the step
+/// computes it: FloatMatVec's kernel for a plain float32 layer, the layer's own forward otherwise), one read of the same weights (the memory's floor), and attention alone
 /// at the same cache length.
 /// </summary>
 public static class DecodeProfile
@@ -49,7 +49,7 @@ public static class DecodeProfile
         var layers = model.modules().Where(m => m is Linear or ILinearLayer).Cast<nn.Module<Tensor, Tensor>>().ToList();
         var weights = layers.SelectMany(l => l.parameters().Select(p => (Tensor)p).Concat(l.buffers())).ToList();
         var inputs = layers.Select(l => randn(1, 1, l is Linear plain ? plain.in_features : ((ILinearLayer)l).InFeatures, dtype: model.Dtype)).ToList();
-        double gemv = PerStep(() => { for (int i = 0; i < layers.Count; i++) layers[i].forward(inputs[i]).Dispose(); });
+        double gemv = PerStep(() => { for (int i = 0; i < layers.Count; i++) FloatMatVec.Forward(layers[i], inputs[i]).Dispose(); });
         long weightBytes = weights.Sum(w => w.NumberOfElements * w.ElementSize);
         // The machine's floor for reading those weights: one pass that reads every byte and does almost nothing with it.
         double read = PerStep(() => { foreach (var w in weights) w.sum().Dispose(); });

@@ -56,12 +56,10 @@ internal static unsafe class FourBitMatVec
         var map = quantized.State[QuantStateKeys.QuantMap].to(ScalarType.Float32).contiguous();
         var job = new Job(TensorMemory.Address(quantized.Data), TensorMemory.Address(map), Scales.Of(quantized), TensorMemory.Address(x), TensorMemory.Address(y),
             (int)x.shape[0], outFeatures, inFeatures, QuantStateJson.Int(quantized.QuantState, "blocksize"));
-        // On the calling thread: split over two .NET threads, the layers alone ran 25% faster (~100M:
-        // 15 against 20 ms a token) but whole decoding steps not at all, as libtorch's OpenMP workers
-        // spin after each of the step's other operations on the core the second thread needs. Setting
-        // the decoding thread's OpenMP count to one for the whole step freed that core, but cost small
-        // models more than it gained (bench/RESULTS.md, performance log, 2026-12-07).
-        job.Run(0, outFeatures);
+        // Rows split over libtorch's own threads (on .NET threads the step gained nothing: libtorch's
+        // workers spin on the other core after each operation; bench/RESULTS.md, performance log).
+        // A weight costs about what a float32 one does: fewer bytes, but decoded in registers.
+        IntraOpParallel.For(outFeatures, inFeatures * x.shape[0], job.Run);
         if (bias is not null) y.AddInPlace(bias);
         return y.view([.. input.shape[..^1], outFeatures]).MoveToOuterDisposeScope();
     }

@@ -109,7 +109,7 @@ public sealed class CausalLanguageModel : HfModule
     /// <summary>lm_head (or the tied table) over <paramref name="hidden"/>, soft-capped as cap·tanh(logit/cap) where the family does (Gemma 2).</summary>
     private Tensor Logits(Tensor hidden)
     {
-        var logits = _lmHead is not null ? _lmHead.forward(hidden) : F.linear(hidden, TiedOutputTable);
+        var logits = _lmHead is not null ? FloatMatVec.Forward(_lmHead, hidden) : FloatMatVec.Linear(hidden, TiedOutputTable);
         return Config.FinalLogitSoftcapping is double cap ? logits.DividedBy(cap).tanh().Times(cap) : logits;
     }
 

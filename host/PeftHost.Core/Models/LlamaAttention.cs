@@ -106,7 +106,7 @@ public sealed class LlamaAttention : HfModule
             // one row per sequence ([b, 1, 1, s]) applies to every query row alike.
             int group = _heads / _kvHeads;
             var grouped = FusedAttention(q.reshape(b, _kvHeads, group, _headDim), k, v, ctx);
-            return _o.forward(grouped.reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
+            return FloatMatVec.Forward(_o, grouped.reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
         }
         if (_kvHeads != _heads)
         {
@@ -118,13 +118,13 @@ public sealed class LlamaAttention : HfModule
         }
         var attn = _softcap is double cap ? SoftCappedAttention(q, k, v, ctx, cap, _scale) : FusedAttention(q, k, v, ctx);
         var merged = attn.transpose(1, 2).reshape(b, t, _heads * _headDim);
-        return _o.forward(merged).MoveToOuterDisposeScope();
+        return FloatMatVec.Forward(_o, merged).MoveToOuterDisposeScope();
     }
 
     private (Tensor Q, Tensor K, Tensor V) Project(Tensor x)
     {
-        if (_qkv is null) return (_q!.forward(x), _k!.forward(x), _v!.forward(x));
-        var qkv = _qkv.forward(x);
+        if (_qkv is null) return (FloatMatVec.Forward(_q!, x), FloatMatVec.Forward(_k!, x), FloatMatVec.Forward(_v!, x));
+        var qkv = FloatMatVec.Forward(_qkv, x);
         long qWidth = (long)_heads * _headDim, kvWidth = (long)_kvHeads * _headDim;
         return (qkv.narrow(-1, 0, qWidth), qkv.narrow(-1, qWidth, kvWidth), qkv.narrow(-1, qWidth + kvWidth, kvWidth));
     }

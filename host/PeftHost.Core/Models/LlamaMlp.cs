@@ -57,11 +57,11 @@ public sealed class LlamaMlp : HfModule
         Tensor gate, up;
         if (_gateUp is not null)
         {
-            var both = _gateUp.forward(x).chunk(2, -1);
+            var both = FloatMatVec.Forward(_gateUp, x).chunk(2, -1);
             (gate, up) = (both[0], both[1]);
         }
-        else (gate, up) = (_gate!.forward(x), _up!.forward(x));
+        else (gate, up) = (FloatMatVec.Forward(_gate!, x), FloatMatVec.Forward(_up!, x));
         var activated = _gelu ? F.gelu(gate, TorchSharp.Modules.GELU.Approximate.tanh) : F.silu(gate);
-        return _down.forward(activated * up).MoveToOuterDisposeScope();
+        return FloatMatVec.Forward(_down, activated * up).MoveToOuterDisposeScope();
     }
 }

@@ -124,9 +124,9 @@ public sealed class PluginDiscoveryTests(BuiltPlugins built)
         Assert.Contains("major versions must match", (string?)future["reason"]);
 
         string table = PluginReport.FormatTable(rows, host.Roots);
-        Assert.Matches(@"channel_scale\s+method\s+CHANNEL_SCALE\s+ChannelScale\.dll\s+1\.0\.0\s+1\.8\.0\s+Loaded", table);
+        Assert.Matches(@"channel_scale\s+method\s+CHANNEL_SCALE\s+ChannelScale\.dll\s+1\.0\.0\s+1\.9\.0\s+Loaded", table);
         Assert.Matches(@"FutureSdk\s+plugin\s+-\s+FutureSdk\.dll\s+1\.0\.0\s+2\.0\.0\s+Failed \[\d\]", table);
-        Assert.Contains("built for PeftHost.Sdk 2.0.0, host has 1.8.0 (major versions must match)", table);
+        Assert.Contains("built for PeftHost.Sdk 2.0.0, host has 1.9.0 (major versions must match)", table);
         Assert.Contains($"plugin folders: {built.Root}", table);
     }
 }

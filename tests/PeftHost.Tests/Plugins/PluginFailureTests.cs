@@ -22,7 +22,7 @@ public sealed class PluginFailureTests(BuiltPlugins built)
     [InlineData("NoDll", "NoDll.dll not found in ")]
     [InlineData("MissingDependency", "type discovery failed: a dependency is missing: Could not load file or assembly 'MissingDependencyHelper")]
     [InlineData("StaticCtorThrows", "creating StaticCtorThrows.ExplodingMethod failed: its static constructor threw: static init exploded")]
-    [InlineData("FutureSdk", "built for PeftHost.Sdk 2.0.0, host has 1.8.0 (major versions must match)")]
+    [InlineData("FutureSdk", "built for PeftHost.Sdk 2.0.0, host has 1.9.0 (major versions must match)")]
     public void A_broken_plugin_is_Failed_with_its_reason_while_the_good_one_stays_Loaded(string plugin, string reason)
     {
         var events = new EventBus();
@@ -86,7 +86,7 @@ public sealed class PluginFailureTests(BuiltPlugins built)
                      "Plugins that failed to load: ",
                      "MissingDependency (type discovery failed: a dependency is missing: Could not load file or assembly 'MissingDependencyHelper",
                      "StaticCtorThrows (creating StaticCtorThrows.ExplodingMethod failed: its static constructor threw: static init exploded)",
-                     "FutureSdk (built for PeftHost.Sdk 2.0.0, host has 1.8.0 (major versions must match))",
+                     "FutureSdk (built for PeftHost.Sdk 2.0.0, host has 1.9.0 (major versions must match))",
                  })
             Assert.True(first.Contains(expected, StringComparison.Ordinal), $"'{expected}' not in the error's first line:\n{run.Err}");
         Assert.Contains("The system cannot find the file specified.); NoDll (", first); // one line, even where the runtime's message ends in a newline

@@ -41,7 +41,7 @@ public sealed class PluginsCommandTests(BuiltPlugins built)
         Assert.Equal(0, code);
         Assert.Contains("channel_scale", output);
         Assert.Contains("static init exploded", output);
-        Assert.Contains("host SDK: 1.8.0", output);
+        Assert.Contains("host SDK: 1.9.0", output);
     }
 
     [Fact]

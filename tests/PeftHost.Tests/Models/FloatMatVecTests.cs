@@ -1,0 +1,63 @@
+using PeftHost.Core.Generation;
+using PeftHost.Core.Models;
+using PeftHost.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PeftHost.Tests.Models;
+
+public sealed class FloatMatVecTests
+{
+    [Theory]
+    [InlineData(1, 768, false)]
+    [InlineData(4, 768, true)]
+    [InlineData(2, 520, true)] // 520 = 16·32 + 8: the 8-wide tail
+    [InlineData(3, 40, false)]
+    public void A_few_rows_through_the_kernel_match_libtorch(int rows, int inFeatures, bool bias)
+    {
+        // 1,100 output rows of 768 weights: split over libtorch's threads (IntraOpParallel).
+        using var g = new Generator(7);
+        using var layer = nn.Linear(inFeatures, 1100, hasBias: bias);
+        using (no_grad()) layer.weight!.copy_(randn([1100, inFeatures], generator: g) * 0.05);
+        using var x = randn([1, rows, inFeatures], generator: g);
+        using var expected = F.linear(x, layer.weight!, layer.bias);
+        using (no_grad())
+        {
+            Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported, FloatMatVec.Applies(layer.weight!, x));
+            using var y = FloatMatVec.Forward(layer, x);
+            Assert.Equal(expected.shape, y.shape);
+            Assert.True(y.allclose(expected, rtol: 1e-5, atol: 1e-5), $"max difference {(y - expected).abs().max().item<float>()}");
+            using var offset = cat([zeros(1, rows, inFeatures), x], 1).narrow(1, rows, rows); // starts inside its storage
+            using var again = FloatMatVec.Forward(layer, offset);
+            Assert.True(again.allclose(expected, rtol: 1e-5, atol: 1e-5), "an input that starts inside its storage");
+        }
+    }
+
+    [Fact]
+    public void Gradients_and_many_rows_take_libtorchs_forward()
+    {
+        using var layer = nn.Linear(64, 32);
+        using var x = randn([1, 1, 64]).requires_grad_(true);
+        Assert.False(FloatMatVec.Applies(layer.weight!, x)); // autograd needs libtorch's graph
+        using var many = randn([2, 3, 64]);
+        Assert.False(FloatMatVec.Applies(layer.weight!, many));
+        using var half = randn([1, 64]).to(ScalarType.BFloat16);
+        Assert.False(FloatMatVec.Applies(layer.weight!, half));
+        using var y = FloatMatVec.Forward(layer, x);
+        y.sum().backward();
+        Assert.NotNull(x.grad);
+    }
+
+    [Fact]
+    public void Greedy_decoding_through_the_kernels_continues_as_the_full_recompute_does()
+    {
+        // The cached steps run one token through the kernels, the uncached ones the whole sequence through libtorch.
+        using var model = ModelLoader.Load(TestPaths.Stories260k);
+        var generator = new TextGenerator(model);
+        var options = new GenerationOptions { Temperature = 0, MaxNewTokens = 40, StopAtEos = false };
+        var cached = generator.Generate([[1, 403, 411]], options);
+        var recomputed = generator.Generate([[1, 403, 411]], options with { UseCache = false });
+        Assert.Equal(recomputed[0], cached[0]);
+    }
+}
