@@ -125,15 +125,11 @@ public sealed class SafeTensorsFile : IDisposable
             var entry = file.EntryFor(name, destination);
             if (entry.ByteLength == 0) continue;
             bool stored = entry.Dtype == destination.dtype && destination.device_type == DeviceType.CPU && destination.is_contiguous();
-            if (stored && TensorMemory.TryAddress(destination, out nint address))
-            {
-                for (long start = 0; start < entry.ByteLength; start += ReadPieceBytes)
-                    pieces.Add((file, entry, start, Math.Min(ReadPieceBytes, entry.ByteLength - start), address + (nint)start));
-                continue;
-            }
             if (stored)
             {
-                file.CopyStored(entry, destination); // a dtype without an address (16-bit floats): through a buffer
+                nint address = TensorMemory.Address(destination);
+                for (long start = 0; start < entry.ByteLength; start += ReadPieceBytes)
+                    pieces.Add((file, entry, start, Math.Min(ReadPieceBytes, entry.ByteLength - start), address + (nint)start));
                 continue;
             }
             // Converting, or another device: through a tensor of the stored bytes.

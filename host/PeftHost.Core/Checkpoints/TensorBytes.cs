@@ -17,7 +17,7 @@ internal static class TensorBytes
     /// <summary>
     /// Fills a contiguous CPU tensor with the bytes of <paramref name="file"/> from <paramref name="offset"/>;
     /// false when the file ends first. Straight into the tensor's memory where it has an address
-    /// (<see cref="TensorMemory"/>), otherwise (16-bit floats) through a managed buffer and the byte setter.
+    /// (<see cref="TensorMemory"/>: a contiguous CPU tensor), otherwise through a managed buffer and the byte setter.
     /// </summary>
     public static bool ReadAt(Tensor destination, SafeFileHandle file, long offset)
     {

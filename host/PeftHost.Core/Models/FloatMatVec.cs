@@ -16,7 +16,8 @@ namespace PeftHost.Core.Models;
 /// with 2, against 29 GB/s for one read of the same weights), and a decoding step is that product,
 /// layer after layer. The kernel reads each weight row once with four independent multiply-add
 /// chains per row of x, and splits the weight's rows over the threads. Other layers (an adapter's
-/// wrapper, a quantized layer, other dtypes or devices, more rows, autograd) take their own forward.
+/// wrapper, a quantized layer, other dtypes or devices, more rows, autograd, a weight too small to
+/// split) take their own forward.
 /// </summary>
 public static unsafe class FloatMatVec
 {
@@ -38,7 +39,9 @@ public static unsafe class FloatMatVec
         && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
         && weight.dim() == 2 && weight.shape[1] % 8 == 0 && weight.is_contiguous()
         && x.shape[^1] == weight.shape[1] && x.NumberOfElements / weight.shape[1] <= MaxRows
-        && !(is_grad_enabled() && (x.requires_grad || weight.requires_grad));
+        && !(is_grad_enabled() && (x.requires_grad || weight.requires_grad))
+        // On one thread libtorch's product is as fast (16 GB/s) and costs less to call: the kernel is for the threads.
+        && IntraOpParallel.Parts(weight.shape[0], weight.shape[1] * (x.NumberOfElements / weight.shape[1])) > 1;
 
     private static Tensor Linear(Tensor weight, Tensor x, Tensor? bias)
     {

@@ -34,6 +34,18 @@ public static unsafe class IntraOpParallel
     public static bool OnLibTorchThreads => OpenMp.Runtime is not null;
 
     /// <summary>
+    /// How many parts <see cref="For"/> would run this work in: up to libtorch's thread count for the
+    /// calling thread, each of at least <see cref="MinCostPerPart"/>; 1 where the parts cannot run
+    /// on libtorch's threads. A kernel that is worth writing only for its threads (one libtorch
+    /// already has on one thread) can leave work of one part to libtorch.
+    /// </summary>
+    public static long Parts(long count, long costPerItem)
+    {
+        if (count <= 1 || OpenMp.Runtime is null) return 1;
+        return Math.Max(1, Math.Min(Math.Min(count * Math.Max(costPerItem, 1) / MinCostPerPart, get_num_threads()), count));
+    }
+
+    /// <summary>
     /// Calls <paramref name="body"/>(first, end) over contiguous ranges covering [0,
     /// <paramref name="count"/>), in parallel on libtorch's threads where the work is worth it
     /// (<paramref name="costPerItem"/> per item). Returns when every range is done; the first
@@ -44,7 +56,7 @@ public static unsafe class IntraOpParallel
     {
         ArgumentNullException.ThrowIfNull(body);
         if (count <= 0) return;
-        long parts = Math.Min(Math.Min(count * Math.Max(costPerItem, 1) / MinCostPerPart, get_num_threads()), count);
+        long parts = Parts(count, costPerItem);
         if (parts <= 1 || OpenMp.Runtime is not { } omp)
         {
             body(0, count);

@@ -1,5 +1,6 @@
 using PeftHost.Core.Generation;
 using PeftHost.Core.Models;
+using PeftHost.Sdk;
 using PeftHost.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -16,15 +17,16 @@ public sealed class FloatMatVecTests
     [InlineData(3, 40, false)]
     public void A_few_rows_through_the_kernel_match_libtorch(int rows, int inFeatures, bool bias)
     {
-        // 1,100 output rows of 768 weights: split over libtorch's threads (IntraOpParallel).
+        // 2,200 output rows: split over libtorch's threads (IntraOpParallel).
         using var g = new Generator(7);
-        using var layer = nn.Linear(inFeatures, 1100, hasBias: bias);
-        using (no_grad()) layer.weight!.copy_(randn([1100, inFeatures], generator: g) * 0.05);
+        using var layer = nn.Linear(inFeatures, 2200, hasBias: bias);
+        using (no_grad()) layer.weight!.copy_(randn([2200, inFeatures], generator: g) * 0.05);
         using var x = randn([1, rows, inFeatures], generator: g);
         using var expected = F.linear(x, layer.weight!, layer.bias);
         using (no_grad())
         {
-            Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported, FloatMatVec.Applies(layer.weight!, x));
+            Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported && IntraOpParallel.Parts(2200, inFeatures * rows) > 1,
+                FloatMatVec.Applies(layer.weight!, x));
             using var y = FloatMatVec.Forward(layer, x);
             Assert.Equal(expected.shape, y.shape);
             Assert.True(y.allclose(expected, rtol: 1e-5, atol: 1e-5), $"max difference {(y - expected).abs().max().item<float>()}");
@@ -35,15 +37,25 @@ public sealed class FloatMatVecTests
     }
 
     [Fact]
-    public void Gradients_and_many_rows_take_libtorchs_forward()
+    public void Gradients_many_rows_other_dtypes_and_small_weights_take_libtorchs_forward()
     {
-        using var layer = nn.Linear(64, 32);
-        using var x = randn([1, 1, 64]).requires_grad_(true);
-        Assert.False(FloatMatVec.Applies(layer.weight!, x)); // autograd needs libtorch's graph
-        using var many = randn([2, 3, 64]);
+        using var layer = nn.Linear(512, 1024); // 512K weights: split in two where libtorch has two threads
+        using var one = randn([1, 1, 512]);
+        using (no_grad()) // as generation runs
+            Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported && IntraOpParallel.Parts(1024, 512) > 1, FloatMatVec.Applies(layer.weight!, one));
+        Assert.False(FloatMatVec.Applies(layer.weight!, one)); // a trainable weight: autograd needs libtorch's graph
+        using var x = randn([1, 1, 512]).requires_grad_(true);
+        Assert.False(FloatMatVec.Applies(layer.weight!, x));
+        using var many = randn([2, 3, 512]);
         Assert.False(FloatMatVec.Applies(layer.weight!, many));
-        using var half = randn([1, 64]).to(ScalarType.BFloat16);
-        Assert.False(FloatMatVec.Applies(layer.weight!, half));
+        using var half = randn([1, 512]).to(ScalarType.BFloat16);
+        using var small = nn.Linear(64, 32);
+        using (no_grad())
+        {
+            Assert.False(FloatMatVec.Applies(layer.weight!, many));
+            Assert.False(FloatMatVec.Applies(layer.weight!, half));
+            Assert.False(FloatMatVec.Applies(small.weight!, randn([1, 64]))); // 2,048 weights: one part, libtorch's own product
+        }
         using var y = FloatMatVec.Forward(layer, x);
         y.sum().backward();
         Assert.NotNull(x.grad);
