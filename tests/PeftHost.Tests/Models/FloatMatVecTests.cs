@@ -72,4 +72,28 @@ public sealed class FloatMatVecTests
         var recomputed = generator.Generate([[1, 403, 411]], options with { UseCache = false });
         Assert.Equal(recomputed[0], cached[0]);
     }
+
+    [Fact]
+    public void Cached_one_token_steps_through_the_kernels_give_the_full_forwards_logits()
+    {
+        // Projections large enough to be split (hidden 512: 262K weights in q_proj): the cached steps of one token go
+        // through the kernel on libtorch's threads, the full forward of the whole sequence through libtorch's matmul.
+        using var model = TinyModels.Create(c =>
+        {
+            c["hidden_size"] = 512; c["intermediate_size"] = 1024; c["num_attention_heads"] = 8; c["num_key_value_heads"] = 4; c["vocab_size"] = 512;
+        });
+        using var _ = inference_mode();
+        using var one = zeros(1, 1, 512);
+        var q = (TorchSharp.Modules.Linear)model.named_modules().First(m => m.name.EndsWith("q_proj")).module;
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported && IntraOpParallel.Parts(512, 512) > 1, FloatMatVec.Applies(q.weight!, one));
+        using var ids = TinyModels.Tokens(1, 12, vocab: 512);
+        using var full = model.Forward(ids);
+        using var cache = KvCache.For(model, 1, 12);
+        for (int t = 0; t < 12; t++)
+        {
+            using var step = model.Forward(ids.narrow(1, t, 1), cache: cache, lastPositionOnly: true);
+            using var expected = full.narrow(1, t, 1);
+            Assert.True(step.allclose(expected, rtol: 1e-4, atol: 1e-4), $"position {t}: max difference {(step - expected).abs().max().item<float>()}");
+        }
+    }
 }

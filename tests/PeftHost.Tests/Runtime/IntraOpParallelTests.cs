@@ -56,4 +56,29 @@ public sealed class IntraOpParallelTests
         IntraOpParallel.For(4, IntraOpParallel.MinCostPerPart, (first, end) => Interlocked.Add(ref total, end - first));
         Assert.Equal(4, total);
     }
+
+    [Fact]
+    public void Callers_on_several_threads_at_once_each_get_their_ranges_while_the_gc_runs()
+    {
+        // Generation beside training, or two farm jobs in one process: each calling thread gets its own OpenMP team,
+        // and a collection while ranges run on OpenMP threads (attached to .NET on their first call) is harmless.
+        var errors = new ConcurrentBag<string>();
+        var callers = Enumerable.Range(0, 3).Select(caller => new Thread(() =>
+        {
+            for (int call = 0; call < 40; call++)
+            {
+                long total = 0;
+                IntraOpParallel.For(1000, IntraOpParallel.MinCostPerPart, (first, end) =>
+                {
+                    if (first == 0 && call % 10 == 0) GC.Collect();
+                    var garbage = new byte[(int)(end - first)]; // managed allocation on an OpenMP thread
+                    Interlocked.Add(ref total, garbage.Length);
+                });
+                if (total != 1000) errors.Add($"caller {caller}, call {call}: {total} of 1000 items");
+            }
+        })).ToList();
+        callers.ForEach(t => t.Start());
+        callers.ForEach(t => t.Join());
+        Assert.Empty(errors);
+    }
 }
