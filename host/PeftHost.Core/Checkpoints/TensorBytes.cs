@@ -15,16 +15,11 @@ internal static class TensorBytes
     private const long ChunkBytes = 1L << 30;
 
     /// <summary>
-    /// Fills a contiguous CPU tensor with the bytes of <paramref name="file"/> from <paramref name="offset"/>;
-    /// false when the file ends first. Straight into the tensor's memory where it has an address
-    /// (<see cref="TensorMemory"/>: a contiguous CPU tensor), otherwise through a managed buffer and the byte setter.
+    /// Fills a contiguous CPU tensor with the bytes of <paramref name="file"/> from <paramref name="offset"/>,
+    /// straight into the tensor's memory (<see cref="TensorMemory"/>); false when the file ends first.
     /// </summary>
-    public static bool ReadAt(Tensor destination, SafeFileHandle file, long offset)
-    {
-        if (TensorMemory.TryAddress(destination, out nint address))
-            return ReadAt(address, destination.NumberOfElements * destination.ElementSize, file, offset);
-        return ThroughBuffer(destination, (span, position) => ReadFully(file, span, offset + position));
-    }
+    public static bool ReadAt(Tensor destination, SafeFileHandle file, long offset) =>
+        ReadAt(TensorMemory.Address(destination), destination.NumberOfElements * destination.ElementSize, file, offset);
 
     /// <summary>
     /// Positioned reads of <paramref name="byteCount"/> bytes of <paramref name="file"/> from <paramref name="offset"/>

@@ -26,24 +26,28 @@ public static unsafe class FloatMatVec
 
     /// <summary><paramref name="layer"/>'s forward of <paramref name="x"/>, through the kernel where it applies.</summary>
     public static Tensor Forward(nn.Module<Tensor, Tensor> layer, Tensor x) =>
-        layer is Linear plain && Applies(plain.weight!, x) ? Linear(plain.weight!, x, plain.bias) : layer.forward(x);
+        layer is Linear plain && Applies(plain.weight!, x) ? Kernel(plain.weight!, x, plain.bias) : layer.forward(x);
 
-    /// <summary>x·Wᵀ (+ bias) for a weight [out, in] that is not a module's (a tied output table), through the kernel where it applies.</summary>
+    /// <summary>x·Wᵀ for a weight [out, in] that is not a module's (a tied output table), through the kernel where it applies.</summary>
     public static Tensor Linear(Tensor x, Tensor weight) =>
-        Applies(weight, x) ? Linear(weight, x, null) : nn.functional.linear(x, weight);
+        Applies(weight, x) ? Kernel(weight, x, null) : nn.functional.linear(x, weight);
 
     /// <summary>True when the kernel computes <paramref name="x"/> times <paramref name="weight"/>ᵀ.</summary>
-    public static bool Applies(Tensor weight, Tensor x) =>
-        Avx2.IsSupported && Fma.IsSupported
-        && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32
-        && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
-        && weight.dim() == 2 && weight.shape[1] % 8 == 0 && weight.is_contiguous()
-        && x.shape[^1] == weight.shape[1] && x.NumberOfElements / weight.shape[1] <= MaxRows
-        && !(is_grad_enabled() && (x.requires_grad || weight.requires_grad))
-        // On one thread libtorch's product is as fast (16 GB/s) and costs less to call: the kernel is for the threads.
-        && IntraOpParallel.Parts(weight.shape[0], weight.shape[1] * (x.NumberOfElements / weight.shape[1])) > 1;
+    public static bool Applies(Tensor weight, Tensor x)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported) return false;
+        // First what rejects every training and prefill call (more rows, autograd), each a call into libtorch.
+        long inFeatures = weight.shape[^1], rows = x.NumberOfElements / inFeatures;
+        if (rows > MaxRows || is_grad_enabled() && (x.requires_grad || weight.requires_grad)) return false;
+        return x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32
+            && x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
+            && weight.dim() == 2 && inFeatures % 8 == 0 && weight.is_contiguous() && x.shape[^1] == inFeatures
+            // On one thread libtorch's product is as fast (16 GB/s) and costs less to call: the kernel is for the threads.
+            && IntraOpParallel.Parts(weight.shape[0], inFeatures * rows) > 1;
+    }
 
-    private static Tensor Linear(Tensor weight, Tensor x, Tensor? bias)
+    /// <summary>x·Wᵀ (+ bias) by the kernel, its output rows split over libtorch's threads.</summary>
+    private static Tensor Kernel(Tensor weight, Tensor x, Tensor? bias)
     {
         using var scope = NewDisposeScope();
         long outFeatures = weight.shape[0], inFeatures = weight.shape[1];
