@@ -1,4 +1,5 @@
 using PeftHost.Core.Export.Gguf;
+using PeftHost.Core.Generation;
 using PeftHost.Core.Models;
 using PeftHost.Tests.Export;
 using PeftHost.Tests.Support;
@@ -46,5 +47,30 @@ public sealed class FamilyLlamaCppTests(ITestOutputHelper log)
         var greedy = LlamaCppJudge.Greedy(model, prompt.PromptTokens, 12, eos: 2);
         log.WriteLine($"{family}: llama.cpp continues with [{string.Join(", ", prompt.Generated)}]");
         Assert.Equal(greedy, prompt.Generated);
+    }
+
+    [SkippableFact]
+    public void Cached_decoding_through_the_threaded_kernel_continues_as_llama_cpp_does()
+    {
+        // Wide enough (hidden 512) that every projection of a cached one-token step goes through FloatMatVec's kernel
+        // on libtorch's threads, as `peft generate` decodes; llama.cpp's greedy continuation of the same weights judges it.
+        using var model = FamilyModels.Random("llama3", j =>
+        {
+            j["hidden_size"] = 512; j["intermediate_size"] = 1024; j["num_attention_heads"] = 8; j["num_key_value_heads"] = 4;
+        });
+        var q = (TorchSharp.Modules.Linear)model.named_modules().First(m => m.name.EndsWith("q_proj", StringComparison.Ordinal)).module;
+        using (TorchSharp.torch.no_grad())
+        using (var one = TorchSharp.torch.zeros(1, 1, 512))
+            Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported && PeftHost.Sdk.IntraOpParallel.Parts(512, 512) > 1, FloatMatVec.Applies(q.weight!, one));
+        using var dir = new TempDir();
+        FamilyModels.CopyTokenizer(dir.Path);
+        var gguf = dir["llama3-512.gguf"];
+        GgufModelExporter.Export(model, dir.Path, gguf, GgmlType.F32);
+        var prompt = LlamaCppJudge.Run(gguf, prompts: [GgufModelExportTests.Prompts[2]], maxTokens: 16).Prompts[0];
+
+        var options = new GenerationOptions { Temperature = 0, MaxNewTokens = 16, StopAtEos = false };
+        var ours = new TextGenerator(model).Generate([prompt.PromptTokens], options)[0];
+        log.WriteLine($"llama.cpp continues with [{string.Join(", ", prompt.Generated)}], PeftHost with [{string.Join(", ", ours)}]");
+        Assert.Equal(prompt.Generated, ours.Take(prompt.Generated.Length));
     }
 }
